@@ -1,0 +1,232 @@
+#include "io/safetensors.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.h"
+
+namespace rbe::safetensors {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MB, as the reference implementation
+
+// ---- writing ----
+
+void check_writable(const std::string& path, const std::string& name, const Tensor& t) {
+  if (!t.defined()) throw FormatError(path + ": tensor '" + name + "' is undefined");
+  if (name.empty() || name == "__metadata__") throw FormatError(path + ": invalid tensor name '" + name + "'");
+  if (t.device() != Device::CPU) throw FormatError(path + ": tensor '" + name + "' is not on the CPU");
+}
+
+}  // namespace
+
+void save(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+          const Metadata& metadata) {
+  // Data laid out by decreasing element size (stable), so every tensor is
+  // aligned for its dtype when the data section is 8-byte aligned.
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::set<std::string> seen;
+  for (auto& [name, t] : tensors) {
+    check_writable(path, name, t);
+    if (!seen.insert(name).second) throw FormatError(path + ": duplicate tensor name '" + name + "'");
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return dtype_size(tensors[a].second.dtype()) > dtype_size(tensors[b].second.dtype());
+  });
+
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (size_t i : order) {
+    const auto& [name, t] = tensors[i];
+    uint64_t nbytes = uint64_t(t.numel()) * dtype_size(t.dtype());
+    header[name] = {{"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + nbytes}}};
+    offset += nbytes;
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // pad so the data section starts 8-byte aligned
+
+  AtomicFileWriter w(path);
+  uint64_t n = h.size();
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));  // little-endian
+  w.write(len, 8);
+  w.write(h);
+  for (size_t i : order) {
+    Tensor t = tensors[i].second.contiguous();
+    w.write(t.raw_data(), size_t(t.numel()) * dtype_size(t.dtype()));
+  }
+  w.commit();
+}
+
+// ---- reading ----
+
+namespace {
+
+struct Mapping {
+  void* addr = MAP_FAILED;
+  size_t size = 0;
+  ~Mapping() {
+    if (addr != MAP_FAILED) ::munmap(addr, size);
+  }
+};
+
+uint64_t as_u64(const json& v, bool& ok) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return uint64_t(v.get<int64_t>());
+  ok = false;
+  return 0;
+}
+
+}  // namespace
+
+File File::open(const std::string& path) {
+  File f;
+  f.path_ = path;
+  auto fail = [&](const std::string& msg) -> FormatError { return FormatError(path + ": " + msg); };
+
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw fail(std::string("cannot open file: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw fail("not a regular file");
+  }
+  uint64_t file_size = uint64_t(st.st_size);
+  if (file_size < 8) {
+    ::close(fd);
+    throw fail("file too small for a safetensors header (" + std::to_string(file_size) + " bytes)");
+  }
+  auto map = std::make_shared<Mapping>();
+  map->size = size_t(file_size);
+  // Private writable mapping: tensors may be modified in memory without touching the file.
+  map->addr = ::mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map->addr == MAP_FAILED) throw fail(std::string("cannot map file: ") + std::strerror(errno));
+  const uint8_t* base = static_cast<const uint8_t*>(map->addr);
+
+  uint64_t header_len = 0;
+  for (int i = 0; i < 8; ++i) header_len |= uint64_t(base[i]) << (8 * i);
+  if (header_len >= kMaxHeader)
+    throw fail("header length " + std::to_string(header_len) + " exceeds the 100 MB limit");
+  if (header_len > file_size - 8)
+    throw fail("header length " + std::to_string(header_len) + " is larger than the file (" +
+               std::to_string(file_size) + " bytes): file truncated or not safetensors");
+
+  json header;
+  try {
+    header = json::parse(base + 8, base + 8 + header_len);
+  } catch (const json::parse_error& e) {
+    throw fail(std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object()) throw fail("header is not a JSON object");
+
+  f.data_ = base + 8 + header_len;
+  f.data_size_ = file_size - 8 - header_len;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) throw fail("__metadata__ is not an object");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string()) throw fail("__metadata__ value for '" + m.key() + "' is not a string");
+        f.metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    auto bad = [&](const std::string& msg) { return fail("tensor '" + name + "': " + msg); };
+    if (!v.is_object()) throw bad("entry is not an object");
+    TensorInfo info;
+    info.name = name;
+    auto dt = v.find("dtype");
+    if (dt == v.end() || !dt->is_string()) throw bad("missing dtype");
+    try {
+      info.dtype = dtype_from_name(dt->get<std::string>());
+    } catch (const std::invalid_argument&) {
+      throw bad("unknown dtype '" + dt->get<std::string>() + "'");
+    }
+    auto sh = v.find("shape");
+    if (sh == v.end() || !sh->is_array()) throw bad("missing shape");
+    unsigned __int128 numel = 1;
+    for (const json& d : *sh) {
+      bool ok = true;
+      uint64_t n = as_u64(d, ok);
+      if (!ok) throw bad("shape " + sh->dump() + " has an entry that is not a non-negative integer");
+      numel *= n;
+      if (numel > (unsigned __int128)file_size) numel = (unsigned __int128)file_size + 1;  // clamp: already too big
+      info.shape.push_back(int64_t(n));
+    }
+    auto off = v.find("data_offsets");
+    if (off == v.end() || !off->is_array() || off->size() != 2) throw bad("data_offsets must be [begin, end]");
+    bool ok = true;
+    info.begin = as_u64((*off)[0], ok);
+    info.end = as_u64((*off)[1], ok);
+    if (!ok) throw bad("data_offsets " + off->dump() + " are not non-negative integers");
+    if (info.begin > info.end) throw bad("data_offsets " + off->dump() + " have begin > end");
+    if (info.end > f.data_size_)
+      throw bad("data_offsets " + off->dump() + " reach past the end of the data section (" +
+                std::to_string(f.data_size_) + " bytes): file truncated?");
+    unsigned __int128 expect = numel * dtype_size(info.dtype);
+    if (expect != info.end - info.begin)
+      throw bad("size mismatch: shape " + shape_str(info.shape) + " of " + dtype_name(info.dtype) + " needs " +
+                (numel > file_size ? std::string("more than the file") : std::to_string(uint64_t(expect))) +
+                " bytes but data_offsets give " + std::to_string(info.end - info.begin));
+    f.tensors_.push_back(std::move(info));
+  }
+  std::sort(f.tensors_.begin(), f.tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  for (size_t i = 1; i < f.tensors_.size(); ++i)
+    if (f.tensors_[i].begin < f.tensors_[i - 1].end)
+      throw fail("tensors '" + f.tensors_[i - 1].name + "' and '" + f.tensors_[i].name + "' overlap in the data section");
+  for (size_t i = 0; i < f.tensors_.size(); ++i) f.index_[f.tensors_[i].name] = i;
+  f.mapping_ = map;
+  return f;
+}
+
+std::vector<std::string> File::names() const {
+  std::vector<std::string> out;
+  for (auto& t : tensors_) out.push_back(t.name);
+  return out;
+}
+
+const TensorInfo& File::info(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) throw FormatError(path_ + ": no tensor named '" + name + "'");
+  return tensors_[it->second];
+}
+
+Tensor File::tensor(const std::string& name) const {
+  const TensorInfo& ti = info(name);
+  size_t nbytes = size_t(ti.end - ti.begin);
+  uint8_t* p = const_cast<uint8_t*>(data_ + ti.begin);
+  if (reinterpret_cast<uintptr_t>(p) % dtype_size(ti.dtype) == 0) {
+    auto storage = Storage::borrow(p, nbytes, mapping_);
+    return Tensor::from_storage(storage, ti.shape, ti.dtype);
+  }
+  auto storage = Storage::allocate(nbytes);  // misaligned (written by another tool): copy
+  std::memcpy(storage->data(), p, nbytes);
+  return Tensor::from_storage(storage, ti.shape, ti.dtype);
+}
+
+std::map<std::string, Tensor> load(const std::string& path) {
+  File f = File::open(path);
+  std::map<std::string, Tensor> out;
+  for (auto& t : f.tensors()) out.emplace(t.name, f.tensor(t.name));
+  return out;
+}
+
+}  // namespace rbe::safetensors

@@ -1,0 +1,119 @@
+#include "models/gpt2.h"
+
+#include <cmath>
+#include <string>
+
+#include "autodiff/node.h"
+
+namespace rbe {
+
+namespace {
+
+void check_config(const ModelConfig& c) {
+  auto positive = [](const char* name, int64_t v) {
+    if (v <= 0) throw ConfigError(std::string("GPT2Model: ") + name + " must be positive, got " + std::to_string(v));
+  };
+  positive("vocab_size", c.vocab_size);
+  positive("n_positions", c.n_positions);
+  positive("n_embd", c.n_embd);
+  positive("n_layer", c.n_layer);
+  positive("n_head", c.n_head);
+  if (c.n_embd % c.n_head != 0)
+    throw ConfigError("GPT2Model: n_embd (" + std::to_string(c.n_embd) + ") is not divisible by n_head (" +
+                      std::to_string(c.n_head) + ")");
+  if (!(c.dropout >= 0.f && c.dropout < 1.f))
+    throw ConfigError("GPT2Model: dropout must be in [0, 1), got " + std::to_string(c.dropout));
+  try {
+    nn::F::activation_from_name(c.activation_function);
+  } catch (const ShapeError& e) {
+    throw ConfigError(std::string("GPT2Model: activation_function: ") + e.what());
+  }
+}
+
+// ids must be [B, T] I32 with 1 <= T and start + T <= n_positions.
+void check_ids(const char* op, const Tensor& ids, int64_t start, int64_t n_positions) {
+  if (!ids.defined() || ids.dtype() != DType::I32 || ids.dim() != 2 || ids.size(0) < 1 || ids.size(1) < 1)
+    throw ShapeError(std::string(op) + ": ids must be a non-empty [B, T] I32 tensor, got " +
+                     (ids.defined() ? std::string(dtype_name(ids.dtype())) + " " + shape_str(ids.shape()) : "undefined"));
+  if (start + ids.size(1) > n_positions)
+    throw ShapeError(std::string(op) + ": sequence of " + std::to_string(ids.size(1)) + " tokens" +
+                     (start ? " after " + std::to_string(start) + " cached" : std::string()) +
+                     " exceeds the context length n_positions = " + std::to_string(n_positions));
+}
+
+}  // namespace
+
+GPT2Model::GPT2Model(const ModelConfig& config, uint64_t seed) : config_(config), dropout_rng_(nn::derive_seed(seed, 7)) {
+  check_config(config_);
+  const ModelConfig& c = config_;
+  const float std = 0.02f, proj_std = 0.02f / std::sqrt(2.f * float(c.n_layer));
+  wte_ = register_module("wte", std::make_shared<nn::Embedding>(c.vocab_size, c.n_embd, nn::derive_seed(seed, 0), std));
+  wpe_ = register_module("wpe", std::make_shared<nn::Embedding>(c.n_positions, c.n_embd, nn::derive_seed(seed, 1), std));
+  nn::BlockConfig bc;
+  bc.n_embd = c.n_embd;
+  bc.n_head = c.n_head;
+  bc.eps = c.layer_norm_epsilon;
+  bc.activation = c.activation_function;
+  bc.pre_ln = c.pre_ln;
+  bc.dropout = c.dropout;
+  bc.init_std = std;
+  bc.proj_init_std = proj_std;
+  for (int64_t i = 0; i < c.n_layer; ++i)
+    blocks_.push_back(register_module("h." + std::to_string(i),
+                                      std::make_shared<nn::TransformerBlock>(bc, nn::derive_seed(seed, 100 + uint64_t(i)))));
+  ln_f_ = register_module("ln_f", std::make_shared<nn::LayerNorm>(c.n_embd, c.layer_norm_epsilon));
+  if (!c.tie_word_embeddings)
+    lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(c.n_embd, c.vocab_size, false,
+                                                                       nn::derive_seed(seed, 2), std));
+}
+
+Tensor GPT2Model::head(const Tensor& x) const {
+  // Tied: the same wte tensor is used twice, so its gradient sums both uses.
+  return lm_head_ ? lm_head_->forward(x) : nn::F::linear(x, wte_->weight);
+}
+
+Tensor GPT2Model::forward(const Tensor& ids) {
+  check_ids("GPT2Model::forward", ids, 0, config_.n_positions);
+  const uint64_t step_seed = dropout_rng_.next_u64();
+  const bool training = is_training();
+  Tensor x = nn::F::token_position_embedding(wte_->weight, wpe_->weight, ids, 0);  // [B, T, C]
+  x = nn::F::dropout(x, config_.dropout, training, nn::derive_seed(step_seed, 1000));
+  const bool ckpt = checkpointing_ && grad_enabled();
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const uint64_t s = nn::derive_seed(step_seed, i);
+    if (ckpt) {
+      std::shared_ptr<nn::TransformerBlock> blk = blocks_[i];
+      x = checkpoint([blk, s](const std::vector<Tensor>& in) { return blk->forward(in[0], s); }, {x});
+    } else {
+      x = blocks_[i]->forward(x, s);
+    }
+  }
+  return head(ln_f_->forward(x));  // [B, T, V]
+}
+
+nn::KVCache GPT2Model::make_cache(int64_t batch, int64_t max_length) const {
+  if (max_length > config_.n_positions)
+    throw ShapeError("GPT2Model::make_cache: max_length " + std::to_string(max_length) +
+                     " exceeds n_positions = " + std::to_string(config_.n_positions));
+  return nn::KVCache(config_.n_layer, batch, config_.n_head, max_length, config_.head_dim());
+}
+
+Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache) {
+  NoGradGuard no_grad;
+  const char* op = "GPT2Model::forward_cached";
+  check_ids(op, ids, cache.length, config_.n_positions);
+  if (cache.n_layer() != config_.n_layer || ids.size(0) != cache.batch)
+    throw ShapeError(std::string(op) + ": cache (" + std::to_string(cache.n_layer()) + " layers, batch " +
+                     std::to_string(cache.batch) + ") does not fit the model (" + std::to_string(config_.n_layer) +
+                     " layers) and ids " + shape_str(ids.shape()));
+  if (cache.length + ids.size(1) > cache.max_length)
+    throw ShapeError(std::string(op) + ": " + std::to_string(ids.size(1)) + " new tokens after " +
+                     std::to_string(cache.length) + " cached exceed the cache length " + std::to_string(cache.max_length));
+  Tensor x = nn::F::token_position_embedding(wte_->weight, wpe_->weight, ids, cache.length);
+  for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
+  Tensor logits = head(ln_f_->forward(x));
+  cache.length += ids.size(1);
+  return logits;
+}
+
+}  // namespace rbe

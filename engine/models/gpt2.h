@@ -1,0 +1,50 @@
+#pragma once
+// GPT-2: token + learned position embeddings, n_layer transformer blocks,
+// final LayerNorm, and an output head tied to the token embedding (unless
+// tie_word_embeddings is false). Parameter names follow HuggingFace GPT-2
+// (wte.weight, wpe.weight, h.N.ln_1.weight, h.N.attn.c_attn.weight, ...),
+// but every Linear weight is stored [out, in] (HF's Conv1D stores [in, out];
+// loaders transpose).
+#include <memory>
+#include <vector>
+
+#include "models/model_config.h"
+#include "nn/module.h"
+#include "nn/transformer.h"
+
+namespace rbe {
+
+class GPT2Model : public nn::Module {
+ public:
+  // Weights initialised as GPT-2 does (normal 0.02; residual projections scaled
+  // by 1/sqrt(2*n_layer)), from the seed.
+  GPT2Model(const ModelConfig& config, uint64_t seed = 1337);
+
+  const ModelConfig& config() const { return config_; }
+
+  // ids: [B, T] I32 with T <= n_positions. Returns logits [B, T, vocab_size].
+  // Records the graph when gradients are enabled.
+  Tensor forward(const Tensor& ids);
+
+  // Recompute each block in backward instead of storing its activations.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+
+  // Inference with a KV cache: ids [B, T_new] at positions cache.length ...;
+  // returns logits [B, T_new, vocab_size] and advances the cache.
+  nn::KVCache make_cache(int64_t batch, int64_t max_length) const;
+  Tensor forward_cached(const Tensor& ids, nn::KVCache& cache);
+
+ private:
+  Tensor head(const Tensor& x) const;  // x: [B, T, C] -> logits [B, T, V]
+
+  ModelConfig config_;
+  bool checkpointing_ = false;
+  Rng dropout_rng_;  // one dropout seed per forward()
+  std::shared_ptr<nn::Embedding> wte_;
+  std::shared_ptr<nn::Embedding> wpe_;
+  std::vector<std::shared_ptr<nn::TransformerBlock>> blocks_;
+  std::shared_ptr<nn::LayerNorm> ln_f_;
+  std::shared_ptr<nn::Linear> lm_head_;  // null when tied
+};
+
+}  // namespace rbe

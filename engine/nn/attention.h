@@ -1,0 +1,48 @@
+#pragma once
+// Causal multi-head self-attention (GPT-2 layout) and its KV cache.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nn/layers.h"
+#include "nn/module.h"
+
+namespace rbe::nn {
+
+// Keys and values of every layer for incremental decoding.
+// k[layer], v[layer]: [B, H, max_length, hd]; positions 0 .. length-1 are filled.
+struct KVCache {
+  std::vector<Tensor> k, v;
+  int64_t length = 0;
+  int64_t max_length = 0;
+  int64_t batch = 0;
+
+  KVCache() = default;
+  KVCache(int64_t n_layer, int64_t batch, int64_t n_head, int64_t max_length, int64_t head_dim);
+  int64_t n_layer() const { return int64_t(k.size()); }
+  void reset() { length = 0; }
+};
+
+// c_attn: Linear(C, 3C) producing q | k | v; c_proj: Linear(C, C).
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int64_t C, int64_t n_head, float dropout = 0.f, uint64_t seed = 0, float init_std = 0.02f,
+                     float proj_init_std = 0.02f);
+  // x: [B, T, C] -> [B, T, C]; dropout (training only) on the output.
+  Tensor forward(const Tensor& x) { return forward(x, rng_.next_u64()); }
+  Tensor forward(const Tensor& x, uint64_t dropout_seed) const;
+  // Inference (no graph): x [B, T_new, C] holds positions cache.length ...;
+  // appends its keys/values to cache layer `layer` and attends over all cached
+  // positions. Does NOT advance cache.length (the model does, after the last layer).
+  Tensor forward_cached(const Tensor& x, KVCache& cache, int64_t layer) const;
+
+  int64_t n_head() const { return n_head_; }
+  std::shared_ptr<Linear> c_attn, c_proj;
+  float dropout;
+
+ private:
+  int64_t n_head_;
+  Rng rng_;
+};
+
+}  // namespace rbe::nn

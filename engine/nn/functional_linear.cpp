@@ -1,0 +1,103 @@
+// Fused linear layer and same-shape add.
+#include "nn/functional.h"
+#include "nn/kernel_util.h"
+#include "tensor/kernels/gemm.h"
+
+namespace rbe::nn::F {
+
+using namespace rbe::nn::detail;
+
+namespace {
+
+// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC]
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC,
+                    int64_t OC) {
+  if (N == 0) return;
+  float beta = 0.f;
+  if (bias) {
+    parallel_range(N, row_grain(OC), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(out + r * OC, bias, size_t(OC) * sizeof(float));
+    });
+    beta = 1.f;
+  }
+  kernels::sgemm(false, true, N, OC, IC, 1.f, inp, IC, weight, IC, beta, out, OC);
+}
+
+// dbias[OC] = sum over rows of dout[N, OC]; parallel over column blocks (no races).
+void column_sums(float* dbias, const float* dout, int64_t N, int64_t OC) {
+  constexpr int64_t kCols = 64;
+  int64_t nblk = (OC + kCols - 1) / kCols;
+  parallel_range(nblk, N * kCols >= (1 << 16) ? 1 : nblk, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      int64_t c0 = blk * kCols, c1 = std::min(OC, c0 + kCols);
+      double acc[kCols] = {};
+      for (int64_t r = 0; r < N; ++r) {
+        const float* row = dout + r * OC;
+        for (int64_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
+      }
+      for (int64_t c = c0; c < c1; ++c) dbias[c] = float(acc[c - c0]);
+    }
+  });
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const char* op = "linear";
+  if (!x.defined() || !weight.defined()) throw ShapeError("linear: undefined input");
+  if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
+    throw ShapeError("linear: x " + shape_str(x.shape()) + " does not match weight " + shape_str(weight.shape()) +
+                     " (expected x [..., in] and weight [out, in])");
+  const int64_t IC = weight.size(1), OC = weight.size(0);
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != OC))
+    throw ShapeError("linear: bias " + shape_str(bias.shape()) + " does not match weight " + shape_str(weight.shape()));
+  Tensor xc = f32_contig(x, op, "x"), wc = f32_contig(weight, op, "weight");
+  Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
+  const int64_t N = x.numel() / std::max<int64_t>(IC, 1);
+  Shape out_shape = x.shape();
+  out_shape.back() = OC;
+  Tensor y = Tensor::empty(out_shape);
+  linear_forward(y.data<float>(), xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr, N,
+                 IC, OC);
+  const bool gx = wants_grad(x), gw = wants_grad(weight), gb = wants_grad(bias);
+  return record("linear", y, {x, weight, bias}, [xc, wc, N, IC, OC, gx, gw, gb, xs = x.shape()](const Tensor& g) {
+    Tensor gc = g.contiguous();
+    const float* dout = gc.data<float>();
+    Tensor dx, dw, db;
+    if (gx) {  // dx[N, IC] = dout[N, OC] @ W[OC, IC]
+      dx = Tensor::empty(xs);
+      if (N > 0) kernels::sgemm(false, false, N, IC, OC, 1.f, dout, OC, wc.data<float>(), IC, 0.f, dx.data<float>(), IC);
+    }
+    if (gw) {  // dW[OC, IC] = dout^T[OC, N] @ x[N, IC]
+      dw = Tensor::empty({OC, IC});
+      if (N > 0) kernels::sgemm(true, false, OC, IC, N, 1.f, dout, OC, xc.data<float>(), IC, 0.f, dw.data<float>(), IC);
+      else fill_zero(dw.data<float>(), OC * IC);
+    }
+    if (gb) {
+      db = Tensor::empty({OC});
+      column_sums(db.data<float>(), dout, N, OC);
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw ShapeError("add: undefined input");
+  if (a.shape() != b.shape() || a.dtype() != DType::F32 || b.dtype() != DType::F32) return rbe::add(a, b);
+  Tensor ac = a.contiguous(), bc = b.contiguous();
+  Tensor y = Tensor::empty(a.shape());
+  const float *pa = ac.data<float>(), *pb = bc.data<float>();
+  float* py = y.data<float>();
+  parallel_range(y.numel(), 1 << 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) py[i] = pa[i] + pb[i];
+  });
+  const bool ga = wants_grad(a), gb = wants_grad(b);
+  return record("add", y, {a, b}, [ga, gb](const Tensor& g) {
+    // Two inputs get the same gradient; hand out a copy for the second so the
+    // engine can take both buffers over without another copy.
+    if (ga && gb) return std::vector<Tensor>{g, g.clone()};
+    return std::vector<Tensor>{ga ? g : Tensor(), gb ? g : Tensor()};
+  });
+}
+
+}  // namespace rbe::nn::F

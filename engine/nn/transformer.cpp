@@ -1,0 +1,52 @@
+#include "nn/transformer.h"
+
+#include "autodiff/node.h"
+
+namespace rbe::nn {
+
+FFN::FFN(int64_t C, int64_t hidden, F::Activation act_, float dropout_, uint64_t seed, float init_std,
+         float proj_init_std)
+    : act(act_), dropout(dropout_), rng_(derive_seed(seed, 99)) {
+  c_fc = register_module("c_fc", std::make_shared<Linear>(C, hidden, true, derive_seed(seed, 0), init_std));
+  c_proj = register_module("c_proj", std::make_shared<Linear>(hidden, C, true, derive_seed(seed, 1), proj_init_std));
+}
+
+Tensor FFN::forward(const Tensor& x, uint64_t dropout_seed) const {
+  Tensor y = c_proj->forward(F::activation(c_fc->forward(x), act));
+  return F::dropout(y, dropout, is_training(), dropout_seed);
+}
+
+TransformerBlock::TransformerBlock(const BlockConfig& cfg, uint64_t seed) : cfg_(cfg), rng_(derive_seed(seed, 99)) {
+  const F::Activation act = F::activation_from_name(cfg.activation);
+  ln_1 = register_module("ln_1", std::make_shared<LayerNorm>(cfg.n_embd, cfg.eps));
+  attn = register_module("attn", std::make_shared<MultiHeadAttention>(cfg.n_embd, cfg.n_head, cfg.dropout,
+                                                                      derive_seed(seed, 0), cfg.init_std,
+                                                                      cfg.proj_init_std));
+  ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(cfg.n_embd, cfg.eps));
+  mlp = register_module("mlp", std::make_shared<FFN>(cfg.n_embd, 4 * cfg.n_embd, act, cfg.dropout,
+                                                     derive_seed(seed, 1), cfg.init_std, cfg.proj_init_std));
+}
+
+Tensor TransformerBlock::forward(const Tensor& x, uint64_t dropout_seed) const {
+  const uint64_t s_attn = derive_seed(dropout_seed, 0), s_mlp = derive_seed(dropout_seed, 1);
+  if (cfg_.pre_ln) {
+    Tensor h = F::add(x, attn->forward(ln_1->forward(x), s_attn));
+    return F::add(h, mlp->forward(ln_2->forward(h), s_mlp));
+  }
+  Tensor h = ln_1->forward(F::add(x, attn->forward(x, s_attn)));
+  return ln_2->forward(F::add(h, mlp->forward(h, s_mlp)));
+}
+
+Tensor TransformerBlock::forward_cached(const Tensor& x, KVCache& cache, int64_t layer) const {
+  NoGradGuard no_grad;
+  // Inference: no dropout, whatever the training flag.
+  auto mlp_eval = [&](const Tensor& h) { return mlp->c_proj->forward(F::activation(mlp->c_fc->forward(h), mlp->act)); };
+  if (cfg_.pre_ln) {
+    Tensor h = F::add(x, attn->forward_cached(ln_1->forward(x), cache, layer));
+    return F::add(h, mlp_eval(ln_2->forward(h)));
+  }
+  Tensor h = ln_1->forward(F::add(x, attn->forward_cached(x, cache, layer)));
+  return ln_2->forward(F::add(h, mlp_eval(h)));
+}
+
+}  // namespace rbe::nn

@@ -1,0 +1,435 @@
+// SGEMM driver: BLIS-style blocking (K blocks of kc, packed B slice shared by all threads,
+// per-task packed A blocks sized for L2, register-tile micro-kernels), oneTBB threading,
+// and a run-time choice between the AVX-512, AVX2 and generic kernel sets.
+#include "gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "gemm_internal.h"
+
+namespace rbe::kernels {
+namespace gemm_detail {
+namespace {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---------------------------------------------------------------------------------------------
+// Portable packing (used by the AVX2 and generic kernel sets).
+template <int MR>
+void pack_a_portable(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc,
+                     int64_t kc, float* dst) {
+  for (int64_t ip = 0; ip < mc; ip += MR) {
+    const int64_t mv = std::min<int64_t>(MR, mc - ip);
+    float* d = dst + (ip / MR) * kc * MR;
+    if (trans) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = A + (p0 + k) * lda + i0 + ip;
+        for (int64_t i = 0; i < MR; ++i) d[k * MR + i] = i < mv ? s[i] : 0.0f;
+      }
+    } else {
+      for (int64_t i = 0; i < MR; ++i) {
+        if (i < mv) {
+          const float* s = A + (i0 + ip + i) * lda + p0;
+          for (int64_t k = 0; k < kc; ++k) d[k * MR + i] = s[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) d[k * MR + i] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+template <int NR>
+void pack_b_portable(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+                     int64_t nc, float* dst) {
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    const int64_t nv = std::min<int64_t>(NR, nc - jp);
+    float* d = dst + (jp / NR) * kc * NR;
+    if (!trans) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = B + (p0 + k) * ldb + j0 + jp;
+        for (int64_t j = 0; j < NR; ++j) d[k * NR + j] = j < nv ? s[j] : 0.0f;
+      }
+    } else {
+      for (int64_t j = 0; j < NR; ++j) {
+        if (j < nv) {
+          const float* s = B + (j0 + jp + j) * ldb + p0;
+          for (int64_t k = 0; k < kc; ++k) d[k * NR + j] = s[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) d[k * NR + j] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// Writes an MR x NR tile held in `acc` (row stride NR) into C[0:m, 0:n].
+template <int NR>
+inline void store_tile(const float* acc, float* C, int64_t ldc, float alpha, float beta, int m,
+                       int n) {
+  for (int i = 0; i < m; ++i) {
+    float* c = C + i * ldc;
+    const float* a = acc + i * NR;
+    if (beta == 0.0f) {
+      for (int j = 0; j < n; ++j) c[j] = alpha * a[j];
+    } else {
+      for (int j = 0; j < n; ++j) c[j] = alpha * a[j] + beta * c[j];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX2 + FMA 6x16 micro-kernel (12 ymm accumulators).
+constexpr int kAvx2MR = 6, kAvx2NR = 16;
+
+void kernel_avx2(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
+                 int64_t ldc, float alpha, float beta, int m, int n) {
+  __m256 c0[kAvx2MR], c1[kAvx2MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < kAvx2MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < kAvx2MR; ++i) {
+      const __m256 a = _mm256_broadcast_ss(Ap + i);
+      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+    }
+    Ap += kAvx2MR;
+    Bp += kAvx2NR;
+  }
+  const __m256 va = _mm256_set1_ps(alpha);
+  if (m == kAvx2MR && n == kAvx2NR) {
+    if (beta == 0.0f) {
+#pragma GCC unroll 6
+      for (int i = 0; i < kAvx2MR; ++i) {
+        _mm256_storeu_ps(C + i * ldc, _mm256_mul_ps(va, c0[i]));
+        _mm256_storeu_ps(C + i * ldc + 8, _mm256_mul_ps(va, c1[i]));
+      }
+    } else {
+      const __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+      for (int i = 0; i < kAvx2MR; ++i) {
+        float* c = C + i * ldc;
+        _mm256_storeu_ps(c, _mm256_fmadd_ps(va, c0[i], _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
+        _mm256_storeu_ps(c + 8,
+                         _mm256_fmadd_ps(va, c1[i], _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+      }
+    }
+    return;
+  }
+  alignas(32) float acc[kAvx2MR * kAvx2NR];
+#pragma GCC unroll 6
+  for (int i = 0; i < kAvx2MR; ++i) {
+    _mm256_store_ps(acc + i * kAvx2NR, c0[i]);
+    _mm256_store_ps(acc + i * kAvx2NR + 8, c1[i]);
+  }
+  store_tile<kAvx2NR>(acc, C, ldc, alpha, beta, m, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic (plain C++) 4x8 micro-kernel.
+constexpr int kGenMR = 4, kGenNR = 8;
+
+void kernel_generic(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
+                    int64_t ldc, float alpha, float beta, int m, int n) {
+  float acc[kGenMR * kGenNR] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int i = 0; i < kGenMR; ++i) {
+      const float a = Ap[k * kGenMR + i];
+      for (int j = 0; j < kGenNR; ++j) acc[i * kGenNR + j] += a * Bp[k * kGenNR + j];
+    }
+  }
+  store_tile<kGenNR>(acc, C, ldc, alpha, beta, m, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scratch buffers.
+struct AlignedBuffer {
+  float* ptr = nullptr;
+  size_t cap = 0;  // floats
+  bool busy = false;
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(ptr); }
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(ptr);
+      const size_t bytes = ((n * sizeof(float) + 4095) / 4096) * 4096;
+      ptr = static_cast<float*>(std::aligned_alloc(4096, bytes));
+      if (!ptr) throw std::bad_alloc();
+      cap = bytes / sizeof(float);
+    }
+    return ptr;
+  }
+};
+// Packed-A block: only used inside a task body, which never waits on other TBB work, so a
+// thread's buffer can't be re-entered.
+thread_local AlignedBuffer tls_a;
+// Packed-B slice: held by the calling thread across a parallel_for, during which the same
+// thread may steal an unrelated task that calls sgemm again -> `busy` flag, fresh buffer then.
+thread_local AlignedBuffer tls_b;
+
+// ---------------------------------------------------------------------------------------------
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(c, c + N, 0.0f);
+    } else if (beta != 1.0f) {
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+  }
+}
+
+void sgemm_naive(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      float s = 0.0f;
+      for (int64_t k = 0; k < K; ++k) {
+        const float a = ta ? A[k * lda + i] : A[i * lda + k];
+        const float b = tb ? B[j * ldb + k] : B[k * ldb + j];
+        s += a * b;
+      }
+      float& c = C[i * ldc + j];
+      c = beta == 0.0f ? alpha * s : alpha * s + beta * c;
+    }
+  }
+}
+
+int max_threads() {
+  const int arena = tbb::this_task_arena::max_concurrency();
+  const auto global = static_cast<int>(
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  return std::max(1, std::min(arena, global));
+}
+
+// Splits `total` items into `parts` nearly equal contiguous chunks; returns start of chunk p.
+inline int64_t chunk_begin(int64_t total, int64_t parts, int64_t p) {
+  const int64_t q = total / parts, r = total % parts;
+  return p * q + std::min(p, r);
+}
+
+// Chooses how many row chunks (pm) and column chunks (pn) of micro-tiles to split C into, for
+// T threads: minimises an estimated makespan (greedy list scheduling in task order, like TBB
+// with one task per chunk) in units of one micro-tile, counting A re-packing per column chunk,
+// plus half the largest task, so that work stays balanced when a thread is delayed (other
+// work on the machine, nested parallelism).
+void choose_partition(int64_t tm, int64_t tn, int T, int64_t& pm_out, int64_t& pn_out) {
+  pm_out = pn_out = 1;
+  if (T <= 1) return;
+  constexpr double kPackPerRowTile = 0.4;  // cost of packing one MR x kc A panel, in tiles
+  constexpr double kTaskOverhead = 0.5;    // scheduling cost per task, in tiles
+  const int64_t max_tasks = 8 * static_cast<int64_t>(T);
+  double best = 1e300;
+  std::vector<double> load(static_cast<size_t>(T));
+  for (int64_t pn = 1; pn <= std::min<int64_t>(tn, max_tasks); ++pn) {
+    for (int64_t pm = 1; pm <= std::min<int64_t>(tm, max_tasks / pn); ++pm) {
+      std::fill(load.begin(), load.end(), 0.0);
+      double largest = 0.0;
+      for (int64_t a = 0; a < pm; ++a) {
+        const int64_t rt = chunk_begin(tm, pm, a + 1) - chunk_begin(tm, pm, a);
+        for (int64_t b = 0; b < pn; ++b) {
+          const int64_t ct = chunk_begin(tn, pn, b + 1) - chunk_begin(tn, pn, b);
+          const double w = double(rt * ct) + kPackPerRowTile * double(rt) + kTaskOverhead;
+          *std::min_element(load.begin(), load.end()) += w;
+          largest = std::max(largest, w);
+        }
+      }
+      const double makespan = *std::max_element(load.begin(), load.end()) + 0.5 * largest;
+      if (makespan < best * 0.999) {
+        best = makespan;
+        pm_out = pm;
+        pn_out = pn;
+      }
+    }
+  }
+}
+
+void sgemm_packed(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                  float beta, float* C, int64_t ldc) {
+  const int64_t MR = ks.mr, NR = ks.nr;
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  int T = max_threads();
+  if (flops < 3.0e6) T = 1;
+
+  const int64_t nkb = ceil_div(K, ks.kc_max);  // K blocks of (nearly) equal depth
+  const int64_t kc = ceil_div(K, nkb);
+  const int64_t tm = ceil_div(M, MR), tn = ceil_div(N, NR);
+  const int64_t mc_tiles_max = std::max<int64_t>(1, ks.mc_max / MR);
+
+  int64_t pm, pn;
+  choose_partition(tm, tn, T, pm, pn);
+  const int64_t ntasks = pm * pn;
+
+  // Packed B slice for one K block: tn panels of kc x NR.
+  const size_t b_floats = size_t(ceil_div(kc, ks.kpad) * ks.kpad) * size_t(tn * NR);
+  AlignedBuffer own_b;
+  AlignedBuffer* bbuf = &tls_b;
+  if (bbuf->busy) bbuf = &own_b;
+  bbuf->busy = true;
+  struct Release {
+    AlignedBuffer* b;
+    ~Release() { b->busy = false; }
+  } release{bbuf};
+  float* Bp = bbuf->get(b_floats);
+
+  for (int64_t p0 = 0; p0 < K; p0 += kc) {
+    const int64_t kcur = std::min(kc, K - p0);
+    const int64_t kcp = ceil_div(kcur, ks.kpad) * ks.kpad;  // padded packed depth
+    const float beta_eff = p0 == 0 ? beta : 1.0f;
+
+    // Pack B[p0:p0+kcur, :].
+    auto pack_b_range = [&](int64_t pb, int64_t pe) {
+      ks.pack_b(tb, B, ldb, p0, pb * NR, kcur, std::min(N, pe * NR) - pb * NR,
+                Bp + pb * kcp * NR);
+    };
+    if (T > 1 && tn > 1 && double(kcur) * double(N) >= 16384.0) {
+      const int64_t parts = std::min<int64_t>(tn, 4 * T);
+      tbb::parallel_for(int64_t(0), parts, [&](int64_t p) {
+        pack_b_range(chunk_begin(tn, parts, p), chunk_begin(tn, parts, p + 1));
+      });
+    } else {
+      pack_b_range(0, tn);
+    }
+
+    auto task = [&](int64_t t) {
+      const int64_t a = t / pn, b = t % pn;
+      const int64_t rt0 = chunk_begin(tm, pm, a), rt1 = chunk_begin(tm, pm, a + 1);
+      const int64_t ct0 = chunk_begin(tn, pn, b), ct1 = chunk_begin(tn, pn, b + 1);
+      const int64_t nsub = ceil_div(rt1 - rt0, mc_tiles_max);
+      float* Ap = tls_a.get(size_t(std::min(rt1 - rt0, mc_tiles_max) + 1) * MR * kcp);
+      for (int64_t s = 0; s < nsub; ++s) {
+        const int64_t st0 = rt0 + chunk_begin(rt1 - rt0, nsub, s);
+        const int64_t st1 = rt0 + chunk_begin(rt1 - rt0, nsub, s + 1);
+        const int64_t i0 = st0 * MR, i1 = std::min(M, st1 * MR);
+        ks.pack_a(ta, A, lda, i0, p0, i1 - i0, kcur, Ap);
+        for (int64_t jt = ct0; jt < ct1; ++jt) {
+          const int64_t j0 = jt * NR;
+          const int n = static_cast<int>(std::min(NR, N - j0));
+          const float* bp = Bp + jt * kcp * NR;
+          for (int64_t it = st0; it < st1; ++it) {
+            const int64_t r0 = it * MR;
+            const int m = static_cast<int>(std::min(MR, M - r0));
+            ks.kernel(kcp, Ap + (it - st0) * kcp * MR, bp, C + r0 * ldc + j0, ldc, alpha,
+                      beta_eff, m, n);
+          }
+        }
+      }
+    };
+    if (ntasks == 1) {
+      task(0);
+    } else {
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, ntasks, 1),
+                        [&](const tbb::blocked_range<int64_t>& r) {
+                          for (int64_t t = r.begin(); t < r.end(); ++t) task(t);
+                        },
+                        tbb::simple_partitioner());
+    }
+  }
+}
+
+void sgemm_impl(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (M * N * K <= 2048) {
+    sgemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  sgemm_packed(ks, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("fma");
+}
+bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+const KernelSet* find_kernel(const char* name) {
+  if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kAvx512Kernels : nullptr;
+  if (std::strcmp(name, "avx2") == 0) return cpu_has_avx2() ? &kAvx2Kernels : nullptr;
+  if (std::strcmp(name, "generic") == 0) return &kGenericKernels;
+  return nullptr;
+}
+
+const KernelSet& select_kernel() {
+  // RBE_SGEMM_KERNEL=avx2|generic forces a (supported) kernel, for testing and comparisons.
+  if (const char* env = std::getenv("RBE_SGEMM_KERNEL")) {
+    if (const KernelSet* ks = find_kernel(env)) return *ks;
+  }
+  if (cpu_has_avx512()) return kAvx512Kernels;
+  if (cpu_has_avx2()) return kAvx2Kernels;
+  return kGenericKernels;
+}
+
+const KernelSet& active_kernel() {
+  static const KernelSet& ks = select_kernel();
+  return ks;
+}
+// Choose at start-up (static initialisation), not lazily inside the first hot call.
+[[maybe_unused]] const KernelSet& g_startup_choice = active_kernel();
+
+}  // namespace
+
+const KernelSet kAvx2Kernels = {"avx2",
+                                kAvx2MR,
+                                kAvx2NR,
+                                /*kpad=*/1,
+                                /*kc_max=*/256,
+                                /*mc_max=*/kAvx2MR * 24,
+                                &pack_a_portable<kAvx2MR>,
+                                &pack_b_portable<kAvx2NR>,
+                                &kernel_avx2};
+const KernelSet kGenericKernels = {"generic",
+                                   kGenMR,
+                                   kGenNR,
+                                   /*kpad=*/1,
+                                   /*kc_max=*/256,
+                                   /*mc_max=*/kGenMR * 32,
+                                   &pack_a_portable<kGenMR>,
+                                   &pack_b_portable<kGenNR>,
+                                   &kernel_generic};
+
+bool sgemm_with_kernel(const char* name, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                       int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                       int64_t ldb, float beta, float* C, int64_t ldc) {
+  const KernelSet* ks = find_kernel(name);
+  if (!ks) return false;
+  sgemm_impl(*ks, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  return true;
+}
+
+}  // namespace gemm_detail
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc) {
+  gemm_detail::sgemm_impl(gemm_detail::active_kernel(), trans_a, trans_b, M, N, K, alpha, A, lda,
+                          B, ldb, beta, C, ldc);
+}
+
+const char* sgemm_kernel_name() { return gemm_detail::active_kernel().name; }
+
+}  // namespace rbe::kernels

@@ -1,0 +1,105 @@
+#include "train/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <tbb/parallel_for.h>
+
+#include "autodiff/node.h"
+
+namespace rbe {
+
+namespace {
+
+struct Window {
+  int64_t start;  // first input token
+  int64_t len;    // inputs tokens[start, start+len), targets shifted by one
+  int64_t score;  // the last `score` predictions count
+};
+
+std::vector<Window> make_windows(int64_t n, int64_t ctx, int64_t stride) {
+  std::vector<Window> w;
+  const int64_t preds = n - 1;
+  int64_t done = 0;  // predictions scored so far (targets 1..done)
+  while (done < preds) {
+    int64_t end = done == 0 ? std::min(ctx, preds) : std::min(done + stride, preds);
+    int64_t len = std::min(ctx, end);
+    w.push_back({end - len, len, end - done});
+    done = end;
+  }
+  return w;
+}
+
+// Sum of -log softmax(logits)[target] over the scored rows. logits: [rows, vocab].
+double scored_loss(const float* logits, int64_t vocab, const std::vector<std::pair<int64_t, int32_t>>& rows) {
+  std::vector<double> loss(rows.size());
+  tbb::parallel_for(size_t(0), rows.size(), [&](size_t i) {
+    const float* l = logits + rows[i].first * vocab;
+    float mx = *std::max_element(l, l + vocab);
+    double s = 0;
+    for (int64_t v = 0; v < vocab; ++v) s += std::exp(double(l[v] - mx));
+    loss[i] = std::log(s) + mx - l[rows[i].second];
+  });
+  double total = 0;
+  for (double x : loss) total += x;  // fixed order: deterministic
+  return total;
+}
+
+}  // namespace
+
+EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t ctx, int64_t stride,
+                           int64_t batch, int64_t max_windows) {
+  const int64_t n = int64_t(tokens.size());
+  if (n < 2) throw ShapeError("evaluate: need at least 2 tokens, got " + std::to_string(n));
+  if (ctx <= 0 || ctx > model.config().n_positions)
+    throw ShapeError("evaluate: context " + std::to_string(ctx) + " must be in [1, " +
+                     std::to_string(model.config().n_positions) + "]");
+  if (stride <= 0 || stride > ctx)
+    throw ShapeError("evaluate: stride " + std::to_string(stride) + " must be in [1, ctx = " + std::to_string(ctx) + "]");
+  if (batch <= 0) throw ShapeError("evaluate: batch must be positive");
+
+  std::vector<Window> windows = make_windows(n, ctx, stride);
+  if (max_windows > 0 && int64_t(windows.size()) > max_windows) windows.resize(size_t(max_windows));
+
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const int64_t vocab = model.config().vocab_size;
+  double total = 0;
+  int64_t count = 0;
+  for (size_t i = 0; i < windows.size();) {
+    // A batch of consecutive windows of equal length.
+    size_t j = i + 1;
+    while (j < windows.size() && int64_t(j - i) < batch && windows[j].len == windows[i].len) ++j;
+    const int64_t B = int64_t(j - i), T = windows[i].len;
+    Tensor ids = Tensor::empty({B, T}, DType::I32);
+    int32_t* ip = ids.data<int32_t>();
+    std::vector<std::pair<int64_t, int32_t>> rows;  // (row in [B*T], target)
+    for (int64_t b = 0; b < B; ++b) {
+      const Window& w = windows[i + size_t(b)];
+      std::copy(tokens.begin() + w.start, tokens.begin() + w.start + T, ip + b * T);
+      for (int64_t t = T - w.score; t < T; ++t) rows.emplace_back(b * T + t, tokens[size_t(w.start + t + 1)]);
+    }
+    Tensor logits = model.forward(ids).contiguous();  // [B, T, vocab]
+    if (logits.dtype() != DType::F32) logits = logits.to(DType::F32);
+    total += scored_loss(logits.data<float>(), vocab, rows);
+    count += int64_t(rows.size());
+    i = j;
+  }
+  model.train(was_training);
+  EvalResult r;
+  r.tokens = count;
+  r.loss = count ? total / double(count) : 0.0;
+  r.perplexity = std::exp(r.loss);
+  return r;
+}
+
+float evaluate(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t ctx,
+               int64_t max_batches) {
+  int64_t c = std::min<int64_t>(ctx, int64_t(tokens.size()) - 1);
+  return float(evaluate_tokens(model, tokens, std::max<int64_t>(c, 1), std::max<int64_t>(c, 1), batch,
+                               max_batches > 0 ? max_batches * batch : 0)
+                   .loss);
+}
+
+}  // namespace rbe

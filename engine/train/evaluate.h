@@ -1,0 +1,30 @@
+#pragma once
+// Loss of a model on held-out tokens, without recording a graph.
+#include <cstdint>
+#include <vector>
+
+#include "models/gpt2.h"
+
+namespace rbe {
+
+struct EvalResult {
+  int64_t tokens = 0;     // predictions scored
+  double loss = 0;        // mean cross-entropy (nats per token)
+  double perplexity = 0;  // exp(loss)
+};
+
+// Scores every next-token prediction tokens[1..n) exactly once. The first
+// window holds min(ctx, n-1) inputs and scores them all; each later window
+// moves its end by stride (<= ctx) and scores only the new predictions, using
+// up to ctx tokens of context (stride == ctx: non-overlapping windows; smaller
+// strides give each prediction more context, like HF's sliding-window
+// perplexity). Windows run batch at a time; max_windows > 0 stops early.
+EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t ctx, int64_t stride,
+                           int64_t batch, int64_t max_windows = 0);
+
+// Mean validation loss over at most max_batches batches of non-overlapping
+// windows from the start of tokens (deterministic: no sampling).
+float evaluate(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t ctx,
+               int64_t max_batches);
+
+}  // namespace rbe

@@ -1,0 +1,206 @@
+// GPT2Model: parameter names and counts, tied head, checkpointing, overfitting
+// a tiny sequence, and the KV-cache path.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "models/gpt2.h"
+#include "nn/functional.h"
+#include "nn_test_util.h"
+
+namespace {
+
+using namespace rbe;
+using namespace rbe::testutil;
+
+ModelConfig tiny_config(int64_t vocab = 32, int64_t ctx = 16, int64_t C = 16, int64_t L = 2, int64_t H = 2) {
+  ModelConfig c;
+  c.vocab_size = vocab;
+  c.n_positions = ctx;
+  c.n_embd = C;
+  c.n_layer = L;
+  c.n_head = H;
+  c.tokenizer = "char";
+  return c;
+}
+
+// GPT-2 parameter count from the config.
+int64_t expected_params(const ModelConfig& c) {
+  const int64_t C = c.n_embd;
+  const int64_t per_layer = 2 * 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) + (4 * C * C + C);
+  return c.vocab_size * C + c.n_positions * C + c.n_layer * per_layer + 2 * C +
+         (c.tie_word_embeddings ? 0 : c.vocab_size * C);
+}
+
+Tensor ids_of(const std::vector<int32_t>& v, int64_t B, int64_t T) { return Tensor::from_vector(v, {B, T}); }
+
+TEST(GPT2, ParameterNamesFollowHuggingFace) {
+  GPT2Model m(tiny_config(32, 16, 16, 2, 2));
+  std::vector<std::string> names;
+  for (auto& [n, t] : m.named_parameters()) names.push_back(n);
+  std::vector<std::string> want = {"wte.weight", "wpe.weight"};
+  for (int i = 0; i < 2; ++i)
+    for (const char* s : {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
+                          "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+                          "mlp.c_proj.weight", "mlp.c_proj.bias"})
+      want.push_back("h." + std::to_string(i) + "." + s);
+  want.push_back("ln_f.weight");
+  want.push_back("ln_f.bias");
+  EXPECT_EQ(names, want);
+
+  ModelConfig untied = tiny_config();
+  untied.tie_word_embeddings = false;
+  GPT2Model u(untied);
+  EXPECT_EQ(u.named_parameters().back().first, "lm_head.weight");
+  EXPECT_EQ(u.named_parameters().back().second.shape(), (Shape{32, 16}));
+}
+
+TEST(GPT2, ParameterCount) {
+  for (const ModelConfig& c : {tiny_config(32, 16, 16, 2, 2), tiny_config(50, 24, 32, 3, 4)}) {
+    GPT2Model m(c);
+    EXPECT_EQ(m.parameter_count(), expected_params(c));
+  }
+  ModelConfig untied = tiny_config(40, 8, 8, 1, 2);
+  untied.tie_word_embeddings = false;
+  EXPECT_EQ(GPT2Model(untied).parameter_count(), expected_params(untied));
+  ModelConfig gpt2_small;  // defaults are the 117M (a.k.a. 124M) model
+  gpt2_small.vocab_size = 50257;
+  gpt2_small.n_positions = 1024;
+  gpt2_small.n_embd = 768;
+  gpt2_small.n_layer = 12;
+  gpt2_small.n_head = 12;
+  EXPECT_EQ(expected_params(gpt2_small), 124439808);
+}
+
+TEST(GPT2, ForwardShapesAndErrors) {
+  GPT2Model m(tiny_config());
+  Tensor logits = m.forward(ids_of({1, 2, 3, 4, 5, 6}, 2, 3));
+  EXPECT_EQ(logits.shape(), (Shape{2, 3, 32}));
+  EXPECT_THROW(m.forward(Tensor::zeros({1, 17}, DType::I32)), ShapeError);  // beyond n_positions
+  EXPECT_THROW(m.forward(Tensor::zeros({1, 4})), ShapeError);                // f32 ids
+  EXPECT_THROW(m.forward(Tensor::zeros({4}, DType::I32)), ShapeError);       // 1-d
+  EXPECT_THROW(m.forward(ids_of({0, 32}, 1, 2)), ShapeError);                // id out of range
+  ModelConfig bad = tiny_config();
+  bad.n_head = 3;
+  EXPECT_THROW(GPT2Model{bad}, ConfigError);
+}
+
+TEST(GPT2, TiedHeadGradientSumsBothUses) {
+  ModelConfig c = tiny_config();
+  GPT2Model tied(c, 5);
+  c.tie_word_embeddings = false;
+  GPT2Model untied(c, 5);  // same seed: same wte, wpe and blocks
+  auto param = [](const GPT2Model& m, const std::string& name) {
+    for (auto& [n, t] : m.named_parameters())
+      if (n == name) return t;
+    return Tensor();
+  };
+  Tensor wte = param(untied, "wte.weight"), head = param(untied, "lm_head.weight");
+  ASSERT_EQ(max_abs_diff(wte, param(tied, "wte.weight")), 0.f);
+  std::memcpy(head.data<float>(), wte.data<float>(), size_t(wte.numel()) * sizeof(float));
+  Tensor ids = ids_of({3, 1, 4, 1, 5, 9, 2, 6}, 2, 4), tg = ids_of({1, 4, 1, 5, 9, 2, 6, 5}, 2, 4);
+  rbe::backward(nn::F::cross_entropy(tied.forward(ids), tg));
+  rbe::backward(nn::F::cross_entropy(untied.forward(ids), tg));
+  Tensor sum = rbe::add(wte.grad(), head.grad());
+  EXPECT_LT(max_abs_diff(param(tied, "wte.weight").grad(), sum), 1e-5f);
+  // Both uses contribute: the head part alone is not the whole gradient.
+  EXPECT_GT(max_abs_diff(param(tied, "wte.weight").grad(), head.grad()), 1e-6f);
+}
+
+TEST(GPT2, CheckpointingGivesSameGradients) {
+  ModelConfig c = tiny_config(32, 16, 16, 3, 2);
+  GPT2Model a(c, 9), b(c, 9);
+  b.set_gradient_checkpointing(true);
+  Tensor ids = ids_of({3, 1, 4, 1, 5, 9, 2, 6, 5, 3}, 2, 5), tg = ids_of({1, 4, 1, 5, 9, 2, 6, 5, 3, 5}, 2, 5);
+  Tensor la = nn::F::cross_entropy(a.forward(ids), tg), lb = nn::F::cross_entropy(b.forward(ids), tg);
+  EXPECT_FLOAT_EQ(la.item(), lb.item());
+  rbe::backward(la);
+  rbe::backward(lb);
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    ASSERT_TRUE(pb[i].second.grad().defined()) << pb[i].first;
+    EXPECT_LT(max_abs_diff(pa[i].second.grad(), pb[i].second.grad()), 1e-6f) << pa[i].first;
+  }
+}
+
+TEST(GPT2, CheckpointingWithDropoutReproducesMasks) {
+  ModelConfig c = tiny_config();
+  c.dropout = 0.2f;
+  GPT2Model a(c, 4), b(c, 4);
+  b.set_gradient_checkpointing(true);
+  Tensor ids = ids_of({3, 1, 4, 1, 5, 9}, 1, 6), tg = ids_of({1, 4, 1, 5, 9, 2}, 1, 6);
+  rbe::backward(nn::F::cross_entropy(a.forward(ids), tg));
+  rbe::backward(nn::F::cross_entropy(b.forward(ids), tg));
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i)
+    EXPECT_LT(max_abs_diff(pa[i].second.grad(), pb[i].second.grad()), 1e-6f) << pa[i].first;
+  a.eval();
+  EXPECT_EQ(max_abs_diff(a.forward(ids), a.forward(ids)), 0.f);  // no dropout in eval mode
+}
+
+TEST(GPT2, OverfitsATinySequence) {
+  ModelConfig c = tiny_config(16, 16, 32, 2, 2);
+  GPT2Model m(c, 3);
+  std::vector<int32_t> seq;
+  for (int i = 0; i < 17; ++i) seq.push_back(int32_t((i * 5) % 16));
+  Tensor ids = ids_of(std::vector<int32_t>(seq.begin(), seq.end() - 1), 1, 16);
+  Tensor tg = ids_of(std::vector<int32_t>(seq.begin() + 1, seq.end()), 1, 16);
+  auto params = m.parameters();
+  std::vector<Tensor> mom;
+  for (const Tensor& p : params) mom.push_back(Tensor::zeros(p.shape()));
+  float first = 0, loss = 0;
+  for (int step = 0; step < 200; ++step) {
+    for (const Tensor& p : params) p.set_grad(Tensor());
+    Tensor l = nn::F::cross_entropy(m.forward(ids), tg);
+    loss = l.item();
+    if (step == 0) first = loss;
+    if (loss < 0.1f) break;
+    rbe::backward(l);
+    NoGradGuard ng;  // SGD with momentum
+    for (size_t i = 0; i < params.size(); ++i) {
+      float *p = params[i].data<float>(), *v = mom[i].data<float>();
+      const float* g = params[i].grad().data<float>();
+      for (int64_t k = 0; k < params[i].numel(); ++k) {
+        v[k] = 0.9f * v[k] + g[k];
+        p[k] -= 0.05f * v[k];
+      }
+    }
+  }
+  EXPECT_GT(first, 2.0f);
+  EXPECT_LT(loss, 0.1f);
+}
+
+TEST(GPT2, ForwardCachedMatchesForward) {
+  for (bool pre_ln : {true, false}) {
+    ModelConfig c = tiny_config(32, 16, 16, 2, 2);
+    c.pre_ln = pre_ln;
+    GPT2Model m(c, 11);
+    std::vector<int32_t> toks = {3, 1, 4, 1, 5, 9, 2, 6, 7, 0, 8, 2, 1, 1, 30, 31};  // B = 2, T = 8
+    Tensor full;
+    {
+      NoGradGuard ng;
+      full = m.forward(ids_of(toks, 2, 8));
+    }
+    nn::KVCache cache = m.make_cache(2, 16);
+    std::vector<Tensor> pieces;
+    auto cols = [&](int64_t t0, int64_t t1) {
+      std::vector<int32_t> v;
+      for (int b = 0; b < 2; ++b)
+        for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * 8 + t)]);
+      return ids_of(v, 2, t1 - t0);
+    };
+    pieces.push_back(m.forward_cached(cols(0, 5), cache));
+    for (int64_t t = 5; t < 8; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
+    EXPECT_EQ(cache.length, 8);
+    Tensor cached = rbe::concat(pieces, 1);
+    EXPECT_FALSE(cached.requires_grad());
+    EXPECT_LT(max_abs_diff(cached, full), 1e-4f) << "pre_ln " << pre_ln;
+    EXPECT_THROW(m.forward_cached(ids_of(std::vector<int32_t>(18, 1), 2, 9), cache), ShapeError);  // overflows
+  }
+  GPT2Model m(tiny_config());
+  EXPECT_THROW(m.make_cache(1, 17), ShapeError);
+}
+
+}  // namespace

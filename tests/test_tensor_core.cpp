@@ -1,0 +1,185 @@
+// Tests for the Tensor class itself: constructors, dtype conversion, views,
+// copies, from_storage bounds and error reporting.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tensor/ops.h"
+#include "tensor/tensor.h"
+
+using rbe::DType;
+using rbe::Shape;
+using rbe::ShapeError;
+using rbe::Storage;
+using rbe::Tensor;
+
+namespace {
+
+// Expects `stmt` to throw ShapeError whose message contains `needle`.
+#define EXPECT_SHAPE_ERROR(stmt, needle)                                              \
+  do {                                                                                \
+    try {                                                                             \
+      stmt;                                                                           \
+      ADD_FAILURE() << "expected ShapeError from " #stmt;                              \
+    } catch (const ShapeError& e) {                                                   \
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();   \
+    }                                                                                 \
+  } while (0)
+
+TEST(TensorCore, ShapeHelpers) {
+  EXPECT_EQ(rbe::shape_str({2, 3}), "[2, 3]");
+  EXPECT_EQ(rbe::shape_str({}), "[]");
+  EXPECT_EQ(rbe::shape_numel({}), 1);
+  EXPECT_EQ(rbe::shape_numel({2, 0, 3}), 0);
+  EXPECT_EQ(rbe::contiguous_strides({2, 3, 4}), (Shape{12, 4, 1}));
+  EXPECT_EQ(rbe::normalize_dim(-1, 3, "t"), 2);
+  EXPECT_SHAPE_ERROR(rbe::normalize_dim(3, 3, "myop"), "myop");
+}
+
+TEST(TensorCore, Constructors) {
+  Tensor z = Tensor::zeros({2, 3});
+  EXPECT_EQ(z.shape(), (Shape{2, 3}));
+  EXPECT_EQ(z.dtype(), DType::F32);
+  EXPECT_TRUE(z.is_contiguous());
+  for (float v : z.to_vector()) EXPECT_EQ(v, 0.f);
+  for (float v : Tensor::ones({4}).to_vector()) EXPECT_EQ(v, 1.f);
+  for (float v : Tensor::full({3}, 2.5f).to_vector()) EXPECT_EQ(v, 2.5f);
+  EXPECT_EQ(Tensor::full({2}, 7.f, DType::I32).to_int_vector(), (std::vector<int32_t>{7, 7}));
+  Tensor s = Tensor::scalar(3.f);
+  EXPECT_EQ(s.dim(), 0);
+  EXPECT_EQ(s.numel(), 1);
+  EXPECT_EQ(s.item(), 3.f);
+  EXPECT_EQ(Tensor::arange(0, 5).to_vector(), (std::vector<float>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(Tensor::arange(1, 0, -0.25).to_vector(), (std::vector<float>{1, 0.75f, 0.5f, 0.25f}));
+  EXPECT_EQ(Tensor::arange(0, 3, 1, DType::I32).to_int_vector(), (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_SHAPE_ERROR(Tensor::arange(0, 1, 0), "arange");
+  Tensor v = Tensor::from_vector(std::vector<float>{1.f, 2.f, 3.f, 4.f, 5.f, 6.f}, {2, 3});
+  EXPECT_EQ(v.at({1, 2}), 6.f);
+  EXPECT_EQ(v.at({-1, 0}), 4.f);
+  EXPECT_SHAPE_ERROR(v.at({2, 0}), "out of range");
+  EXPECT_SHAPE_ERROR(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {3}), "from_vector");
+  EXPECT_SHAPE_ERROR(Tensor::zeros({2, -1}), "negative");
+  EXPECT_SHAPE_ERROR(v.item(), "item");
+  EXPECT_FALSE(Tensor().defined());
+}
+
+TEST(TensorCore, RandomIsSeeded) {
+  Tensor a = Tensor::randn({1000}, 42), b = Tensor::randn({1000}, 42), c = Tensor::randn({1000}, 43);
+  EXPECT_EQ(a.to_vector(), b.to_vector());
+  EXPECT_NE(a.to_vector(), c.to_vector());
+  double m = 0, m2 = 0;
+  for (float x : a.to_vector()) { m += x; m2 += double(x) * x; }
+  m /= 1000; m2 /= 1000;
+  EXPECT_NEAR(m, 0.0, 0.15);
+  EXPECT_NEAR(m2 - m * m, 1.0, 0.15);
+  for (float x : Tensor::rand({1000}, 1, -2.f, 3.f).to_vector()) {
+    EXPECT_GE(x, -2.f);
+    EXPECT_LT(x, 3.f);
+  }
+}
+
+TEST(TensorCore, DTypeConversions) {
+  // Values exactly representable in f16 and bf16 survive a round trip.
+  std::vector<float> exact = {0.f, -0.f, 1.f, -2.f, 0.5f, 1024.f, -0.375f, 3.f};
+  Tensor x = Tensor::from_vector(exact, {8});
+  for (DType dt : {DType::F16, DType::BF16}) {
+    Tensor h = x.to(dt);
+    EXPECT_EQ(h.dtype(), dt);
+    EXPECT_EQ(h.to(DType::F32).to_vector(), exact);
+    EXPECT_EQ(h.to_vector(), exact);
+  }
+  // Rounding: relative error within half an ulp of each format.
+  Tensor r = Tensor::randn({256}, 5, 0.f, 100.f);
+  auto rv = r.to_vector();
+  auto h = r.to(DType::F16).to_vector(), b = r.to(DType::BF16).to_vector();
+  for (size_t i = 0; i < rv.size(); ++i) {
+    EXPECT_NEAR(h[i], rv[i], std::fabs(rv[i]) * 0x1p-11f + 1e-7f);
+    EXPECT_NEAR(b[i], rv[i], std::fabs(rv[i]) * 0x1p-8f + 1e-30f);
+  }
+  EXPECT_TRUE(std::isinf(Tensor::scalar(1e6f).to(DType::F16).item()));
+  EXPECT_TRUE(std::isnan(Tensor::scalar(NAN).to(DType::BF16).item()));
+  EXPECT_EQ(Tensor::from_vector(std::vector<float>{1.9f, -2.9f}, {2}).to(DType::I32).to_int_vector(), (std::vector<int32_t>{1, -2}));
+  EXPECT_EQ(Tensor::from_vector(std::vector<float>{0.f, 0.5f, -3.f}, {3}).to(DType::Bool).to_vector(), (std::vector<float>{0, 1, 1}));
+  EXPECT_TRUE(x.to(DType::F32).is_same(x));  // same dtype: no copy
+  EXPECT_EQ(rbe::dtype_from_name("BF16"), DType::BF16);
+  EXPECT_EQ(rbe::dtype_size(DType::F16), 2u);
+  EXPECT_SHAPE_ERROR(x.data<int32_t>(), "dtype");
+}
+
+TEST(TensorCore, ViewsShareStorage) {
+  Tensor x = Tensor::arange(0, 6).as_strided({2, 3}, {3, 1}, 0);
+  Tensor t = x.as_strided({3, 2}, {1, 3}, 0);  // the transpose
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_EQ(t.to_vector(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(t.storage(), x.storage());
+  // Writing through the base shows in the view.
+  x.data<float>()[1] = 10.f;
+  EXPECT_EQ(t.at({1, 0}), 10.f);
+  // Size-1 dims may have any stride and still count as contiguous.
+  EXPECT_TRUE(x.as_strided({1, 3}, {99, 1}, 0).is_contiguous());
+  // Offset views.
+  Tensor row1 = x.as_strided({3}, {1}, 3);
+  EXPECT_EQ(row1.to_vector(), (std::vector<float>{3, 4, 5}));
+  EXPECT_EQ(row1.offset(), 3);
+  EXPECT_EQ(row1.data<float>()[0], 3.f);
+}
+
+TEST(TensorCore, CloneAndContiguous) {
+  Tensor x = Tensor::arange(0, 6).as_strided({2, 3}, {3, 1}, 0);
+  Tensor c = x.clone();
+  EXPECT_NE(c.storage(), x.storage());
+  EXPECT_EQ(c.to_vector(), x.to_vector());
+  EXPECT_TRUE(x.contiguous().is_same(x));
+  Tensor t = x.as_strided({3, 2}, {1, 3}, 0);
+  Tensor tc = t.contiguous();
+  EXPECT_TRUE(tc.is_contiguous());
+  EXPECT_FALSE(tc.is_same(t));
+  EXPECT_EQ(tc.to_vector(), t.to_vector());
+  EXPECT_EQ(tc.strides(), (Shape{2, 1}));
+  // Clone of an F16 view keeps the dtype.
+  Tensor h = t.to(DType::F16).as_strided({2, 3}, {1, 2}, 0);
+  EXPECT_EQ(h.clone().dtype(), DType::F16);
+  EXPECT_EQ(h.clone().to_vector(), h.to_vector());
+}
+
+TEST(TensorCore, FromStorageBounds) {
+  auto st = Storage::allocate(6 * sizeof(float));
+  Tensor a = Tensor::from_storage(st, {2, 3}, DType::F32);
+  EXPECT_TRUE(a.is_contiguous());
+  Tensor b = Tensor::from_storage(st, {3}, DType::F32, {2}, 1);  // elements 1, 3, 5
+  EXPECT_EQ(b.numel(), 3);
+  EXPECT_SHAPE_ERROR(Tensor::from_storage(st, {2, 4}, DType::F32), "does not fit");
+  EXPECT_SHAPE_ERROR(Tensor::from_storage(st, {3}, DType::F32, {2}, 2), "does not fit");
+  EXPECT_SHAPE_ERROR(Tensor::from_storage(st, {2, 3}, DType::F32, {3}), "rank");
+  EXPECT_SHAPE_ERROR(Tensor::from_storage(st, {2}, DType::F32, {1}, -1), "does not fit");
+  // Empty views fit anywhere; F16 views use 2-byte elements.
+  EXPECT_EQ(Tensor::from_storage(st, {0, 5}, DType::F32).numel(), 0);
+  EXPECT_EQ(Tensor::from_storage(st, {12}, DType::F16).numel(), 12);
+  // Borrowed storage keeps its owner alive.
+  auto owner = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3});
+  auto bs = Storage::borrow(owner->data(), 3 * sizeof(float), owner);
+  std::weak_ptr<std::vector<float>> weak = owner;
+  owner.reset();
+  Tensor v = Tensor::from_storage(bs, {3}, DType::F32);
+  bs.reset();
+  EXPECT_FALSE(weak.expired());
+  EXPECT_EQ(v.to_vector(), (std::vector<float>{1, 2, 3}));
+}
+
+TEST(TensorCore, DetachAndGradFields) {
+  Tensor x = Tensor::ones({2});
+  EXPECT_FALSE(x.requires_grad());
+  x.set_requires_grad(true);
+  EXPECT_TRUE(x.requires_grad());
+  EXPECT_TRUE(x.is_leaf());
+  Tensor d = x.detach();
+  EXPECT_FALSE(d.requires_grad());
+  EXPECT_EQ(d.storage(), x.storage());
+  EXPECT_THROW(Tensor::ones({2}, DType::I32).set_requires_grad(true), ShapeError);
+  EXPECT_NE(x.to_string().find("[2]"), std::string::npos);
+}
+
+}  // namespace
