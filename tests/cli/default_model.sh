@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The embedded default model loads, generates, and keeps its validation loss
+# on Tiny Shakespeare (docs/training.md: 1.530 nats/char; the issue's bar is
+# 1.80, its goal 1.65 — this test holds the goal).
+# Usage: default_model.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+BUILD=$1
+SRC=$2
+INFER=$BUILD/app/rbe-infer
+MODEL=$SRC/resources/models/mini-shakespeare
+DATA=$SRC/../shared/data/tinyshakespeare.txt
+
+out=$("$INFER" --model "$MODEL" --prompt "ROMEO:" --max-tokens 40 --temperature 0 --seed 1)
+[[ ${#out} -ge 20 ]] || { echo "FAIL: generated only '${out}'" >&2; exit 1; }
+
+if [[ ! -f $DATA ]]; then
+  echo "SKIP: $DATA not found; validation loss not checked"
+  exit 0
+fi
+json=$("$INFER" --model "$MODEL" --eval "$DATA")
+echo "$json"
+python3 - "$json" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["tokens"] == 111538, r
+assert r["loss"] <= 1.65, f"validation loss {r['loss']:.4f} > 1.65"
+print(f"validation loss {r['loss']:.4f} nats/char over {r['tokens']} tokens: OK")
+PY
