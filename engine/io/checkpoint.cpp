@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "io/atomic_file.h"
+#include "tensor/atomic_file.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 #include <fcntl.h>
@@ -12,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 namespace rbe::safetensors {
 
@@ -227,6 +229,121 @@ std::map<std::string, Tensor> load(const std::string& path) {
   std::map<std::string, Tensor> out;
   for (auto& t : f.tensors()) out.emplace(t.name, f.tensor(t.name));
   return out;
+}
+
+// ---- sharded checkpoints ----
+
+ShardedFile ShardedFile::open_single(const std::string& path) {
+  ShardedFile s;
+  s.path_ = path;
+  s.shards_.push_back(File::open(path));
+  for (auto& t : s.shards_[0].tensors()) s.shard_of_[t.name] = 0;
+  return s;
+}
+
+ShardedFile ShardedFile::open_index(const std::string& index_path) {
+  auto fail = [&](const std::string& msg) { return FormatError(index_path + ": " + msg); };
+  std::string text;
+  try {
+    text = read_file(index_path);
+  } catch (const IoError& e) {
+    throw FormatError(e.what());
+  }
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw fail(std::string("invalid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw fail("expected a JSON object");
+  auto wm = j.find("weight_map");
+  if (wm == j.end()) throw fail("missing key 'weight_map'");
+  if (!wm->is_object()) throw fail("'weight_map' must be an object {tensor name: shard file}");
+  if (wm->empty()) throw fail("'weight_map' is empty");
+
+  ShardedFile s;
+  s.path_ = index_path;
+  const std::string dir = std::filesystem::path(index_path).parent_path().string();
+  std::map<std::string, size_t> shard_index;  // shard file name -> position in shards_
+  for (auto it = wm->begin(); it != wm->end(); ++it) {
+    const std::string& name = it.key();
+    if (!it.value().is_string()) throw fail("weight_map entry for '" + name + "' is not a file name");
+    const std::string file = it.value().get<std::string>();
+    // Plain names only: an index must not reach outside its folder.
+    if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
+        file.find('\\') != std::string::npos)
+      throw fail("weight_map entry for '" + name + "' names '" + file + "', which is not a plain file name");
+    auto [pos, fresh] = shard_index.emplace(file, s.shards_.size());
+    if (fresh) s.shards_.push_back(File::open((std::filesystem::path(dir) / file).string()));
+    const File& shard = s.shards_[pos->second];
+    if (!shard.contains(name))
+      throw fail("tensor '" + name + "' is mapped to " + shard.path() + ", which does not contain it");
+    s.shard_of_[name] = pos->second;
+  }
+  for (size_t i = 0; i < s.shards_.size(); ++i)
+    for (auto& t : s.shards_[i].tensors()) {
+      auto it = s.shard_of_.find(t.name);
+      if (it == s.shard_of_.end())
+        throw fail("tensor '" + t.name + "' in " + s.shards_[i].path() + " is not listed in weight_map");
+      if (it->second != i)
+        throw fail("tensor '" + t.name + "' appears in both " + s.shards_[i].path() + " and " +
+                   s.shards_[it->second].path());
+    }
+  return s;
+}
+
+std::vector<std::string> ShardedFile::names() const {
+  std::vector<std::string> out;
+  for (auto& [name, i] : shard_of_) out.push_back(name);
+  return out;
+}
+
+const File& ShardedFile::shard(const std::string& name) const {
+  auto it = shard_of_.find(name);
+  if (it == shard_of_.end()) throw FormatError(path_ + ": no tensor named '" + name + "'");
+  return shards_[it->second];
+}
+
+const TensorInfo& ShardedFile::info(const std::string& name) const { return shard(name).info(name); }
+const std::string& ShardedFile::file_of(const std::string& name) const { return shard(name).path(); }
+Tensor ShardedFile::tensor(const std::string& name) const { return shard(name).tensor(name); }
+
+std::string save_sharded(const std::string& dir, const std::string& stem,
+                         const std::vector<std::pair<std::string, Tensor>>& tensors, uint64_t max_shard_bytes,
+                         const Metadata& metadata) {
+  if (tensors.empty()) throw FormatError(dir + ": no tensors to write");
+  if (max_shard_bytes == 0) throw FormatError(dir + ": max_shard_bytes must be positive");
+  // Greedy packing in the given order.
+  std::vector<std::vector<size_t>> groups(1);
+  uint64_t in_group = 0, total = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i].second;
+    if (!t.defined()) throw FormatError(dir + ": tensor '" + tensors[i].first + "' is undefined");
+    uint64_t nbytes = uint64_t(t.numel()) * dtype_size(t.dtype());
+    if (!groups.back().empty() && in_group + nbytes > max_shard_bytes) {
+      groups.emplace_back();
+      in_group = 0;
+    }
+    groups.back().push_back(i);
+    in_group += nbytes;
+    total += nbytes;
+  }
+  char buf[64];
+  json weight_map = json::object();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    std::snprintf(buf, sizeof buf, "-%05zu-of-%05zu.safetensors", g + 1, groups.size());
+    const std::string file = stem + buf;
+    std::vector<std::pair<std::string, Tensor>> part;
+    for (size_t i : groups[g]) {
+      part.push_back(tensors[i]);
+      weight_map[tensors[i].first] = file;
+    }
+    save((std::filesystem::path(dir) / file).string(), part, metadata);
+  }
+  json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  const std::string index_path = (std::filesystem::path(dir) / (stem + ".safetensors.index.json")).string();
+  write_file_atomic(index_path, index.dump(2) + "\n");
+  return index_path;
 }
 
 }  // namespace rbe::safetensors

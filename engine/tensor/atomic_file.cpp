@@ -1,4 +1,4 @@
-#include "io/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 #include <atomic>
 #include <cerrno>
