@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 namespace rbe {
 

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "models/tokenizer.h"
+
 namespace rbe {
 
 // Thrown for text the tokenizer cannot encode and for bad tokenizer files.
@@ -21,7 +23,7 @@ class TokenizerError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class CharTokenizer {
+class CharTokenizer : public Tokenizer {
  public:
   CharTokenizer() = default;
   // The sorted set of distinct bytes of text. Throws on empty text.
@@ -29,15 +31,17 @@ class CharTokenizer {
   // vocab: distinct bytes in id order.
   static CharTokenizer from_bytes(const std::vector<uint8_t>& vocab);
 
+  std::string type() const override { return "char"; }
+  int64_t vocab_size() const override { return size(); }
   int64_t size() const { return int64_t(vocab_.size()); }
   bool contains(uint8_t byte) const { return id_of_[byte] >= 0; }
   const std::vector<uint8_t>& vocab() const { return vocab_; }
 
   // Throws TokenizerError naming the first byte not in the vocabulary and its offset.
-  std::vector<int32_t> encode(std::string_view text) const;
+  std::vector<int32_t> encode(std::string_view text) const override;
   // Throws TokenizerError on an id outside [0, size()).
-  std::string decode(const std::vector<int32_t>& ids) const;
-  std::string decode_one(int32_t id) const;
+  std::string decode(const std::vector<int32_t>& ids) const override;
+  std::string decode_one(int32_t id) const override;
 
   nlohmann::json to_json() const;
   static CharTokenizer from_json(const nlohmann::json& j);  // throws TokenizerError
