@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "autodiff/node.h"
@@ -83,30 +84,73 @@ int32_t sample_token(float* logits, int64_t vocab, const SamplingParams& params,
 
 std::vector<int32_t> generate(GPT2Model& model, const std::vector<int32_t>& prompt, const SamplingParams& params,
                               const TokenCallback& on_token, const std::atomic<bool>* cancel) {
-  NoGradGuard no_grad;
-  std::vector<int32_t> out;
-  if (prompt.empty()) throw ShapeError("generate: the prompt is empty (it needs at least one token)");
-  if (params.max_tokens <= 0) return out;
-  const int64_t ctx = model.config().n_positions, V = model.config().vocab_size;
-  // Keep the most recent tokens that fit the context.
-  const int64_t P = std::min<int64_t>(int64_t(prompt.size()), ctx);
-  std::vector<int32_t> history(prompt.end() - P, prompt.end());
-  nn::KVCache cache = model.make_cache(1, std::min<int64_t>(ctx, P + params.max_tokens));
-  Rng rng(params.seed);
+  BatchTokenCallback cb;
+  if (on_token) cb = [&](size_t, int32_t tok) { return on_token(tok); };
+  return std::move(generate_batch(model, {prompt}, params, cb, cancel)[0]);
+}
 
-  Tensor logits = model.forward_cached(Tensor::from_vector(history, {1, P}), cache);  // [1, P, V]
-  std::vector<float> row(logits.data<float>() + (P - 1) * V, logits.data<float>() + P * V);
-  out.reserve(size_t(params.max_tokens));
+namespace {
+
+// One group of prompts with the same length P, run as one batch.
+void generate_group(GPT2Model& model, const std::vector<std::vector<int32_t>>& prompts, const std::vector<size_t>& seqs,
+                    int64_t P, const SamplingParams& params, const BatchTokenCallback& on_token,
+                    const std::atomic<bool>* cancel, std::vector<std::vector<int32_t>>& out) {
+  const int64_t ctx = model.config().n_positions, V = model.config().vocab_size;
+  const int64_t B = int64_t(seqs.size());
+  std::vector<std::vector<int32_t>> history(seqs.size());
+  std::vector<int32_t> ids;
+  ids.reserve(size_t(B * P));
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    const auto& p = prompts[seqs[b]];
+    history[b].assign(p.end() - P, p.end());  // the most recent tokens that fit the context
+    ids.insert(ids.end(), history[b].begin(), history[b].end());
+  }
+  nn::KVCache cache = model.make_cache(B, std::min<int64_t>(ctx, P + params.max_tokens));
+  std::vector<Rng> rng;
+  for (size_t s : seqs) rng.emplace_back(params.seed + s);
+  std::vector<char> active(seqs.size(), 1);
+  for (size_t s : seqs) out[s].reserve(size_t(std::min<int64_t>(params.max_tokens, ctx)));
+
+  Tensor logits = model.forward_cached(Tensor::from_vector(ids, {B, P}), cache);  // [B, P, V]
+  std::vector<float> rows(size_t(B * V));
+  for (int64_t b = 0; b < B; ++b)
+    std::copy_n(logits.data<float>() + (b * P + P - 1) * V, V, rows.begin() + b * V);
   for (int i = 0; i < params.max_tokens; ++i) {
     if (cancel && cancel->load()) break;
-    const int32_t tok = sample_token(row.data(), V, params, rng, history);
-    out.push_back(tok);
-    history.push_back(tok);
-    if (on_token && !on_token(tok)) break;
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      if (!active[b]) continue;
+      const int32_t tok = sample_token(rows.data() + int64_t(b) * V, V, params, rng[b], history[b]);
+      out[seqs[b]].push_back(tok);
+      history[b].push_back(tok);
+      if (on_token && !on_token(seqs[b], tok)) active[b] = 0;
+    }
     if (i + 1 == params.max_tokens || cache.length >= cache.max_length) break;  // done, or context full
+    if (std::find(active.begin(), active.end(), 1) == active.end()) break;
     if (cancel && cancel->load()) break;
-    logits = model.forward_cached(Tensor::from_vector(std::vector<int32_t>{tok}, {1, 1}), cache);  // [1, 1, V]
-    std::copy(logits.data<float>(), logits.data<float>() + V, row.begin());
+    std::vector<int32_t> next(seqs.size());
+    for (size_t b = 0; b < seqs.size(); ++b) next[b] = history[b].back();  // stopped rows: computed, ignored
+    logits = model.forward_cached(Tensor::from_vector(next, {B, 1}), cache);  // [B, 1, V]
+    std::copy_n(logits.data<float>(), B * V, rows.begin());
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<int32_t>> generate_batch(GPT2Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                                 const SamplingParams& params, const BatchTokenCallback& on_token,
+                                                 const std::atomic<bool>* cancel) {
+  NoGradGuard no_grad;
+  std::vector<std::vector<int32_t>> out(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i)
+    if (prompts[i].empty())
+      throw ShapeError("generate: prompt " + std::to_string(i) + " is empty (it needs at least one token)");
+  if (params.max_tokens <= 0) return out;
+  const int64_t ctx = model.config().n_positions;
+  std::map<int64_t, std::vector<size_t>> groups;  // truncated prompt length -> prompt indices
+  for (size_t i = 0; i < prompts.size(); ++i) groups[std::min<int64_t>(int64_t(prompts[i].size()), ctx)].push_back(i);
+  for (auto& [P, seqs] : groups) {
+    if (cancel && cancel->load()) break;
+    generate_group(model, prompts, seqs, P, params, on_token, cancel, out);
   }
   return out;
 }

@@ -35,4 +35,20 @@ using TokenCallback = std::function<bool(int32_t token)>;
 std::vector<int32_t> generate(GPT2Model& model, const std::vector<int32_t>& prompt, const SamplingParams& params,
                               const TokenCallback& on_token = nullptr, const std::atomic<bool>* cancel = nullptr);
 
+// Called with (prompt index, token); return false to stop that sequence only.
+using BatchTokenCallback = std::function<bool(size_t seq, int32_t token)>;
+
+// Several prompts at once; result i belongs to prompts[i] and is what
+// generate(model, prompts[i], params') would return, where params'.seed =
+// params.seed + i (so equal prompts still get different samples, and a batch
+// of one equals generate()). Prompts of equal length (after truncation to the
+// context) share one KV cache and run as one batch, so every row sees exactly
+// the positions it would see alone; different lengths run one group after
+// another. A sequence that stops early stays in its group's batch (its row is
+// computed and ignored) until the whole group is done.
+std::vector<std::vector<int32_t>> generate_batch(GPT2Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                                 const SamplingParams& params,
+                                                 const BatchTokenCallback& on_token = nullptr,
+                                                 const std::atomic<bool>* cancel = nullptr);
+
 }  // namespace rbe

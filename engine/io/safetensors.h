@@ -69,4 +69,39 @@ class File {
 // Convenience: every tensor of a file, by name.
 std::map<std::string, Tensor> load(const std::string& path);
 
+// A set of tensors held by one file or split over shards by an index file
+// (HuggingFace's model.safetensors.index.json):
+//   {"metadata": {...}, "weight_map": {"tensor name": "shard file name", ...}}
+// Shard names are plain file names in the index's folder. Opening validates
+// the index and every shard it names; each tensor must sit in the shard the
+// map names, and every tensor of every shard must be in the map. Errors name
+// the index or the shard file, and the tensor.
+class ShardedFile {
+ public:
+  static ShardedFile open_index(const std::string& index_path);
+  static ShardedFile open_single(const std::string& path);  // one plain .safetensors file
+
+  const std::string& path() const { return path_; }  // the index (or the single file)
+  std::vector<std::string> names() const;              // sorted
+  bool contains(const std::string& name) const { return shard_of_.count(name) != 0; }
+  const TensorInfo& info(const std::string& name) const;       // throws FormatError if absent
+  const std::string& file_of(const std::string& name) const;   // path of the shard holding it
+  Tensor tensor(const std::string& name) const;
+
+ private:
+  const File& shard(const std::string& name) const;
+  std::string path_;
+  std::vector<File> shards_;
+  std::map<std::string, size_t> shard_of_;
+};
+
+// Writes tensors (in the given order) to shards of at most max_shard_bytes of
+// tensor data each (a bigger tensor gets a shard of its own), named
+// "<stem>-00001-of-0000N.safetensors", and "<stem>.safetensors.index.json",
+// HF's layout. The index is written last, so a reader never sees an index
+// naming a missing shard. Returns the index path.
+std::string save_sharded(const std::string& dir, const std::string& stem,
+                         const std::vector<std::pair<std::string, Tensor>>& tensors, uint64_t max_shard_bytes,
+                         const Metadata& metadata = {});
+
 }  // namespace rbe::safetensors
