@@ -1,0 +1,55 @@
+#pragma once
+// GPT2Model + GPT-2 BPE tokenizer -> a GGUF file that llama.cpp loads as
+// architecture "gpt2" (the mapping is in docs/formats.md, "GGUF").
+//
+// Weights: our Linear weights are [out, in] row-major, which is ggml's
+// ne = {in, out}, so they are written as they are. With F16, 2-D weights
+// become F16 except position_embd (kept F32, as llama.cpp's converter does);
+// norms and biases stay F32. output.weight is always written (a copy of
+// token_embd when tied), as llama.cpp's convert_hf_to_gguf.py does for GPT-2.
+//
+// Character-tokenizer models are refused: llama.cpp has no character-level
+// vocabulary type, and a BPE vocabulary without an end-of-text token makes
+// llama.cpp treat token 11 as end-of-generation.
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "models/gpt2.h"
+#include "models/tokenizer.h"
+#include "tensor/dtype.h"
+
+namespace rbe {
+
+// Thrown when a model cannot be expressed in llama.cpp's gpt2 architecture
+// (post-LN, ReLU, no BPE tokenizer, vocabulary size mismatch).
+class GgufExportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct GgufExportOptions {
+  DType dtype = DType::F32;      // F32 or F16 (weight matrices)
+  std::string name = "gpt2";     // general.name
+};
+
+struct GgufExportReport {
+  size_t tensors = 0;
+  uint64_t file_bytes = 0;
+  std::vector<std::string> warnings;  // e.g. exact GELU computed as tanh GELU by llama.cpp
+};
+
+// Writes path atomically. tokenizer must be a GPT2Tokenizer with at most the
+// model's vocab_size tokens (missing ids become unused "[PAD<id>]" tokens, with
+// a warning). progress (optional): (tensors written, total).
+GgufExportReport export_gguf(const std::string& path, const GPT2Model& model, const Tokenizer* tokenizer,
+                             const GgufExportOptions& options = {},
+                             const std::function<void(size_t, size_t)>& progress = nullptr);
+
+// GGUF name of one of our parameter names: "wte.weight" -> "token_embd.weight",
+// "h.3.mlp.c_fc.bias" -> "blk.3.ffn_up.bias", ... Throws GgufExportError on an unknown name.
+std::string gguf_tensor_name(const std::string& param_name);
+
+}  // namespace rbe

@@ -1,0 +1,101 @@
+#include "io/gguf_import.h"
+
+#include <cstring>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "io/gguf.h"
+#include "io/gguf_export.h"
+
+namespace rbe {
+
+namespace {
+
+const std::vector<std::string>& string_array(const gguf::File& f, const std::string& key) {
+  const gguf::Value& v = f.get(key);
+  if (v.type != gguf::ValueType::Array || v.array_type != gguf::ValueType::String)
+    throw gguf::FormatError(f.path() + ": metadata '" + key + "' must be an array of strings");
+  return v.strings;
+}
+
+// vocab.json and merges.txt contents from the GGUF tokenizer metadata.
+std::unique_ptr<GPT2Tokenizer> read_tokenizer(const gguf::File& f, int64_t vocab_size) {
+  auto fail = [&](const std::string& msg) { return gguf::FormatError(f.path() + ": " + msg); };
+  const std::string& model = f.get_string("tokenizer.ggml.model");
+  if (model != "gpt2") throw fail("tokenizer.ggml.model '" + model + "' is not supported (only gpt2 byte-level BPE)");
+  const auto& tokens = string_array(f, "tokenizer.ggml.tokens");
+  if (int64_t(tokens.size()) != vocab_size)
+    throw fail("tokenizer.ggml.tokens has " + std::to_string(tokens.size()) + " entries but token_embd.weight has " +
+               std::to_string(vocab_size) + " rows");
+  nlohmann::json vocab = nlohmann::json::object();
+  for (size_t id = 0; id < tokens.size(); ++id) vocab[tokens[id]] = id;
+  std::string vocab_json;
+  try {
+    vocab_json = vocab.dump();
+  } catch (const nlohmann::json::exception&) {
+    throw fail("tokenizer.ggml.tokens contains a token that is not valid UTF-8");
+  }
+  std::string merges_txt = "#version: 0.2\n";
+  for (auto& m : string_array(f, "tokenizer.ggml.merges")) merges_txt += m + "\n";
+  try {
+    return std::make_unique<GPT2Tokenizer>(GPT2Tokenizer::from_strings(vocab_json, merges_txt));
+  } catch (const TokenizerError& e) {
+    throw fail(std::string("tokenizer metadata: ") + e.what());
+  }
+}
+
+}  // namespace
+
+GgufModel import_gguf(const std::string& path) {
+  gguf::File f = gguf::File::open(path);
+  auto fail = [&](const std::string& msg) { return gguf::FormatError(path + ": " + msg); };
+  const std::string& arch = f.get_string("general.architecture");
+  if (arch != "gpt2") throw fail("architecture '" + arch + "' is not supported (only gpt2)");
+
+  GgufModel out;
+  ModelConfig& c = out.config;
+  c.model_type = "gpt2";
+  c.tokenizer = "gpt2";
+  c.activation_function = "gelu_new";
+  c.n_embd = f.get_int("gpt2.embedding_length");
+  c.n_layer = f.get_int("gpt2.block_count");
+  c.n_head = f.get_int("gpt2.attention.head_count");
+  c.n_positions = f.get_int("gpt2.context_length");
+  c.layer_norm_epsilon = float(f.get_float("gpt2.attention.layer_norm_epsilon"));
+  if (f.find("gpt2.feed_forward_length") && f.get_int("gpt2.feed_forward_length") != 4 * c.n_embd)
+    throw fail("gpt2.feed_forward_length " + std::to_string(f.get_int("gpt2.feed_forward_length")) +
+               " is not supported (only 4 * embedding_length)");
+  const gguf::TensorInfo& embd = f.info("token_embd.weight");
+  if (embd.dims.size() != 2) throw fail("tensor 'token_embd.weight' must have 2 dimensions");
+  c.vocab_size = embd.dims[1];
+  // Tied when output.weight is absent or holds the same values as token_embd.
+  c.tie_word_embeddings = !f.contains("output.weight") ||
+                          (f.info("output.weight").dims == embd.dims &&
+                           f.tensor("output.weight").to_vector() == f.tensor("token_embd.weight").to_vector());
+  try {
+    c.validate();
+  } catch (const ConfigError& e) {
+    throw fail(std::string("hyper-parameters: ") + e.what());
+  }
+
+  out.model = std::make_unique<GPT2Model>(c);
+  std::set<std::string> used;
+  for (auto& [name, p] : out.model->named_parameters()) {
+    const std::string g = gguf_tensor_name(name);
+    const gguf::TensorInfo& info = f.info(g);
+    if (info.shape() != p.shape())
+      throw fail("tensor '" + g + "' has shape " + shape_str(info.shape()) + ", expected " + shape_str(p.shape()));
+    Tensor src = f.tensor(g).to(DType::F32).contiguous();
+    std::memcpy(p.data<float>(), src.data<float>(), size_t(p.numel()) * sizeof(float));
+    used.insert(g);
+  }
+  if (c.tie_word_embeddings) used.insert("output.weight");
+  for (auto& t : f.tensors())
+    if (!used.count(t.name)) throw fail("unexpected tensor '" + t.name + "' for a gpt2 model");
+  out.model->eval();
+  out.tokenizer = read_tokenizer(f, c.vocab_size);
+  return out;
+}
+
+}  // namespace rbe

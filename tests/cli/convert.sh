@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# CLI test for rbe-convert: HF folder -> GGUF (F32/F16), -> RBE checkpoint,
+# -> HF folder; char-tokenizer models; exit codes and error messages.
+# (llama.cpp itself is checked by hand: tests/llama_cpp/check_gguf.sh.)
+# Usage: convert.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+BUILD=$1
+SRC=$2
+CONVERT=$BUILD/app/rbe-convert
+INFER=$BUILD/app/rbe-infer
+TRAIN=$BUILD/app/rbe-train
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_rc() {
+  local want=$1; shift
+  local rc=0
+  "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+  [[ $rc == "$want" ]] || { cat "$TMP/err" >&2; fail "exit code $rc (want $want): $*"; }
+}
+err_has() { grep -q -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "stderr lacks '$1'"; }; }
+one_line_err() { [[ $(wc -l <"$TMP/err") == 1 ]] || { cat "$TMP/err" >&2; fail "stderr is not one line"; }; }
+greedy() { "$INFER" --model "$1" --prompt "Hello, my name is" --temperature 0 --max-tokens 8 --threads 1; }
+
+# Usage errors: exit 2, one line.
+expect_rc 0 "$CONVERT" --help
+grep -q -- "--to" "$TMP/out" || fail "--help lacks --to"
+expect_rc 2 "$CONVERT" --model x --out y --to onnx
+one_line_err; err_has "rbe-convert: error"
+expect_rc 2 "$CONVERT" --out y --to gguf
+one_line_err; err_has "model"
+expect_rc 2 "$CONVERT" --model x --out y --to gguf --dtype bf16
+one_line_err; err_has "bf16"
+expect_rc 1 "$CONVERT" --model "$TMP/nope" --out "$TMP/y.gguf" --to gguf
+err_has "rbe-convert: error: .*nope"
+
+# A character-tokenizer model: GGUF refused, HF falls back to our layout.
+if [[ -f $SRC/../shared/data/tinyshakespeare.txt ]]; then
+  head -c 5000 "$SRC/../shared/data/tinyshakespeare.txt" >"$TMP/data.txt"
+else
+  for i in $(seq 1 100); do echo "To be, or not to be: line $i."; done >"$TMP/data.txt"
+fi
+echo '{"n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 16, "vocab_size": 1, "tokenizer": "char"}' >"$TMP/tiny.json"
+expect_rc 0 "$TRAIN" --data "$TMP/data.txt" --config "$TMP/tiny.json" --steps 1 --batch 2 --ctx 16 --out "$TMP/char" --threads 1
+expect_rc 1 "$CONVERT" --model "$TMP/char" --to gguf --out "$TMP/char.gguf"
+err_has "character tokenizer"
+[[ ! -e $TMP/char.gguf ]] || fail "a refused conversion left $TMP/char.gguf"
+[[ -z $(ls "$TMP" | grep tmp) ]] || fail "a refused conversion left a temporary file"
+expect_rc 0 "$CONVERT" --model "$TMP/char" --to hf --out "$TMP/char_hf" --dtype f16
+err_has "no character tokenizer"
+[[ -f $TMP/char_hf/tokenizer.json ]] || fail "char model written without tokenizer.json"
+expect_rc 0 "$INFER" --model "$TMP/char_hf" --prompt "To" --temperature 0 --max-tokens 5
+
+# A random GPT-2 with the real tokenizer (needs NumPy and the GPT-2 files).
+if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null || [[ ! -f $SRC/../shared/data/gpt2/encoder.json ]]; then
+  echo "cli convert: OK (GPT-2 part skipped: no /usr/bin/python3 with numpy or no GPT-2 tokenizer files)"
+  exit 0
+fi
+/usr/bin/python3 "$SRC/tests/llama_cpp/make_random_gpt2.py" "$TMP/hf" \
+  "$SRC/../shared/data/gpt2/encoder.json" "$SRC/../shared/data/gpt2/vocab.bpe"
+want=$(greedy "$TMP/hf")
+
+for dt in f32 f16; do
+  expect_rc 0 "$CONVERT" --model "$TMP/hf" --to gguf --out "$TMP/m_$dt.gguf" --dtype $dt
+  err_has "wrote .*m_$dt.gguf (GGUF v3, arch gpt2, 29 tensors"
+  [[ $(head -c 4 "$TMP/m_$dt.gguf") == GGUF ]] || fail "m_$dt.gguf lacks the GGUF magic"
+done
+f32=$(stat -c %s "$TMP/m_f32.gguf"); f16=$(stat -c %s "$TMP/m_f16.gguf")
+(( f16 < f32 * 6 / 10 )) || fail "F16 GGUF ($f16 bytes) is not about half the F32 one ($f32 bytes)"
+
+# HF -> RBE checkpoint -> HF: the same greedy text all the way.
+# (The copy is also named "hf", so that general.name and hence the GGUF bytes match.)
+expect_rc 0 "$CONVERT" --model "$TMP/hf" --to rbe --out "$TMP/rbe/hf"
+[[ -f $TMP/rbe/hf/vocab.json && -f $TMP/rbe/hf/merges.txt ]] || fail "rbe layout lacks the tokenizer files"
+[[ $(greedy "$TMP/rbe/hf") == "$want" ]] || fail "greedy text differs after --to rbe"
+expect_rc 0 "$CONVERT" --model "$TMP/rbe/hf" --to hf --out "$TMP/hf2"
+err_has "HuggingFace layout"
+[[ $(greedy "$TMP/hf2") == "$want" ]] || fail "greedy text differs after --to hf"
+expect_rc 0 "$CONVERT" --model "$TMP/hf" --to hf --out "$TMP/hf16" --dtype f16
+a=$(stat -c %s "$TMP/hf/model.safetensors"); b=$(stat -c %s "$TMP/hf16/model.safetensors")
+(( b < a * 6 / 10 )) || fail "--to hf --dtype f16 did not halve model.safetensors ($a -> $b bytes)"
+expect_rc 0 "$INFER" --model "$TMP/hf16" --prompt "Hi" --max-tokens 4
+expect_rc 0 "$CONVERT" --model "$TMP/rbe/hf" --to gguf --out "$TMP/from_rbe.gguf"
+cmp -s "$TMP/from_rbe.gguf" "$TMP/m_f32.gguf" || fail "GGUF from the RBE copy differs from GGUF from the HF folder"
+
+# GGUF back to a folder (gguf_import.h): the same greedy text.
+expect_rc 0 "$CONVERT" --model "$TMP/m_f32.gguf" --to rbe --out "$TMP/from_gguf"
+err_has "gguf: 2 layers"
+[[ $(greedy "$TMP/from_gguf") == "$want" ]] || fail "greedy text differs after GGUF -> rbe"
+printf 'GGUF\3\0\0\0' >"$TMP/bad.gguf"
+expect_rc 1 "$CONVERT" --model "$TMP/bad.gguf" --to rbe --out "$TMP/nothing"
+err_has "bad.gguf: file too small"
+
+echo "cli convert: OK"

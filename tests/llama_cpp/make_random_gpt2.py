@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Writes a small random GPT-2 as a HuggingFace folder, with the real GPT-2
+tokenizer files, for the llama.cpp check (check_gguf.sh).
+
+Usage: make_random_gpt2.py OUT_DIR VOCAB_JSON MERGES_TXT [--seed N]
+
+Weights are drawn with larger scales than GPT-2's initialisation so that the
+logits are peaked: greedy decoding then does not hinge on rounding-level ties
+between engines (random GPT-2 weights give nearly uniform logits).
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+
+N_LAYER, N_EMBD, N_HEAD, N_POS, VOCAB = 2, 64, 4, 128, 50257
+
+
+def save_safetensors(path, tensors):
+    header, offset, blobs = {}, 0, []
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        blobs.append(a.tobytes())
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("vocab")
+    ap.add_argument("merges")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    rng = np.random.default_rng(a.seed)
+    C = N_EMBD
+
+    def normal(shape, std):
+        return rng.normal(0.0, std, size=shape).astype(np.float32)
+
+    w = {"wte.weight": normal((VOCAB, C), 1.0), "wpe.weight": normal((N_POS, C), 0.5)}
+    for i in range(N_LAYER):
+        p = f"h.{i}."
+        w[p + "ln_1.weight"] = 1.0 + normal((C,), 0.1)
+        w[p + "ln_1.bias"] = normal((C,), 0.1)
+        w[p + "attn.c_attn.weight"] = normal((C, 3 * C), 0.3)  # Conv1D: [in, out]
+        w[p + "attn.c_attn.bias"] = normal((3 * C,), 0.1)
+        w[p + "attn.c_proj.weight"] = normal((C, C), 0.2)
+        w[p + "attn.c_proj.bias"] = normal((C,), 0.1)
+        w[p + "ln_2.weight"] = 1.0 + normal((C,), 0.1)
+        w[p + "ln_2.bias"] = normal((C,), 0.1)
+        w[p + "mlp.c_fc.weight"] = normal((C, 4 * C), 0.2)
+        w[p + "mlp.c_fc.bias"] = normal((4 * C,), 0.1)
+        w[p + "mlp.c_proj.weight"] = normal((4 * C, C), 0.1)
+        w[p + "mlp.c_proj.bias"] = normal((C,), 0.1)
+    w["ln_f.weight"] = 1.0 + normal((C,), 0.1)
+    w["ln_f.bias"] = normal((C,), 0.1)
+
+    os.makedirs(a.out, exist_ok=True)
+    save_safetensors(os.path.join(a.out, "model.safetensors"), w)
+    config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": VOCAB,
+              "n_positions": N_POS, "n_ctx": N_POS, "n_embd": C, "n_layer": N_LAYER, "n_head": N_HEAD,
+              "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "bos_token_id": 50256,
+              "eos_token_id": 50256, "tie_word_embeddings": True}
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    shutil.copyfile(a.vocab, os.path.join(a.out, "vocab.json"))
+    shutil.copyfile(a.merges, os.path.join(a.out, "merges.txt"))
+
+
+if __name__ == "__main__":
+    main()
