@@ -1,5 +1,6 @@
 #include "nn/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -76,6 +77,20 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64
       for (int64_t t = 0; t < Tn; ++t) {  // append the new keys/values
         std::memcpy(K + (L + t) * hd, src + t * C3 + C, size_t(hd) * sizeof(float));
         std::memcpy(V + (L + t) * hd, src + t * C3 + 2 * C, size_t(hd) * sizeof(float));
+      }
+      if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
+        float* row = S.data();
+        for (int64_t j = 0; j < nk; ++j) row[j] = scale * dot_f32(src, K + j * hd, hd);
+        const float mx = max_f32(row, nk);
+        const float inv = float(1.0 / exp_shift_sum(row, row, nk, mx));
+        float* out = yp + b * C + h * hd;
+        std::fill(out, out + hd, 0.f);
+        for (int64_t j = 0; j < nk; ++j) {
+          const float p = row[j] * inv;
+          const float* vj = V + j * hd;
+          for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
+        }
+        continue;
       }
       // S[Tn, nk] = scale * Q K[0:nk]^T; new row r sits at position L + r.
       kernels::sgemm(false, true, Tn, nk, hd, scale, src, C3, K, hd, 0.f, S.data(), nk);

@@ -1,6 +1,10 @@
 // Fused embedding lookups (token, and token + position for GPT-2).
+#include <vector>
+
+#include "autodiff/node.h"
 #include "nn/functional.h"
 #include "nn/kernel_util.h"
+#include "tensor/kernels/gemm_f16.h"
 
 namespace rbe::nn::F {
 
@@ -40,6 +44,25 @@ void embedding_backward(float* dweight, const float* dout, const int32_t* ids, i
   });
 }
 
+// F16 tables (from Module::cast_parameters) are read in place, a row at a
+// time, never converted whole; they are inference-only.
+bool f16_table(const char* op, const Tensor& t, const char* name) {
+  if (!t.defined() || t.dtype() != DType::F16) return false;
+  if (grad_enabled() && t.requires_grad())
+    throw std::runtime_error(std::string(op) + ": " + name + " " + shape_str(t.shape()) +
+                             " is stored as F16, which is for inference only (cast_parameters); run it under "
+                             "NoGradGuard, or keep F32 weights to train");
+  return true;
+}
+
+// dst[0:C] = row `row` of a contiguous [V, C] F32 or F16 table.
+void copy_row(const Tensor& table, int64_t row, int64_t C, float* dst) {
+  if (table.dtype() == DType::F16)
+    kernels::f16_to_f32_row(table.data<uint16_t>() + row * C, dst, C);
+  else
+    std::memcpy(dst, table.data<float>() + row * C, size_t(C) * sizeof(float));
+}
+
 }  // namespace
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
@@ -49,11 +72,19 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
   const int64_t V = weight.size(0), C = weight.size(1);
   Tensor idc;
   const int32_t* id = checked_ids(op, ids, idc, V);
-  Tensor wc = f32_contig(weight, op, "weight");
   const int64_t N = idc.numel();
   Shape out_shape = ids.shape();
   out_shape.push_back(C);
   Tensor y = Tensor::empty(out_shape);
+  if (f16_table(op, weight, "weight")) {
+    Tensor wc = weight.contiguous();
+    float* out = y.data<float>();
+    parallel_range(N, row_grain(C), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) copy_row(wc, id[n], C, out + n * C);
+    });
+    return y;
+  }
+  Tensor wc = f32_contig(weight, op, "weight");
   const float* w = wc.data<float>();
   float* out = y.data<float>();
   parallel_range(N, row_grain(C), [&](int64_t n0, int64_t n1) {
@@ -80,8 +111,24 @@ Tensor token_position_embedding(const Tensor& wte, const Tensor& wpe, const Tens
                      std::to_string(pos_offset + T - 1) + " exceed the " + std::to_string(P) + " learned positions");
   Tensor idc;
   const int32_t* id = checked_ids(op, ids, idc, V);
-  Tensor tc = f32_contig(wte, op, "wte"), pc = f32_contig(wpe, op, "wpe");
   Tensor y = Tensor::empty({B, T, C});
+  const bool hte = f16_table(op, wte, "wte"), hpe = f16_table(op, wpe, "wpe");
+  if (hte || hpe) {
+    Tensor tc = hte ? wte.contiguous() : f32_contig(wte, op, "wte");
+    Tensor pc = hpe ? wpe.contiguous() : f32_contig(wpe, op, "wpe");
+    float* out = y.data<float>();
+    parallel_range(B * T, row_grain(C), [&](int64_t n0, int64_t n1) {
+      std::vector<float> p(static_cast<size_t>(C));
+      for (int64_t n = n0; n < n1; ++n) {
+        float* o = out + n * C;
+        copy_row(tc, id[n], C, o);
+        copy_row(pc, pos_offset + n % T, C, p.data());
+        for (int64_t c = 0; c < C; ++c) o[c] += p[size_t(c)];
+      }
+    });
+    return y;
+  }
+  Tensor tc = f32_contig(wte, op, "wte"), pc = f32_contig(wpe, op, "wpe");
   const float *te = tc.data<float>(), *pe = pc.data<float>() + pos_offset * C;
   float* out = y.data<float>();
   parallel_range(B * T, row_grain(C), [&](int64_t n0, int64_t n1) {

@@ -1,7 +1,10 @@
 // Fused linear layer and same-shape add.
+#include "autodiff/node.h"
 #include "nn/functional.h"
 #include "nn/kernel_util.h"
 #include "tensor/kernels/gemm.h"
+#include "tensor/kernels/gemm_f16.h"
+#include "tensor/kernels/gemv.h"
 
 namespace rbe::nn::F {
 
@@ -13,6 +16,10 @@ namespace {
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC,
                     int64_t OC) {
   if (N == 0) return;
+  if (N == 1) {  // batch-1 decoding: a bandwidth-bound GEMV streams the weight once
+    kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
+    return;
+  }
   float beta = 0.f;
   if (bias) {
     parallel_range(N, row_grain(OC), [&](int64_t r0, int64_t r1) {
@@ -40,6 +47,42 @@ void column_sums(float* dbias, const float* dout, int64_t N, int64_t OC) {
   });
 }
 
+// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC] with f16 weights, converted on the fly.
+void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t N,
+                        int64_t IC, int64_t OC) {
+  if (N == 0) return;
+  if (N == 1) {
+    kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
+    return;
+  }
+  float beta = 0.f;
+  if (bias) {
+    parallel_range(N, row_grain(OC), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(out + r * OC, bias, size_t(OC) * sizeof(float));
+    });
+    beta = 1.f;
+  }
+  kernels::gemm_f16w(N, OC, IC, inp, IC, weight, IC, beta, out, OC);
+}
+
+// F16 weights come from Module::cast_parameters: inference only, no graph.
+Tensor linear_f16(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t IC, int64_t OC) {
+  const char* op = "linear";
+  if (grad_enabled() && (wants_grad(x) || wants_grad(weight) || wants_grad(bias)))
+    throw std::runtime_error("linear: weight " + shape_str(weight.shape()) +
+                             " is stored as F16, which is for inference only (cast_parameters); run it under "
+                             "NoGradGuard, or keep F32 weights to train");
+  Tensor xc = f32_contig(x, op, "x"), wc = weight.contiguous();
+  Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
+  const int64_t N = x.numel() / std::max<int64_t>(IC, 1);
+  Shape out_shape = x.shape();
+  out_shape.back() = OC;
+  Tensor y = Tensor::empty(out_shape);
+  linear_forward_f16(y.data<float>(), xc.data<float>(), wc.data<uint16_t>(), bc.defined() ? bc.data<float>() : nullptr,
+                     N, IC, OC);
+  return y;
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -51,6 +94,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int64_t IC = weight.size(1), OC = weight.size(0);
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != OC))
     throw ShapeError("linear: bias " + shape_str(bias.shape()) + " does not match weight " + shape_str(weight.shape()));
+  if (weight.dtype() == DType::F16) return linear_f16(x, weight, bias, IC, OC);
   Tensor xc = f32_contig(x, op, "x"), wc = f32_contig(weight, op, "weight");
   Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
   const int64_t N = x.numel() / std::max<int64_t>(IC, 1);

@@ -1,5 +1,7 @@
 #include "nn/module.h"
 
+#include <unordered_set>
+
 namespace rbe::nn {
 
 
@@ -20,6 +22,25 @@ std::vector<Tensor> Module::parameters() const {
 int64_t Module::parameter_count() const {
   int64_t n = 0;
   for (auto& [name, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+int64_t Module::cast_parameters(DType dtype, const ParamFilter& filter) {
+  std::unordered_set<TensorImpl*> done;
+  int64_t n = 0;
+  for (auto& [name, t] : named_parameters()) {
+    if (!done.insert(t.impl()).second) continue;
+    if (filter ? !filter(name, t) : t.dim() < 2) continue;
+    if (t.dtype() == dtype) continue;
+    Tensor c = t.detach().to(dtype).contiguous();
+    TensorImpl* impl = t.impl();
+    impl->storage = c.storage();
+    impl->strides = c.strides();
+    impl->offset = c.offset();
+    impl->dtype = dtype;
+    impl->grad = Tensor();  // a gradient of the old dtype no longer fits
+    ++n;
+  }
   return n;
 }
 

@@ -2,6 +2,7 @@
 // Base class of layers: owns named parameters and child modules, so that a
 // whole model's parameters can be listed ("h.0.attn.c_attn.weight"), saved,
 // loaded and handed to an optimizer.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,6 +25,16 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
   int64_t parameter_count() const;
+
+  // Converts in place, to `dtype` storage, every parameter for which
+  // filter(name, tensor) is true (no filter: every matrix, dim >= 2 -- Linear
+  // and embedding weights, not norms or biases). The TensorImpl keeps its
+  // identity, so every holder (layers, a tied head) sees the new storage; the
+  // old storage is freed once nothing else views it. F16 weights are for
+  // inference only: ops throw when asked to record a graph through them.
+  // Returns how many tensors were converted (shared tensors count once).
+  using ParamFilter = std::function<bool(const std::string& name, const Tensor& t)>;
+  int64_t cast_parameters(DType dtype, const ParamFilter& filter = {});
 
   // Training mode (dropout active) or evaluation mode, recursively.
   void train(bool on = true);

@@ -1,0 +1,48 @@
+// f16-weight GEMM by tile-wise conversion (see gemm_f16.h).
+#include "tensor/kernels/gemm_f16.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels/gemm.h"
+
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+namespace rbe::kernels {
+
+void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+#endif
+  for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
+
+void gemm_f16w(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+               float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  // About 512 KiB of converted weights per block (it stays in L2 while sgemm
+  // reuses it for every row of A), a multiple of 16 rows.
+  const int64_t rows = std::max<int64_t>(16, (512 << 10) / (std::max<int64_t>(K, 1) * 4) / 16 * 16);
+  const int64_t nblk = (N + rows - 1) / rows;
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nblk, 1),
+      [&](const tbb::blocked_range<int64_t>& r) {
+        std::unique_ptr<float[]> buf(new float[size_t(rows * std::max<int64_t>(K, 1))]);
+        for (int64_t b = r.begin(); b < r.end(); ++b) {
+          const int64_t j0 = b * rows, nb = std::min(N, j0 + rows) - j0;
+          for (int64_t j = 0; j < nb; ++j) f16_to_f32_row(W + (j0 + j) * ldw, buf.get() + j * K, K);
+          sgemm(false, true, M, nb, K, 1.f, A, lda, buf.get(), K, beta, C + j0, ldc);
+        }
+      },
+      tbb::simple_partitioner());
+}
+
+}  // namespace rbe::kernels

@@ -1,0 +1,199 @@
+// GEMV driver (row chunking over oneTBB, kernel choice at start-up) and the
+// AVX2 + F16C and portable row kernels.
+#include "tensor/kernels/gemv.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels/gemv_internal.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define RBE_GEMV_HAVE_AVX2 1
+#endif
+
+namespace rbe::kernels {
+namespace gemv_detail {
+namespace {
+
+// ---- portable kernels ----
+void rows_f32_generic(int64_t r0, int64_t r1, int64_t K, const float* W, int64_t ldw, const float* x,
+                      const float* bias, float* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* w = W + r * ldw;
+    float acc[8] = {};
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += w[k + j] * x[k + j];
+    float s = 0.f;
+    for (; k < K; ++k) s += w[k] * x[k];
+    for (float a : acc) s += a;
+    y[r] = s + (bias ? bias[r] : 0.f);
+  }
+}
+
+void rows_f16_generic(int64_t r0, int64_t r1, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
+                      const float* bias, float* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint16_t* w = W + r * ldw;
+    float s = 0.f;
+    for (int64_t k = 0; k < K; ++k) s += f16_to_f32(w[k]) * x[k];
+    y[r] = s + (bias ? bias[r] : 0.f);
+  }
+}
+
+#ifdef RBE_GEMV_HAVE_AVX2
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline float load1(const float* p) { return *p; }
+inline float load1(const uint16_t* p) { return f16_to_f32(*p); }
+
+// Four rows at a time share each load of x; the K tail is scalar.
+template <class T>
+void rows_avx2(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
+               float* y) {
+  const int64_t K8 = K & ~int64_t(7);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const T* w0 = W + r * ldw;
+    const T *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t k = 0; k < K8; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + k);
+      a0 = _mm256_fmadd_ps(load8(w0 + k), xv, a0);
+      a1 = _mm256_fmadd_ps(load8(w1 + k), xv, a1);
+      a2 = _mm256_fmadd_ps(load8(w2 + k), xv, a2);
+      a3 = _mm256_fmadd_ps(load8(w3 + k), xv, a3);
+    }
+    float s[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};
+    for (int64_t k = K8; k < K; ++k) {
+      s[0] += load1(w0 + k) * x[k];
+      s[1] += load1(w1 + k) * x[k];
+      s[2] += load1(w2 + k) * x[k];
+      s[3] += load1(w3 + k) * x[k];
+    }
+    for (int j = 0; j < 4; ++j) y[r + j] = s[j] + (bias ? bias[r + j] : 0.f);
+  }
+  for (; r < r1; ++r) {
+    const T* w = W + r * ldw;
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K8; k += 8) a = _mm256_fmadd_ps(load8(w + k), _mm256_loadu_ps(x + k), a);
+    float s = hsum256(a);
+    for (int64_t k = K8; k < K; ++k) s += load1(w + k) * x[k];
+    y[r] = s + (bias ? bias[r] : 0.f);
+  }
+}
+#endif
+
+bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+bool cpu_has_avx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+const GemvKernels* find_kernels(const char* name) {
+  if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kGemvAvx512 : nullptr;
+#ifdef RBE_GEMV_HAVE_AVX2
+  if (std::strcmp(name, "avx2") == 0) return cpu_has_avx2() ? &kGemvAvx2 : nullptr;
+#endif
+  if (std::strcmp(name, "generic") == 0) return &kGemvGeneric;
+  return nullptr;
+}
+
+const GemvKernels& select_kernels() {
+  if (const char* env = std::getenv("RBE_GEMV_KERNEL"))
+    if (const GemvKernels* k = find_kernels(env)) return *k;
+  for (const char* name : {"avx512", "avx2"})
+    if (const GemvKernels* k = find_kernels(name)) return *k;
+  return kGemvGeneric;
+}
+
+const GemvKernels& active() {
+  static const GemvKernels& k = select_kernels();
+  return k;
+}
+[[maybe_unused]] const GemvKernels& g_startup_choice = active();  // chosen at start-up, not in the first hot call
+
+// Splits rows [0, N) into chunks of about 1/8 of a thread's share (32 KiB .. 1 MiB of
+// weights, a multiple of 4 rows), so that a busy core can be helped by the other
+// without paying a task per few rows. Small matrices run on the calling thread.
+template <class Fn>
+void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
+  if (N <= 0) return;
+  const int64_t total = N * row_bytes;
+  const int threads = tbb::this_task_arena::max_concurrency();
+  if (threads <= 1 || total < (48 << 10) || N < 8) {
+    rows(int64_t(0), N);
+    return;
+  }
+  const int64_t chunk_bytes = std::clamp<int64_t>(total / (int64_t(threads) * 8), 32 << 10, 1 << 20);
+  const int64_t chunk_rows = std::max<int64_t>(4, (chunk_bytes / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
+  const int64_t nchunks = (N + chunk_rows - 1) / chunk_rows;
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nchunks, 1),
+      [&](const tbb::blocked_range<int64_t>& c) {
+        for (int64_t i = c.begin(); i < c.end(); ++i) rows(i * chunk_rows, std::min(N, (i + 1) * chunk_rows));
+      },
+      tbb::simple_partitioner());
+}
+
+void sgemv_impl(const GemvKernels& ks, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,
+                const float* bias, float* y) {
+  run_rows(N, K * int64_t(sizeof(float)), [&](int64_t r0, int64_t r1) { ks.f32(r0, r1, K, W, ldw, x, bias, y); });
+}
+void hgemv_impl(const GemvKernels& ks, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
+                const float* bias, float* y) {
+  run_rows(N, K * int64_t(sizeof(uint16_t)), [&](int64_t r0, int64_t r1) { ks.f16(r0, r1, K, W, ldw, x, bias, y); });
+}
+
+}  // namespace
+
+#ifdef RBE_GEMV_HAVE_AVX2
+const GemvKernels kGemvAvx2 = {"avx2", &rows_avx2<float>, &rows_avx2<uint16_t>};
+#else
+const GemvKernels kGemvAvx2 = {"generic", &rows_f32_generic, &rows_f16_generic};
+#endif
+const GemvKernels kGemvGeneric = {"generic", &rows_f32_generic, &rows_f16_generic};
+
+}  // namespace gemv_detail
+
+void sgemv(int64_t N, int64_t K, const float* W, int64_t ldw, const float* x, const float* bias, float* y) {
+  gemv_detail::sgemv_impl(gemv_detail::active(), N, K, W, ldw, x, bias, y);
+}
+void hgemv(int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x, const float* bias, float* y) {
+  gemv_detail::hgemv_impl(gemv_detail::active(), N, K, W, ldw, x, bias, y);
+}
+const char* gemv_kernel_name() { return gemv_detail::active().name; }
+
+bool sgemv_with_kernel(const char* name, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,
+                       const float* bias, float* y) {
+  const gemv_detail::GemvKernels* ks = gemv_detail::find_kernels(name);
+  if (!ks) return false;
+  gemv_detail::sgemv_impl(*ks, N, K, W, ldw, x, bias, y);
+  return true;
+}
+bool hgemv_with_kernel(const char* name, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
+                       const float* bias, float* y) {
+  const gemv_detail::GemvKernels* ks = gemv_detail::find_kernels(name);
+  if (!ks) return false;
+  gemv_detail::hgemv_impl(*ks, N, K, W, ldw, x, bias, y);
+  return true;
+}
+
+}  // namespace rbe::kernels

@@ -1,0 +1,28 @@
+#pragma once
+// Matrix-vector products for batch-1 inference: y = W x (+ bias), W row-major
+// [N, K] in f32 or f16 storage. Memory-bound: each call streams W once, several
+// rows at a time, f16 converted to f32 in registers (F16C / AVX-512). Threads
+// (oneTBB, honouring tbb::global_control) split the output rows in chunks big
+// enough to amortise scheduling. The ISA-specific kernel is chosen once at
+// start-up (RBE_GEMV_KERNEL=avx2|generic forces one, for comparisons).
+#include <cstdint>
+
+namespace rbe::kernels {
+
+// y[n] = sum_k W[n*ldw + k] * x[k] (+ bias[n] when bias != nullptr), n in [0, N).
+// ldw >= K. y must not alias W, x or bias.
+void sgemv(int64_t N, int64_t K, const float* W, int64_t ldw, const float* x, const float* bias, float* y);
+// Same with IEEE half weights (raw uint16_t bits).
+void hgemv(int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x, const float* bias, float* y);
+
+// Name of the kernel chosen at start-up ("avx512", "avx2", "generic"), for reports.
+const char* gemv_kernel_name();
+
+// As above with an explicit kernel (tests cover every kernel the machine has).
+// Returns false when `name` is unknown or unsupported here.
+bool sgemv_with_kernel(const char* name, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,
+                       const float* bias, float* y);
+bool hgemv_with_kernel(const char* name, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
+                       const float* bias, float* y);
+
+}  // namespace rbe::kernels

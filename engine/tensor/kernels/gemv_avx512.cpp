@@ -1,0 +1,55 @@
+// AVX-512 GEMV row kernels (this file is compiled with -mavx512f/bw/vl/dq -mfma;
+// it runs only where gemv.cpp's start-up check found those features).
+#include <immintrin.h>
+
+// GCC 12's _mm512_cvtph_ps / reduce intrinsics trip -Wmaybe-uninitialized on their own internals.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "tensor/kernels/gemv_internal.h"
+
+namespace rbe::kernels::gemv_detail {
+namespace {
+
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
+// One row at a time with 4 accumulators, so each thread reads one sequential
+// stream (measured faster than 4 rows at a time sharing the x loads), plus a
+// software prefetch kAheadBytes ahead, into L1 (kHint T0) or L2 (T1). Measured
+// on Zen 4 (bench_gemv, 2 threads): f32 8 KiB into L1 (+30% over the hardware
+// prefetcher alone), f16 4 KiB into L2 (+10%).
+template <class T, int kAheadBytes, int kHint>
+void rows1_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
+                  float* y) {
+  const int64_t K16 = K & ~int64_t(15), K64 = K & ~int64_t(63);
+  const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* w = W + r * ldw;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k < K64; k += 64) {
+      if constexpr (kAheadBytes > 0) {
+        const char* pf = reinterpret_cast<const char*>(w + k) + kAheadBytes;
+        for (int b = 0; b < 64 * int(sizeof(T)); b += 64) _mm_prefetch(pf + b, _mm_hint(kHint));
+      }
+      a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
+      a1 = _mm512_fmadd_ps(load16(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+      a2 = _mm512_fmadd_ps(load16(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+      a3 = _mm512_fmadd_ps(load16(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+    }
+    for (; k < K16; k += 16) a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
+    if (tail) a1 = _mm512_fmadd_ps(load16(w + K16, tail), _mm512_maskz_loadu_ps(tail, x + K16), a1);
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + (bias ? bias[r] : 0.f);
+  }
+}
+
+}  // namespace
+
+const GemvKernels kGemvAvx512 = {"avx512", &rows1_avx512<float, 8192, _MM_HINT_T0>,
+                                 &rows1_avx512<uint16_t, 4096, _MM_HINT_T1>};
+
+}  // namespace rbe::kernels::gemv_detail

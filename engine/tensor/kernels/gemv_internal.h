@@ -1,0 +1,25 @@
+#pragma once
+// Interface between the GEMV driver (gemv.cpp) and the ISA-specific row
+// kernels (gemv_avx512.cpp, ...). Declarations only, so that no AVX-512 code
+// leaks into translation units that must run on AVX2-only machines.
+#include <cstdint>
+
+namespace rbe::kernels::gemv_detail {
+
+// y[n] = dot(W row n, x) (+ bias[n]) for rows n in [r0, r1).
+using RowsF32Fn = void (*)(int64_t r0, int64_t r1, int64_t K, const float* W, int64_t ldw, const float* x,
+                           const float* bias, float* y);
+using RowsF16Fn = void (*)(int64_t r0, int64_t r1, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
+                           const float* bias, float* y);
+
+struct GemvKernels {
+  const char* name;
+  RowsF32Fn f32;
+  RowsF16Fn f16;
+};
+
+extern const GemvKernels kGemvAvx512;   // gemv_avx512.cpp
+extern const GemvKernels kGemvAvx2;     // gemv.cpp
+extern const GemvKernels kGemvGeneric;  // gemv.cpp
+
+}  // namespace rbe::kernels::gemv_detail

@@ -1,0 +1,92 @@
+// GEMV bandwidth: the 49 matrix-vector products of one GPT-2 124M token
+// (12 x {qkv 2304x768, proj 768x768, fc 3072x768, fc-proj 768x3072} + head
+// 50257x768), f32 and f16 weights, 1 and 2 threads, next to a plain read-sum
+// of the same number of bytes. Counter bytes_per_second: weight bytes / time.
+//   bench_gemv --benchmark_filter=f16
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels/gemv.h"
+
+namespace {
+
+struct Mat {
+  int64_t N, K;
+};
+
+std::vector<Mat> token_matrices() {
+  const int64_t C = 768;
+  std::vector<Mat> m;
+  for (int l = 0; l < 12; ++l) {
+    m.push_back({3 * C, C});
+    m.push_back({C, C});
+    m.push_back({4 * C, C});
+    m.push_back({C, 4 * C});
+  }
+  m.push_back({50257, C});
+  return m;
+}
+
+template <class T>
+void BM_token_gemvs(benchmark::State& state) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const auto mats = token_matrices();
+  std::vector<std::unique_ptr<T[]>> w;
+  int64_t bytes = 0, max_n = 0;
+  for (const Mat& m : mats) {
+    w.emplace_back(new T[size_t(m.N * m.K)]);
+    for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);  // f16 bits: tiny subnormals, fine
+    bytes += m.N * m.K * int64_t(sizeof(T));
+    max_n = std::max(max_n, m.N);
+  }
+  std::vector<float> x(4 * 768, 0.5f), y(static_cast<size_t>(max_n));
+  for (auto _ : state) {
+    for (size_t i = 0; i < mats.size(); ++i) {
+      if constexpr (sizeof(T) == 4)
+        rbe::kernels::sgemv(mats[i].N, mats[i].K, w[i].get(), mats[i].K, x.data(), nullptr, y.data());
+      else
+        rbe::kernels::hgemv(mats[i].N, mats[i].K, w[i].get(), mats[i].K, x.data(), nullptr, y.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+// Plain read-sum of 512 MiB in 4 MiB chunks over the threads (rbe-bench's bandwidth probe).
+void BM_read_sum(benchmark::State& state) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  typedef float v8f __attribute__((vector_size(32)));
+  const int64_t n = (512 << 20) / 32, chunk = (4 << 20) / 32;
+  std::unique_ptr<v8f[]> buf(new v8f[size_t(n)]);
+  for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = v8f{} + 1.f;
+  for (auto _ : state) {
+    tbb::parallel_for(
+        tbb::blocked_range<int64_t>(0, n / chunk, 1),
+        [&](const tbb::blocked_range<int64_t>& r) {
+          for (int64_t c = r.begin(); c < r.end(); ++c) {
+            v8f a0{}, a1{}, a2{}, a3{};
+            for (int64_t i = c * chunk; i < (c + 1) * chunk; i += 4)
+              a0 += buf[size_t(i)], a1 += buf[size_t(i + 1)], a2 += buf[size_t(i + 2)], a3 += buf[size_t(i + 3)];
+            v8f s = (a0 + a1) + (a2 + a3);
+            benchmark::DoNotOptimize(s);
+          }
+        },
+        tbb::simple_partitioner());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 32);
+}
+
+BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
