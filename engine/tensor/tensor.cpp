@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -43,8 +45,22 @@ int64_t normalize_dim(int64_t dim, int64_t ndim, const char* op) {
 
 // ---- Storage ----
 
+// Training allocates and frees the same activation-sized buffers every step.
+// glibc serves big blocks with fresh mmap()s and hands freed memory straight
+// back, so every step page-faults its activations in again (about a quarter
+// of a Mini GPT-2 step). Keep big blocks on the heap and keep the heap.
+static void tune_allocator_once() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest allowed value on 64-bit
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    return true;
+  }();
+  (void)done;
+}
+
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   if (device != Device::CPU) throw std::runtime_error("Storage: only CPU storage is available in this build");
+  tune_allocator_once();
   std::shared_ptr<Storage> s(new Storage());
   size_t rounded = (nbytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
