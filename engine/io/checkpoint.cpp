@@ -73,7 +73,10 @@ Loaded load(const std::string& dir) {
       throw CheckpointError(dir + ": tokenizer.json has " + std::to_string(out.tokenizer->size()) +
                             " tokens but config.json says vocab_size " + std::to_string(out.config.vocab_size));
   }
-  out.model = std::make_unique<GPT2Model>(out.config);
+  {
+    nn::SkipInitGuard no_init;  // every parameter is read from the file below
+    out.model = std::make_unique<GPT2Model>(out.config);
+  }
   load_weights(*out.model, join(dir, "model.safetensors"));
   return out;
 }

@@ -79,7 +79,10 @@ GgufModel import_gguf(const std::string& path) {
     throw fail(std::string("hyper-parameters: ") + e.what());
   }
 
-  out.model = std::make_unique<GPT2Model>(c);
+  {
+    nn::SkipInitGuard no_init;  // every parameter is read from the file below
+    out.model = std::make_unique<GPT2Model>(c);
+  }
   std::set<std::string> used;
   for (auto& [name, p] : out.model->named_parameters()) {
     const std::string g = gguf_tensor_name(name);

@@ -204,7 +204,11 @@ std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out)
   if (!fs::exists(config_path)) throw HfError(dir + ": missing config.json");
   ModelConfig config = read_config(config_path);
   safetensors::ShardedFile weights = open_weights(dir);  // validate files before building the model
-  auto model = std::make_unique<GPT2Model>(config);
+  std::unique_ptr<GPT2Model> model;
+  {
+    nn::SkipInitGuard no_init;  // every parameter is read from the file below
+    model = std::make_unique<GPT2Model>(config);
+  }
   load_weights(*model, weights);
   if (config_out) *config_out = config;
   return model;

@@ -10,10 +10,23 @@ static void check_positive(const char* what, int64_t v, const char* name) {
   if (v <= 0) throw ShapeError(std::string(what) + ": " + name + " must be positive, got " + std::to_string(v));
 }
 
+namespace {
+thread_local bool g_skip_init = false;
+}
+
+SkipInitGuard::SkipInitGuard() : prev_(g_skip_init) { g_skip_init = true; }
+SkipInitGuard::~SkipInitGuard() { g_skip_init = prev_; }
+bool skip_init() { return g_skip_init; }
+
+// Normal(0, std) weights from the seed, or uninitialised under SkipInitGuard.
+static Tensor init_normal(const Shape& shape, uint64_t seed, float std) {
+  return g_skip_init ? Tensor::empty(shape) : Tensor::randn(shape, seed, 0.f, std);
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, uint64_t seed, float init_std) {
   check_positive("Linear", in_features, "in_features");
   check_positive("Linear", out_features, "out_features");
-  weight = register_parameter("weight", Tensor::randn({out_features, in_features}, seed, 0.f, init_std));
+  weight = register_parameter("weight", init_normal({out_features, in_features}, seed, init_std));
   if (with_bias) bias = register_parameter("bias", Tensor::zeros({out_features}));
 }
 
@@ -31,7 +44,7 @@ RMSNorm::RMSNorm(int64_t C, float eps_) : eps(eps_) {
 Embedding::Embedding(int64_t num_embeddings, int64_t dim, uint64_t seed, float init_std) {
   check_positive("Embedding", num_embeddings, "num_embeddings");
   check_positive("Embedding", dim, "dim");
-  weight = register_parameter("weight", Tensor::randn({num_embeddings, dim}, seed, 0.f, init_std));
+  weight = register_parameter("weight", init_normal({num_embeddings, dim}, seed, init_std));
 }
 
 static Tensor position_ids(int64_t start, int64_t T) {
@@ -43,7 +56,7 @@ static Tensor position_ids(int64_t start, int64_t T) {
 LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t n_pos, int64_t dim, uint64_t seed, float init_std) {
   check_positive("LearnedPositionalEmbedding", n_pos, "n_pos");
   check_positive("LearnedPositionalEmbedding", dim, "dim");
-  weight = register_parameter("weight", Tensor::randn({n_pos, dim}, seed, 0.f, init_std));
+  weight = register_parameter("weight", init_normal({n_pos, dim}, seed, init_std));
 }
 
 Tensor LearnedPositionalEmbedding::forward_range(int64_t start, int64_t T) const {

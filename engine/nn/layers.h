@@ -18,6 +18,22 @@ inline uint64_t derive_seed(uint64_t seed, uint64_t salt) {
 }
 
 // y = x W^T + b. weight: [out, in] ~ N(0, init_std), bias: [out] zeros.
+// While one of these is alive on a thread, layers built on that thread leave
+// their random weights uninitialised (Tensor::empty) instead of drawing them:
+// for loaders, which overwrite every parameter anyway. Drawing GPT-2 124M's
+// init takes seconds; a model built this way must be filled before use.
+class SkipInitGuard {
+ public:
+  SkipInitGuard();
+  ~SkipInitGuard();
+  SkipInitGuard(const SkipInitGuard&) = delete;
+  SkipInitGuard& operator=(const SkipInitGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+bool skip_init();
+
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, uint64_t seed = 0, float init_std = 0.02f);
