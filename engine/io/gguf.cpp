@@ -2,15 +2,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <set>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "io/mapped_file.h"
 #include "tensor/atomic_file.h"
 
 namespace rbe::gguf {
@@ -234,14 +230,6 @@ void Writer::write(const std::string& path, const std::function<void(size_t, siz
 
 namespace {
 
-struct Mapping {
-  void* addr = MAP_FAILED;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr != MAP_FAILED) ::munmap(addr, size);
-  }
-};
-
 // Reads from the mapped header with every length checked against the bytes left.
 class Cursor {
  public:
@@ -350,26 +338,13 @@ File File::open(const std::string& path) {
   f.path_ = path;
   auto fail = [&](const std::string& msg) { return FormatError(path + ": " + msg); };
 
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw fail(std::string("cannot open file: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw fail("not a regular file");
-  }
-  f.size_ = uint64_t(st.st_size);
-  if (f.size_ < 24) {
-    ::close(fd);
-    throw fail("file too small for a GGUF header (" + std::to_string(f.size_) + " bytes)");
-  }
-  auto map = std::make_shared<Mapping>();
-  map->size = size_t(f.size_);
-  // Private writable mapping: tensors may be modified in memory without touching the file.
-  map->addr = ::mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map->addr == MAP_FAILED) throw fail(std::string("cannot map file: ") + std::strerror(errno));
-  f.mapping_ = map;
-  f.base_ = static_cast<const uint8_t*>(map->addr);
+  io::MappedFile map;
+  std::string error;
+  if (!io::map_file(path, map, error)) throw fail(error);
+  f.size_ = map.size;
+  if (f.size_ < 24) throw fail("file too small for a GGUF header (" + std::to_string(f.size_) + " bytes)");
+  f.mapping_ = map.mapping;
+  f.base_ = map.data;
 
   Cursor c(f.base_, f.size_, path);
   if (std::memcmp(f.base_, "GGUF", 4) != 0) throw fail("not a GGUF file (bad magic)");

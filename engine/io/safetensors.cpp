@@ -1,19 +1,15 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "io/mapped_file.h"
 #include "tensor/atomic_file.h"
 
 namespace rbe::safetensors {
@@ -78,14 +74,6 @@ void save(const std::string& path, const std::vector<std::pair<std::string, Tens
 
 namespace {
 
-struct Mapping {
-  void* addr = MAP_FAILED;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr != MAP_FAILED) ::munmap(addr, size);
-  }
-};
-
 uint64_t as_u64(const json& v, bool& ok) {
   if (v.is_number_unsigned()) return v.get<uint64_t>();
   if (v.is_number_integer() && v.get<int64_t>() >= 0) return uint64_t(v.get<int64_t>());
@@ -100,25 +88,13 @@ File File::open(const std::string& path) {
   f.path_ = path;
   auto fail = [&](const std::string& msg) -> FormatError { return FormatError(path + ": " + msg); };
 
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw fail(std::string("cannot open file: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw fail("not a regular file");
-  }
-  uint64_t file_size = uint64_t(st.st_size);
-  if (file_size < 8) {
-    ::close(fd);
+  io::MappedFile map;
+  std::string error;
+  if (!io::map_file(path, map, error)) throw fail(error);
+  const uint64_t file_size = map.size;
+  if (file_size < 8)
     throw fail("file too small for a safetensors header (" + std::to_string(file_size) + " bytes)");
-  }
-  auto map = std::make_shared<Mapping>();
-  map->size = size_t(file_size);
-  // Private writable mapping: tensors may be modified in memory without touching the file.
-  map->addr = ::mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map->addr == MAP_FAILED) throw fail(std::string("cannot map file: ") + std::strerror(errno));
-  const uint8_t* base = static_cast<const uint8_t*>(map->addr);
+  const uint8_t* base = map.data;
 
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= uint64_t(base[i]) << (8 * i);
@@ -195,7 +171,7 @@ File File::open(const std::string& path) {
     if (f.tensors_[i].begin < f.tensors_[i - 1].end)
       throw fail("tensors '" + f.tensors_[i - 1].name + "' and '" + f.tensors_[i].name + "' overlap in the data section");
   for (size_t i = 0; i < f.tensors_.size(); ++i) f.index_[f.tensors_[i].name] = i;
-  f.mapping_ = map;
+  f.mapping_ = map.mapping;
   return f;
 }
 

@@ -12,6 +12,16 @@ using namespace rbe::nn::detail;
 
 namespace {
 
+// Copies bias[OC] into every row of out[N, OC] so that the GEMM can add onto
+// it; returns the GEMM's beta (0 without a bias: out is overwritten).
+float fill_rows_with_bias(float* out, const float* bias, int64_t N, int64_t OC) {
+  if (!bias) return 0.f;
+  parallel_range(N, row_grain(OC), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(out + r * OC, bias, size_t(OC) * sizeof(float));
+  });
+  return 1.f;
+}
+
 // out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC]
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC,
                     int64_t OC) {
@@ -20,13 +30,7 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
     kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  float beta = 0.f;
-  if (bias) {
-    parallel_range(N, row_grain(OC), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::memcpy(out + r * OC, bias, size_t(OC) * sizeof(float));
-    });
-    beta = 1.f;
-  }
+  const float beta = fill_rows_with_bias(out, bias, N, OC);
   kernels::sgemm(false, true, N, OC, IC, 1.f, inp, IC, weight, IC, beta, out, OC);
 }
 
@@ -55,13 +59,7 @@ void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, co
     kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  float beta = 0.f;
-  if (bias) {
-    parallel_range(N, row_grain(OC), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::memcpy(out + r * OC, bias, size_t(OC) * sizeof(float));
-    });
-    beta = 1.f;
-  }
+  const float beta = fill_rows_with_bias(out, bias, N, OC);
   kernels::gemm_f16w(N, OC, IC, inp, IC, weight, IC, beta, out, OC);
 }
 
