@@ -12,15 +12,7 @@ TRAIN=$BUILD/app/rbe-train
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect_rc() {
-  local want=$1; shift
-  local rc=0
-  "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-  [[ $rc == "$want" ]] || { cat "$TMP/err" >&2; fail "exit code $rc (want $want): $*"; }
-}
-err_has() { grep -q -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "stderr lacks '$1'"; }; }
-one_line_err() { [[ $(wc -l <"$TMP/err") == 1 ]] || { cat "$TMP/err" >&2; fail "stderr is not one line"; }; }
+source "$(dirname "$0")/lib/assert.bash"
 greedy() { "$INFER" --model "$1" --prompt "Hello, my name is" --temperature 0 --max-tokens 8 --threads 1; }
 
 # Usage errors: exit 2, one line.

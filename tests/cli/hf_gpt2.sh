@@ -20,15 +20,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect_rc() {
-  local want=$1; shift
-  local rc=0
-  "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-  [[ $rc == "$want" ]] || { cat "$TMP/err" >&2; fail "exit code $rc (want $want): $*"; }
-}
-err_has() { grep -q -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "stderr lacks '$1'"; }; }
-one_line_err() { [[ $(wc -l <"$TMP/err") == 1 ]] || { cat "$TMP/err" >&2; fail "stderr is not one line"; }; }
+source "$(dirname "$0")/lib/assert.bash"
 
 # A random 2-layer GPT-2 (n_embd 32) in HF's layout: "transformer." prefix,
 # Conv1D weights [in, out], the attn.bias buffers, no lm_head (tied).

@@ -12,16 +12,7 @@ INFER=$BUILD/app/rbe-infer
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect_rc CODE CMD...: runs CMD, checks its exit code, keeps stderr in $TMP/err.
-expect_rc() {
-  local want=$1; shift
-  local rc=0
-  "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-  [[ $rc == "$want" ]] || { cat "$TMP/err" >&2; fail "exit code $rc (want $want): $*"; }
-}
-err_has() { grep -q -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "stderr lacks '$1'"; }; }
-one_line_err() { [[ $(wc -l <"$TMP/err") == 1 ]] || { cat "$TMP/err" >&2; fail "stderr is not one line"; }; }
+source "$(dirname "$0")/lib/assert.bash"
 
 # Data: the start of Tiny Shakespeare, or a made-up text when it is absent.
 DATA=$TMP/data.txt
