@@ -69,14 +69,20 @@ GPT2Model::GPT2Model(const ModelConfig& config, uint64_t seed) : config_(config)
 
 Tensor GPT2Model::head(const Tensor& x) const {
   // Tied: the same wte tensor is used twice, so its gradient sums both uses.
-  return lm_head_ ? lm_head_->forward(x) : nn::F::linear(x, wte_->weight);
+  if (lm_head_) return lm_head_->forward(x);
+  return wte_->packed() ? nn::F::linear_packed(x, *wte_->packed()) : nn::F::linear(x, wte_->weight);
+}
+
+Tensor GPT2Model::embed(const Tensor& ids, int64_t pos_offset) const {
+  if (wte_->packed()) return nn::F::token_position_embedding_packed(*wte_->packed(), wpe_->weight, ids, pos_offset);
+  return nn::F::token_position_embedding(wte_->weight, wpe_->weight, ids, pos_offset);
 }
 
 Tensor GPT2Model::forward(const Tensor& ids) {
   check_ids("GPT2Model::forward", ids, 0, config_.n_positions);
   const uint64_t step_seed = dropout_rng_.next_u64();
   const bool training = is_training();
-  Tensor x = nn::F::token_position_embedding(wte_->weight, wpe_->weight, ids, 0);  // [B, T, C]
+  Tensor x = embed(ids, 0);  // [B, T, C]
   x = nn::F::dropout(x, config_.dropout, training, nn::derive_seed(step_seed, 1000));
   const bool ckpt = checkpointing_ && grad_enabled();
   for (size_t i = 0; i < blocks_.size(); ++i) {
@@ -109,7 +115,7 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache) {
   if (cache.length + ids.size(1) > cache.max_length)
     throw ShapeError(std::string(op) + ": " + std::to_string(ids.size(1)) + " new tokens after " +
                      std::to_string(cache.length) + " cached exceed the cache length " + std::to_string(cache.max_length));
-  Tensor x = nn::F::token_position_embedding(wte_->weight, wpe_->weight, ids, cache.length);
+  Tensor x = embed(ids, cache.length);
   for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
   Tensor logits = head(ln_f_->forward(x));
   cache.length += ids.size(1);

@@ -35,6 +35,7 @@ class GPT2Model : public nn::Module {
   Tensor forward_cached(const Tensor& ids, nn::KVCache& cache);
 
  private:
+  Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]
   Tensor head(const Tensor& x) const;  // x: [B, T, C] -> logits [B, T, V]
 
   ModelConfig config_;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "autodiff/functional.h"
+#include "nn/packed_matrix.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
@@ -17,6 +18,11 @@ namespace rbe::nn::F {
 
 // x: [..., in], weight: [out, in], bias: [out] or undefined -> [..., out].
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// The same with a compressed weight (nn/packed_matrix.h): batch 1 runs the
+// fused gemv, larger batches its gemm. Inference only: throws when asked to
+// record a graph through x.
+Tensor linear_packed(const Tensor& x, const PackedMatrix& weight, const Tensor& bias = Tensor());
 
 // a + b for tensors of the same shape (the residual stream); broadcasts
 // through rbe::add otherwise.
@@ -29,9 +35,14 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps = 1e-6f);
 
 // weight: [V, C], ids: I32 of any shape -> [*ids.shape, C]. Ids are bounds-checked.
 Tensor embedding(const Tensor& weight, const Tensor& ids);
+// Rows of a compressed table: packed [V, C], ids: I32 of any shape -> [*ids.shape, C].
+Tensor embedding_packed(const PackedMatrix& weight, const Tensor& ids);
 // GPT-2's input layer in one pass: wte[ids[b,t]] + wpe[pos_offset + t].
 // wte: [V, C], wpe: [P, C], ids: [B, T] I32 -> [B, T, C].
 Tensor token_position_embedding(const Tensor& wte, const Tensor& wpe, const Tensor& ids, int64_t pos_offset = 0);
+// The same with a compressed token table (inference only).
+Tensor token_position_embedding_packed(const PackedMatrix& wte, const Tensor& wpe, const Tensor& ids,
+                                       int64_t pos_offset = 0);
 
 // qkv: [B, T, 3C] laid out q | k | v, head h = columns h*hd .. (h+1)*hd of
 // each -> [B, T, C]. Causal, scale 1/sqrt(hd), stable softmax. Keeps only the

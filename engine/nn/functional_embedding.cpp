@@ -164,3 +164,50 @@ Tensor token_position_embedding(const Tensor& wte, const Tensor& wpe, const Tens
 }
 
 }  // namespace rbe::nn::F
+
+namespace rbe::nn::F {
+
+using namespace rbe::nn::detail;
+
+Tensor embedding_packed(const PackedMatrix& weight, const Tensor& ids) {
+  const char* op = "embedding_packed";
+  Tensor idc;
+  const int32_t* id = checked_ids(op, ids, idc, weight.rows());
+  const int64_t C = weight.cols(), N = idc.numel();
+  Shape out_shape = ids.shape();
+  out_shape.push_back(C);
+  Tensor y = Tensor::empty(out_shape);
+  float* out = y.data<float>();
+  parallel_range(N, row_grain(C), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) weight.decode_rows(id[n], id[n] + 1, out + n * C);
+  });
+  return y;
+}
+
+Tensor token_position_embedding_packed(const PackedMatrix& wte, const Tensor& wpe, const Tensor& ids,
+                                       int64_t pos_offset) {
+  const char* op = "token_position_embedding_packed";
+  if (!wpe.defined() || wpe.dim() != 2 || wpe.size(1) != wte.cols())
+    throw ShapeError(std::string(op) + ": wpe " + (wpe.defined() ? shape_str(wpe.shape()) : "undefined") +
+                     " must be [P, " + std::to_string(wte.cols()) + "]");
+  if (!ids.defined() || ids.dim() != 2)
+    throw ShapeError(std::string(op) + ": ids must be [B, T], got " + (ids.defined() ? shape_str(ids.shape()) : "undefined"));
+  const int64_t P = wpe.size(0), C = wte.cols(), T = ids.size(1);
+  if (pos_offset < 0 || pos_offset + T > P)
+    throw ShapeError(std::string(op) + ": positions " + std::to_string(pos_offset) + ".." +
+                     std::to_string(pos_offset + T - 1) + " exceed the " + std::to_string(P) + " learned positions");
+  Tensor y = embedding_packed(wte, ids);  // [B, T, C]
+  Tensor pc = f16_table(op, wpe, "wpe") ? wpe.contiguous() : f32_contig(wpe, op, "wpe");
+  float* out = y.data<float>();
+  parallel_range(ids.numel(), row_grain(C), [&](int64_t n0, int64_t n1) {
+    std::vector<float> p(static_cast<size_t>(C));
+    for (int64_t n = n0; n < n1; ++n) {
+      copy_row(pc, pos_offset + n % T, C, p.data());
+      float* o = out + n * C;
+      for (int64_t c = 0; c < C; ++c) o[c] += p[size_t(c)];
+    }
+  });
+  return y;
+}
+
+}  // namespace rbe::nn::F

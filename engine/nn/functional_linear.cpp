@@ -143,3 +143,34 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace rbe::nn::F
+
+namespace rbe::nn::F {
+
+using namespace rbe::nn::detail;
+
+Tensor linear_packed(const Tensor& x, const PackedMatrix& weight, const Tensor& bias) {
+  const char* op = "linear_packed";
+  const int64_t IC = weight.cols(), OC = weight.rows();
+  if (!x.defined() || x.dim() < 1 || x.size(-1) != IC)
+    throw ShapeError("linear_packed: x " + (x.defined() ? shape_str(x.shape()) : std::string("undefined")) +
+                     " does not match the packed " + weight.format() + " weight [" + std::to_string(OC) + ", " +
+                     std::to_string(IC) + "]");
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != OC))
+    throw ShapeError("linear_packed: bias " + shape_str(bias.shape()) + " does not match " + std::to_string(OC) +
+                     " outputs");
+  if (grad_enabled() && (wants_grad(x) || wants_grad(bias)))
+    throw std::runtime_error("linear_packed: a compressed (" + weight.format() +
+                             ") weight is for inference only; run it under NoGradGuard");
+  Tensor xc = f32_contig(x, op, "x");
+  Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
+  const int64_t N = x.numel() / std::max<int64_t>(IC, 1);
+  Shape out_shape = x.shape();
+  out_shape.back() = OC;
+  Tensor y = Tensor::empty(out_shape);
+  const float* b = bc.defined() ? bc.data<float>() : nullptr;
+  if (N == 1) weight.gemv(xc.data<float>(), b, y.data<float>());
+  else if (N > 1) weight.gemm(N, xc.data<float>(), b, y.data<float>());
+  return y;
+}
+
+}  // namespace rbe::nn::F

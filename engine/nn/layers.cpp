@@ -30,6 +30,22 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, uint64
   if (with_bias) bias = register_parameter("bias", Tensor::zeros({out_features}));
 }
 
+static void check_packed_shape(const char* what, const PackedMatrix& p, const Tensor& weight) {
+  if (p.rows() != weight.size(0) || p.cols() != weight.size(1))
+    throw ShapeError(std::string(what) + ": packed " + p.format() + " weight [" + std::to_string(p.rows()) + ", " +
+                     std::to_string(p.cols()) + "] does not match the layer's weight " + shape_str(weight.shape()));
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+  if (observer) observer(x);
+  return packed_ ? F::linear_packed(x, *packed_, bias) : F::linear(x, weight, bias);
+}
+
+void Linear::set_packed(std::shared_ptr<const PackedMatrix> p) {
+  if (p) check_packed_shape("Linear::set_packed", *p, weight);
+  packed_ = std::move(p);
+}
+
 LayerNorm::LayerNorm(int64_t C, float eps_) : eps(eps_) {
   check_positive("LayerNorm", C, "C");
   weight = register_parameter("weight", Tensor::ones({C}));
@@ -45,6 +61,15 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim, uint64_t seed, float i
   check_positive("Embedding", num_embeddings, "num_embeddings");
   check_positive("Embedding", dim, "dim");
   weight = register_parameter("weight", init_normal({num_embeddings, dim}, seed, init_std));
+}
+
+Tensor Embedding::forward(const Tensor& ids) const {
+  return packed_ ? F::embedding_packed(*packed_, ids) : F::embedding(weight, ids);
+}
+
+void Embedding::set_packed(std::shared_ptr<const PackedMatrix> p) {
+  if (p) check_packed_shape("Embedding::set_packed", *p, weight);
+  packed_ = std::move(p);
 }
 
 static Tensor position_ids(int64_t start, int64_t T) {

@@ -2,10 +2,13 @@
 // Basic layers as Modules over the fused ops in nn/functional.h. Parameters
 // are public handles (sharing storage with named_parameters()).
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "nn/functional.h"
 #include "nn/module.h"
+#include "nn/packed_matrix.h"
 
 namespace rbe::nn {
 
@@ -37,10 +40,20 @@ bool skip_init();
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, uint64_t seed = 0, float init_std = 0.02f);
-  Tensor forward(const Tensor& x) const { return F::linear(x, weight, bias); }  // [..., in] -> [..., out]
+  Tensor forward(const Tensor& x) const;  // [..., in] -> [..., out]
   int64_t in_features() const { return weight.size(1); }
   int64_t out_features() const { return weight.size(0); }
+  // Attaches a compressed weight (shape must match; null detaches). While one is
+  // attached, forward runs from it (inference only) and `weight` is not read:
+  // loaders leave it uninitialised, so its pages are never touched.
+  void set_packed(std::shared_ptr<const PackedMatrix> p);
+  const std::shared_ptr<const PackedMatrix>& packed() const { return packed_; }
   Tensor weight, bias;  // bias undefined when built without one
+  // Called with every input x before the product (calibration statistics).
+  std::function<void(const Tensor& x)> observer;
+
+ private:
+  std::shared_ptr<const PackedMatrix> packed_;
 };
 
 class LayerNorm : public Module {
@@ -63,10 +76,16 @@ class RMSNorm : public Module {
 class Embedding : public Module {
  public:
   Embedding(int64_t num_embeddings, int64_t dim, uint64_t seed = 0, float init_std = 0.02f);
-  Tensor forward(const Tensor& ids) const { return F::embedding(weight, ids); }
+  Tensor forward(const Tensor& ids) const;
+  // As Linear::set_packed: lookups (and a tied head) decode rows from it.
+  void set_packed(std::shared_ptr<const PackedMatrix> p);
+  const std::shared_ptr<const PackedMatrix>& packed() const { return packed_; }
   int64_t num_embeddings() const { return weight.size(0); }
   int64_t embedding_dim() const { return weight.size(1); }
   Tensor weight;
+
+ private:
+  std::shared_ptr<const PackedMatrix> packed_;
 };
 
 // Learned positions: weight [n_pos, C]. forward(positions I32 [...]) -> [..., C];

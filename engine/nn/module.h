@@ -25,6 +25,10 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
   int64_t parameter_count() const;
+  // Every descendant module with its dotted name ("h.3.attn.c_attn"), depth
+  // first; callers find layers by type (dynamic_cast) to attach packed weights
+  // or observers.
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
 
   // Converts in place, to `dtype` storage, every parameter for which
   // filter(name, tensor) is true (no filter: every matrix, dim >= 2 -- Linear

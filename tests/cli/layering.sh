@@ -12,7 +12,7 @@ declare -A allowed=(
   [train]="tensor autodiff nn models"
   [generate]="tensor autodiff nn models"
   [io]="tensor autodiff nn models train"
-  [codec]="tensor autodiff nn models train io"
+  [codec]="tensor autodiff nn models train io generate"
 )
 bad=0
 for dir in "${!allowed[@]}"; do

@@ -1,0 +1,31 @@
+#pragma once
+// RBE, storage "entropy": the best rate-distortion form, decoded once on load.
+// Per tensor: a seeded random orthogonal (Hadamard) rotation for incoherence;
+// per block: a generator record (records.h) fitted to the block plus a
+// transform-domain residual (transforms.h) quantized with trellis-coded
+// quantization (tcq.h) and entropy-coded (entropy.h); grade or bits/weight
+// targets met per block by choosing the step size. Payload layout and the
+// generator function: docs/format.md.
+#include "codec/codec.h"
+
+namespace rbe::codec {
+
+EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const ProgressFn& progress,
+                                 const CancelFn& cancel);
+
+// The parts of the form that can be switched off, to measure what each buys
+// (rbe-rd). codec::encode uses the defaults.
+struct RbeEntropyOptions {
+  enum class Generator : uint8_t { Off, Auto, Force };  // Auto: keep a record only where it saves bits
+  bool rotate = true;                 // per-block seeded rotation (incoherence)
+  Generator generator = Generator::Auto;
+  bool tcq = true;                    // trellis (ECTCQ); false: scalar RDO quantizer (ECSQ)
+};
+EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const ProgressFn& progress,
+                                 const CancelFn& cancel, const RbeEntropyOptions& opt);
+// Full decode into out[rows * cols]; decode of rows [r0, r1) (selective: only
+// the blocks those rows touch).
+void decode_rbe_entropy(const EncodedTensor& e, float* out);
+void decode_rbe_entropy_rows(const EncodedTensor& e, int64_t r0, int64_t r1, float* out);
+
+}  // namespace rbe::codec
