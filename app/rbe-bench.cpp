@@ -3,13 +3,18 @@
 //
 //   rbe-bench --model DIR --threads 2 --prompt-tokens 128 --gen-tokens 64 [--json]
 //   rbe-bench --preset 117M --dtype f16 --threads 2          (random model built in memory)
+//   rbe-bench --preset 117M --codec q4_0 --threads 2         (every matrix packed, fused kernels)
+//   rbe-bench --preset 117M --codec rbe --bpw 4.25 --threads 2
+//   rbe-bench --preset 117M --compare --threads 2            (f16, q8_0, q4_0, rbe side by side)
+//   rbe-bench --model model.rbe                              (.rbe files run from their packed form)
 //
 // Generation at batch 1 reads every weight once per token, so its floor is
 // gen_ms_limit = weight bytes read per token / read bandwidth. Counted per
 // token: every matrix in its storage dtype (the block Linears and the output
 // head, i.e. wte when tied), one row of wte and wpe (the embedding lookups;
 // wte's counted only when the head is untied), and all f32 LayerNorm
-// parameters and biases. The KV cache reads are reported separately.
+// parameters and biases. A packed matrix counts its packed bytes (what the
+// fused kernel reads). The KV cache reads are reported separately.
 #include <sys/resource.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -20,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -27,10 +33,15 @@
 
 #include "autodiff/node.h"
 #include "cli_common.h"
+#include "codec/codec.h"
+#include "codec/fixed_kernels.h"
+#include "codec/model_codec.h"
 #include "io/model_loader.h"
+#include "nn/layers.h"
 #include "models/gpt2.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/random.h"
 
 using namespace rbe;
 
@@ -40,7 +51,10 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct Args {
-  std::string model, preset, dtype = "f32";
+  std::string model, preset, dtype = "f32", codec;
+  double bpw = 0;  // 0: the codec's default
+  int block_size = 64;
+  bool compare = false;
   int threads = 0;
   int64_t prompt_tokens = 128, gen_tokens = 64, warmup_tokens = 4, bandwidth_mb = 1024;
   uint64_t seed = 1;
@@ -99,21 +113,61 @@ double measure_read_bandwidth_gbs(int64_t mb) {
 struct ModelCosts {
   double weight_bytes_per_token = 0;  // see the header comment
   double matmul_params = 0;           // multiply-adds per token in the matrices (incl. the head)
+  double stored_bytes = 0;            // every parameter as stored (packed bytes for packed matrices)
+  double params = 0;
+  double matrix_bytes = 0, matrix_weights = 0;  // the matrices alone (Linear weights and wte)
 };
 
 ModelCosts model_costs(const GPT2Model& m) {
   const ModelConfig& c = m.config();
   ModelCosts k;
+  std::map<std::string, std::shared_ptr<const nn::PackedMatrix>> packed;  // parameter name -> packed form
+  for (const auto& [name, mod] : m.named_modules()) {
+    if (auto* lin = dynamic_cast<nn::Linear*>(mod.get()); lin && lin->packed()) packed[name + ".weight"] = lin->packed();
+    if (auto* emb = dynamic_cast<nn::Embedding*>(mod.get()); emb && emb->packed()) packed[name + ".weight"] = emb->packed();
+  }
   for (const auto& [name, t] : m.named_parameters()) {
-    const double el = double(dtype_size(t.dtype()));
+    const auto it = packed.find(name);
+    const double bytes = it != packed.end() ? double(it->second->bytes()) : double(t.numel() * dtype_size(t.dtype()));
+    k.stored_bytes += bytes;
+    k.params += double(t.numel());
+    if (t.dim() == 2 && name != "wpe.weight") k.matrix_bytes += bytes, k.matrix_weights += double(t.numel());
     if (name == "wpe.weight" || (name == "wte.weight" && !c.tie_word_embeddings)) {
-      k.weight_bytes_per_token += double(c.n_embd) * el;  // one row per token
+      k.weight_bytes_per_token += bytes / double(t.size(0));  // one row per token
       continue;
     }
-    k.weight_bytes_per_token += double(t.numel()) * el;
+    k.weight_bytes_per_token += bytes;
     if (t.dim() == 2) k.matmul_params += double(t.numel());
   }
   return k;
+}
+
+// Encodes every matrix (Linear weights and the token embedding / tied head)
+// with `s` and attaches the packed forms. The model was built without drawing
+// its init (SkipInitGuard): each matrix is drawn here just before it is
+// encoded, so the dense f32 weights never all live in memory at once; the
+// other parameters get GPT-2-like values (LayerNorm weights 1, others N(0, 0.02)).
+double pack_random_model(GPT2Model& m, const codec::CodecSettings& s, uint64_t seed) {
+  std::map<std::string, nn::Module*> packable;
+  for (const auto& [name, mod] : m.named_modules())
+    if (dynamic_cast<nn::Linear*>(mod.get()) || (name == "wte" && dynamic_cast<nn::Embedding*>(mod.get())))
+      packable[name + ".weight"] = mod.get();
+  Rng rng(seed);
+  const auto t0 = Clock::now();
+  for (auto& [name, t] : m.named_parameters()) {
+    const bool is_norm = name.find("ln_") != std::string::npos && name.size() > 7 &&
+                         name.compare(name.size() - 7, 7, ".weight") == 0;
+    const auto it = packable.find(name);
+    Tensor dst = it == packable.end() ? t : Tensor::empty(t.shape());
+    float* p = dst.data<float>();
+    for (int64_t i = 0; i < dst.numel(); ++i) p[i] = is_norm ? 1.f : float(rng.normal()) * 0.02f;
+    if (it == packable.end()) continue;
+    auto e = std::make_shared<const codec::EncodedTensor>(codec::encode(dst, s));
+    auto packed = codec::make_packed(e);
+    if (auto* lin = dynamic_cast<nn::Linear*>(it->second)) lin->set_packed(packed);
+    else dynamic_cast<nn::Embedding*>(it->second)->set_packed(packed);
+  }
+  return seconds_since(t0);
 }
 
 int32_t argmax_last(const Tensor& logits) {  // logits [1, T, V]
@@ -122,24 +176,54 @@ int32_t argmax_last(const Tensor& logits) {  // logits [1, T, V]
   return int32_t(std::max_element(p, p + V) - p);
 }
 
-int bench_main(const Args& a) {
-  auto threads_guard = cli::limit_threads(a.threads);
-  const int threads = tbb::this_task_arena::max_concurrency();
+struct BenchModel {
   std::unique_ptr<GPT2Model> model;
-  std::string source;
+  std::string source, form;  // form: "f32", "f16", "q4_0", "rbe-f4g64", ...
+  double encode_s = 0;
+};
+
+BenchModel build_model(const Args& a, const std::string& codec_name) {
+  BenchModel b;
   if (!a.model.empty()) {
-    LoadedModel lm = load_model(a.model);  // our checkpoint folder or a HuggingFace GPT-2 folder
-    model = std::move(lm.model);
-    source = a.model;
+    LoadedModel lm = codec::load_any_model(a.model);  // .rbe, our checkpoint folder, HuggingFace GPT-2, GGUF
+    b.model = std::move(lm.model);
+    b.source = a.model;
   } else {
     ModelConfig cfg = ModelConfig::preset(a.preset);
     cfg.validate();
-    model = std::make_unique<GPT2Model>(cfg, a.seed);
-    source = "preset " + a.preset + " (random weights)";
+    b.source = "preset " + a.preset + " (random weights)";
+    if (codec_name == "q8_0" || codec_name == "q4_0" || codec_name == "rbe") {
+      {
+        nn::SkipInitGuard no_init;
+        b.model = std::make_unique<GPT2Model>(cfg, a.seed);
+      }
+      codec::CodecSettings s;
+      s.codec = codec_name;
+      s.storage = codec::Storage::Fixed;
+      if (a.bpw > 0) s.bpw = a.bpw;
+      s.block_size = a.block_size;
+      b.encode_s = pack_random_model(*b.model, s, a.seed);
+    } else {
+      b.model = std::make_unique<GPT2Model>(cfg, a.seed);
+    }
   }
-  model->eval();
-  if (a.dtype == "f16") model->cast_parameters(DType::F16);
+  b.model->eval();
+  const std::string dtype = codec_name == "f16" || codec_name == "f32" ? codec_name : a.dtype;
+  if (dtype == "f16") b.model->cast_parameters(DType::F16);  // the matrices still dense (packed ones are not parameters' storage)
+  b.form = dtype;
+  for (const auto& [name, mod] : b.model->named_modules())
+    if (auto* lin = dynamic_cast<nn::Linear*>(mod.get()); lin && lin->packed()) {
+      b.form = lin->packed()->format();
+      break;
+    }
+  return b;
+}
+
+nlohmann::json bench_one(const Args& a, const std::string& codec_name, double bw) {
+  BenchModel bm = build_model(a, codec_name);
+  GPT2Model* model = bm.model.get();
   const ModelConfig& cfg = model->config();
+  const int threads = tbb::this_task_arena::max_concurrency();
   const int64_t P = a.prompt_tokens, W = a.warmup_tokens, G = a.gen_tokens;
   if (P + W + G > cfg.n_positions)
     throw std::runtime_error("--prompt-tokens + --gen-tokens + " + std::to_string(W) + " warm-up tokens = " +
@@ -176,19 +260,25 @@ int bench_main(const Args& a) {
   const double gen_median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
   double gen_mean = 0;
   for (double v : ms) gen_mean += v / double(ms.size());
-  const double rss = peak_rss_mb();  // before the bandwidth buffer
+  const double rss = peak_rss_mb();
 
-  const double bw = measure_read_bandwidth_gbs(a.bandwidth_mb);
   const ModelCosts k = model_costs(*model);
   const double limit_ms = k.weight_bytes_per_token / (bw * 1e9) * 1e3;
   const double attn_flops = 4.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(P) * double(P + 1) / 2;
   const double pp_flops = 2.0 * k.matmul_params * double(P) + attn_flops;
-  const double kv_bytes = 2.0 * double(cfg.n_layer) * double(cfg.n_embd) * 4.0 * (double(P + W) + double(G + 1) / 2);
+  const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * 4.0 * (double(P + W) + double(G + 1) / 2);
+  const std::string source = bm.source;
 
   nlohmann::json j = {{"model", source},
-                      {"dtype", a.dtype},
+                      {"dtype", bm.form == "f16" || bm.form == "f32" ? bm.form : a.dtype},
+                      {"codec", codec_name.empty() ? bm.form : codec_name},
+                      {"form", bm.form},
+                      {"bits_per_weight", k.params > 0 ? 8.0 * k.stored_bytes / k.params : 0.0},
+                      {"matrix_bits_per_weight", k.matrix_weights > 0 ? 8.0 * k.matrix_bytes / k.matrix_weights : 0.0},
+                      {"encode_seconds", bm.encode_s},
                       {"threads", threads},
                       {"gemv_kernel", kernels::gemv_kernel_name()},
+                      {"fixed_kernel", codec::fixed_kernel_name()},
                       {"sgemm_kernel", kernels::sgemm_kernel_name()},
                       {"prompt_tokens", P},
                       {"gen_tokens", G},
@@ -203,22 +293,69 @@ int bench_main(const Args& a) {
                       {"kv_cache_bytes_per_token", kv_bytes},
                       {"gen_ms_limit", limit_ms},
                       {"efficiency", gen_median > 0 ? limit_ms / gen_median : 0}};
-  if (a.json) {
-    std::cout << j.dump() << std::endl;
+  return j;
+}
+
+void print_table(const nlohmann::json& j) {
+  const std::string form = j["form"];
+  std::printf("model            %s, %s weights (%.2f bits/weight over all parameters, %.2f over the matrices), "
+              "%d threads (gemv %s, fixed-rate %s, sgemm %s)\n",
+              j["model"].get<std::string>().c_str(), form.c_str(), j["bits_per_weight"].get<double>(),
+              j["matrix_bits_per_weight"].get<double>(), j["threads"].get<int>(),
+              j["gemv_kernel"].get<std::string>().c_str(), j["fixed_kernel"].get<std::string>().c_str(),
+              j["sgemm_kernel"].get<std::string>().c_str());
+  if (j["encode_seconds"].get<double>() > 0) std::printf("encoding         %10.1f s\n", j["encode_seconds"].get<double>());
+  std::printf("prompt (%4lld)    %10.1f tokens/s  %8.1f GFLOP/s (2*matrix params*P + causal attention)\n",
+              (long long)j["prompt_tokens"].get<int64_t>(), j["pp_tokens_per_s"].get<double>(),
+              j["pp_gflops"].get<double>());
+  std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n",
+              (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
+              j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
+  std::printf("read bandwidth   %10.1f GB/s (%d threads)\n", j["bandwidth_gbs"].get<double>(), j["threads"].get<int>());
+  std::printf("weights/token    %10.1f MB (+ KV cache %.1f MB on average)\n",
+              j["weight_bytes_per_token"].get<double>() / 1e6, j["kv_cache_bytes_per_token"].get<double>() / 1e6);
+  std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", j["gen_ms_limit"].get<double>(),
+              100 * j["efficiency"].get<double>());
+  std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
+}
+
+int bench_main(const Args& a) {
+  auto threads_guard = cli::limit_threads(a.threads);
+  if (!a.compare) {
+    // Model first, bandwidth after it (the probe's buffer must not count in the model's peak RSS).
+    nlohmann::json j = bench_one(a, a.codec, 1.0);
+    const double bw = measure_read_bandwidth_gbs(a.bandwidth_mb);
+    const double limit = j["weight_bytes_per_token"].get<double>() / (bw * 1e9) * 1e3;
+    j["bandwidth_gbs"] = bw;
+    j["gen_ms_limit"] = limit;
+    j["efficiency"] = j["gen_ms_per_token"].get<double>() > 0 ? limit / j["gen_ms_per_token"].get<double>() : 0.0;
+    if (a.json) std::cout << j.dump() << std::endl;
+    else print_table(j);
     return 0;
   }
-  std::printf("model            %s, %s weights, %d threads (gemv %s, sgemm %s)\n", source.c_str(), a.dtype.c_str(),
-              threads, kernels::gemv_kernel_name(), kernels::sgemm_kernel_name());
-  std::printf("prompt (%4lld)    %10.1f tokens/s  %8.1f GFLOP/s (2*matrix params*P + causal attention)\n",
-              (long long)P, double(P) / pp_s, pp_flops / pp_s / 1e9);
-  std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n", (long long)G, gen_median,
-              gen_mean, sorted.empty() ? 0 : sorted.front());
-  std::printf("read bandwidth   %10.1f GB/s (%d threads)\n", bw, threads);
-  std::printf("weights/token    %10.1f MB (+ KV cache %.1f MB on average)\n", k.weight_bytes_per_token / 1e6,
-              kv_bytes / 1e6);
-  std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", limit_ms,
-              gen_median > 0 ? 100 * limit_ms / gen_median : 0.0);
-  std::printf("peak RSS         %10.1f MB\n", rss);
+  // --compare: the same shape in each form, one process, ratios against f16.
+  const double bw = measure_read_bandwidth_gbs(a.bandwidth_mb);
+  std::vector<nlohmann::json> rows;
+  for (const char* c : {"f16", "q8_0", "q4_0", "rbe"}) {
+    Args b = a;
+    b.compare = false;
+    rows.push_back(bench_one(b, c, bw));
+  }
+  if (a.json) {
+    std::cout << nlohmann::json(rows).dump() << std::endl;
+    return 0;
+  }
+  const double f16_ms = rows[0]["gen_ms_per_token"].get<double>(), f16_pp = rows[0]["pp_tokens_per_s"].get<double>();
+  std::printf("%s, %d threads, read bandwidth %.1f GB/s (fixed-rate kernel %s)\n",
+              rows[0]["model"].get<std::string>().c_str(), rows[0]["threads"].get<int>(), bw, codec::fixed_kernel_name());
+  std::printf("%-12s %9s %11s %9s %10s %9s %12s %9s\n", "form", "bits/w", "weights MB", "ms/token", "vs f16", "limit ms",
+              "prompt tok/s", "vs f16");
+  for (const auto& r : rows) {
+    const double ms = r["gen_ms_per_token"].get<double>(), pp = r["pp_tokens_per_s"].get<double>();
+    std::printf("%-12s %9.2f %11.1f %9.2f %9.2fx %9.2f %12.1f %8.2fx\n", r["form"].get<std::string>().c_str(),
+                r["bits_per_weight"].get<double>(), r["weight_bytes_per_token"].get<double>() / 1e6, ms,
+                ms > 0 ? f16_ms / ms : 0.0, r["gen_ms_limit"].get<double>(), pp, f16_pp > 0 ? pp / f16_pp : 0.0);
+  }
   return 0;
 }
 
@@ -228,12 +365,32 @@ int main(int argc, char** argv) {
   CLI::App app{"Measure prompt-processing and generation speed of a GPT-2 model against the memory-bandwidth limit.",
                "rbe-bench"};
   Args a;
-  auto* model = app.add_option("--model", a.model, "Model folder: our checkpoint or a HuggingFace GPT-2 folder");
+  auto* model = app.add_option("--model", a.model,
+                               "Model to run: our checkpoint or a HuggingFace GPT-2 folder, a .gguf file, or a .rbe file "
+                               "(its fixed-rate matrices run packed)");
   app.add_option("--preset", a.preset, "Build a random model of this shape instead: 117M, 345M, 762M, 1.5B, mini")
       ->excludes(model);
-  app.add_option("--dtype", a.dtype, "Weight storage for the matrices: f32 or f16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16"}));
+  auto* dtype = app.add_option("--dtype", a.dtype, "Weight storage for the matrices: f32 or f16")
+                    ->capture_default_str()
+                    ->check(CLI::IsMember({"f32", "f16"}));
+  auto* codec = app.add_option("--codec", a.codec,
+                               "With --preset: store every matrix (and the tied head) in this form: q8_0, q4_0, rbe "
+                               "(fixed-rate, fused kernels), or f16 / f32 (dense)")
+                    ->check(CLI::IsMember({"q8_0", "q4_0", "rbe", "f16", "f32"}))
+                    ->excludes(dtype)
+                    ->excludes(model);
+  auto* bpw = app.add_option("--bpw", a.bpw,
+                             "With --codec rbe or --compare: rbe bits per weight budget (2.25, 2.5, 3.25, 3.5, 4.25, "
+                             "4.5: the largest rate <= B)")
+                  ->check(CLI::PositiveNumber);
+  auto* block = app.add_option("--block-size", a.block_size,
+                               "With --codec rbe or --compare: rbe scale group of 32 or 64 weights when --bpw is not given")
+                    ->capture_default_str()
+                    ->check(CLI::IsMember({32, 64}));
+  app.add_flag("--compare", a.compare, "With --preset: f16, q8_0, q4_0 and rbe (--bpw, default 4.25) in one run, side by side")
+      ->excludes(codec)
+      ->excludes(dtype)
+      ->excludes(model);
   app.add_option("--threads", a.threads, "Worker threads (0: all cores)")->capture_default_str()->check(cli::non_negative());
   app.add_option("--prompt-tokens", a.prompt_tokens, "Prompt length (one batched pass)")
       ->capture_default_str()
@@ -249,6 +406,10 @@ int main(int argc, char** argv) {
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
   if (a.model.empty() && a.preset.empty()) {
     std::fprintf(stderr, "rbe-bench: error: give --model PATH or --preset NAME\n");
+    return cli::kExitUsage;
+  }
+  if ((bpw->count() > 0 || block->count() > 0) && a.codec != "rbe" && !a.compare) {
+    std::fprintf(stderr, "rbe-bench: error: --bpw and --block-size apply to --codec rbe (or --compare)\n");
     return cli::kExitUsage;
   }
   return cli::run_main("rbe-bench", [&] { return bench_main(a); });

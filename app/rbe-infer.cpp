@@ -1,5 +1,5 @@
-// rbe-infer: generates text from a model folder (our checkpoints or a
-// HuggingFace GPT-2 folder), measures its loss and perplexity on a text file,
+// rbe-infer: generates text from a model (our checkpoint folders, HuggingFace
+// GPT-2 folders, compressed .rbe files, GGUF files), measures its loss and perplexity on a text file,
 // or converts between text and token ids.
 //
 //   rbe-infer --model DIR --prompt "ROMEO:" --temperature 0.8 --max-tokens 200 [--stop "\n\n"]
@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include "cli_common.h"
+#include "codec/model_codec.h"
+#include "codec/rbe_file.h"
 #include "generate/text_generation.h"
 #include "io/hf_gpt2.h"
 #include "io/model_loader.h"
+#include "models/tokenizer_json.h"
 #include "train/evaluate.h"
 #include "train/text_dataset.h"
 
@@ -72,6 +75,11 @@ std::string unescape(const std::string& s) {
 
 // Only the tokenizer is loaded: tokenizing needs no weights.
 std::unique_ptr<Tokenizer> tokenizer_only(const std::string& dir) {
+  if (codec::looks_like_rbe_file(dir)) {
+    auto tok = tokenizer_from_json(codec::read_rbe_file(dir).tokenizer);
+    if (!tok) throw std::runtime_error(dir + ": the .rbe file has no tokenizer");
+    return tok;
+  }
   ModelConfig config = hf::read_any_config(dir);
   return load_tokenizer(dir, config);
 }
@@ -169,8 +177,8 @@ int main(int argc, char** argv) {
   a.sampling.temperature = 0.8f;
   a.sampling.max_tokens = 200;
   app.add_option("--model", a.model,
-                 "Model folder: our checkpoint, or a HuggingFace GPT-2 folder (config.json, model.safetensors, "
-                 "vocab.json, merges.txt)")
+                 "Model: our checkpoint folder, a HuggingFace GPT-2 folder (config.json, model.safetensors, "
+                 "vocab.json, merges.txt), a compressed .rbe file or a .gguf file")
       ->required();
   app.add_option("--prompt", a.prompt, "Text to continue (default: <|endoftext|>, or a newline for char models)");
   app.add_option("--temperature", a.sampling.temperature, "Sampling temperature (0: greedy)")
@@ -220,7 +228,7 @@ int main(int argc, char** argv) {
     auto threads = cli::limit_threads(a.threads);
     if (a.tokenize) return tokenize_main(a);
     if (a.detokenize) return detokenize_main(a);
-    LoadedModel m = load_model(a.model);
+    LoadedModel m = codec::load_any_model(a.model);
     m.model->eval();
     return a.eval_file.empty() ? generate_main(a, m) : eval_main(a, m);
   });

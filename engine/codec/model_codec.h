@@ -41,7 +41,9 @@ CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& op
 // matrices on Linear / Embedding layers, raw tensors copied in.
 LoadedModel instantiate(const CompressedModel& cm);
 
-// Opens any model: .rbe files (rbe_file.h) and everything io::load_model opens.
+// Opens any model: .rbe files (rbe_file.h; format "rbe"), .gguf files
+// (io/gguf_import.h; format "gguf") and everything io::load_model opens.
+// Errors name the path.
 LoadedModel load_any_model(const std::string& path);
 
 }  // namespace rbe::codec

@@ -7,6 +7,7 @@
 // targets met per block by choosing the step size. Payload layout and the
 // generator function: docs/format.md.
 #include "codec/codec.h"
+#include "codec/records.h"
 
 namespace rbe::codec {
 
@@ -27,5 +28,10 @@ EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const 
 // the blocks those rows touch).
 void decode_rbe_entropy(const EncodedTensor& e, float* out);
 void decode_rbe_entropy_rows(const EncodedTensor& e, int64_t r0, int64_t r1, float* out);
+
+// Block b (row-major over the block grid) as stored: its record, amplitude,
+// transform, step and coded residual bytes, with its grade and stats from
+// e.blocks (when present). For inspection (the workbench, tests).
+HybridEncodedBlock describe_rbe_entropy_block(const EncodedTensor& e, int64_t b);
 
 }  // namespace rbe::codec

@@ -20,7 +20,7 @@ struct LoadedModel {
   ModelConfig config;
   std::unique_ptr<GPT2Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::string format;  // "rbe-checkpoint" or "hf"
+  std::string format;  // "rbe-checkpoint" or "hf" here; codec::load_any_model adds "rbe" and "gguf"
 };
 
 // Throws std::runtime_error (or a subclass) whose message names the file and,

@@ -20,8 +20,10 @@ void PackedMatrix::gemm(int64_t N, const float* X, const float* bias, float* Y) 
     for (int64_t n = 0; n < N; ++n) gemv(X + n * K, bias, Y + n * R);
     return;
   }
-  const int64_t panel = std::clamp<int64_t>((1 << 20) / std::max<int64_t>(K * 4, 1) / 16 * 16, 16, 256);
-  std::vector<float> W(size_t(panel * K));
+  // Panels of ~4 MiB of f32: fewer, larger SGEMMs (measured on the fixed-rate
+  // forms: +10% on 128-token prompts over 256-row panels, flat beyond).
+  const int64_t panel = std::clamp<int64_t>((4 << 20) / std::max<int64_t>(K * 4, 1) / 16 * 16, 16, 4096);
+  std::vector<float> W(size_t(std::min(panel, R) * K));
   for (int64_t r0 = 0; r0 < R; r0 += panel) {
     const int64_t r1 = std::min(R, r0 + panel), pr = r1 - r0;
     // Decode in row slices over the threads, then one multithreaded SGEMM.

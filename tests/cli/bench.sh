@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# rbe-bench runs end to end on the default model and on a preset, and its
-# JSON carries every documented key with sane values; bad input exits 1 or 2.
+# rbe-bench runs end to end on the default model and on a preset (dense, and
+# with every matrix packed as q4_0 and rbe fixed), and its JSON carries every
+# documented key with sane values; bad input exits 1 or 2.
 # (A smoke test of the tool, not a speed measurement.)
 # Usage: bench.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -21,8 +22,56 @@ PY
 check_json "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)"
 check_json "$("$BENCH" --preset mini --dtype f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)"
 
+# Packed forms: the matrices' bits/weight is the form's rate, the model's is a
+# little above it (f32 norms, biases, positions), and the weights read per token
+# shrink accordingly. check_packed JSON FORM MATRIX_BPW
+check_packed() {
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
+import json, sys
+r, form, bpw, dense_bytes = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+assert r["form"] == form, r["form"]
+assert abs(r["matrix_bits_per_weight"] - bpw) < 1e-9, r["matrix_bits_per_weight"]
+assert bpw < r["bits_per_weight"] < bpw + 2, r["bits_per_weight"]
+assert r["weight_bytes_per_token"] < dense_bytes * (bpw + 1) / 16, (r["weight_bytes_per_token"], dense_bytes)
+assert r["gen_ms_per_token"] > 0 and r["pp_tokens_per_s"] > 0 and r["gen_ms_limit"] > 0
+print("rbe-bench", form, "OK: bits/weight", round(r["bits_per_weight"], 3), "weights/token", r["weight_bytes_per_token"])
+PY
+}
+F16=$("$BENCH" --preset mini --codec f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)
+F16_BYTES=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["weight_bytes_per_token"])' "$F16")
+check_packed "$("$BENCH" --preset mini --codec q4_0 --threads 2 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)" q4_0 4.5 "$F16_BYTES"
+check_packed "$("$BENCH" --preset mini --codec rbe --bpw 2.5 --threads 2 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)" rbe-f2g32 2.5 "$F16_BYTES"
+check_packed "$("$BENCH" --preset mini --codec rbe --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)" rbe-f4g64 4.25 "$F16_BYTES"
+
+# A .rbe file (written by rbe-convert) runs from its packed form.
+TMPD=$(mktemp -d)
+trap 'rm -rf "$TMPD"' EXIT
+"$1/app/rbe-convert" --model "$MODEL" --out "$TMPD/mini-q4.rbe" --codec q4_0 --threads 2 >/dev/null
+python3 - "$("$BENCH" --model "$TMPD/mini-q4.rbe" --threads 2 --prompt-tokens 8 --gen-tokens 4 --bandwidth-mb 64 --json)" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["form"] == "q4_0" and r["matrix_bits_per_weight"] == 4.5, r
+print("rbe-bench on a .rbe file OK")
+PY
+
+# --compare: one row per form, in order, each with its own rate.
+python3 - "$("$BENCH" --preset mini --compare --bpw 3.5 --threads 2 --prompt-tokens 8 --gen-tokens 4 --bandwidth-mb 64 --json)" <<'PY'
+import json, sys
+rows = json.loads(sys.argv[1])
+assert [r["form"] for r in rows] == ["f16", "q8_0", "q4_0", "rbe-f3g32"], [r["form"] for r in rows]
+assert [r["matrix_bits_per_weight"] for r in rows][1:] == [8.5, 4.5, 3.5], rows
+assert all(r["gen_ms_per_token"] > 0 for r in rows)
+print("rbe-bench --compare OK")
+PY
+
 rc=0; "$BENCH" --model /nonexistent/model --json 2>/dev/null || rc=$?
 [[ $rc == 1 ]] || { echo "FAIL: missing model exited $rc, want 1" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --dtype q3 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --dtype exited $rc, want 2" >&2; exit 1; }
+rc=0; "$BENCH" --preset mini --codec q3_k 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || { echo "FAIL: bad --codec exited $rc, want 2" >&2; exit 1; }
+rc=0; "$BENCH" --preset mini --bpw 4 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || { echo "FAIL: --bpw without --codec exited $rc, want 2" >&2; exit 1; }
+rc=0; "$BENCH" --preset mini --codec rbe --bpw 1 2>/dev/null || rc=$?
+[[ $rc == 1 ]] || { echo "FAIL: --bpw below the lowest rate exited $rc, want 1" >&2; exit 1; }
 echo "rbe-bench CLI OK"

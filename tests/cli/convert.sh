@@ -84,4 +84,18 @@ printf 'GGUF\3\0\0\0' >"$TMP/bad.gguf"
 expect_rc 1 "$CONVERT" --model "$TMP/bad.gguf" --to rbe --out "$TMP/nothing"
 err_has "bad.gguf: file too small"
 
+# A compressed .rbe file of the GPT-2 (its BPE tokenizer travels inside): f32
+# keeps the greedy text; back to HF and GGUF (decompressed) it matches the originals.
+expect_rc 0 "$CONVERT" --model "$TMP/hf" --out "$TMP/m.rbe" --codec f32
+[[ $(greedy "$TMP/m.rbe") == "$want" ]] || fail "greedy text differs from the f32 .rbe file"
+echo "Hello world<|endoftext|>" | "$INFER" --model "$TMP/m.rbe" --tokenize >"$TMP/ids_rbe"
+echo "Hello world<|endoftext|>" | "$INFER" --model "$TMP/hf" --tokenize >"$TMP/ids_hf"
+cmp -s "$TMP/ids_rbe" "$TMP/ids_hf" || fail "the .rbe file's tokenizer differs: $(cat "$TMP/ids_rbe") vs $(cat "$TMP/ids_hf")"
+expect_rc 0 "$CONVERT" --model "$TMP/m.rbe" --to hf --out "$TMP/from_rbe_file"
+[[ $(greedy "$TMP/from_rbe_file") == "$want" ]] || fail "greedy text differs after .rbe -> hf"
+expect_rc 0 "$CONVERT" --model "$TMP/m.rbe" --to gguf --out "$TMP/from_rbe_file.gguf"
+err_has "wrote .*from_rbe_file.gguf (GGUF v3, arch gpt2, 29 tensors"
+expect_rc 0 "$CONVERT" --model "$TMP/hf" --out "$TMP/q8.rbe" --codec q8_0
+expect_rc 0 "$INFER" --model "$TMP/q8.rbe" --prompt "Hi" --max-tokens 4
+
 echo "cli convert: OK"

@@ -1,0 +1,221 @@
+#include "codec/entropy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace rbe::codec {
+
+void put_varint(std::vector<uint8_t>& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(uint8_t(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(uint8_t(v));
+}
+
+uint64_t get_varint(const uint8_t*& p, const uint8_t* end) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (p >= end) throw CorruptData("truncated varint");
+    const uint8_t b = *p++;
+    v |= uint64_t(b & 0x7F) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  throw CorruptData("varint longer than 64 bits");
+}
+
+double entropy_bits(const std::vector<uint64_t>& counts) {
+  double n = 0, h = 0;
+  for (uint64_t c : counts) n += double(c);
+  for (uint64_t c : counts)
+    if (c) h -= double(c) * std::log2(double(c) / n);
+  return h;
+}
+
+FreqTable FreqTable::from_counts(int32_t lo, const std::vector<uint64_t>& counts) {
+  if (counts.empty() || int64_t(counts.size()) > kMaxSymbols)
+    throw std::invalid_argument("FreqTable: need 1.." + std::to_string(kMaxSymbols) + " symbols, got " +
+                                std::to_string(counts.size()));
+  uint64_t total = 0;
+  int nonzero = 0;
+  for (uint64_t c : counts) total += c, nonzero += c > 0;
+  if (total == 0) throw std::invalid_argument("FreqTable: all counts are zero");
+  if (nonzero > int(kTotal)) throw std::invalid_argument("FreqTable: too many distinct symbols");
+  FreqTable t;
+  t.lo_ = lo;
+  t.freq_.assign(counts.size(), 0);
+  // Proportional scaling, every present symbol >= 1; then fix the sum by
+  // adjusting the largest frequencies (the cheapest place to absorb the error).
+  int64_t sum = 0;
+  for (size_t i = 0; i < counts.size(); ++i)
+    if (counts[i]) {
+      const double f = double(counts[i]) * kTotal / double(total);
+      t.freq_[i] = uint32_t(std::max<double>(1.0, std::floor(f + 0.5)));
+      sum += t.freq_[i];
+    }
+  std::vector<size_t> order;
+  for (size_t i = 0; i < counts.size(); ++i)
+    if (counts[i]) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t.freq_[a] > t.freq_[b]; });
+  while (sum != int64_t(kTotal)) {
+    bool changed = false;
+    for (size_t i : order) {
+      if (sum > int64_t(kTotal) && t.freq_[i] > 1) { --t.freq_[i]; --sum; changed = true; }
+      else if (sum < int64_t(kTotal)) { ++t.freq_[i]; ++sum; changed = true; }
+      if (sum == int64_t(kTotal)) break;
+    }
+    if (!changed) throw std::logic_error("FreqTable: cannot normalise");
+  }
+  t.finish();
+  return t;
+}
+
+void FreqTable::finish() {
+  cum_.assign(freq_.size(), 0);
+  slot_sym_.assign(kTotal, 0);
+  uint32_t c = 0;
+  for (size_t i = 0; i < freq_.size(); ++i) {
+    cum_[i] = c;
+    for (uint32_t k = 0; k < freq_[i]; ++k) slot_sym_[c + k] = uint16_t(i);
+    c += freq_[i];
+  }
+}
+
+double FreqTable::bits(int32_t s) const {
+  if (!contains(s)) return std::numeric_limits<double>::infinity();
+  return kScaleBits - std::log2(double(freq(s)));
+}
+
+void FreqTable::serialize(std::vector<uint8_t>& out) const {
+  put_varint(out, zigzag(lo_));
+  put_varint(out, freq_.size());
+  for (size_t i = 0; i < freq_.size();) {
+    if (freq_[i] == 0) {
+      size_t run = 0;
+      while (i + run < freq_.size() && freq_[i + run] == 0) ++run;
+      put_varint(out, 0);
+      put_varint(out, run - 1);
+      i += run;
+    } else {
+      put_varint(out, freq_[i]);
+      ++i;
+    }
+  }
+}
+
+FreqTable FreqTable::deserialize(const uint8_t*& p, const uint8_t* end) {
+  FreqTable t;
+  const int64_t lo = unzigzag(get_varint(p, end));
+  const uint64_t n = get_varint(p, end);
+  if (n == 0 || n > uint64_t(kMaxSymbols)) throw CorruptData("frequency table: bad symbol count");
+  if (lo < std::numeric_limits<int32_t>::min() || lo + int64_t(n) > std::numeric_limits<int32_t>::max())
+    throw CorruptData("frequency table: bad symbol range");
+  t.lo_ = int32_t(lo);
+  t.freq_.reserve(n);
+  uint64_t sum = 0;
+  while (t.freq_.size() < n) {
+    const uint64_t f = get_varint(p, end);
+    if (f == 0) {
+      const uint64_t run = get_varint(p, end) + 1;
+      if (run > n - t.freq_.size()) throw CorruptData("frequency table: zero run too long");
+      t.freq_.insert(t.freq_.end(), size_t(run), 0);
+    } else {
+      if (f > kTotal) throw CorruptData("frequency table: frequency too large");
+      t.freq_.push_back(uint32_t(f));
+      sum += f;
+    }
+  }
+  if (sum != kTotal) throw CorruptData("frequency table: frequencies do not sum to 2^15");
+  t.finish();
+  return t;
+}
+
+void RansEncoder::put(uint32_t start, uint32_t freq, int scale_bits) {
+  const uint32_t x_max = ((kL >> scale_bits) << 8) * freq;
+  while (x_ >= x_max) {
+    rev_.push_back(uint8_t(x_ & 0xFF));
+    x_ >>= 8;
+  }
+  x_ = ((x_ / freq) << scale_bits) + (x_ % freq) + start;
+}
+
+std::vector<uint8_t> RansEncoder::finish() {
+  std::vector<uint8_t> out;
+  out.reserve(rev_.size() + 4);
+  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(x_ >> (8 * i)));
+  out.insert(out.end(), rev_.rbegin(), rev_.rend());
+  x_ = kL;
+  rev_.clear();
+  return out;
+}
+
+RansDecoder::RansDecoder(const uint8_t* p, const uint8_t* end) : p_(p), end_(end) {
+  if (end - p < 4) throw CorruptData("rANS stream shorter than its state");
+  x_ = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+  p_ += 4;
+  if (x_ < kL) throw CorruptData("rANS stream: bad initial state");
+}
+
+void RansDecoder::renorm() {
+  while (x_ < kL) {
+    if (p_ >= end_) throw CorruptData("rANS stream truncated");
+    x_ = (x_ << 8) | *p_++;
+  }
+}
+
+int32_t RansDecoder::get(const FreqTable& t) {
+  if (t.empty()) throw CorruptData("rANS: empty frequency table");
+  const uint32_t slot = x_ & (FreqTable::kTotal - 1);
+  const int32_t s = t.symbol_at(slot);
+  x_ = t.freq(s) * (x_ >> FreqTable::kScaleBits) + slot - t.cum(s);
+  renorm();
+  return s;
+}
+
+uint32_t RansDecoder::get_raw(int scale_bits) {
+  const uint32_t v = x_ & ((1u << scale_bits) - 1);
+  x_ = x_ >> scale_bits;
+  renorm();
+  return v;
+}
+
+int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {
+  const int32_t s = dec.get(t);
+  if (s != kEscape && s != -kEscape) return s;
+  const uint32_t lo = dec.get_raw(16), hi = dec.get_raw(16);
+  const int64_t mag = int64_t(kEscape) + ((int64_t(hi) << 16) | lo);
+  if (mag > std::numeric_limits<int32_t>::max()) throw CorruptData("rANS: escaped symbol out of range");
+  return s > 0 ? int32_t(mag) : int32_t(-mag);
+}
+
+std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
+                                 const std::vector<int32_t>& syms) {
+  RansEncoder enc;
+  for (size_t i = syms.size(); i-- > 0;) {
+    const FreqTable& t = tables.at(ctx[i]);
+    const int32_t e = escape_symbol(syms[i]);
+    if (!t.contains(e)) throw std::invalid_argument("rans_encode: symbol not in its table");
+    if (e == kEscape || e == -kEscape) {  // the excess is decoded after the symbol: put first (LIFO)
+      const uint32_t excess = uint32_t(std::abs(int64_t(syms[i])) - kEscape);
+      enc.put(excess >> 16, 1, 16);
+      enc.put(excess & 0xFFFF, 1, 16);
+    }
+    enc.put(t, e);
+  }
+  return enc.finish();
+}
+
+std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
+                                 const uint8_t* p, const uint8_t* end) {
+  RansDecoder dec(p, end);
+  std::vector<int32_t> out(ctx.size());
+  for (size_t i = 0; i < ctx.size(); ++i) {
+    if (ctx[i] >= tables.size()) throw CorruptData("rANS: bad context");
+    out[i] = rans_get_escaped(dec, tables[ctx[i]]);
+  }
+  return out;
+}
+
+}  // namespace rbe::codec

@@ -1,0 +1,102 @@
+#pragma once
+// Entropy coding of quantizer indices: a byte-wise rANS coder (32-bit state,
+// Duda's asymmetric numeral systems as in ryg_rans) over static frequency
+// tables that are stored compactly beside the data, plus LEB128 varints.
+// Decoders validate every length and table and throw CorruptData instead of
+// reading out of bounds.
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+namespace rbe::codec {
+
+struct CorruptData : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// LEB128 varints; zigzag maps signed to unsigned (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...).
+void put_varint(std::vector<uint8_t>& out, uint64_t v);
+uint64_t get_varint(const uint8_t*& p, const uint8_t* end);  // throws CorruptData
+inline uint64_t zigzag(int64_t v) { return (uint64_t(v) << 1) ^ uint64_t(v >> 63); }
+inline int64_t unzigzag(uint64_t u) { return int64_t(u >> 1) ^ -int64_t(u & 1); }
+
+// Static model over the symbols [lo, lo + size()), frequencies summing to
+// 2^kScaleBits; every symbol with a nonzero count keeps a frequency >= 1.
+class FreqTable {
+ public:
+  static constexpr int kScaleBits = 15;
+  static constexpr uint32_t kTotal = 1u << kScaleBits;
+  static constexpr int32_t kMaxSymbols = 1 << 16;
+
+  FreqTable() = default;
+  // counts[i] counts symbol lo + i; at least one count must be nonzero.
+  static FreqTable from_counts(int32_t lo, const std::vector<uint64_t>& counts);
+  // Serialised: zigzag(lo), n, then the frequencies as varints, a zero
+  // frequency followed by the length of its run of zeros.
+  void serialize(std::vector<uint8_t>& out) const;
+  static FreqTable deserialize(const uint8_t*& p, const uint8_t* end);
+
+  int32_t lo() const { return lo_; }
+  int32_t size() const { return int32_t(freq_.size()); }
+  bool empty() const { return freq_.empty(); }
+  bool contains(int32_t s) const { return s >= lo_ && s - lo_ < size() && freq_[size_t(s - lo_)] > 0; }
+  uint32_t freq(int32_t s) const { return freq_[size_t(s - lo_)]; }
+  uint32_t cum(int32_t s) const { return cum_[size_t(s - lo_)]; }
+  int32_t symbol_at(uint32_t slot) const { return lo_ + int32_t(slot_sym_[slot]); }
+  double bits(int32_t s) const;  // -log2(freq / total); +inf when absent
+
+ private:
+  void finish();  // cumulative sums and the slot -> symbol lookup
+  int32_t lo_ = 0;
+  std::vector<uint32_t> freq_, cum_;
+  std::vector<uint16_t> slot_sym_;
+};
+
+// Empirical entropy of counts in bits (sum over symbols of -c log2(c / n)).
+double entropy_bits(const std::vector<uint64_t>& counts);
+
+// rANS encoder. rANS is last-in first-out: put symbols in REVERSE decode order;
+// finish() returns the stream in decode order (state first, 4 bytes).
+class RansEncoder {
+ public:
+  void put(uint32_t start, uint32_t freq, int scale_bits);
+  void put(const FreqTable& t, int32_t sym) { put(t.cum(sym), t.freq(sym), FreqTable::kScaleBits); }
+  std::vector<uint8_t> finish();
+
+ private:
+  static constexpr uint32_t kL = 1u << 23;
+  uint32_t x_ = kL;
+  std::vector<uint8_t> rev_;  // bytes in reverse order
+};
+
+class RansDecoder {
+ public:
+  RansDecoder(const uint8_t* p, const uint8_t* end);  // reads the 4-byte state
+  int32_t get(const FreqTable& t);                   // next symbol
+  uint32_t get_raw(int scale_bits);                  // inverse of put(v, 1, scale_bits)
+  bool exhausted() const { return p_ == end_; }
+
+ private:
+  void renorm();
+  static constexpr uint32_t kL = 1u << 23;
+  uint32_t x_ = 0;
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+// Symbols with |s| >= kEscape go through the table as ±kEscape followed by
+// the excess |s| - kEscape as two raw 16-bit rANS chunks; tables therefore
+// only ever hold symbols in [-kEscape, kEscape]. escape_symbol() is the
+// table symbol of s.
+constexpr int32_t kEscape = 1 << 14;
+inline int32_t escape_symbol(int32_t s) { return s >= kEscape ? kEscape : s <= -kEscape ? -kEscape : s; }
+
+// Convenience: symbols coded with one table each (tables[ctx[i]]), in order,
+// escapes included.
+std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
+                                 const std::vector<int32_t>& syms);
+int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t);  // one symbol, escapes resolved
+std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
+                                 const uint8_t* p, const uint8_t* end);
+
+}  // namespace rbe::codec

@@ -1,0 +1,242 @@
+// Driver of the fixed-rate fused matvec (kernel choice, x quantization, row
+// chunks over oneTBB) and its portable and AVX2 row kernels.
+#include "codec/fixed_kernels.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "codec/fixed_internal.h"
+#include "codec/fixed_kernels_internal.h"
+#include "codec/hadamard.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "codec/fixed_simd.h"
+#define RBE_FIXED_HAVE_AVX2 1
+#endif
+
+namespace rbe::codec::fixed {
+namespace {
+
+// ---- portable kernel: decode a group to f32, dot with x ----
+void rows_generic(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x, const float* bias,
+                  float* y) {
+  const int S = L.subs_per_group(), sb = L.sub_bytes();
+  float lv[256];
+  for (int c = 0; c < 256; ++c) lv[c] = float(level_of(L, c & ((1 << L.bits) - 1)));
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* g = data + r * L.row_bytes();
+    float acc = 0;
+    for (int64_t gi = 0; gi < L.groups_per_row(); ++gi, g += L.group_bytes()) {
+      float s = 0;
+      for (int k = 0; k < S; ++k) {
+        const float* xs = x + gi * L.group + k * kSub;
+        for (int i = 0; i < kSub; ++i) s += lv[sub_code(g + 2 + k * sb, L.bits, i)] * xs[i];
+      }
+      acc += group_scale(g) * s;
+    }
+    y[r] = acc + (bias ? bias[r] : 0.f);
+  }
+}
+
+#ifdef RBE_FIXED_HAVE_AVX2
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Levels to f32, FMA with x: per sub-block 4 x (8 int8 -> 8 f32), then one FMA by the scale.
+template <int kBits, int kSubs>
+void rows_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x, const float* bias,
+                 float* y) {
+  const __m256i table = level_table(L);
+  const int sb = L.sub_bytes(), gb = L.group_bytes();
+  const int64_t groups = L.groups_per_row();
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* g = data + r * L.row_bytes();
+    __m256 acc = _mm256_setzero_ps();
+    const float* xs = x;
+    for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
+      __m256 t = _mm256_setzero_ps();
+      for (int k = 0; k < kSubs; ++k, xs += kSub) {
+        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table);
+        const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(xs), t);
+        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), _mm256_loadu_ps(xs + 8), t);
+        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(xs + 16), t);
+        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), _mm256_loadu_ps(xs + 24), t);
+      }
+      acc = _mm256_fmadd_ps(t, _mm256_set1_ps(load_scale(g)), acc);
+    }
+    y[r] = hsum256(acc) + (bias ? bias[r] : 0.f);
+  }
+}
+
+// Row decode: per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
+template <int kBits, int kSubs>
+void decode_row_avx2_t(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+  const __m256i table = level_table(L);
+  const int sb = L.sub_bytes(), gb = L.group_bytes();
+  const uint8_t* g = data + r * L.row_bytes();
+  for (int64_t gi = 0; gi < L.groups_per_row(); ++gi, g += gb) {
+    const __m256 d = _mm256_set1_ps(load_scale(g));
+    for (int k = 0; k < kSubs; ++k, out += kSub) {
+      const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table);
+      const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+      _mm256_storeu_ps(out, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+      _mm256_storeu_ps(out + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+      _mm256_storeu_ps(out + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+      _mm256_storeu_ps(out + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    }
+  }
+}
+
+void decode_row_avx2(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+  const int S = L.subs_per_group();
+  switch (L.bits) {
+    case 8: return decode_row_avx2_t<8, 1>(L, data, r, out);
+    case 4: return S == 1 ? decode_row_avx2_t<4, 1>(L, data, r, out) : decode_row_avx2_t<4, 2>(L, data, r, out);
+    case 3: return S == 1 ? decode_row_avx2_t<3, 1>(L, data, r, out) : decode_row_avx2_t<3, 2>(L, data, r, out);
+    default: return S == 1 ? decode_row_avx2_t<2, 1>(L, data, r, out) : decode_row_avx2_t<2, 2>(L, data, r, out);
+  }
+}
+
+void rows_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x, const float* bias,
+               float* y) {
+  const int S = L.subs_per_group();
+  switch (L.bits) {
+    case 8: return rows_avx2_t<8, 1>(L, data, r0, r1, x, bias, y);
+    case 4: return S == 1 ? rows_avx2_t<4, 1>(L, data, r0, r1, x, bias, y) : rows_avx2_t<4, 2>(L, data, r0, r1, x, bias, y);
+    case 3: return S == 1 ? rows_avx2_t<3, 1>(L, data, r0, r1, x, bias, y) : rows_avx2_t<3, 2>(L, data, r0, r1, x, bias, y);
+    default: return S == 1 ? rows_avx2_t<2, 1>(L, data, r0, r1, x, bias, y) : rows_avx2_t<2, 2>(L, data, r0, r1, x, bias, y);
+  }
+}
+#endif
+
+bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+bool cpu_has_avx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+const FixedKernels& select_kernels() {
+  if (const char* env = std::getenv("RBE_FIXED_KERNEL"))
+    if (const FixedKernels* k = find_kernels(env)) return *k;
+  for (const char* name : {"avx512vnni", "avx512", "avx2"})
+    if (const FixedKernels* k = find_kernels(name)) return *k;
+  return kFixedGeneric;
+}
+[[maybe_unused]] const FixedKernels& g_startup_choice = active_kernels();
+
+// Row chunks of about 1/8 of a thread's share (16 KiB .. 512 KiB of packed
+// bytes, a multiple of 4 rows); small matrices run on the calling thread.
+template <class Fn>
+void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
+  if (N <= 0) return;
+  const int64_t total = N * row_bytes;
+  const int threads = tbb::this_task_arena::max_concurrency();
+  if (threads <= 1 || total < (24 << 10) || N < 8) {
+    rows(int64_t(0), N);
+    return;
+  }
+  const int64_t chunk_bytes = std::clamp<int64_t>(total / (int64_t(threads) * 8), 16 << 10, 512 << 10);
+  const int64_t chunk_rows = std::max<int64_t>(4, (chunk_bytes / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
+  const int64_t nchunks = (N + chunk_rows - 1) / chunk_rows;
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nchunks, 1),
+      [&](const tbb::blocked_range<int64_t>& c) {
+        for (int64_t i = c.begin(); i < c.end(); ++i) rows(i * chunk_rows, std::min(N, (i + 1) * chunk_rows));
+      },
+      tbb::simple_partitioner());
+}
+
+}  // namespace
+
+#ifdef RBE_FIXED_HAVE_AVX2
+const FixedKernels kFixedAvx2 = {"avx2", &rows_avx2, nullptr, nullptr};
+#else
+const FixedKernels kFixedAvx2 = {"generic", &rows_generic, nullptr, nullptr};
+#endif
+const FixedKernels kFixedGeneric = {"generic", &rows_generic, nullptr, nullptr};
+
+void decode_row_stored(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+#ifdef RBE_FIXED_HAVE_AVX2
+  static const bool avx2 = cpu_has_avx2();
+  if (avx2) return decode_row_avx2(L, data, r, out);
+#endif
+  decode_row_scalar(L, data, r, out);
+}
+
+const FixedKernels* find_kernels(const char* name) {
+  if (std::strcmp(name, "avx512vnni") == 0)
+    return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bitalg")
+               ? &kFixedAvx512Vnni
+               : nullptr;
+  if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kFixedAvx512 : nullptr;
+#ifdef RBE_FIXED_HAVE_AVX2
+  if (std::strcmp(name, "avx2") == 0) return cpu_has_avx2() ? &kFixedAvx2 : nullptr;
+#endif
+  if (std::strcmp(name, "generic") == 0) return &kFixedGeneric;
+  return nullptr;
+}
+
+const FixedKernels& active_kernels() {
+  static const FixedKernels& k = select_kernels();
+  return k;
+}
+
+void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const float* x, const float* bias, float* y) {
+  if (ks.q8) {
+    std::vector<uint8_t> buf;  // per call, not thread_local: a nested TBB task may run another gemv here
+    ActQ8 a{};
+    ks.prep(L, x, buf, a);
+    run_rows(L.rows, L.row_bytes(), [&](int64_t r0, int64_t r1) { ks.q8(L, data, r0, r1, a, bias, y); });
+  } else {
+    run_rows(L.rows, L.row_bytes(), [&](int64_t r0, int64_t r1) { ks.f32(L, data, r0, r1, x, bias, y); });
+  }
+}
+
+}  // namespace rbe::codec::fixed
+
+namespace rbe::codec {
+
+const char* fixed_kernel_name() { return fixed::active_kernels().name; }
+
+std::vector<std::string> fixed_kernel_names() {
+  std::vector<std::string> v;
+  for (const char* n : {"avx512vnni", "avx512", "avx2", "generic"})
+    if (fixed::find_kernels(n)) v.emplace_back(n);
+  return v;
+}
+
+bool fixed_kernel_quantizes_x(const std::string& name) {
+  const fixed::FixedKernels* k = fixed::find_kernels(name.c_str());
+  return k && k->q8;
+}
+
+bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const float* x, const float* bias, float* y) {
+  const fixed::FixedKernels* ks = fixed::find_kernels(name);
+  if (!ks) return false;
+  const fixed::Layout L = fixed::layout_of(e);
+  if (L.kind == fixed::Kind::Rbe) {
+    std::vector<float> xr(x, x + L.cols);
+    RandomizedHadamard(L.cols, fixed::rotation_seed(e)).forward(xr.data());
+    fixed::gemv(*ks, L, e.data, xr.data(), bias, y);
+  } else {
+    fixed::gemv(*ks, L, e.data, x, bias, y);
+  }
+  return true;
+}
+
+}  // namespace rbe::codec

@@ -1,0 +1,29 @@
+#pragma once
+// The fused decode x matvec kernels of the fixed-rate forms (q8_0, q4_0, rbe
+// fixed), public for tests and benchmarks. Kernels, chosen once at start-up
+// (RBE_FIXED_KERNEL=name forces one):
+//   "avx512vnni"  x quantized to int8 per 32-block (as llama.cpp's Q8
+//                 activations), int8 x int8 dot products (VPDPBUSD)
+//   "avx512"      codes unpacked to int8 levels, converted to f32, FMA with x
+//   "avx2"        the same with 256-bit vectors
+//   "generic"     scalar: decode each group to f32 and dot with x
+// All are multithreaded over row chunks with oneTBB (honouring
+// tbb::global_control).
+#include <string>
+#include <vector>
+
+#include "codec/codec.h"
+
+namespace rbe::codec {
+
+const char* fixed_kernel_name();                // the active kernel
+std::vector<std::string> fixed_kernel_names();  // every kernel this machine runs
+// Whether `name` quantizes x to int8 (looser agreement with the f32 decode).
+bool fixed_kernel_quantizes_x(const std::string& name);
+
+// y[rows] = W x (+ bias) straight from e's bytes with kernel `name` (x in the
+// original basis; rbe fixed rotates it first). Returns false when `name` is
+// unknown or unsupported here. Throws if e is not a fixed-rate form.
+bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const float* x, const float* bias, float* y);
+
+}  // namespace rbe::codec

@@ -1,0 +1,53 @@
+#pragma once
+// Interface between the fixed-rate kernel driver (fixed_kernels.cpp) and the
+// ISA-specific row kernels (fixed_kernels_avx512.cpp). Declarations only, so
+// that no AVX-512 code leaks into translation units that run on AVX2 machines.
+#include <cstdint>
+#include <vector>
+
+#include "codec/fixed_layout.h"
+
+namespace rbe::codec::fixed {
+
+// x quantized to int8 per 32-block (d = max|x| / 127, as llama.cpp's Q8
+// activations) and laid out per 64-weight pair [64p, 64p + 64) in the byte
+// order in which the kernel unpacks that pair's weight codes: q (64 int8),
+// neg (16 int32: -128 * the sum of each 4-byte lane of q, which cancels the
+// +128 that makes the weight levels unsigned), xs (16 f32: the x scale of the
+// sub-block each lane belongs to). A missing second half is zero.
+struct ActQ8 {
+  const int8_t* q;
+  const int32_t* neg;
+  const float* xs;
+  int64_t pairs;
+};
+
+// y[r] = row r . x (+ bias[r]) for r in [r0, r1); x f32 (stored basis).
+using RowsF32Fn = void (*)(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x,
+                           const float* bias, float* y);
+// Quantizes and arranges x for the kernel (buf holds the storage).
+using PrepQ8Fn = void (*)(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& out);
+// The same product from prepared int8 activations.
+using RowsQ8Fn = void (*)(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& x,
+                          const float* bias, float* y);
+
+struct FixedKernels {
+  const char* name;
+  RowsF32Fn f32;  // used when q8 is null
+  PrepQ8Fn prep;
+  RowsQ8Fn q8;
+};
+
+extern const FixedKernels kFixedAvx512;      // fixed_kernels_avx512.cpp
+extern const FixedKernels kFixedAvx512Vnni;  // fixed_kernels_avx512.cpp
+extern const FixedKernels kFixedAvx2;        // fixed_kernels.cpp
+extern const FixedKernels kFixedGeneric;     // fixed_kernels.cpp
+
+const FixedKernels* find_kernels(const char* name);  // null when unknown / unsupported here
+const FixedKernels& active_kernels();
+
+// y = W x (+ bias) with x already in the stored basis: quantizes x when the
+// kernel wants int8, splits rows over the TBB threads.
+void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const float* x, const float* bias, float* y);
+
+}  // namespace rbe::codec::fixed

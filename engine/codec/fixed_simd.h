@@ -1,0 +1,65 @@
+#pragma once
+// AVX2 unpacking of one 32-code sub-block (fixed_layout.h) into 32 signed
+// int8 levels. Included by the kernel files; everything here has internal
+// linkage, so each file keeps the copy compiled with its own ISA flags.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "codec/fixed_layout.h"
+
+namespace rbe::codec::fixed {
+namespace {
+
+// The 16 levels in both 128-bit lanes, for VPSHUFB lookups.
+inline __m256i level_table(const Layout& L) {
+  __m128i t;
+  std::memcpy(&t, L.levels.data(), 16);
+  return _mm256_broadcastsi128_si256(t);
+}
+
+// 32 codes of a sub-block (bits = 2, 3 or 4) as bytes.
+template <int kBits>
+inline __m256i unpack_codes(const uint8_t* p) {
+  if constexpr (kBits == 4) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i m = _mm_set1_epi8(15);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+  } else {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    __m256i c = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(v), _mm256_set_epi64x(6, 4, 2, 0)),
+                                 _mm256_set1_epi8(3));
+    if constexpr (kBits == 3) {
+      int32_t h;
+      std::memcpy(&h, p + 8, 4);
+      const __m256i spread = _mm256_shuffle_epi8(
+          _mm256_set1_epi32(h), _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201ull));
+      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+      c = _mm256_or_si256(c, _mm256_and_si256(set, _mm256_set1_epi8(4)));
+    }
+    return c;
+  }
+}
+
+// 32 signed levels of a sub-block. kBits = 8 is q8_0 (codes are the levels).
+template <int kBits>
+inline __m256i sub_levels(const uint8_t* p, __m256i table) {
+  if constexpr (kBits == 8) {
+    (void)table;
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  } else {
+    return _mm256_shuffle_epi8(table, unpack_codes<kBits>(p));
+  }
+}
+
+inline float load_scale(const uint8_t* g) {
+  uint16_t h;
+  std::memcpy(&h, g, 2);
+  return _cvtsh_ss(h);
+}
+
+}  // namespace
+}  // namespace rbe::codec::fixed

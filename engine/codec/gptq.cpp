@@ -1,0 +1,138 @@
+// GPTQ / LDLQ: the damped inverse-Hessian Cholesky factor and the
+// error-feedback column sweep (16 rows at a time share each pass over U).
+#include "codec/gptq.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace rbe::codec {
+namespace {
+
+// Dot product in 8 independent lanes (GCC vectorizes fixed-lane loops; a
+// plain double reduction it may not reorder).
+double dot(const double* a, const double* b, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[k + j] * b[k + j];
+  double s = 0;
+  for (; k < n; ++k) s += a[k] * b[k];
+  for (double v : acc) s += v;
+  return s;
+}
+
+// In-place lower Cholesky A = L L^T (double, row-major, lower part written).
+// Column j's rows below the diagonal are independent: split over the threads.
+bool cholesky_lower(std::vector<double>& A, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    double* aj = &A[size_t(j * n)];
+    double d = aj[j] - dot(aj, aj, j);
+    if (!(d > 0)) return false;
+    d = std::sqrt(d);
+    aj[j] = d;
+    const double inv = 1.0 / d;
+    const int64_t grain = std::max<int64_t>(16, 32768 / std::max<int64_t>(j, 1));
+    tbb::parallel_for(tbb::blocked_range<int64_t>(j + 1, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
+      for (int64_t i = r.begin(); i < r.end(); ++i) {
+        double* ai = &A[size_t(i * n)];
+        ai[j] = (ai[j] - dot(ai, aj, j)) * inv;
+      }
+    });
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<float> gptq_inverse_cholesky(const float* H, int64_t n, double damp) {
+  if (n <= 0) throw std::invalid_argument("gptq: empty Hessian");
+  double mean_diag = 0;
+  for (int64_t i = 0; i < n; ++i) mean_diag += H[i * n + i];
+  mean_diag /= double(n);
+  if (!(mean_diag > 0) || !std::isfinite(mean_diag))
+    throw std::runtime_error("gptq: the Hessian's diagonal is zero or not finite (no calibration data?)");
+  // Reversed order (J H J = L L^T) makes V = J L J upper with H = V V^T, so
+  // H^-1 = V^-T V^-1 and U = V^-1 is the upper Cholesky factor of H^-1.
+  for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
+    std::vector<double> A(size_t(n * n));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double h = H[(n - 1 - i) * n + (n - 1 - j)];
+        if (i == j) {
+          if (h == 0) h = 1;  // a dead input: any value, its column is all error-free zeros
+          h += damp * mean_diag;
+        }
+        A[size_t(i * n + j)] = h;
+      }
+    if (!cholesky_lower(A, n)) continue;
+    // Inverse of the lower L, row by row: row i of L^-1 = -(sum_k<i L[i][k] row k) / L[i][i];
+    // the columns j of that sum are independent: split over the threads.
+    std::vector<double> Li(size_t(n * n), 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double inv = 1.0 / A[size_t(i * n + i)];
+      const double* ai = &A[size_t(i * n)];
+      double* li = &Li[size_t(i * n)];
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, i, 256), [&](const tbb::blocked_range<int64_t>& jr) {
+        for (int64_t k = jr.begin(); k < i; ++k) {  // row k of L^-1 is zero beyond column k
+          const double a = ai[k];
+          const double* lk = &Li[size_t(k * n)];
+          const int64_t j1 = std::min(jr.end(), k + 1);
+          for (int64_t j = jr.begin(); j < j1; ++j) li[j] += a * lk[j];
+        }
+      });
+      for (int64_t j = 0; j < i; ++j) li[j] *= -inv;
+      li[i] = inv;
+    }
+    // U = V^-1 = J L^-1 J.
+    std::vector<float> U(size_t(n * n), 0.f);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = i; j < n; ++j) U[size_t(i * n + j)] = float(Li[size_t((n - 1 - i) * n + (n - 1 - j))]);
+    return U;
+  }
+  throw std::runtime_error("gptq: the Hessian is not positive definite even with damping " + std::to_string(damp));
+}
+
+void gptq_quantize_rows(const float* W, int64_t cols, const float* U, const GroupQuantizer& q, int64_t r0,
+                        int64_t r1, uint8_t* codes, float* scales) {
+  constexpr int kRows = 16;
+  const int G = q.group;
+  const int64_t groups = cols / G;
+  std::vector<float> w(size_t(cols * kRows));  // transposed tile: w[c * kRows + r]
+  std::vector<float> gbuf(static_cast<size_t>(G)), d(kRows), err(kRows);
+  for (int64_t t0 = r0; t0 < r1; t0 += kRows) {
+    const int nr = int(std::min<int64_t>(kRows, r1 - t0));
+    std::fill(w.begin(), w.end(), 0.f);
+    for (int r = 0; r < nr; ++r)
+      for (int64_t c = 0; c < cols; ++c) w[size_t(c * kRows + r)] = W[(t0 + r) * cols + c];
+    for (int64_t i = 0; i < cols; ++i) {
+      if (i % G == 0) {  // the group's scale, fixed from its current values before it is quantized
+        for (int r = 0; r < nr; ++r) {
+          for (int k = 0; k < G; ++k) gbuf[size_t(k)] = w[size_t((i + k) * kRows + r)];
+          d[size_t(r)] = q.scale(gbuf.data(), G);
+          scales[(t0 + r) * groups + i / G] = d[size_t(r)];
+        }
+      }
+      const float inv_piv = 1.f / U[i * cols + i];
+      float* wi = &w[size_t(i * kRows)];
+      for (int r = 0; r < nr; ++r) {
+        float deq;
+        codes[(t0 + r) * cols + i] = q.round(wi[r], d[size_t(r)], &deq);
+        err[size_t(r)] = (wi[r] - deq) * inv_piv;
+      }
+      for (int r = nr; r < kRows; ++r) err[size_t(r)] = 0.f;
+      const float* ui = U + i * cols;
+      for (int64_t j = i + 1; j < cols; ++j) {
+        const float u = ui[j];
+        float* wj = &w[size_t(j * kRows)];
+        for (int r = 0; r < kRows; ++r) wj[r] -= err[size_t(r)] * u;
+      }
+    }
+  }
+}
+
+}  // namespace rbe::codec

@@ -1,0 +1,530 @@
+// The entropy form's encoder: per block a generator record (optional), a
+// transform-domain residual, ECTCQ (or ECSQ) and rANS; rate control by grade
+// (per block step) or by a bits/weight budget (one global step, found by
+// bisection). Payload layout: rbe_entropy_format.h and docs/format.md.
+#include "codec/rbe_entropy.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "codec/metrics.h"
+#include "codec/rbe_entropy_format.h"
+#include "codec/records.h"
+#include "codec/tcq.h"
+#include "codec/transforms.h"
+#include "tensor/dtype.h"
+
+namespace rbe::codec {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// λ = κ Δ² for the RD search (tuned on Gaussian data: the trellis' union
+// codebook spacing is 2Δ, hence the larger κ).
+constexpr double kKappaTcq = 0.35, kKappaSq = 0.1;
+constexpr int kRecordBits = 80;  // u64 record + f16 amplitude
+
+// Thread-safe progress and cancellation between blocks.
+class Progress {
+ public:
+  Progress(const ProgressFn& fn, const CancelFn& cancel) : fn_(fn), cancel_(cancel) {}
+  void stage(double lo, double hi, int64_t total) {
+    lo_ = lo, hi_ = hi, total_ = std::max<int64_t>(1, total), done_ = 0;
+    report(lo);
+  }
+  void tick() {
+    check();
+    const int64_t d = ++done_;
+    if (fn_ && (d * 50 / total_ != (d - 1) * 50 / total_ || d == total_)) report(lo_ + (hi_ - lo_) * double(d) / double(total_));
+  }
+  void check() const {
+    if (cancel_ && cancel_()) throw Cancelled();
+  }
+  void report(double f) {
+    if (!fn_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    f = std::min(1.0, f);
+    if (f < last_) return;  // ticks from several threads may arrive out of order
+    last_ = f;
+    fn_(f, "rbe entropy");
+  }
+
+ private:
+  const ProgressFn& fn_;
+  const CancelFn& cancel_;
+  std::mutex mu_;
+  double lo_ = 0, hi_ = 1, last_ = 0;
+  int64_t total_ = 1;
+  std::atomic<int64_t> done_{0};
+};
+
+// Runs f(block) over [0, n) in parallel; polls cancel before each block and,
+// when `tick`, advances the current progress stage after it.
+template <class F>
+void for_blocks(int64_t n, Progress* pr, F&& f, bool tick = true) {
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t b = r.begin(); b < r.end(); ++b) {
+      if (pr) pr->check();
+      f(b);
+      if (pr && tick) pr->tick();
+    }
+  });
+}
+
+struct Block {
+  int64_t r0 = 0, c0 = 0;
+  int rb = 0, cb = 0;
+  std::vector<float> orig;    // the weights
+  std::vector<float> coeffs;  // transform of the (rotated) residual
+  Transform t = Transform::DCT;
+  bool has_rec = false;
+  DecodedParams rec;
+  uint16_t amp = 0;    // f16 amplitude
+  double energy = 0;   // sum of squares of orig
+  double coeff_rms = 0;
+  // Rate control results.
+  float step = 1.f;
+  std::vector<int32_t> sym;
+  std::vector<uint8_t> ctx;
+  bool zero = false;
+  int64_t n() const { return int64_t(rb) * cb; }
+};
+
+// Estimated bits of coefficients at step Δ: Σ log2(1 + |c|/Δ) (a smooth
+// stand-in for the entropy coder's cost, for choosing transform and record).
+double proxy_bits(const std::vector<float>& c, double step) {
+  double s = 0;
+  const double inv = 1.0 / step;
+  for (float v : c) s += std::log2(1.0 + std::fabs(double(v)) * inv);
+  return s;
+}
+
+// The generator search: a few cheap records; returns the best by energy removed.
+std::vector<DecodedParams> record_candidates() {
+  std::vector<DecodedParams> v;
+  DecodedParams p;
+  p.basis = 0;
+  v.push_back(p);
+  for (int rot : {0, 4}) {
+    p = DecodedParams{};
+    p.basis = 6, p.rotation = rot;
+    v.push_back(p);
+    for (int basis : {1, 2})
+      for (float r : {0.25f, 0.6f}) {
+        p = DecodedParams{};
+        p.basis = basis, p.rotation = rot, p.r = r;
+        v.push_back(p);
+      }
+  }
+  return v;
+}
+
+// Residual after the best record (amplitude f16-rounded, generated exactly as the decoder does).
+bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<float>& residual) {
+  static const std::vector<DecodedParams> cands = record_candidates();
+  std::vector<float> g(static_cast<size_t>(b.n()));
+  double best_gain = 0;
+  bool found = false;
+  for (const DecodedParams& c : cands) {
+    generate_block(c, b.rb, b.cb, g.data());
+    double gg = 0, bg = 0;
+    for (int64_t i = 0; i < b.n(); ++i) gg += double(g[size_t(i)]) * g[size_t(i)], bg += double(b.orig[size_t(i)]) * g[size_t(i)];
+    if (gg <= 0) continue;
+    const double gain = bg * bg / gg;
+    if (gain > best_gain) {
+      best_gain = gain, found = true;
+      rec = c;
+      rec.amplitude = float(bg / gg);
+    }
+  }
+  if (!found) return false;
+  amp = f32_to_f16(rec.amplitude);
+  rec.amplitude = f16_to_f32(amp);
+  if (!std::isfinite(rec.amplitude) || rec.amplitude == 0.f) return false;
+  generate_block(rec, b.rb, b.cb, g.data());
+  residual.resize(size_t(b.n()));
+  for (int64_t i = 0; i < b.n(); ++i) residual[size_t(i)] = b.orig[size_t(i)] - g[size_t(i)];
+  return true;
+}
+
+// Rotation (optional) and the transform with the fewest estimated bits.
+void to_coefficients(const std::vector<float>& spatial, const Block& b, int64_t key, bool rotate, uint64_t seed,
+                     Transform want, double step0, std::vector<float>& best, Transform& best_t, double& best_bits) {
+  std::vector<float> base = spatial;
+  if (rotate) rotate_block(base.data(), b.rb, b.cb, seed, uint64_t(key), false);
+  best_bits = INFINITY;
+  for (Transform t : {Transform::DCT, Transform::Haar, Transform::CDF97}) {
+    if (want != Transform::Adaptive && t != want) continue;
+    std::vector<float> c = base;
+    forward_transform(t, c.data(), b.rb, b.cb);
+    const double bits = proxy_bits(c, step0);
+    if (bits < best_bits) best_bits = bits, best = std::move(c), best_t = t;
+  }
+}
+
+double quantize(Block& b, float step, const RateModel& rm, bool tcq) {
+  b.sym.resize(size_t(b.n()));
+  b.ctx.resize(size_t(b.n()));
+  const float lambda = float((tcq ? kKappaTcq : kKappaSq) * double(step) * step);
+  return tcq ? tcq_quantize(b.coeffs.data(), b.n(), step, lambda, rm, b.sym.data(), b.ctx.data())
+             : sq_quantize(b.coeffs.data(), b.n(), step, lambda, rm, b.sym.data(), b.ctx.data());
+}
+
+RateModel prior_model(const Block& b, float step, bool tcq) {
+  return RateModel::gaussian(std::max(b.coeff_rms, 1e-30) / step, tcq);
+}
+
+// Symbol counts per context over the given blocks (zero blocks excluded).
+struct Counts {
+  int32_t lo[2] = {0, 0};
+  std::vector<uint64_t> c[2];
+  bool any[2] = {false, false};
+};
+
+Counts count_symbols(const std::vector<Block>& blocks, const std::vector<int64_t>& which) {
+  int32_t mn[2] = {INT32_MAX, INT32_MAX}, mx[2] = {INT32_MIN, INT32_MIN};
+  for (int64_t k : which) {
+    const Block& b = blocks[size_t(k)];
+    if (b.zero) continue;
+    for (size_t i = 0; i < b.sym.size(); ++i) {
+      const int32_t e = escape_symbol(b.sym[i]);
+      mn[b.ctx[i]] = std::min(mn[b.ctx[i]], e), mx[b.ctx[i]] = std::max(mx[b.ctx[i]], e);
+    }
+  }
+  Counts out;
+  for (int c = 0; c < 2; ++c) {
+    out.any[c] = mn[c] <= mx[c];
+    out.lo[c] = out.any[c] ? mn[c] : 0;
+    out.c[c].assign(out.any[c] ? size_t(int64_t(mx[c]) - mn[c] + 1) : 1, 0);
+  }
+  for (int64_t k : which) {
+    const Block& b = blocks[size_t(k)];
+    if (b.zero) continue;
+    for (size_t i = 0; i < b.sym.size(); ++i) ++out.c[b.ctx[i]][size_t(escape_symbol(b.sym[i]) - out.lo[b.ctx[i]])];
+  }
+  for (int c = 0; c < 2; ++c)
+    if (!out.any[c]) out.c[c][0] = 1;  // a placeholder so the table exists
+  return out;
+}
+
+bool all_zero(const Block& b) {
+  for (size_t i = 0; i < b.sym.size(); ++i)
+    if (b.sym[i] != 0 || b.ctx[i] != 0) return false;
+  return true;
+}
+
+// Two passes at one step over `which`: a Gaussian prior per block, then the
+// pooled empirical model of the first pass. Returns the estimated payload bits
+// of those blocks (entropy + per-block headers) and the serialised table bytes.
+double trial(std::vector<Block>& blocks, const std::vector<int64_t>& which, float step, bool tcq, Progress* pr,
+             int64_t* table_bytes) {
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, which.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
+    for (size_t k = r.begin(); k < r.end(); ++k) {
+      if (pr) pr->check();
+      Block& b = blocks[size_t(which[k])];
+      b.step = step;
+      quantize(b, step, prior_model(b, step, tcq), tcq);
+      b.zero = all_zero(b);
+    }
+  });
+  Counts cnt = count_symbols(blocks, which);
+  const RateModel rm = RateModel::from_counts(cnt.c, cnt.lo, tcq ? 2 : 1);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, which.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
+    for (size_t k = r.begin(); k < r.end(); ++k) {
+      if (pr) pr->check();
+      Block& b = blocks[size_t(which[k])];
+      quantize(b, step, rm, tcq);
+      b.zero = all_zero(b);
+    }
+  });
+  cnt = count_symbols(blocks, which);
+  double bits = 0;
+  for (int c = 0; c < (tcq ? 2 : 1); ++c)
+    if (cnt.any[c]) bits += entropy_bits(cnt.c[c]);
+  for (int64_t k : which) {
+    const Block& b = blocks[size_t(k)];
+    bits += 8.0 * (b.zero ? 7 : 11) + (b.has_rec ? kRecordBits : 0);
+    if (!b.zero)
+      for (int32_t v : b.sym) bits += std::abs(escape_symbol(v)) == kEscape ? 32 : 0;
+  }
+  if (table_bytes) {
+    std::vector<uint8_t> tmp;
+    for (int c = 0; c < (tcq ? 2 : 1); ++c) FreqTable::from_counts(cnt.lo[c], cnt.c[c]).serialize(tmp);
+    *table_bytes = int64_t(tmp.size()) + 1;
+  }
+  return bits;
+}
+
+// Grade mode: the largest step whose reconstruction meets the bound, per block.
+void fit_grade_step(Block& b, double bound, bool tcq, bool rotate, uint64_t seed, int64_t key) {
+  if (b.energy == 0) {
+    b.step = 1.f;
+    b.sym.assign(size_t(b.n()), 0);
+    b.ctx.assign(size_t(b.n()), 0);
+    b.zero = true;
+    return;
+  }
+  const double emax = bound * bound * b.energy * (1 - 1e-9);
+  double step = std::max(bound * std::sqrt(12.0 * b.energy / double(b.n())), 1e-30);
+  std::vector<float> deq(size_t(b.n())), rec(size_t(b.n()));
+  auto spatial_error = [&]() {
+    if (tcq) tcq_dequantize(b.sym.data(), b.n(), b.step, deq.data());
+    else sq_dequantize(b.sym.data(), b.n(), b.step, deq.data());
+    reconstruct_block(deq.data(), b.rb, b.cb, b.t, rotate, seed, uint64_t(key), b.has_rec ? &b.rec : nullptr, rec.data());
+    return sum_sq_diff(b.orig.data(), rec.data(), b.n());
+  };
+  // Newton steps on log Δ (error ∝ Δ²), then back off until the real decode meets the bound.
+  for (int it = 0; it < 4; ++it) {
+    b.step = float(step);
+    const double d = quantize(b, b.step, prior_model(b, b.step, tcq), tcq);
+    if (d <= 0) { step *= 4; continue; }
+    step *= std::clamp(std::sqrt(emax / d), 0.25, 4.0) * 0.995;
+  }
+  for (int it = 0; it < 60; ++it) {
+    b.step = float(step);
+    quantize(b, b.step, prior_model(b, b.step, tcq), tcq);
+    const double e = spatial_error();
+    if (e <= emax) break;
+    step *= std::clamp(0.98 * std::sqrt(emax / e), 0.5, 0.98);
+  }
+  b.zero = all_zero(b);
+}
+
+void put_bytes(std::vector<uint8_t>& out, const void* p, size_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(p);
+  out.insert(out.end(), b, b + n);
+}
+
+// Serialises every block and the directory into the payload.
+std::vector<uint8_t> assemble(std::vector<Block>& blocks, bool tcq, Progress* pr) {
+  std::vector<int64_t> all(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) all[i] = int64_t(i);
+  const Counts cnt = count_symbols(blocks, all);
+  std::vector<FreqTable> tables;
+  for (int c = 0; c < (tcq ? 2 : 1); ++c) tables.push_back(FreqTable::from_counts(cnt.lo[c], cnt.c[c]));
+  std::vector<std::vector<uint8_t>> body(blocks.size());
+  for_blocks(int64_t(blocks.size()), pr, [&](int64_t k) {
+    const Block& b = blocks[size_t(k)];
+    auto& out = body[size_t(k)];
+    out.push_back(uint8_t(uint8_t(b.t) | (b.has_rec ? kFlagRecord : 0) | (b.zero ? kFlagZero : 0)));
+    put_bytes(out, &b.step, 4);
+    if (b.has_rec) {
+      const Packed128 pk = Packed128::from_params(b.rec);
+      put_bytes(out, &pk.hi, 8);
+      put_bytes(out, &b.amp, 2);
+    }
+    if (!b.zero) {
+      const std::vector<uint8_t> s = rans_encode(tables, b.ctx, b.sym);
+      out.insert(out.end(), s.begin(), s.end());
+    }
+  }, /*tick=*/false);
+  std::vector<uint8_t> payload;
+  payload.push_back(uint8_t(tables.size()));
+  for (const auto& t : tables) t.serialize(payload);
+  put_varint(payload, blocks.size());
+  for (const auto& b : body) put_varint(payload, b.size());
+  for (const auto& b : body) payload.insert(payload.end(), b.begin(), b.end());
+  return payload;
+}
+
+const char* generator_name(RbeEntropyOptions::Generator g) {
+  switch (g) {
+    case RbeEntropyOptions::Generator::Off: return "off";
+    case RbeEntropyOptions::Generator::Force: return "force";
+    default: return "auto";
+  }
+}
+
+}  // namespace
+
+EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const ProgressFn& progress,
+                                 const CancelFn& cancel) {
+  return encode_rbe_entropy(W, s, progress, cancel, RbeEntropyOptions{});
+}
+
+EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const ProgressFn& progress,
+                                 const CancelFn& cancel, const RbeEntropyOptions& opt) {
+  const auto t0 = Clock::now();
+  if (!W.defined() || W.shape().size() != 2) throw std::invalid_argument("rbe entropy: expected a 2-D tensor");
+  const Tensor Wc = W.to(DType::F32).contiguous();
+  const int64_t rows = Wc.shape()[0], cols = Wc.shape()[1];
+  if (rows <= 0 || cols <= 0) throw std::invalid_argument("rbe entropy: empty tensor");
+  if (s.block_size < 4 || s.block_size > 256)
+    throw std::invalid_argument("rbe entropy: block_size must be in [4, 256], got " + std::to_string(s.block_size));
+  if (s.bpw && !(*s.bpw > 0 && std::isfinite(*s.bpw)))
+    throw std::invalid_argument("rbe entropy: bits per weight must be > 0");
+  const float* w = Wc.data<float>();
+  for (int64_t i = 0; i < rows * cols; ++i)
+    if (!std::isfinite(w[i])) throw std::invalid_argument("rbe entropy: the tensor has a non-finite value at " + std::to_string(i));
+
+  const int B = s.block_size;
+  const bool tcq = opt.tcq, rotate = opt.rotate;
+  const int64_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B, nblocks = nbr * nbc;
+  const double total_energy = sum_sq(w, rows * cols);
+  const double rms = std::sqrt(total_energy / double(rows * cols));
+  const QualityGrade grade = s.grade.value_or(QualityGrade::A);
+  const bool by_bpw = s.bpw.has_value();
+  Progress pr(progress, cancel);
+
+  // 1. Blocks: record, rotation, transform.
+  std::vector<Block> blocks(static_cast<size_t>(nblocks));
+  pr.stage(0.0, 0.3, nblocks);
+  for_blocks(nblocks, &pr, [&](int64_t k) {
+    Block& b = blocks[size_t(k)];
+    b.r0 = (k / nbc) * B, b.c0 = (k % nbc) * B;
+    b.rb = int(std::min<int64_t>(B, rows - b.r0)), b.cb = int(std::min<int64_t>(B, cols - b.c0));
+    b.orig.resize(size_t(b.n()));
+    for (int i = 0; i < b.rb; ++i) std::copy(w + (b.r0 + i) * cols + b.c0, w + (b.r0 + i) * cols + b.c0 + b.cb, b.orig.data() + int64_t(i) * b.cb);
+    b.energy = sum_sq(b.orig.data(), b.n());
+    const double brms = std::sqrt(b.energy / double(b.n()));
+    const double step0 = std::max(1e-30, by_bpw ? rms * 4.13 * std::exp2(-*s.bpw) : grade_bound(grade) * std::sqrt(12.0) * brms);
+    double bits_plain;
+    to_coefficients(b.orig, b, k, rotate, s.seed, s.transform, step0, b.coeffs, b.t, bits_plain);
+    if (opt.generator != RbeEntropyOptions::Generator::Off && b.energy > 0) {
+      DecodedParams rec;
+      uint16_t amp;
+      std::vector<float> resid, coeffs;
+      Transform t;
+      double bits_rec;
+      if (fit_record(b, rec, amp, resid)) {
+        to_coefficients(resid, b, k, rotate, s.seed, s.transform, step0, coeffs, t, bits_rec);
+        if (opt.generator == RbeEntropyOptions::Generator::Force || bits_rec + kRecordBits < bits_plain) {
+          b.has_rec = true, b.rec = rec, b.amp = amp, b.coeffs = std::move(coeffs), b.t = t;
+        }
+      }
+    }
+    b.coeff_rms = std::sqrt(sum_sq(b.coeffs.data(), b.n()) / double(b.n()));
+  });
+
+  // 2. Rate control and quantization.
+  std::vector<uint8_t> payload;
+  if (!by_bpw) {
+    pr.stage(0.3, 0.8, nblocks);
+    for_blocks(nblocks, &pr, [&](int64_t k) { fit_grade_step(blocks[size_t(k)], grade_bound(grade), tcq, rotate, s.seed, k); });
+    payload = assemble(blocks, tcq, nullptr);
+  } else {
+    const double budget_bits = *s.bpw * double(rows * cols);
+    // Bisection on log Δ over a sample of blocks (every k-th, about 256K weights).
+    const int64_t per = std::max<int64_t>(1, (rows * cols) / std::max<int64_t>(1, int64_t(1) << 18));
+    std::vector<int64_t> sample, all;
+    for (int64_t k = 0; k < nblocks; ++k) {
+      all.push_back(k);
+      if (k % per == 0) sample.push_back(k);
+    }
+    int64_t sample_weights = 0;
+    for (int64_t k : sample) sample_weights += blocks[size_t(k)].n();
+    const double scale = double(rows * cols) / double(sample_weights);
+    double maxc = 0;
+    for (const Block& b : blocks)
+      for (float v : b.coeffs) maxc = std::max(maxc, double(std::fabs(v)));
+    auto estimate = [&](double step, const std::vector<int64_t>& which, double sc) {
+      int64_t tb = 0;
+      const double bits = trial(blocks, which, float(step), tcq, &pr, &tb);
+      return bits * sc + 8.0 * double(tb);
+    };
+    // Rate falls by about one bit per weight per doubling of Δ: start from the
+    // Gaussian high-rate estimate, then secant steps on log Δ inside a bracket
+    // [lo: over budget, hi: within budget], bisecting when a step leaves it.
+    double lo = 0, hi = 0, r_lo = 0, r_hi = 0;
+    double step = std::max(rms, 1e-30) * 4.13 * std::exp2(-*s.bpw) * (tcq ? 0.5 : 1.0);
+    pr.stage(0.3, 0.5, 16);
+    for (int it = 0; it < 16; ++it) {
+      const double r = estimate(step, sample, scale);
+      pr.tick();
+      if (r <= budget_bits) {
+        if (hi == 0 || step < hi) hi = step, r_hi = r;
+        if (r >= budget_bits * 0.997) break;  // close enough below the budget
+      } else if (lo == 0 || step > lo) {
+        lo = step, r_lo = r;
+      }
+      double next;
+      if (lo > 0 && hi > 0) {
+        if (hi / lo < 1.0005) break;
+        // Secant on (log Δ, bits), aiming just under the budget.
+        const double target = budget_bits * 0.999;
+        const double t = (std::log(r_lo) - std::log(target)) / (std::log(r_lo) - std::log(r_hi));
+        next = std::exp(std::log(lo) + std::clamp(t, 0.1, 0.9) * (std::log(hi) - std::log(lo)));
+      } else {
+        next = step * std::exp2((r - budget_bits * 0.999) / double(rows * cols));
+        if (hi == 0 && step >= std::max(maxc, 1e-30) * 4) break;  // all zero and still over
+      }
+      step = next;
+    }
+    if (hi == 0) hi = step;
+    // Full passes; raise Δ while the real payload is over budget.
+    step = hi;
+    pr.stage(0.5, 0.8, 8);
+    for (int attempt = 0;; ++attempt) {
+      trial(blocks, all, float(step), tcq, &pr, nullptr);
+      payload = assemble(blocks, tcq, &pr);
+      const double bits = 8.0 * double(payload.size());
+      pr.tick();
+      if (bits <= budget_bits) break;
+      if (attempt >= 7 || step >= std::max(maxc, 1e-30) * 4)
+        throw std::runtime_error("rbe entropy: cannot meet " + std::to_string(*s.bpw) + " bits/weight (smallest reached: " +
+                                 std::to_string(bits / double(rows * cols)) + ")");
+      step *= std::exp2((bits - budget_bits) / double(rows * cols)) * 1.002;
+    }
+  }
+
+  // 3. Measure against the real decode.
+  EncodedTensor e;
+  e.codec = "rbe";
+  e.storage = Storage::Entropy;
+  e.rows = rows, e.cols = cols;
+  e.params = {{"format_version", 1},
+              {"block_size", B},
+              {"transform", transform_name(s.transform)},
+              {"seed", s.seed},
+              {"rotate", rotate},
+              {"generator", generator_name(opt.generator)},
+              {"quantizer", tcq ? "tcq" : "sq"}};
+  e.set_owned(std::move(payload));
+  pr.stage(0.8, 1.0, nblocks);
+  const RbeEntropyView view(e);
+  std::vector<float> dec(static_cast<size_t>(rows * cols));
+  decode_rbe_entropy(e, dec.data());
+  e.blocks.resize(size_t(nblocks));
+  int64_t kept = 0;
+  for (const Block& b : blocks) {
+    kept += b.has_rec ? 1 : 0;
+    if (!b.zero)
+      for (int32_t v : b.sym) kept += v != 0;
+  }
+  const double side_per_weight = 8.0 * double(view.side_bytes()) / double(rows * cols);
+  for_blocks(nblocks, &pr, [&](int64_t k) {
+    const Block& b = blocks[size_t(k)];
+    double e2 = 0;
+    for (int i = 0; i < b.rb; ++i)
+      e2 += sum_sq_diff(b.orig.data() + int64_t(i) * b.cb, dec.data() + (b.r0 + i) * cols + b.c0, b.cb);
+    BlockStats& st = e.blocks[size_t(k)];
+    st.row0 = int32_t(b.r0), st.col0 = int32_t(b.c0), st.rows = b.rb, st.cols = b.cb;
+    st.rmse = float(std::sqrt(e2 / double(b.n())));
+    const double rel = b.energy > 0 ? std::sqrt(e2 / b.energy) : (e2 > 0 ? INFINITY : 0.0);
+    st.rel_rmse = float(rel);
+    st.grade = grade_for(rel);
+    st.bits = float(8.0 * double(view.block_bytes(k)) + side_per_weight * double(b.n()));
+  });
+  CompressionMetadata& m = e.meta;
+  m.block_size = B;
+  m.weights = rows * cols;
+  m.bytes = e.size;
+  m.bits_per_weight = 8.0 * double(e.size) / double(m.weights);
+  m.rmse = rmse(w, dec.data(), m.weights);
+  m.rel_rmse = rel_rmse(w, dec.data(), m.weights);
+  m.snr_db = snr_db(w, dec.data(), m.weights);
+  m.coefficient_count = kept;
+  m.encode_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  pr.report(1.0);
+  return e;
+}
+
+}  // namespace rbe::codec

@@ -1,0 +1,274 @@
+#include "codec/transforms.h"
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+namespace rbe::codec {
+
+namespace {
+
+// Orthonormal DCT-II matrix C[k][i] (row k = frequency), cached per size.
+const std::vector<float>& dct_matrix(int n) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<std::vector<float>>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[n];
+  if (!slot) {
+    auto m = std::make_unique<std::vector<float>>(size_t(n) * size_t(n));
+    for (int k = 0; k < n; ++k)
+      for (int i = 0; i < n; ++i) {
+        const double s = k == 0 ? std::sqrt(1.0 / n) : std::sqrt(2.0 / n);
+        (*m)[size_t(k) * size_t(n) + size_t(i)] = float(s * std::cos(M_PI * (2 * i + 1) * k / (2.0 * n)));
+      }
+    slot = std::move(m);
+  }
+  return *slot;
+}
+
+// Orthonormal Sylvester Hadamard matrix (n a power of two), cached per size.
+const std::vector<float>& hadamard_matrix(int n) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<std::vector<float>>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[n];
+  if (!slot) {
+    auto m = std::make_unique<std::vector<float>>(size_t(n) * size_t(n));
+    const float s = float(1.0 / std::sqrt(double(n)));
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) (*m)[size_t(i) * size_t(n) + size_t(j)] = (__builtin_popcount(unsigned(i & j)) & 1) ? -s : s;
+    slot = std::move(m);
+  }
+  return *slot;
+}
+
+// Y = M X (left, M [rows, rows]) or Y = X M^T (right, M [cols, cols]); transposed
+// variants use M^T. Loops ordered so the inner one runs along contiguous rows.
+void apply_left(const float* M, bool transpose, float* X, int rows, int cols) {
+  std::vector<float> Y(size_t(rows) * size_t(cols), 0.f);
+  for (int i = 0; i < rows; ++i) {
+    float* y = Y.data() + size_t(i) * size_t(cols);
+    for (int k = 0; k < rows; ++k) {
+      const float m = transpose ? M[size_t(k) * size_t(rows) + size_t(i)] : M[size_t(i) * size_t(rows) + size_t(k)];
+      const float* x = X + size_t(k) * size_t(cols);
+      for (int j = 0; j < cols; ++j) y[j] += m * x[j];
+    }
+  }
+  std::copy(Y.begin(), Y.end(), X);
+}
+
+void apply_right(const float* M, bool transpose, float* X, int rows, int cols) {
+  // Y[i][j] = sum_k X[i][k] * (transpose ? M[k][j] : M[j][k]); as a left product on X^T rows.
+  std::vector<float> Mt(size_t(cols) * size_t(cols));
+  for (int a = 0; a < cols; ++a)
+    for (int b = 0; b < cols; ++b)
+      Mt[size_t(a) * size_t(cols) + size_t(b)] =
+          transpose ? M[size_t(a) * size_t(cols) + size_t(b)] : M[size_t(b) * size_t(cols) + size_t(a)];
+  std::vector<float> y(static_cast<size_t>(cols));
+  for (int i = 0; i < rows; ++i) {
+    float* x = X + size_t(i) * size_t(cols);
+    std::fill(y.begin(), y.end(), 0.f);
+    for (int k = 0; k < cols; ++k) {
+      const float xv = x[k];
+      const float* m = Mt.data() + size_t(k) * size_t(cols);
+      for (int j = 0; j < cols; ++j) y[size_t(j)] += xv * m[j];
+    }
+    std::copy(y.begin(), y.end(), x);
+  }
+}
+
+// One Haar analysis / synthesis level on x[0, n): low band first.
+void haar_level(float* x, int n, bool inverse, std::vector<float>& tmp) {
+  const int half = n / 2, nlow = n - half;
+  const float s = float(M_SQRT1_2);
+  tmp.assign(x, x + n);
+  if (!inverse) {
+    for (int i = 0; i < half; ++i) {
+      const float a = tmp[size_t(2 * i)], b = tmp[size_t(2 * i + 1)];
+      x[i] = (a + b) * s;
+      x[nlow + i] = (a - b) * s;
+    }
+    if (n & 1) x[half] = tmp[size_t(n - 1)];
+  } else {
+    for (int i = 0; i < half; ++i) {
+      const float lo = tmp[size_t(i)], hi = tmp[size_t(nlow + i)];
+      x[2 * i] = (lo + hi) * s;
+      x[2 * i + 1] = (lo - hi) * s;
+    }
+    if (n & 1) x[n - 1] = tmp[size_t(half)];
+  }
+}
+
+// CDF 9/7 lifting constants (Daubechies & Sweldens) and the band scaling that
+// makes the pair of filters nearly orthonormal.
+constexpr float kAlpha = -1.586134342059924f, kBeta = -0.052980118572961f, kGamma = 0.882911075530934f,
+                kDelta = 0.443506852043971f;
+// Low band gain sqrt(|synthesis| / |analysis|) of the unscaled lifting (high band: its inverse),
+// so that analysis and synthesis vectors both have norms within ~13% of 1.
+constexpr float kLow = 1.1333860f;
+
+// Lifting on even (s) / odd (d) samples with whole-sample symmetric extension.
+void lift_odd(std::vector<float>& s, std::vector<float>& d, float c, float sign) {
+  const int ns = int(s.size()), nd = int(d.size());
+  for (int i = 0; i < nd; ++i) {
+    const float right = i + 1 < ns ? s[size_t(i + 1)] : s[size_t(i)];  // x[2i+2] mirrors to x[2i]
+    d[size_t(i)] += sign * c * (s[size_t(i)] + right);
+  }
+}
+void lift_even(std::vector<float>& s, std::vector<float>& d, float c, float sign) {
+  const int ns = int(s.size()), nd = int(d.size());
+  for (int i = 0; i < ns; ++i) {
+    const float left = i > 0 ? d[size_t(i - 1)] : d[0];                       // x[-1] mirrors to x[1]
+    const float right = i < nd ? d[size_t(i)] : d[size_t(nd - 1)];           // x[n] mirrors to x[n-2]
+    s[size_t(i)] += sign * c * (left + right);
+  }
+}
+
+void cdf97_level(float* x, int n, bool inverse) {
+  if (n < 2) return;
+  const int ns = (n + 1) / 2, nd = n / 2;
+  std::vector<float> s(static_cast<size_t>(ns)), d(static_cast<size_t>(nd));
+  if (!inverse) {
+    for (int i = 0; i < ns; ++i) s[size_t(i)] = x[2 * i];
+    for (int i = 0; i < nd; ++i) d[size_t(i)] = x[2 * i + 1];
+    lift_odd(s, d, kAlpha, 1.f);
+    lift_even(s, d, kBeta, 1.f);
+    lift_odd(s, d, kGamma, 1.f);
+    lift_even(s, d, kDelta, 1.f);
+    for (int i = 0; i < ns; ++i) x[i] = s[size_t(i)] * kLow;
+    for (int i = 0; i < nd; ++i) x[ns + i] = d[size_t(i)] / kLow;
+  } else {
+    for (int i = 0; i < ns; ++i) s[size_t(i)] = x[i] / kLow;
+    for (int i = 0; i < nd; ++i) d[size_t(i)] = x[ns + i] * kLow;
+    lift_even(s, d, kDelta, -1.f);
+    lift_odd(s, d, kGamma, -1.f);
+    lift_even(s, d, kBeta, -1.f);
+    lift_odd(s, d, kAlpha, -1.f);
+    for (int i = 0; i < ns; ++i) x[2 * i] = s[size_t(i)];
+    for (int i = 0; i < nd; ++i) x[2 * i + 1] = d[size_t(i)];
+  }
+}
+
+using Level1D = void (*)(float*, int, bool);
+
+void haar_level_fn(float* x, int n, bool inverse) {
+  thread_local std::vector<float> tmp;
+  haar_level(x, n, inverse, tmp);
+}
+
+// Multi-level 1-D wavelet on x[0, n).
+void wavelet_1d(Level1D level, float* x, int n, bool inverse) {
+  const int L = wavelet_levels(n);
+  std::vector<int> sizes;
+  for (int l = 0, m = n; l < L; ++l, m = (m + 1) / 2) sizes.push_back(m);
+  if (!inverse)
+    for (int m : sizes) level(x, m, false);
+  else
+    for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) level(x, *it, true);
+}
+
+// Multi-level 2-D (Mallat): rows then columns of the current low band, then recurse.
+void wavelet_2d(Level1D level, float* X, int rows, int cols, bool inverse) {
+  const int L = std::min(wavelet_levels(rows), wavelet_levels(cols));
+  std::vector<std::pair<int, int>> sizes;
+  for (int l = 0, r = rows, c = cols; l < L; ++l, r = (r + 1) / 2, c = (c + 1) / 2) sizes.push_back({r, c});
+  std::vector<float> col(static_cast<size_t>(rows));
+  auto do_level = [&](int r, int c, bool inv) {
+    auto rows_pass = [&] { for (int i = 0; i < r; ++i) level(X + size_t(i) * size_t(cols), c, inv); };
+    auto cols_pass = [&] {
+      for (int j = 0; j < c; ++j) {
+        for (int i = 0; i < r; ++i) col[size_t(i)] = X[size_t(i) * size_t(cols) + size_t(j)];
+        level(col.data(), r, inv);
+        for (int i = 0; i < r; ++i) X[size_t(i) * size_t(cols) + size_t(j)] = col[size_t(i)];
+      }
+    };
+    if (!inv) { rows_pass(); cols_pass(); } else { cols_pass(); rows_pass(); }
+  };
+  if (!inverse)
+    for (auto [r, c] : sizes) do_level(r, c, false);
+  else
+    for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) do_level(it->first, it->second, true);
+}
+
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+bool is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+const float* rotation_matrix(int n) { return is_pow2(n) ? hadamard_matrix(n).data() : dct_matrix(n).data(); }
+
+}  // namespace
+
+int wavelet_levels(int n) {
+  int L = 0;
+  for (int m = n; m >= 8; m = (m + 1) / 2) ++L;  // the low band keeps >= 4 samples
+  return L;
+}
+
+void dct_1d(float* x, int n, bool inverse) {
+  const auto& C = dct_matrix(n);
+  std::vector<float> y(size_t(n), 0.f);
+  for (int k = 0; k < n; ++k)
+    for (int i = 0; i < n; ++i)
+      y[size_t(k)] += inverse ? C[size_t(i) * size_t(n) + size_t(k)] * x[i] : C[size_t(k) * size_t(n) + size_t(i)] * x[i];
+  std::copy(y.begin(), y.end(), x);
+}
+
+void haar_1d(float* x, int n, bool inverse) { wavelet_1d(haar_level_fn, x, n, inverse); }
+void cdf97_1d(float* x, int n, bool inverse) { wavelet_1d(cdf97_level, x, n, inverse); }
+
+void forward_transform(Transform t, float* block, int rows, int cols) {
+  switch (t) {
+    case Transform::DCT:
+      apply_left(dct_matrix(rows).data(), false, block, rows, cols);
+      apply_right(dct_matrix(cols).data(), false, block, rows, cols);
+      return;
+    case Transform::Haar: wavelet_2d(haar_level_fn, block, rows, cols, false); return;
+    case Transform::CDF97: wavelet_2d(cdf97_level, block, rows, cols, false); return;
+    default: throw std::invalid_argument("forward_transform: choose a concrete transform");
+  }
+}
+
+void inverse_transform(Transform t, float* block, int rows, int cols) {
+  switch (t) {
+    case Transform::DCT:
+      apply_left(dct_matrix(rows).data(), true, block, rows, cols);
+      apply_right(dct_matrix(cols).data(), true, block, rows, cols);
+      return;
+    case Transform::Haar: wavelet_2d(haar_level_fn, block, rows, cols, true); return;
+    case Transform::CDF97: wavelet_2d(cdf97_level, block, rows, cols, true); return;
+    default: throw std::invalid_argument("inverse_transform: choose a concrete transform");
+  }
+}
+
+void rotate_block(float* block, int rows, int cols, uint64_t seed, uint64_t key, bool inverse) {
+  const uint64_t base = mix64(seed ^ mix64(key));
+  auto sign = [&](int axis, int i) { return (mix64(base + uint64_t(axis) * 0x100000000ULL + uint64_t(i)) & 1) ? -1.f : 1.f; };
+  const float* Mr = rotation_matrix(rows);
+  const float* Mc = rotation_matrix(cols);
+  if (!inverse) {
+    // X <- Mr · diag(sr) · X · diag(sc) · Mc^T
+    for (int i = 0; i < rows; ++i) {
+      const float si = sign(0, i);
+      for (int j = 0; j < cols; ++j) block[size_t(i) * size_t(cols) + size_t(j)] *= si * sign(1, j);
+    }
+    apply_left(Mr, false, block, rows, cols);
+    apply_right(Mc, false, block, rows, cols);
+  } else {
+    apply_left(Mr, true, block, rows, cols);
+    apply_right(Mc, true, block, rows, cols);
+    for (int i = 0; i < rows; ++i) {
+      const float si = sign(0, i);
+      for (int j = 0; j < cols; ++j) block[size_t(i) * size_t(cols) + size_t(j)] *= si * sign(1, j);
+    }
+  }
+}
+
+}  // namespace rbe::codec

@@ -1,0 +1,181 @@
+// Fused decode x matvec of the fixed-rate forms against the f16 GEMV: GB/s of
+// packed bytes and ms per product, for GPT-2 124M's matrix shapes, and one
+// whole token's 49 products (12 x {qkv 2304x768, proj 768x768, fc 3072x768,
+// fc-proj 768x3072} + head 50257x768). Matrices are cycled through enough
+// copies (>= 256 MiB) that every product streams from DRAM, as in generation.
+//   bench_quant_gemv --benchmark_filter=token
+//   bench_quant_gemv --benchmark_filter='kernel/.*q4_0'     (kernel variants)
+// Arguments: threads (tbb::global_control), and for kernel/: the kernel index
+// in codec::fixed_kernel_names().
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <oneapi/tbb/global_control.h>
+
+#include "codec/codec.h"
+#include "codec/fixed_internal.h"
+#include "codec/fixed_kernels.h"
+#include "codec/fixed_kernels_internal.h"
+#include "codec/fixed_rate.h"
+#include "tensor/dtype.h"
+#include "tensor/kernels/gemv.h"
+#include "tensor/random.h"
+
+using namespace rbe;
+
+namespace {
+
+struct Mat {
+  int64_t rows, cols;
+};
+struct Form {
+  const char* name;
+  const char* codec;  // "f16" or a fixed-rate codec
+  double bpw;         // rbe only
+};
+const Form kForms[] = {{"f16", "f16", 0},       {"q8_0", "q8_0", 0},      {"q4_0", "q4_0", 0},
+                       {"rbe4.5", "rbe", 4.5},  {"rbe4.25", "rbe", 4.25}, {"rbe2.5", "rbe", 2.5}};
+const Mat kShapes[] = {{3072, 768}, {768, 3072}, {2304, 768}, {50257, 768}};
+
+Tensor random_matrix(int64_t rows, int64_t cols, uint64_t seed) {
+  Tensor t = Tensor::empty({rows, cols});
+  Rng rng(seed);
+  for (int64_t i = 0; i < rows * cols; ++i) t.data<float>()[i] = float(rng.normal()) * 0.02f;
+  return t;
+}
+
+// One matrix in one form, with `copies` copies of its bytes.
+struct Packed {
+  Mat m;
+  std::shared_ptr<const codec::EncodedTensor> e;       // fixed-rate forms
+  std::vector<std::shared_ptr<nn::PackedMatrix>> pm;   // one per copy
+  std::vector<std::vector<uint16_t>> f16;              // f16 form: one per copy
+  int64_t bytes = 0;                                   // of one copy
+};
+
+Packed make(const Form& f, Mat m, int copies) {
+  Packed p;
+  p.m = m;
+  const Tensor W = random_matrix(m.rows, m.cols, uint64_t(m.rows * 131 + m.cols));
+  if (std::string(f.codec) == "f16") {
+    std::vector<uint16_t> h(size_t(m.rows * m.cols));
+    for (size_t i = 0; i < h.size(); ++i) h[i] = f32_to_f16(W.data<float>()[i]);
+    for (int c = 0; c < copies; ++c) p.f16.push_back(h);
+    p.bytes = int64_t(h.size() * 2);
+    return p;
+  }
+  codec::CodecSettings s;
+  s.codec = f.codec;
+  if (f.bpw > 0) s.bpw = f.bpw;
+  auto e = std::make_shared<codec::EncodedTensor>(codec::encode_fixed(W, s, {}, {}, {}));
+  p.bytes = e->size;
+  p.e = e;
+  for (int c = 0; c < copies; ++c) {
+    auto ec = std::make_shared<codec::EncodedTensor>(*e);
+    ec->set_owned(std::vector<uint8_t>(e->data, e->data + e->size));
+    p.pm.push_back(codec::make_packed_fixed(ec));
+  }
+  return p;
+}
+
+int copies_for(int64_t bytes) { return int(std::clamp<int64_t>((256ll << 20) / std::max<int64_t>(bytes, 1) + 1, 2, 256)); }
+
+void gemv(const Packed& p, int copy, const float* x, float* y) {
+  if (!p.f16.empty())
+    kernels::hgemv(p.m.rows, p.m.cols, p.f16[size_t(copy)].data(), p.m.cols, x, nullptr, y);
+  else
+    p.pm[size_t(copy)]->gemv(x, nullptr, y);
+}
+
+// One product per iteration, cycling over the copies.
+void BM_shape(benchmark::State& state, Form f, Mat m) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const int64_t one = std::string(f.codec) == "f16" ? m.rows * m.cols * 2 : 0;
+  Packed p = make(f, m, 1);
+  p = make(f, m, copies_for(one ? one : p.bytes));
+  const int n = int(p.f16.empty() ? p.pm.size() : p.f16.size());
+  std::vector<float> x(size_t(m.cols), 0.5f), y(size_t(m.rows));
+  int c = 0;
+  for (auto _ : state) {
+    gemv(p, c, x.data(), y.data());
+    c = (c + 1) % n;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * p.bytes);
+  state.counters["bpw"] = 8.0 * double(p.bytes) / double(m.rows * m.cols);
+}
+
+// The kernel variants (fixed::gemv without the rotation, which is the same for all).
+void BM_kernel(benchmark::State& state, Form f, Mat m) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const auto names = codec::fixed_kernel_names();
+  if (state.range(1) >= int64_t(names.size())) {
+    state.SkipWithError("kernel not available here");
+    return;
+  }
+  const std::string kname = names[size_t(state.range(1))];
+  const codec::fixed::FixedKernels* ks = codec::fixed::find_kernels(kname.c_str());
+  Packed p = make(f, m, 1);
+  const int copies = copies_for(p.bytes);
+  std::vector<std::vector<uint8_t>> bufs(size_t(copies), std::vector<uint8_t>(p.e->data, p.e->data + p.e->size));
+  const codec::fixed::Layout L = codec::fixed::layout_of(*p.e);
+  std::vector<float> x(size_t(m.cols), 0.5f), y(size_t(m.rows));
+  int c = 0;
+  for (auto _ : state) {
+    codec::fixed::gemv(*ks, L, bufs[size_t(c)].data(), x.data(), nullptr, y.data());
+    c = (c + 1) % copies;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(kname);
+  state.SetBytesProcessed(state.iterations() * p.bytes);
+}
+
+// One GPT-2 124M token's 49 products: every weight of the model read once (12 distinct copies
+// of a layer's four matrices + the head), all in one form.
+void BM_token(benchmark::State& state, Form f) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  std::vector<Packed> mats;
+  int64_t bytes = 0, weights = 0;
+  std::vector<Packed> layer;  // one layer's 4 matrices, copied for the 12 layers
+  for (Mat m : {Mat{2304, 768}, Mat{768, 768}, Mat{3072, 768}, Mat{768, 3072}}) layer.push_back(make(f, m, 12));
+  Packed head = make(f, Mat{50257, 768}, 1);
+  for (const Packed& p : layer) bytes += 12 * p.bytes, weights += 12 * p.m.rows * p.m.cols;
+  bytes += head.bytes, weights += 50257 * 768;
+  std::vector<float> x(3072, 0.5f), y(50257);
+  for (auto _ : state) {
+    for (int l = 0; l < 12; ++l)
+      for (const Packed& p : layer) gemv(p, l, x.data(), y.data());
+    gemv(head, 0, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+  state.counters["bpw"] = 8.0 * double(bytes) / double(weights);
+  state.counters["MB"] = double(bytes) / 1e6;
+}
+
+int register_all() {
+  for (const Form& f : kForms) {
+    benchmark::RegisterBenchmark((std::string("token/") + f.name).c_str(), BM_token, f)
+        ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (Mat m : kShapes)
+      benchmark::RegisterBenchmark(
+          (std::string("shape/") + f.name + "/" + std::to_string(m.rows) + "x" + std::to_string(m.cols)).c_str(),
+          BM_shape, f, m)
+          ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    if (std::string(f.codec) != "f16")
+      for (int k = 0; k < 4; ++k)
+        benchmark::RegisterBenchmark((std::string("kernel/") + f.name + "/3072x768").c_str(), BM_kernel, f,
+                                     Mat{3072, 768})
+            ->Args({1, k})->Args({2, k})->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  return 0;
+}
+const int g_registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();

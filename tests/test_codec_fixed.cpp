@@ -1,0 +1,469 @@
+// Fixed-rate forms (q8_0, q4_0, rbe fixed): byte layouts against naive
+// references written from the spec, fused kernels against decode + matvec on
+// every kernel this machine has, GPTQ against round-to-nearest, rbe fixed
+// against q4_0, the Hadamard rotation, and clear errors on bad input.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "codec/fixed_internal.h"
+#include "codec/fixed_kernels.h"
+#include "codec/fixed_rate.h"
+#include "codec/gptq.h"
+#include "codec/hadamard.h"
+#include "tensor/dtype.h"
+#include "tensor/random.h"
+
+using namespace rbe;
+using namespace rbe::codec;
+
+namespace {
+
+Tensor gaussian(int64_t rows, int64_t cols, uint64_t seed, float std = 0.02f) {
+  Tensor t = Tensor::empty({rows, cols}, DType::F32);
+  Rng rng(seed);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < rows * cols; ++i) p[i] = float(rng.normal()) * std;
+  return t;
+}
+
+CodecSettings settings(const std::string& codec, std::optional<double> bpw = {}) {
+  CodecSettings s;
+  s.codec = codec;
+  s.storage = codec::Storage::Fixed;
+  s.bpw = bpw;
+  return s;
+}
+
+EncodedTensor enc(const Tensor& W, const CodecSettings& s, const Tensor& H = {}) {
+  return encode_fixed(W, s, {}, {}, H);
+}
+
+std::vector<float> decode_all(const EncodedTensor& e) {
+  std::vector<float> out(size_t(e.rows * e.cols));
+  decode_fixed_rows(e, 0, e.rows, out.data());
+  return out;
+}
+
+std::vector<double> naive_matvec(const std::vector<float>& W, int64_t rows, int64_t cols, const float* x,
+                                 const float* bias) {
+  std::vector<double> y(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = bias ? bias[r] : 0.0;
+    for (int64_t c = 0; c < cols; ++c) s += double(W[size_t(r * cols + c)]) * x[c];
+    y[size_t(r)] = s;
+  }
+  return y;
+}
+
+double rel_diff(const std::vector<float>& got, const std::vector<double>& ref) {
+  double e = 0, n = 0;
+  for (size_t i = 0; i < ref.size(); ++i) e += (got[i] - ref[i]) * (got[i] - ref[i]), n += ref[i] * ref[i];
+  return std::sqrt(e / std::max(n, 1e-30));
+}
+
+// Largest |y_r - ref_r| / (||w_r|| ||x||): the error relative to what a row's
+// product can reach, immune to cancellation in a single output.
+double row_err(const std::vector<float>& got, const std::vector<double>& ref, const std::vector<float>& W,
+               int64_t cols, const float* x) {
+  double nx = 0, worst = 0;
+  for (int64_t c = 0; c < cols; ++c) nx += double(x[c]) * x[c];
+  for (size_t r = 0; r < ref.size(); ++r) {
+    double nw = 0;
+    for (int64_t c = 0; c < cols; ++c) nw += double(W[r * size_t(cols) + size_t(c)]) * W[r * size_t(cols) + size_t(c)];
+    worst = std::max(worst, std::fabs(got[r] - ref[r]) / std::sqrt(std::max(nw * nx, 1e-30)));
+  }
+  return worst;
+}
+
+double snr(const Tensor& W, const std::vector<float>& D) {
+  double s = 0, e = 0;
+  const float* w = W.data<float>();
+  for (size_t i = 0; i < D.size(); ++i) s += double(w[i]) * w[i], e += double(w[i] - D[i]) * (w[i] - D[i]);
+  return 10 * std::log10(s / e);
+}
+
+// ---- naive references written from the spec ----
+uint16_t ref_f16(float v) { return f32_to_f16(v); }
+
+std::vector<uint8_t> ref_q8_0(const Tensor& W) {
+  const int64_t rows = W.size(0), cols = W.size(1);
+  std::vector<uint8_t> out;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      const float* w = W.data<float>() + r * cols + b * 32;
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(w[i]));
+      const uint16_t h = ref_f16(amax / 127.f);
+      const float d = f16_to_f32(h);
+      out.push_back(uint8_t(h & 255)), out.push_back(uint8_t(h >> 8));
+      for (int i = 0; i < 32; ++i) out.push_back(uint8_t(int8_t(d > 0 ? std::lrint(w[i] / d) : 0)));
+    }
+  return out;
+}
+
+std::vector<uint8_t> ref_q4_0(const Tensor& W) {
+  const int64_t rows = W.size(0), cols = W.size(1);
+  std::vector<uint8_t> out;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      const float* w = W.data<float>() + r * cols + b * 32;
+      float m = 0;
+      for (int i = 0; i < 32; ++i)
+        if (std::fabs(w[i]) > std::fabs(m)) m = w[i];
+      const uint16_t h = ref_f16(m / -8.f);
+      const float d = f16_to_f32(h);
+      out.push_back(uint8_t(h & 255)), out.push_back(uint8_t(h >> 8));
+      int q[32];
+      for (int i = 0; i < 32; ++i) q[i] = std::clamp<int>(int(std::lrint(w[i] / d)) + 8, 0, 15);
+      for (int j = 0; j < 16; ++j) out.push_back(uint8_t(q[j] | (q[j + 16] << 4)));
+    }
+  return out;
+}
+
+// Decoders straight from the spec (ggml's Q8_0 / Q4_0 block layout).
+std::vector<float> ref_decode_q8_0(const uint8_t* p, int64_t rows, int64_t cols) {
+  std::vector<float> out;
+  for (int64_t i = 0; i < rows * cols / 32; ++i, p += 34) {
+    const float d = f16_to_f32(uint16_t(p[0] | (p[1] << 8)));
+    for (int j = 0; j < 32; ++j) out.push_back(d * float(int8_t(p[2 + j])));
+  }
+  return out;
+}
+std::vector<float> ref_decode_q4_0(const uint8_t* p, int64_t rows, int64_t cols) {
+  std::vector<float> out;
+  for (int64_t i = 0; i < rows * cols / 32; ++i, p += 18) {
+    const float d = f16_to_f32(uint16_t(p[0] | (p[1] << 8)));
+    float v[32];
+    for (int j = 0; j < 16; ++j) v[j] = d * float((p[2 + j] & 15) - 8), v[j + 16] = d * float((p[2 + j] >> 4) - 8);
+    out.insert(out.end(), v, v + 32);
+  }
+  return out;
+}
+
+struct Form {
+  std::string codec;
+  std::optional<double> bpw;
+  double expect_bpw;
+};
+const std::vector<Form> kForms = {{"q8_0", {}, 8.5},  {"q4_0", {}, 4.5},  {"rbe", 4.5, 4.5},  {"rbe", 4.25, 4.25},
+                                  {"rbe", 3.5, 3.5},   {"rbe", 3.25, 3.25}, {"rbe", 2.5, 2.5}, {"rbe", 2.25, 2.25}};
+
+}  // namespace
+
+TEST(CodecFixedHadamard, FwhtMatchesSylvesterMatrixAndIsOrthonormal) {
+  const int n = 16;
+  std::vector<float> x(n), y(n);
+  Rng rng(3);
+  for (auto& v : x) v = float(rng.normal());
+  for (int i = 0; i < n; ++i) {  // H[i][j] = (-1)^popcount(i & j) / sqrt(n)
+    double s = 0;
+    for (int j = 0; j < n; ++j) s += ((__builtin_popcount(i & j) & 1) ? -1.0 : 1.0) * x[size_t(j)];
+    y[size_t(i)] = float(s / 4.0);
+  }
+  std::vector<float> z = x;
+  fwht(z.data(), n);
+  for (int i = 0; i < n; ++i) EXPECT_NEAR(z[size_t(i)], y[size_t(i)], 1e-5);
+  fwht(z.data(), n);  // its own inverse
+  for (int i = 0; i < n; ++i) EXPECT_NEAR(z[size_t(i)], x[size_t(i)], 1e-5);
+  EXPECT_THROW(fwht(z.data(), 12), std::invalid_argument);
+}
+
+TEST(CodecFixedHadamard, RandomizedRotationInvertsAndKeepsNorms) {
+  for (int64_t n : {1, 3, 64, 768, 3072}) {
+    RandomizedHadamard R(n, 42);
+    EXPECT_EQ(R.size(), n);
+    EXPECT_EQ(n % R.block(), 0);
+    std::vector<float> x(static_cast<size_t>(n));
+    Rng rng(static_cast<uint64_t>(n));
+    for (auto& v : x) v = float(rng.normal());
+    std::vector<float> y = x;
+    R.forward(y.data());
+    double nx = 0, ny = 0;
+    for (int64_t i = 0; i < n; ++i) nx += x[size_t(i)] * x[size_t(i)], ny += y[size_t(i)] * y[size_t(i)];
+    EXPECT_NEAR(nx, ny, 1e-4 * nx) << n;
+    R.inverse(y.data());
+    for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(y[size_t(i)], x[size_t(i)], 1e-5) << n;
+  }
+  EXPECT_EQ(RandomizedHadamard(768, 1).block(), 256);
+  EXPECT_THROW(RandomizedHadamard(0, 1), std::invalid_argument);
+}
+
+TEST(CodecFixedHadamard, RotationSpreadsAnOutlier) {
+  // A spike concentrated in one coordinate becomes flat: max |y| = |x| / sqrt(block).
+  std::vector<float> x(256, 0.f);
+  x[17] = 16.f;
+  RandomizedHadamard(256, 9).forward(x.data());
+  for (float v : x) EXPECT_NEAR(std::fabs(v), 1.f, 1e-5);
+}
+
+TEST(CodecFixed, Q8_0AndQ4_0BytesMatchTheSpecReference) {
+  const Tensor W = gaussian(7, 96, 11);
+  const EncodedTensor e8 = enc(W, settings("q8_0")), e4 = enc(W, settings("q4_0"));
+  const std::vector<uint8_t> r8 = ref_q8_0(W), r4 = ref_q4_0(W);
+  ASSERT_EQ(e8.size, int64_t(r8.size()));
+  ASSERT_EQ(e4.size, int64_t(r4.size()));
+  EXPECT_EQ(0, std::memcmp(e8.data, r8.data(), r8.size()));
+  EXPECT_EQ(0, std::memcmp(e4.data, r4.data(), r4.size()));
+  // Decoding: ours == the spec decoder's, bit for bit.
+  EXPECT_EQ(decode_all(e8), ref_decode_q8_0(e8.data, 7, 96));
+  EXPECT_EQ(decode_all(e4), ref_decode_q4_0(e4.data, 7, 96));
+  EXPECT_DOUBLE_EQ(e8.meta.bits_per_weight, 8.5);
+  EXPECT_DOUBLE_EQ(e4.meta.bits_per_weight, 4.5);
+}
+
+TEST(CodecFixed, SimdRowDecodeEqualsTheScalarReference) {
+  const Tensor W = gaussian(5, 192, 4);
+  for (const Form& f : kForms) {
+    const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+    const fixed::Layout L = fixed::layout_of(e);
+    std::vector<float> a(192), b(192);
+    for (int64_t r = 0; r < 5; ++r) {
+      fixed::decode_row_stored(L, e.data, r, a.data());
+      fixed::decode_row_scalar(L, e.data, r, b.data());
+      ASSERT_EQ(a, b) << L.name() << " row " << r;
+    }
+  }
+}
+
+TEST(CodecFixed, EveryFormHasItsRateAndHonestMeta) {
+  const Tensor W = gaussian(33, 128, 5);
+  for (const Form& f : kForms) {
+    const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+    EXPECT_DOUBLE_EQ(e.meta.bits_per_weight, f.expect_bpw) << f.codec;
+    EXPECT_EQ(e.meta.bytes, e.size);
+    const std::vector<float> d = decode_all(e);
+    double se = 0, sw = 0;
+    for (size_t i = 0; i < d.size(); ++i) {
+      const double w = W.data<float>()[i];
+      se += (w - d[i]) * (w - d[i]), sw += w * w;
+    }
+    EXPECT_NEAR(e.meta.rmse, std::sqrt(se / double(d.size())), 1e-9);
+    EXPECT_NEAR(e.meta.snr_db, 10 * std::log10(sw / se), 1e-6);
+    EXPECT_FALSE(e.blocks.empty());
+  }
+}
+
+TEST(CodecFixed, RbeFixedBeatsQ4_0OnGaussianAtNoMoreBits) {
+  const Tensor W = gaussian(256, 768, 21);
+  const double q4 = snr(W, decode_all(enc(W, settings("q4_0"))));
+  const double r45 = snr(W, decode_all(enc(W, settings("rbe", 4.5))));
+  const double r425 = snr(W, decode_all(enc(W, settings("rbe", 4.25))));
+  std::printf("SNR on N(0,1): q4_0 %.2f dB, rbe 4.5 %.2f dB, rbe 4.25 %.2f dB\n", q4, r45, r425);
+  EXPECT_GE(r45, q4);
+  EXPECT_GE(r425, q4);
+}
+
+TEST(CodecFixed, RbeFixedRotationTamesOutlierColumns) {
+  // Trained weights have a few large input channels; the rotation spreads them.
+  Tensor W = gaussian(64, 256, 8);
+  for (int64_t r = 0; r < 64; ++r) W.data<float>()[r * 256 + 5] *= 30.f;
+  const double q4 = snr(W, decode_all(enc(W, settings("q4_0"))));
+  const double r45 = snr(W, decode_all(enc(W, settings("rbe", 4.5))));
+  EXPECT_GT(r45, q4 + 3.0) << "q4_0 " << q4 << " dB, rbe " << r45 << " dB";
+}
+
+TEST(CodecFixed, GptqFactorIsTheUpperCholeskyFactorOfTheDampedInverse) {
+  const int64_t n = 300;  // above the parallel grain, so the threaded paths run
+  Rng rng(12);
+  std::vector<float> X(size_t(n * 400)), H(size_t(n * n), 0.f);
+  for (auto& v : X) v = float(rng.normal());
+  for (int64_t s = 0; s < 400; ++s)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) H[size_t(i * n + j)] += X[size_t(s * n + i)] * X[size_t(s * n + j)];
+  const std::vector<float> U = gptq_inverse_cholesky(H.data(), n, 0.01);
+  double mean_diag = 0;
+  for (int64_t i = 0; i < n; ++i) mean_diag += H[size_t(i * n + i)] / double(n);
+  // (U^T U) (H + 0.01 mean(diag) I) = I, and U is upper triangular.
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j) ASSERT_EQ(U[size_t(i * n + j)], 0.f);
+  std::vector<double> M(size_t(n * n), 0.0);  // U^T U
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t i = k; i < n; ++i)
+      for (int64_t j = k; j < n; ++j) M[size_t(i * n + j)] += double(U[size_t(k * n + i)]) * U[size_t(k * n + j)];
+  for (int64_t i = 0; i < n; i += 7)
+    for (int64_t j = 0; j < n; ++j) {
+      double t = 0;
+      for (int64_t k = 0; k < n; ++k)
+        t += M[size_t(i * n + k)] * (H[size_t(k * n + j)] + (k == j ? 0.01 * mean_diag : 0.0));
+      worst = std::max(worst, std::fabs(t - (i == j ? 1.0 : 0.0)));
+    }
+  EXPECT_LT(worst, 1e-3);
+}
+
+TEST(CodecFixed, GptqLowersTheOutputErrorOnCorrelatedInputs) {
+  const int64_t rows = 64, cols = 128, n = 512;
+  const Tensor W = gaussian(rows, cols, 31);
+  // X = Z A: strongly correlated inputs with uneven scales.
+  Rng rng(77);
+  std::vector<float> A(size_t(cols * cols)), X(size_t(n * cols));
+  for (auto& v : A) v = float(rng.normal());
+  for (int64_t i = 0; i < cols; ++i) A[size_t(i * cols + i)] += 4.f;
+  std::vector<float> Z(size_t(n * cols));
+  for (auto& v : Z) v = float(rng.normal());
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t j = 0; j < cols; ++j) {
+      double t = 0;
+      for (int64_t k = 0; k < 8; ++k) t += Z[size_t(s * cols + (j + k) % cols)] * A[size_t(k * cols + j)];
+      X[size_t(s * cols + j)] = float(t * (1 + j % 7));
+    }
+  Tensor H = Tensor::zeros({cols, cols});
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) H.data<float>()[i * cols + j] += X[size_t(s * cols + i)] * X[size_t(s * cols + j)];
+  auto out_err = [&](const std::vector<float>& D) {
+    double e = 0;
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t r = 0; r < rows; ++r) {
+        double t = 0;
+        for (int64_t c = 0; c < cols; ++c) t += (W.data<float>()[r * cols + c] - D[size_t(r * cols + c)]) * X[size_t(s * cols + c)];
+        e += t * t;
+      }
+    return std::sqrt(e);
+  };
+  for (const Form& f : {Form{"q4_0", {}, 4.5}, Form{"q8_0", {}, 8.5}, Form{"rbe", 3.25, 3.25}, Form{"rbe", 2.25, 2.25}}) {
+    const double rtn = out_err(decode_all(enc(W, settings(f.codec, f.bpw))));
+    const EncodedTensor g = enc(W, settings(f.codec, f.bpw), H);
+    EXPECT_TRUE(g.params.value("gptq", false));
+    const double gptq = out_err(decode_all(g));
+    std::printf("%s %.2f bpw: ||(W - W')X|| RTN %.4g, GPTQ %.4g\n", f.codec.c_str(), f.expect_bpw, rtn, gptq);
+    EXPECT_LT(gptq, 0.9 * rtn) << f.codec << " " << f.expect_bpw;
+  }
+}
+
+TEST(CodecFixed, GradeTargetPicksTheSmallestRateThatMeetsIt) {
+  const Tensor W = gaussian(64, 256, 13);
+  CodecSettings s = settings("rbe");
+  s.grade = QualityGrade::B;  // a bound some rate below 4.5 meets on Gaussian data
+  const EncodedTensor lo = enc(W, s);
+  s.grade = QualityGrade::SPlus;  // unreachable at 4.5 bpw: the highest rate
+  const EncodedTensor hi = enc(W, s);
+  for (const BlockStats& b : lo.blocks) EXPECT_LE(b.rel_rmse, grade_bound(QualityGrade::B));
+  EXPECT_LT(lo.meta.bits_per_weight, hi.meta.bits_per_weight);
+  EXPECT_DOUBLE_EQ(hi.meta.bits_per_weight, 4.5);
+}
+
+TEST(CodecFixed, FusedGemvMatchesDecodeAndMatvecOnEveryKernel) {
+  const auto kernels = fixed_kernel_names();
+  std::printf("fixed-rate kernels here: ");
+  for (const auto& k : kernels) std::printf("%s ", k.c_str());
+  std::printf("(active %s)\n", fixed_kernel_name());
+  ASSERT_FALSE(kernels.empty());
+  for (int64_t rows : {1, 37, 203})
+    for (int64_t cols : {64, 96, 768}) {  // 96: a lone last 32-block
+      const Tensor W = gaussian(rows, cols, uint64_t(rows * cols));
+      std::vector<float> x(static_cast<size_t>(cols)), bias(static_cast<size_t>(rows));
+      Rng rng(uint64_t(rows + cols));
+      for (auto& v : x) v = float(rng.normal());
+      for (auto& v : bias) v = float(rng.normal()) * 0.1f;
+      for (const Form& f : kForms) {
+        if (cols % 64 != 0 && f.expect_bpw == 2.25) continue;  // needs groups of 64 (others fall back to 32)
+        const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+        const std::vector<float> D = decode_all(e);
+        for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+          const std::vector<double> ref = naive_matvec(D, rows, cols, x.data(), b);
+          for (const auto& k : kernels) {
+            std::vector<float> y(size_t(rows), NAN);
+            ASSERT_TRUE(fixed_gemv_with_kernel(k.c_str(), e, x.data(), b, y.data()));
+            // f32 kernels: rounding only (and 1e-4 relative over the vector).
+            // int8 activations: x is quantized to 8 bits per 32-block; the
+            // error of a row is about ||w|| ||x|| * (max|x_b| / 127) / sqrt(12) / rms(x)
+            // / sqrt(K) (< 1e-3 here), so 5e-3 of ||w|| ||x||.
+            const bool q8 = fixed_kernel_quantizes_x(k);
+            const std::string what = k + " " + e.codec + " " + std::to_string(f.expect_bpw) + " " +
+                                     std::to_string(rows) + "x" + std::to_string(cols) + (b ? " bias" : "");
+            if (!q8) {
+              EXPECT_LT(rel_diff(y, ref), 1e-4) << what;
+            }
+            EXPECT_LT(row_err(y, ref, D, cols, x.data()), q8 ? 5e-3 : 1e-5) << what;
+          }
+        }
+      }
+    }
+  EXPECT_FALSE(fixed_gemv_with_kernel("nonsense", enc(gaussian(2, 32, 1), settings("q8_0")), nullptr, nullptr, nullptr));
+}
+
+TEST(CodecFixed, PackedMatrixGemvGemmAndRowsAgreeWithTheDecode) {
+  const int64_t rows = 75, cols = 256, N = 5;
+  const Tensor W = gaussian(rows, cols, 99);
+  std::vector<float> X(size_t(N * cols)), bias(static_cast<size_t>(rows));
+  Rng rng(5);
+  for (auto& v : X) v = float(rng.normal());
+  for (auto& v : bias) v = float(rng.normal());
+  for (const Form& f : kForms) {
+    auto e = std::make_shared<EncodedTensor>(enc(W, settings(f.codec, f.bpw)));
+    const std::vector<float> D = decode_all(*e);
+    auto P = make_packed_fixed(e);
+    EXPECT_EQ(P->rows(), rows);
+    EXPECT_EQ(P->cols(), cols);
+    EXPECT_EQ(P->bytes(), e->size);
+    std::vector<float> part(size_t(3 * cols));
+    P->decode_rows(10, 13, part.data());
+    for (size_t i = 0; i < part.size(); ++i) ASSERT_EQ(part[i], D[size_t(10 * cols) + i]) << P->format();
+    std::vector<float> Y(size_t(N * rows));
+    P->gemm(N, X.data(), bias.data(), Y.data());
+    for (int64_t n = 0; n < N; ++n) {
+      const auto ref = naive_matvec(D, rows, cols, X.data() + n * cols, bias.data());
+      EXPECT_LT(rel_diff(std::vector<float>(Y.begin() + n * rows, Y.begin() + (n + 1) * rows), ref), 1e-4)
+          << P->format();
+    }
+    std::vector<float> y(static_cast<size_t>(rows));
+    P->gemv(X.data(), nullptr, y.data());
+    const double tol = fixed_kernel_quantizes_x(fixed_kernel_name()) ? 5e-3 : 1e-5;
+    EXPECT_LT(row_err(y, naive_matvec(D, rows, cols, X.data(), nullptr), D, cols, X.data()), tol) << P->format();
+  }
+}
+
+TEST(CodecFixed, BadInputGivesClearErrors) {
+  try {
+    enc(gaussian(4, 48, 1), settings("q4_0"));
+    FAIL() << "no error for 48 columns";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 32"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(enc(gaussian(4, 64, 1), settings("rbe", 1.0)), std::invalid_argument);  // below the lowest rate
+  Tensor bad = gaussian(4, 64, 1);
+  bad.data<float>()[70] = NAN;
+  EXPECT_THROW(enc(bad, settings("q8_0")), std::invalid_argument);
+  EXPECT_THROW(enc(gaussian(4, 64, 1), settings("q4_0"), Tensor::zeros({32, 32})), std::invalid_argument);
+  EncodedTensor e = enc(gaussian(4, 64, 1), settings("q8_0"));
+  std::vector<uint8_t> cut(e.data, e.data + e.size - 1);
+  e.set_owned(cut);
+  std::vector<float> out(4 * 64);
+  EXPECT_THROW(decode_fixed_rows(e, 0, 4, out.data()), std::runtime_error);
+  e = enc(gaussian(4, 64, 1), settings("q8_0"));
+  EXPECT_THROW(decode_fixed_rows(e, 2, 5, out.data()), std::out_of_range);
+}
+
+TEST(CodecFixed, CancelStopsTheEncoder) {
+  const Tensor W = gaussian(1024, 64, 2);
+  EXPECT_THROW(encode_fixed(W, settings("q4_0"), {}, [] { return true; }, {}), Cancelled);
+  double last = 0;
+  encode_fixed(W, settings("rbe", 3.25), [&](double f, const std::string&) { last = f; }, {}, {});
+  EXPECT_DOUBLE_EQ(last, 1.0);
+}
+
+TEST(CodecFixed, PropertyRowsDecodeEqualsFullDecodeAndGenericGemvAgrees) {
+  rc::check([] {
+    const int64_t rows = *rc::gen::inRange<int64_t>(1, 40);
+    const int64_t cols = 64 * *rc::gen::inRange<int64_t>(1, 6);
+    const int form = *rc::gen::inRange(0, int(kForms.size()));
+    const uint64_t seed = *rc::gen::arbitrary<uint32_t>();
+    const Tensor W = gaussian(rows, cols, seed, 1.f);
+    const EncodedTensor e = enc(W, settings(kForms[size_t(form)].codec, kForms[size_t(form)].bpw));
+    const std::vector<float> D = decode_all(e);
+    const int64_t r0 = *rc::gen::inRange<int64_t>(0, rows);
+    const int64_t r1 = *rc::gen::inRange<int64_t>(r0, rows + 1);
+    std::vector<float> part(size_t((r1 - r0) * cols));
+    decode_fixed_rows(e, r0, r1, part.data());
+    RC_ASSERT(std::equal(part.begin(), part.end(), D.begin() + r0 * cols));
+    std::vector<float> x(size_t(cols), 0.5f), y(static_cast<size_t>(rows));
+    RC_ASSERT(fixed_gemv_with_kernel("generic", e, x.data(), nullptr, y.data()));
+    RC_ASSERT(rel_diff(y, naive_matvec(D, rows, cols, x.data(), nullptr)) < 1e-4);
+  });
+}
