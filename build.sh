@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # RBE Workbench build script.
-#   ./build.sh run    install missing packages, build, run the main job
+#   ./build.sh run    install missing packages, build, start the workbench on the default
+#                     model (without a display: generate text with rbe-infer instead)
 #   ./build.sh test   install missing packages, build, run every test (CTest)
 #   ./build.sh build  install missing packages, build only
 # Environment: BUILD_DIR (default build), JOBS (default: all cores).
@@ -16,6 +17,9 @@ PACKAGES=(
   libtbb-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libzstd-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev libopenblas-dev
   python3 python3-numpy
+  # The Qt 6 workbench (libqt6opengl6-dev: Qt Charts needs Qt6OpenGL's CMake files).
+  qt6-base-dev qt6-charts-dev qt6-tools-dev qt6-tools-dev-tools qt6-l10n-tools qt6-qpa-plugins
+  libqt6opengl6-dev libgl-dev
 )
 
 install_missing() {
@@ -58,6 +62,16 @@ case "$cmd" in
     install_missing
     configure_and_build
     shift || true
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$BUILD_DIR/app/workbench/rbe-workbench" ]; then
+      exec "$BUILD_DIR/app/workbench/rbe-workbench" --model resources/models/mini-shakespeare "$@"
+    fi
+    if [ -x "$BUILD_DIR/app/workbench/rbe-workbench" ]; then
+      echo "build.sh: no display (\$DISPLAY / \$WAYLAND_DISPLAY unset), so instead of the workbench here is" \
+        "text from the default model (rbe-infer). Render the workbench headless with:" \
+        "$BUILD_DIR/app/workbench/rbe-workbench --screenshot workbench.png" >&2
+    else
+      echo "build.sh: the workbench was not built (Qt 6 missing); generating text with rbe-infer instead." >&2
+    fi
     exec "$BUILD_DIR/app/rbe-infer" --model resources/models/mini-shakespeare \
       --prompt "ROMEO:" --max-tokens 400 --temperature 0.8 --seed 42 "$@"
     ;;

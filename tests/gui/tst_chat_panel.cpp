@@ -1,0 +1,162 @@
+// The chat panel: tokens stream in as they are generated (several pieces, and
+// exactly the text the engine generates for the same seed), Stop stops them
+// (the count stops growing), the compressed model answers in the second pane,
+// and the sampling settings are kept between runs.
+#include <QCheckBox>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include "chat_output_pane.h"
+#include "chat_panel.h"
+#include "codec/model_codec.h"
+#include "generate/generate.h"
+#include "gui_test_util.h"
+#include "sampling_form.h"
+#include "workbench_context.h"
+#include "workers/generation_job.h"
+
+class TestChatPanel : public QObject {
+  Q_OBJECT
+ private slots:
+  void initTestCase();
+  void streamsTheEnginesText();
+  void stopStopsTheTokens();
+  void comparesWithTheCompressedModel();
+  void reportsAPromptTheTokenizerCannotEncode();
+  void keepsSamplingSettings();
+
+ private:
+  rbe::SamplingParams params(int maxTokens) const;
+  std::shared_ptr<rbe::LoadedModel> model_;
+};
+
+void TestChatPanel::initTestCase() {
+  guitest::isolateSettings("tst_chat_panel");
+  model_ = guitest::loadShared(guitest::defaultModelDir());
+}
+
+rbe::SamplingParams TestChatPanel::params(int maxTokens) const {
+  rbe::SamplingParams p;
+  p.temperature = 0.8f;
+  p.top_k = 40;
+  p.max_tokens = maxTokens;
+  p.seed = 1234;
+  return p;
+}
+
+void TestChatPanel::streamsTheEnginesText() {
+  WorkbenchContext ctx;
+  ctx.setModel(model_, guitest::defaultModelDir());
+  ChatPanel panel(&ctx);
+  panel.setPrompt(QStringLiteral("ROMEO:"));
+  panel.samplingForm()->setParams(params(120));
+  QSignalSpy pieces(panel.originalJob(), &GenerationJob::textGenerated);
+  QSignalSpy done(&panel, &ChatPanel::generationFinished);
+  panel.generate();
+  QVERIFY(panel.isGenerating());
+  QVERIFY(done.wait(60000));
+  QCOMPARE(done.first().at(0).toBool(), true);
+  QVERIFY2(pieces.count() > 10, "the text should arrive in pieces, as it is generated");
+
+  // The same run straight on the engine gives the same text.
+  const std::vector<int32_t> prompt = model_->tokenizer->encode("ROMEO:");
+  const std::vector<int32_t> ref = rbe::generate(*model_->model, prompt, params(120));
+  const QString expected = QString::fromStdString(model_->tokenizer->decode(ref));
+  QCOMPARE(panel.originalPane()->generatedText(), expected);
+  QCOMPARE(panel.originalJob()->stats().tokens, int(ref.size()));
+  QVERIFY(panel.originalJob()->stats().tokensPerSecond > 0);
+  QVERIFY(panel.originalJob()->stats().peakRssBytes > 0);
+  QVERIFY(panel.originalPane()->statusText().contains(QStringLiteral("tokens/s")));
+}
+
+void TestChatPanel::stopStopsTheTokens() {
+  WorkbenchContext ctx;
+  ctx.setModel(model_, guitest::defaultModelDir());
+  ChatPanel panel(&ctx);
+  panel.setPrompt(QStringLiteral("ROMEO:"));
+  panel.samplingForm()->setParams(params(100000));  // runs until the context (256) is full
+  GenerationJob* job = panel.originalJob();
+  // Stop from the GUI thread as soon as a few tokens have arrived.
+  connect(job, &GenerationJob::progress, &panel, [&panel](int tokens, double) {
+    if (tokens >= 5) panel.stop();
+  });
+  QSignalSpy done(&panel, &ChatPanel::generationFinished);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  const int stoppedAt = job->tokenCount();
+  QCOMPARE(job->stats().stopReason, QStringLiteral("stopped"));
+  QVERIFY2(stoppedAt >= 5 && stoppedAt < 200, qPrintable(QString::number(stoppedAt)));
+  QVERIFY(!panel.isGenerating());
+  // Nothing more arrives afterwards.
+  QTest::qWait(300);
+  QCOMPARE(job->tokenCount(), stoppedAt);
+  QCOMPARE(panel.originalPane()->generatedText().size(), stoppedAt);  // one character per token
+}
+
+void TestChatPanel::comparesWithTheCompressedModel() {
+  WorkbenchContext ctx;
+  ctx.setModel(model_, guitest::defaultModelDir());
+  ChatPanel panel(&ctx);
+  QVERIFY(!panel.compareBox()->isEnabled());
+  rbe::codec::ModelCodecOptions opt;
+  opt.defaults.codec = "q8_0";
+  auto cm = std::make_shared<rbe::codec::CompressedModel>(rbe::codec::compress_model(*model_, opt));
+  auto compressed = std::make_shared<rbe::LoadedModel>(rbe::codec::instantiate(*cm));
+  ctx.setCompression(cm, compressed);
+  QVERIFY(panel.compareBox()->isEnabled());
+  panel.compareBox()->setChecked(true);
+  panel.setPrompt(QStringLiteral("JULIET:"));
+  panel.samplingForm()->setParams(params(60));
+  QSignalSpy done(&panel, &ChatPanel::generationFinished);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  QCOMPARE(done.count(), 1);
+  QCOMPARE(done.first().at(0).toBool(), true);
+  QCOMPARE(panel.originalJob()->stats().tokens, 60);
+  QCOMPARE(panel.compressedJob()->stats().tokens, 60);
+  // The second pane holds the compressed model's own text: the engine's for that model.
+  const std::vector<int32_t> ref = rbe::generate(*compressed->model, model_->tokenizer->encode("JULIET:"), params(60));
+  QCOMPARE(panel.compressedPane()->generatedText(), QString::fromStdString(model_->tokenizer->decode(ref)));
+}
+
+void TestChatPanel::reportsAPromptTheTokenizerCannotEncode() {
+  WorkbenchContext ctx;
+  ctx.setModel(model_, guitest::defaultModelDir());
+  ChatPanel panel(&ctx);
+  panel.setPrompt(QStringLiteral("café ☕"));  // not in the Shakespeare character set
+  QSignalSpy done(&panel, &ChatPanel::generationFinished);
+  QSignalSpy status(&ctx, &WorkbenchContext::statusMessage);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  QCOMPARE(done.first().at(0).toBool(), false);
+  QVERIFY(panel.originalPane()->statusText().startsWith(QStringLiteral("Error:")));
+  QVERIFY(status.count() >= 1);
+  QVERIFY(!panel.isGenerating());
+}
+
+void TestChatPanel::keepsSamplingSettings() {
+  WorkbenchContext ctx;
+  rbe::SamplingParams p;
+  {
+    ChatPanel panel(&ctx);
+    p = panel.samplingForm()->params();
+    p.temperature = 0.35f;
+    p.top_k = 7;
+    p.top_p = 0.9f;
+    p.repetition_penalty = 1.2f;
+    p.max_tokens = 77;
+    p.seed = 99;
+    panel.samplingForm()->setParams(p);
+  }
+  ChatPanel next(&ctx);
+  const rbe::SamplingParams q = next.samplingForm()->params();
+  QCOMPARE(q.temperature, p.temperature);
+  QCOMPARE(q.top_k, p.top_k);
+  QCOMPARE(q.top_p, p.top_p);
+  QCOMPARE(q.repetition_penalty, p.repetition_penalty);
+  QCOMPARE(q.max_tokens, p.max_tokens);
+  QCOMPARE(q.seed, p.seed);
+}
+
+QTEST_MAIN(TestChatPanel)
+#include "tst_chat_panel.moc"

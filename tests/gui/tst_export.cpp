@@ -1,0 +1,172 @@
+// Export from the window: an .rbe file and a HuggingFace folder that open
+// again with the same weights, the compressed weights written decoded, and
+// clear refusals (character tokenizer to HF / GGUF) that leave no file behind.
+#include <QDir>
+#include <QSignalSpy>
+#include <QtTest>
+#include <cstring>
+
+#include "codec/model_codec.h"
+#include "gui_test_util.h"
+#include "main_window.h"
+#include "tensor/dtype.h"
+#include "workbench_context.h"
+#include "workers/model_open_job.h"
+
+class TestExport : public QObject {
+  Q_OBJECT
+ private slots:
+  void initTestCase();
+  void rbeFileOpensAgain();
+  void huggingFaceFolderOpensAgain();
+  void compressedWeightsAreWrittenDecoded();
+  void ggufFileOpensAgain();
+  void characterModelIsRefusedForHfAndGguf();
+
+ private:
+  bool open(MainWindow& w, const QString& path);
+  bool exportAndWait(MainWindow& w, workbench::ExportFormat f, const QString& path, QString* message);
+  static rbe::Tensor param(const rbe::LoadedModel& m, const std::string& name);
+
+  QTemporaryDir tmp_;
+  QString hfDir_;
+};
+
+void TestExport::initTestCase() {
+  guitest::isolateSettings("tst_export");
+  QVERIFY(tmp_.isValid());
+  hfDir_ = tmp_.filePath(QStringLiteral("hf-small"));
+  guitest::writeHfFolder(hfDir_, guitest::tinyGpt2Config(64, 2));
+}
+
+bool TestExport::open(MainWindow& w, const QString& path) {
+  QSignalSpy done(&w, &MainWindow::modelLoadFinished);
+  w.openModel(path);
+  return done.wait(60000) && done.first().at(0).toBool();
+}
+
+bool TestExport::exportAndWait(MainWindow& w, workbench::ExportFormat f, const QString& path, QString* message) {
+  QSignalSpy done(&w, &MainWindow::exportFinished);
+  w.exportModel(f, path);
+  if (!done.wait(120000)) return false;
+  *message = done.first().at(1).toString();
+  return done.first().at(0).toBool();
+}
+
+rbe::Tensor TestExport::param(const rbe::LoadedModel& m, const std::string& name) {
+  for (const auto& [n, t] : m.model->named_parameters())
+    if (n == name) return t;
+  qFatal("no parameter %s", name.c_str());
+}
+
+void TestExport::rbeFileOpensAgain() {
+  MainWindow w;
+  w.setInteractive(false);
+  QVERIFY(open(w, guitest::defaultModelDir()));
+  QVERIFY(!w.context()->compression());  // exports a compression at default settings
+  const QString path = tmp_.filePath(QStringLiteral("mini.rbe"));
+  QString message;
+  QVERIFY2(exportAndWait(w, workbench::ExportFormat::Rbe, path, &message), qPrintable(message));
+  QVERIFY(QFileInfo(path).size() > 0);
+  // Nothing but the file itself (no temporary left behind).
+  QCOMPARE(QDir(tmp_.path()).entryList({QStringLiteral("mini.rbe*")}, QDir::Files),
+           QStringList{QStringLiteral("mini.rbe")});
+  const workbench::OpenedModel again = workbench::openModel(path);
+  QVERIFY2(again.model, qPrintable(again.error));
+  QVERIFY(again.compression);
+  QCOMPARE(again.model->config.n_layer, w.context()->model()->config.n_layer);
+  QCOMPARE(again.model->tokenizer->type(), std::string("char"));
+  // And the window opens it too, with the compression columns filled.
+  QVERIFY(open(w, path));
+  QVERIFY(w.context()->compression());
+  QCOMPARE(w.context()->model()->format, std::string("rbe"));
+}
+
+void TestExport::huggingFaceFolderOpensAgain() {
+  MainWindow w;
+  w.setInteractive(false);
+  QVERIFY(open(w, hfDir_));
+  const QString out = tmp_.filePath(QStringLiteral("hf-out"));
+  QString message;
+  QVERIFY2(exportAndWait(w, workbench::ExportFormat::HfFolder, out, &message), qPrintable(message));
+  for (const char* f : {"config.json", "model.safetensors", "vocab.json", "merges.txt"})
+    QVERIFY2(QFileInfo::exists(out + QLatin1Char('/') + QLatin1String(f)), f);
+  const auto again = guitest::loadShared(out);
+  const auto& orig = *w.context()->model();
+  QCOMPARE(again->format, std::string("hf"));
+  QCOMPARE(again->tokenizer->encode("Hello world"), orig.tokenizer->encode("Hello world"));
+  for (const auto& [name, t] : orig.model->named_parameters()) {
+    const rbe::Tensor u = param(*again, name);
+    QCOMPARE(u.shape(), t.shape());
+    QVERIFY2(std::memcmp(u.data<float>(), t.data<float>(), size_t(t.numel()) * 4) == 0, name.c_str());
+  }
+}
+
+void TestExport::compressedWeightsAreWrittenDecoded() {
+  MainWindow w;
+  w.setInteractive(false);
+  QVERIFY(open(w, hfDir_));
+  rbe::codec::ModelCodecOptions opt;
+  opt.defaults.codec = "q4_0";
+  auto cm = std::make_shared<rbe::codec::CompressedModel>(rbe::codec::compress_model(*w.context()->model(), opt));
+  auto packed = std::make_shared<rbe::LoadedModel>(rbe::codec::instantiate(*cm));
+  w.context()->setCompression(cm, packed);
+  QAction* useCompressed = nullptr;
+  for (QAction* a : w.findChildren<QAction*>())
+    if (a->isCheckable() && a->text().contains(QStringLiteral("Compressed Weights"))) useCompressed = a;
+  QVERIFY(useCompressed && useCompressed->isEnabled());
+  useCompressed->setChecked(true);
+  const QString out = tmp_.filePath(QStringLiteral("hf-q4"));
+  QString message;
+  QVERIFY2(exportAndWait(w, workbench::ExportFormat::HfFolder, out, &message), qPrintable(message));
+  const auto again = guitest::loadShared(out);
+  // Each encoded matrix comes back as the codec's own decode of it.
+  for (const auto& [name, e] : cm->encoded) {
+    const rbe::Tensor ref = rbe::codec::decode(*e);
+    const rbe::Tensor got = param(*again, name);
+    QCOMPARE(got.numel(), ref.numel());
+    QVERIFY2(std::memcmp(got.data<float>(), ref.data<float>(), size_t(ref.numel()) * 4) == 0, name.c_str());
+  }
+}
+
+void TestExport::ggufFileOpensAgain() {
+  MainWindow w;
+  w.setInteractive(false);
+  QVERIFY(open(w, hfDir_));
+  const QString path = tmp_.filePath(QStringLiteral("small.gguf"));
+  QString message;
+  QVERIFY2(exportAndWait(w, workbench::ExportFormat::Gguf, path, &message), qPrintable(message));
+  const workbench::OpenedModel again = workbench::openModel(path);
+  QVERIFY2(again.model, qPrintable(again.error));
+  QCOMPARE(again.model->format, std::string("gguf"));
+  const auto& orig = *w.context()->model();
+  QCOMPARE(again.model->config.n_embd, orig.config.n_embd);
+  QCOMPARE(again.model->config.n_layer, orig.config.n_layer);
+  QCOMPARE(again.model->tokenizer->encode("Hello world"), orig.tokenizer->encode("Hello world"));
+  // Matrices went through F16: equal to f16 rounding.
+  const rbe::Tensor a = param(orig, "h.0.mlp.c_fc.weight"), b = param(*again.model, "h.0.mlp.c_fc.weight");
+  QCOMPARE(b.numel(), a.numel());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    QCOMPARE(b.data<float>()[i], rbe::f16_to_f32(rbe::f32_to_f16(a.data<float>()[i])));
+}
+
+void TestExport::characterModelIsRefusedForHfAndGguf() {
+  MainWindow w;
+  w.setInteractive(false);
+  QVERIFY(open(w, guitest::defaultModelDir()));
+  QSignalSpy errors(&w, &MainWindow::errorOccurred);
+  QString message;
+  const QString hf = tmp_.filePath(QStringLiteral("char-hf"));
+  QVERIFY(!exportAndWait(w, workbench::ExportFormat::HfFolder, hf, &message));
+  QVERIFY2(message.contains(QStringLiteral("character tokenizer")), qPrintable(message));
+  QVERIFY(!QFileInfo::exists(hf + QStringLiteral("/model.safetensors")));
+  const QString gguf = tmp_.filePath(QStringLiteral("char.gguf"));
+  QVERIFY(!exportAndWait(w, workbench::ExportFormat::Gguf, gguf, &message));
+  QVERIFY2(message.startsWith(QStringLiteral("This model cannot be written as GGUF")), qPrintable(message));
+  QVERIFY(!QFileInfo::exists(gguf));
+  QCOMPARE(QDir(tmp_.path()).entryList({QStringLiteral("char.gguf*")}, QDir::Files), QStringList());
+  QCOMPARE(errors.count(), 2);
+}
+
+QTEST_MAIN(TestExport)
+#include "tst_export.moc"

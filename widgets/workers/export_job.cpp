@@ -1,0 +1,156 @@
+#include "workers/export_job.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "codec/rbe_file.h"
+#include "io/gguf_export.h"
+#include "io/hf_gpt2.h"
+#include "models/gpt2_tokenizer.h"
+#include "nn/layers.h"
+
+namespace workbench {
+namespace {
+
+std::map<std::string, std::shared_ptr<const rbe::nn::PackedMatrix>> packedWeights(const rbe::GPT2Model& m) {
+  std::map<std::string, std::shared_ptr<const rbe::nn::PackedMatrix>> out;
+  for (const auto& [name, module] : m.named_modules()) {
+    if (auto* l = dynamic_cast<rbe::nn::Linear*>(module.get()); l && l->packed()) out[name + ".weight"] = l->packed();
+    if (auto* e = dynamic_cast<rbe::nn::Embedding*>(module.get()); e && e->packed())
+      out[name + ".weight"] = e->packed();
+  }
+  return out;
+}
+
+// A dense F32 copy of a model whose matrices may be packed (a compressed
+// model): the writers need every weight as a plain tensor.
+std::unique_ptr<rbe::GPT2Model> denseCopy(const rbe::GPT2Model& src) {
+  const auto packed = packedWeights(src);
+  std::unique_ptr<rbe::GPT2Model> dst;
+  {
+    rbe::nn::SkipInitGuard noInit;  // every parameter is overwritten below
+    dst = std::make_unique<rbe::GPT2Model>(src.config());
+  }
+  const auto from = src.named_parameters();
+  const auto to = dst->named_parameters();
+  for (size_t i = 0; i < from.size(); ++i) {
+    const rbe::Tensor& t = to[i].second;
+    if (auto it = packed.find(from[i].first); it != packed.end()) {
+      it->second->decode_rows(0, it->second->rows(), t.data<float>());
+    } else {
+      const rbe::Tensor f = from[i].second.to(rbe::DType::F32).contiguous();
+      std::memcpy(t.data<float>(), f.data<float>(), size_t(f.numel()) * sizeof(float));
+    }
+  }
+  dst->eval();
+  return dst;
+}
+
+rbe::hf::TokenizerFiles bpeFiles(const rbe::GPT2Tokenizer& tok) {
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  const auto& tokens = tok.vocab();
+  for (size_t id = 0; id < tokens.size(); ++id) vocab[tokens[id]] = id;
+  rbe::hf::TokenizerFiles files;
+  files.vocab_json = vocab.dump();
+  files.merges_txt = "#version: 0.2\n";
+  for (const auto& [a, b] : tok.merges()) files.merges_txt += a + " " + b + "\n";
+  return files;
+}
+
+QString writeRbe(const ExportRequest& r) {
+  std::shared_ptr<const rbe::codec::CompressedModel> cm = r.compression;
+  if (!cm) {
+    if (!packedWeights(*r.model->model).empty())
+      throw std::runtime_error(
+          QCoreApplication::translate("ExportJob",
+                                      "This model is already compressed but its records are not available; compress it "
+                                      "in the Compress panel first.")
+              .toStdString());
+    cm = std::make_shared<rbe::codec::CompressedModel>(rbe::codec::compress_model(*r.model, defaultCodecOptions()));
+  }
+  rbe::codec::write_rbe_file(r.path.toStdString(), *cm);
+  return QCoreApplication::translate("ExportJob", "Wrote %1 (%2 encoded tensors).").arg(r.path).arg(cm->encoded.size());
+}
+
+QString writeHf(const ExportRequest& r) {
+  const auto* bpe = dynamic_cast<const rbe::GPT2Tokenizer*>(r.model->tokenizer.get());
+  if (r.model->tokenizer && !bpe)
+    throw std::runtime_error(
+        QCoreApplication::translate("ExportJob",
+                                    "This model uses a character tokenizer, which a HuggingFace GPT-2 folder cannot "
+                                    "hold. Export it as .rbe instead, or train a model with the GPT-2 tokenizer.")
+            .toStdString());
+  const bool packed = !packedWeights(*r.model->model).empty();
+  std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model) : nullptr;
+  const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
+  QDir().mkpath(r.path);
+  if (bpe) {
+    const rbe::hf::TokenizerFiles files = bpeFiles(*bpe);
+    rbe::hf::save(r.path.toStdString(), model, &files);
+  } else {
+    rbe::hf::save(r.path.toStdString(), model, nullptr);
+  }
+  QString msg = QCoreApplication::translate("ExportJob", "Wrote the HuggingFace folder %1.").arg(r.path);
+  if (!bpe)
+    msg += QLatin1Char(' ') +
+           QCoreApplication::translate("ExportJob", "The model has no tokenizer, so the folder has none either.");
+  if (packed)
+    msg += QLatin1Char(' ') +
+           QCoreApplication::translate("ExportJob", "Weights are the compressed model's, decoded to F32.");
+  return msg;
+}
+
+QString writeGguf(const ExportRequest& r) {
+  const bool packed = !packedWeights(*r.model->model).empty();
+  std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model) : nullptr;
+  const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
+  rbe::GgufExportOptions opt;
+  opt.dtype = r.ggufF16 ? rbe::DType::F16 : rbe::DType::F32;
+  opt.name = QFileInfo(r.path).completeBaseName().toStdString();
+  const rbe::GgufExportReport rep = rbe::export_gguf(r.path.toStdString(), model, r.model->tokenizer.get(), opt);
+  QString msg = QCoreApplication::translate("ExportJob", "Wrote %1 (%2 tensors, %3 bytes).")
+                    .arg(r.path)
+                    .arg(rep.tensors)
+                    .arg(rep.file_bytes);
+  for (const std::string& w : rep.warnings) msg += QLatin1Char(' ') + QString::fromStdString(w);
+  return msg;
+}
+
+}  // namespace
+
+rbe::codec::ModelCodecOptions defaultCodecOptions() { return rbe::codec::ModelCodecOptions{}; }
+
+ExportResult exportModel(const ExportRequest& r) {
+  ExportResult out;
+  try {
+    if (!r.model || !r.model->model)
+      throw std::runtime_error(QCoreApplication::translate("ExportJob", "No model is open.").toStdString());
+    if (r.path.isEmpty())
+      throw std::runtime_error(QCoreApplication::translate("ExportJob", "No destination was given.").toStdString());
+    switch (r.format) {
+      case ExportFormat::Rbe:
+        out.message = writeRbe(r);
+        break;
+      case ExportFormat::HfFolder:
+        out.message = writeHf(r);
+        break;
+      case ExportFormat::Gguf:
+        out.message = writeGguf(r);
+        break;
+    }
+    out.ok = true;
+  } catch (const rbe::GgufExportError& e) {
+    out.message = QCoreApplication::translate("ExportJob", "This model cannot be written as GGUF: %1")
+                      .arg(QString::fromUtf8(e.what()));
+  } catch (const std::exception& e) {
+    out.message = QString::fromUtf8(e.what());
+  }
+  return out;
+}
+
+}  // namespace workbench

@@ -1,0 +1,129 @@
+#include "workers/generation_job.h"
+
+#include <QtConcurrent/QtConcurrentRun>
+#include <chrono>
+#include <exception>
+#include <string>
+
+#include "process_memory.h"
+#include "workers/background.h"
+
+namespace {
+
+// Length of the longest prefix of s that does not end inside a UTF-8
+// character (a BPE token may carry part of a character).
+size_t completeUtf8Prefix(const std::string& s) {
+  size_t n = s.size();
+  // Look back at most 3 bytes for an unfinished lead byte.
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    const unsigned char c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for its lead
+    const size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+}  // namespace
+
+GenerationJob::GenerationJob(QObject* parent) : QObject(parent) {}
+
+GenerationJob::~GenerationJob() {
+  stop();
+  future_.waitForFinished();
+}
+
+void GenerationJob::stop() {
+  if (cancel_) cancel_->store(true);
+}
+
+bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt,
+                          const rbe::SamplingParams& params) {
+  if (running_) return false;
+  running_ = true;
+  tokens_ = 0;
+  stats_ = {};
+  cancel_ = std::make_shared<std::atomic<bool>>(false);
+  auto cancel = cancel_;
+  const std::string text = prompt.toStdString();
+  // `this` outlives the worker: the destructor waits for it.
+  future_ = QtConcurrent::run(workbench::jobPool(), [this, model, text, params, cancel]() {
+    using Clock = std::chrono::steady_clock;
+    QString error;
+    enum class End { MaxTokens, EndOfText, Stopped, ContextFull } end = End::MaxTokens;
+    std::string pending;
+    int count = 0;
+    Clock::time_point first{}, last{};
+    try {
+      if (!model || !model->model) throw std::runtime_error(tr("No model is open.").toStdString());
+      if (!model->tokenizer)
+        throw std::runtime_error(
+            tr("This model has no tokenizer (vocab.json and merges.txt are missing from its folder), so it cannot "
+               "turn text into tokens.")
+                .toStdString());
+      const rbe::Tokenizer& tok = *model->tokenizer;
+      std::vector<int32_t> ids = tok.encode(text);
+      if (ids.empty()) {
+        if (tok.eot_id() < 0) throw std::runtime_error(tr("Type a prompt first.").toStdString());
+        ids.push_back(tok.eot_id());  // GPT-2 starts unconditioned text from end-of-text
+      }
+      const int32_t eot = tok.eot_id();
+      rbe::generate(
+          *model->model, ids, params,
+          [&](int32_t token) {
+            const auto now = Clock::now();
+            if (count == 0) first = now;
+            last = now;
+            if (token == eot) {
+              end = End::EndOfText;
+              return false;
+            }
+            ++count;
+            pending += tok.decode_one(token);
+            const size_t n = completeUtf8Prefix(pending);
+            const QString piece = QString::fromUtf8(pending.data(), qsizetype(n));
+            pending.erase(0, n);
+            const double secs = std::chrono::duration<double>(now - first).count();
+            const double rate = secs > 0 ? (count - 1) / secs : 0.0;
+            QMetaObject::invokeMethod(
+                this,
+                [this, piece, count, rate]() {
+                  tokens_ = count;
+                  if (!piece.isEmpty()) emit textGenerated(piece);
+                  emit progress(count, rate);
+                },
+                Qt::QueuedConnection);
+            return true;
+          },
+          cancel.get());
+      if (cancel->load())
+        end = End::Stopped;
+      else if (end == End::MaxTokens && count < params.max_tokens)
+        end = End::ContextFull;
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    Stats st;
+    st.tokens = count;
+    st.seconds = count > 1 ? std::chrono::duration<double>(last - first).count() : 0.0;
+    // The first token's time includes the prompt; the rate counts the tokens after it.
+    st.tokensPerSecond = st.seconds > 0 ? (count - 1) / st.seconds : 0.0;
+    st.peakRssBytes = workbench::peakRssBytes();
+    st.stopReason = end == End::EndOfText     ? tr("end of text")
+                    : end == End::Stopped     ? tr("stopped")
+                    : end == End::ContextFull ? tr("context full")
+                                              : tr("maximum length reached");
+    const QString tail = QString::fromUtf8(pending.data(), qsizetype(pending.size()));
+    QMetaObject::invokeMethod(
+        this,
+        [this, st, tail, error]() {
+          if (!tail.isEmpty()) emit textGenerated(tail);
+          stats_ = st;
+          tokens_ = st.tokens;
+          running_ = false;
+          emit finished(error.isEmpty(), error.isEmpty() ? st.stopReason : error);
+        },
+        Qt::QueuedConnection);
+  });
+  return true;
+}

@@ -1,0 +1,46 @@
+#pragma once
+// One streamed generation on a worker thread: text pieces arrive on the GUI
+// thread as tokens are produced; stop() ends it at the next token.
+#include <QElapsedTimer>
+#include <QFuture>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+
+#include "generate/generate.h"
+#include "io/model_loader.h"
+
+class GenerationJob : public QObject {
+  Q_OBJECT
+ public:
+  struct Stats {
+    int tokens = 0;
+    double seconds = 0;          // from the first to the last generated token's arrival
+    double tokensPerSecond = 0;  // generated tokens / seconds (prompt processing excluded)
+    int64_t peakRssBytes = 0;    // the process's high-water mark after the run
+    QString stopReason;
+  };
+
+  explicit GenerationJob(QObject* parent = nullptr);
+  ~GenerationJob() override;  // stops and waits for the worker
+
+  // Returns false (and emits nothing) when a run is already going.
+  bool start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt, const rbe::SamplingParams& params);
+  void stop();
+  bool isRunning() const { return running_; }
+  int tokenCount() const { return tokens_; }  // tokens delivered so far on the GUI thread
+  const Stats& stats() const { return stats_; }
+
+ signals:
+  void textGenerated(const QString& text);
+  void progress(int tokens, double tokensPerSecond);
+  void finished(bool ok, const QString& message);  // message: the error, or the stop reason
+
+ private:
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  QFuture<void> future_;
+  bool running_ = false;
+  int tokens_ = 0;
+  Stats stats_;
+};
