@@ -246,6 +246,7 @@ void CompressPanel::startCompression() {
   if (!ctx_->model()) return fail(tr("Open a model first."));
   CompressJob job;
   job.model = ctx_->model();
+  job.modelPath = ctx_->modelPath();
   job.options.defaults = settingsForm_->settings();
   QString error;
   auto overrides = overrides_->overrides(job.options.defaults, &error);

@@ -57,8 +57,16 @@ void CompressWorker::run() {
     const double compressEnd = evaluate ? (evalOriginal ? 0.7 : 0.8) : 0.95;
     const auto cancelFn = [this] { return cancelled(); };
 
+    std::shared_ptr<rbe::LoadedModel> privateCopy;
+    if (!job_.options.calib_text.empty()) {
+      if (job_.modelPath.isEmpty())
+        throw std::runtime_error(tr("calibration needs the model's file or folder; save the model and open it first").toStdString());
+      report(0, tr("Loading a private copy of the model for calibration"), true);
+      privateCopy = std::make_shared<rbe::LoadedModel>(rbe::codec::load_any_model(job_.modelPath.toStdString()));
+      if (cancelled()) throw rbe::codec::Cancelled();
+    }
     auto cm = std::make_shared<rbe::codec::CompressedModel>(rbe::codec::compress_model(
-        m, job_.options,
+        privateCopy ? *privateCopy : m, job_.options,
         [this, compressEnd](double f, const std::string& what) { report(f * compressEnd, QString::fromStdString(what)); },
         cancelFn));
     if (cancelled()) throw rbe::codec::Cancelled();

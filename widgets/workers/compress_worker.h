@@ -19,6 +19,11 @@ struct CompressJob {
   rbe::codec::ModelCodecOptions options;
   QString validationTextPath;         // empty: no validation loss
   bool calibrate = false;             // calibrate on the text's first 90%
+  // Where `model` was opened from. Calibration hooks observers into the
+  // model's layers while it runs forward passes, so a calibrated run works on
+  // a private copy loaded from here, never on the model the chat panel may be
+  // generating with at the same time.
+  QString modelPath;
   std::optional<double> originalLoss;  // already measured on this text: not measured again
 };
 
