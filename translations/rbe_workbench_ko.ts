@@ -482,6 +482,14 @@ Check the settings (codec, target, overrides) and the validation text, then try 
         <source>Done</source>
         <translation>완료</translation>
     </message>
+    <message>
+        <source>calibration needs the model&apos;s file or folder; save the model and open it first</source>
+        <translation>보정에는 모델의 파일이나 폴더가 필요합니다. 모델을 저장한 뒤 다시 여십시오</translation>
+    </message>
+    <message>
+        <source>Loading a private copy of the model for calibration</source>
+        <translation>보정용 모델 사본을 불러오는 중</translation>
+    </message>
 </context>
 <context>
     <name>ExportJob</name>
