@@ -2,9 +2,6 @@
 // chunks over oneTBB) and its portable and AVX2 row kernels.
 #include "codec/fixed_kernels.h"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +12,7 @@
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/hadamard.h"
+#include "tensor/kernels/row_chunks.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include "codec/fixed_simd.h"
@@ -139,26 +137,10 @@ const FixedKernels& select_kernels() {
 }
 [[maybe_unused]] const FixedKernels& g_startup_choice = active_kernels();
 
-// Row chunks of about 1/8 of a thread's share (16 KiB .. 512 KiB of packed
-// bytes, a multiple of 4 rows); small matrices run on the calling thread.
+// Chunks of 16 KiB .. 512 KiB of packed bytes; below 24 KiB on the calling thread.
 template <class Fn>
 void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
-  if (N <= 0) return;
-  const int64_t total = N * row_bytes;
-  const int threads = tbb::this_task_arena::max_concurrency();
-  if (threads <= 1 || total < (24 << 10) || N < 8) {
-    rows(int64_t(0), N);
-    return;
-  }
-  const int64_t chunk_bytes = std::clamp<int64_t>(total / (int64_t(threads) * 8), 16 << 10, 512 << 10);
-  const int64_t chunk_rows = std::max<int64_t>(4, (chunk_bytes / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
-  const int64_t nchunks = (N + chunk_rows - 1) / chunk_rows;
-  tbb::parallel_for(
-      tbb::blocked_range<int64_t>(0, nchunks, 1),
-      [&](const tbb::blocked_range<int64_t>& c) {
-        for (int64_t i = c.begin(); i < c.end(); ++i) rows(i * chunk_rows, std::min(N, (i + 1) * chunk_rows));
-      },
-      tbb::simple_partitioner());
+  kernels::parallel_row_chunks(N, row_bytes, kernels::RowChunking{24 << 10, 16 << 10, 512 << 10}, rows);
 }
 
 }  // namespace

@@ -2,9 +2,6 @@
 // AVX2 + F16C and portable row kernels.
 #include "tensor/kernels/gemv.h"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,6 +9,7 @@
 
 #include "tensor/dtype.h"
 #include "tensor/kernels/gemv_internal.h"
+#include "tensor/kernels/row_chunks.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -130,27 +128,10 @@ const GemvKernels& active() {
 }
 [[maybe_unused]] const GemvKernels& g_startup_choice = active();  // chosen at start-up, not in the first hot call
 
-// Splits rows [0, N) into chunks of about 1/8 of a thread's share (32 KiB .. 1 MiB of
-// weights, a multiple of 4 rows), so that a busy core can be helped by the other
-// without paying a task per few rows. Small matrices run on the calling thread.
+// Chunks of 32 KiB .. 1 MiB of weights; below 48 KiB on the calling thread.
 template <class Fn>
 void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
-  if (N <= 0) return;
-  const int64_t total = N * row_bytes;
-  const int threads = tbb::this_task_arena::max_concurrency();
-  if (threads <= 1 || total < (48 << 10) || N < 8) {
-    rows(int64_t(0), N);
-    return;
-  }
-  const int64_t chunk_bytes = std::clamp<int64_t>(total / (int64_t(threads) * 8), 32 << 10, 1 << 20);
-  const int64_t chunk_rows = std::max<int64_t>(4, (chunk_bytes / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
-  const int64_t nchunks = (N + chunk_rows - 1) / chunk_rows;
-  tbb::parallel_for(
-      tbb::blocked_range<int64_t>(0, nchunks, 1),
-      [&](const tbb::blocked_range<int64_t>& c) {
-        for (int64_t i = c.begin(); i < c.end(); ++i) rows(i * chunk_rows, std::min(N, (i + 1) * chunk_rows));
-      },
-      tbb::simple_partitioner());
+  parallel_row_chunks(N, row_bytes, RowChunking{48 << 10, 32 << 10, 1 << 20}, rows);
 }
 
 void sgemv_impl(const GemvKernels& ks, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,
