@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace rbe::codec {
@@ -224,28 +225,26 @@ void dct_1d(float* x, int n, bool inverse) {
 void haar_1d(float* x, int n, bool inverse) { wavelet_1d(haar_level_fn, x, n, inverse); }
 void cdf97_1d(float* x, int n, bool inverse) { wavelet_1d(cdf97_level, x, n, inverse); }
 
-void forward_transform(Transform t, float* block, int rows, int cols) {
+namespace {
+void transform_2d(Transform t, float* block, int rows, int cols, bool inverse, const char* who) {
   switch (t) {
     case Transform::DCT:
-      apply_left(dct_matrix(rows).data(), false, block, rows, cols);
-      apply_right(dct_matrix(cols).data(), false, block, rows, cols);
+      apply_left(dct_matrix(rows).data(), inverse, block, rows, cols);
+      apply_right(dct_matrix(cols).data(), inverse, block, rows, cols);
       return;
-    case Transform::Haar: wavelet_2d(haar_level_fn, block, rows, cols, false); return;
-    case Transform::CDF97: wavelet_2d(cdf97_level, block, rows, cols, false); return;
-    default: throw std::invalid_argument("forward_transform: choose a concrete transform");
+    case Transform::Haar: wavelet_2d(haar_level_fn, block, rows, cols, inverse); return;
+    case Transform::CDF97: wavelet_2d(cdf97_level, block, rows, cols, inverse); return;
+    default: throw std::invalid_argument(std::string(who) + ": choose a concrete transform");
   }
+}
+}  // namespace
+
+void forward_transform(Transform t, float* block, int rows, int cols) {
+  transform_2d(t, block, rows, cols, false, "forward_transform");
 }
 
 void inverse_transform(Transform t, float* block, int rows, int cols) {
-  switch (t) {
-    case Transform::DCT:
-      apply_left(dct_matrix(rows).data(), true, block, rows, cols);
-      apply_right(dct_matrix(cols).data(), true, block, rows, cols);
-      return;
-    case Transform::Haar: wavelet_2d(haar_level_fn, block, rows, cols, true); return;
-    case Transform::CDF97: wavelet_2d(cdf97_level, block, rows, cols, true); return;
-    default: throw std::invalid_argument("inverse_transform: choose a concrete transform");
-  }
+  transform_2d(t, block, rows, cols, true, "inverse_transform");
 }
 
 void rotate_block(float* block, int rows, int cols, uint64_t seed, uint64_t key, bool inverse) {
