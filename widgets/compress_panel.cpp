@@ -12,7 +12,6 @@
 #include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QScrollArea>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTabWidget>
@@ -29,6 +28,7 @@
 #include "layer_error_chart.h"
 #include "message_popup.h"
 #include "rd_chart.h"
+#include "scroll_column.h"
 #include "tensor_quality_model.h"
 #include "workbench_context.h"
 
@@ -129,12 +129,7 @@ QWidget* CompressPanel::buildSettings() {
   connect(compressButton_, &QPushButton::clicked, this, &CompressPanel::startCompression);
   connect(cancelButton_, &QPushButton::clicked, this, &CompressPanel::cancelCompression);
 
-  auto* scroll = new QScrollArea(this);
-  scroll->setWidget(box);
-  scroll->setWidgetResizable(true);
-  scroll->setFrameShape(QFrame::NoFrame);
-  scroll->setMinimumWidth(box->sizeHint().width() + 20);
-  return scroll;
+  return makeScrollColumn(box, this);
 }
 
 QWidget* CompressPanel::buildResults() {

@@ -14,7 +14,6 @@
 #include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QScrollArea>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -26,6 +25,7 @@
 #include "loss_chart.h"
 #include "message_popup.h"
 #include "models/model_config.h"
+#include "scroll_column.h"
 #include "workbench_context.h"
 
 namespace {
@@ -209,12 +209,7 @@ QWidget* TrainPanel::buildForm() {
   connect(stopButton_, &QPushButton::clicked, this, &TrainPanel::stop);
   connect(openButton_, &QPushButton::clicked, this, &TrainPanel::openInWorkbench);
 
-  auto* scroll = new QScrollArea(this);
-  scroll->setWidget(box);
-  scroll->setWidgetResizable(true);
-  scroll->setFrameShape(QFrame::NoFrame);
-  scroll->setMinimumWidth(box->sizeHint().width() + 20);
-  return scroll;
+  return makeScrollColumn(box, this);
 }
 
 void TrainPanel::updateModelFields() {
