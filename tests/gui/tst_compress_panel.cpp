@@ -15,23 +15,18 @@
 #include "codec_override_table.h"
 #include "codec_settings_form.h"
 #include "compress_panel.h"
+#include "gui_test_util.h"
 #include "io/model_loader.h"
 #include "layer_error_chart.h"
 #include "rd_chart.h"
 #include "tensor_quality_model.h"
 #include "workbench_context.h"
 
-#ifndef RBE_SOURCE_DIR
-#define RBE_SOURCE_DIR "."
-#endif
-#ifndef RBE_SHARED_DIR
-#define RBE_SHARED_DIR "../shared"
-#endif
 
 namespace {
 
-const QString kModel = QStringLiteral(RBE_SOURCE_DIR "/resources/models/mini-shakespeare");
-const QString kText = QStringLiteral(RBE_SHARED_DIR "/data/tinyshakespeare.txt");
+const QString kModel = guitest::defaultModelDir();
+const QString kText = guitest::shakespearePath();
 constexpr int kTimeoutMs = 60000;
 
 // The original weight of a parameter, [out, in] F32.
@@ -58,6 +53,7 @@ class TestCompressPanel : public QObject {
 
  private slots:
   void initTestCase() {
+    guitest::isolateSettings("tst_compress_panel");
     ctx_ = new WorkbenchContext(this);
     ctx_->settings().remove(QStringLiteral("compress"));  // a clean start, whatever ran before
     auto model = std::make_shared<rbe::LoadedModel>(rbe::load_model(kModel.toStdString()));

@@ -14,22 +14,19 @@
 #include "codec/model_codec.h"
 #include "codec_settings_form.h"
 #include "compress_panel.h"
+#include "gui_test_util.h"
 #include "loss_chart.h"
 #include "train_panel.h"
 #include "workbench_context.h"
 
-#ifndef RBE_SOURCE_DIR
-#define RBE_SOURCE_DIR "."
-#endif
-#ifndef RBE_SHARED_DIR
-#define RBE_SHARED_DIR "../shared"
-#endif
 
 class TestResponsive : public QObject {
   Q_OBJECT
  private slots:
+  void initTestCase() { guitest::isolateSettings("tst_responsive"); }
+
   void eventLoopKeepsAnsweringDuringLoadAndCompression() {
-    const QString modelPath = QStringLiteral(RBE_SOURCE_DIR "/resources/models/mini-shakespeare");
+    const QString modelPath = guitest::defaultModelDir();
     WorkbenchContext ctx;
     ctx.settings().remove(QStringLiteral("compress"));
     CompressPanel panel(&ctx);
@@ -66,7 +63,7 @@ class TestResponsive : public QObject {
     s.codec = "rbe";
     s.bpw = 3.0;
     panel.settingsForm()->setSettings(s);
-    panel.setValidationTextPath(QStringLiteral(RBE_SHARED_DIR "/data/tinyshakespeare.txt"));
+    panel.setValidationTextPath(guitest::shakespearePath());
     QSignalSpy finished(&panel, &CompressPanel::compressionFinished);
     panel.startCompression();
     QVERIFY(finished.wait(60000));
@@ -91,7 +88,7 @@ class TestResponsive : public QObject {
     panel.show();
     QVERIFY(QTest::qWaitForWindowExposed(&panel));
     TrainJob j;
-    j.textPath = QStringLiteral(RBE_SHARED_DIR "/data/tinyshakespeare.txt");
+    j.textPath = guitest::shakespearePath();
     j.preset = QStringLiteral("custom");
     j.nLayer = 1, j.nEmbd = 16, j.nHead = 2, j.context = 16, j.ctx = 16;
     j.steps = 10000;

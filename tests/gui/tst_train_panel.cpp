@@ -9,18 +9,16 @@
 #include <QTest>
 #include <QLineSeries>
 
+#include "gui_test_util.h"
 #include "io/model_loader.h"
 #include "loss_chart.h"
 #include "train_panel.h"
 #include "workbench_context.h"
 
-#ifndef RBE_SHARED_DIR
-#define RBE_SHARED_DIR "../shared"
-#endif
 
 namespace {
 
-const QString kText = QStringLiteral(RBE_SHARED_DIR "/data/tinyshakespeare.txt");
+const QString kText = guitest::shakespearePath();
 constexpr int kTimeoutMs = 60000;
 
 TrainJob tinyJob(const QString& outDir, int steps) {
@@ -46,6 +44,7 @@ class TestTrainPanel : public QObject {
   Q_OBJECT
  private slots:
   void initTestCase() {
+    guitest::isolateSettings("tst_train_panel");
     QVERIFY2(QFileInfo(kText).isFile(), qPrintable(kText + QStringLiteral(" is missing")));
     WorkbenchContext ctx;
     ctx.settings().remove(QStringLiteral("train"));
