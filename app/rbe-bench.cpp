@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -41,6 +42,7 @@
 #include "models/gpt2.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/big_alloc.h"
 #include "tensor/random.h"
 
 using namespace rbe;
@@ -73,7 +75,10 @@ double peak_rss_mb() {
 double measure_read_bandwidth_gbs(int64_t mb) {
   typedef float v8f __attribute__((vector_size(32)));
   const int64_t n = mb * (1 << 20) / int64_t(sizeof(v8f));
-  std::unique_ptr<v8f[]> buf(new v8f[size_t(n)]);
+  // Allocated as tensors are (64-byte aligned, 2 MiB pages): the probe must
+  // read at the best rate the weights themselves can be read.
+  std::unique_ptr<v8f[], decltype(&std::free)> buf(static_cast<v8f*>(rbe::allocate_aligned(size_t(n) * sizeof(v8f))),
+                                                   &std::free);
   const int64_t chunk = (4 << 20) / int64_t(sizeof(v8f)), nchunks = (n + chunk - 1) / chunk;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, nchunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t c = r.begin(); c < r.end(); ++c)

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "tensor/big_alloc.h"
 #include "tensor/random.h"
 
 namespace rbe {
@@ -62,10 +63,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   if (device != Device::CPU) throw std::runtime_error("Storage: only CPU storage is available in this build");
   tune_allocator_once();
   std::shared_ptr<Storage> s(new Storage());
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  s->data_ = std::aligned_alloc(64, rounded);
-  if (!s->data_) throw std::bad_alloc();
+  s->data_ = allocate_aligned(nbytes);
   s->nbytes_ = nbytes;
   s->owned_ = true;
   s->device_ = device;

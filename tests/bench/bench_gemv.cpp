@@ -6,16 +6,27 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include "tensor/big_alloc.h"
 #include "tensor/dtype.h"
 #include "tensor/kernels/gemv.h"
 
 namespace {
+
+// Buffers as tensors get them (64-byte aligned, 2 MiB pages): a plain new[]
+// is 16-byte aligned, which splits every AVX-512 load over two cache lines.
+template <class T>
+using Buffer = std::unique_ptr<T[], decltype(&std::free)>;
+template <class T>
+Buffer<T> make_buffer(int64_t n) {
+  return Buffer<T>(static_cast<T*>(rbe::allocate_aligned(size_t(n) * sizeof(T))), &std::free);
+}
 
 struct Mat {
   int64_t N, K;
@@ -38,10 +49,10 @@ template <class T>
 void BM_token_gemvs(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
   const auto mats = token_matrices();
-  std::vector<std::unique_ptr<T[]>> w;
+  std::vector<Buffer<T>> w;
   int64_t bytes = 0, max_n = 0;
   for (const Mat& m : mats) {
-    w.emplace_back(new T[size_t(m.N * m.K)]);
+    w.push_back(make_buffer<T>(m.N * m.K));
     for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);  // f16 bits: tiny subnormals, fine
     bytes += m.N * m.K * int64_t(sizeof(T));
     max_n = std::max(max_n, m.N);
@@ -64,7 +75,7 @@ void BM_read_sum(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
   typedef float v8f __attribute__((vector_size(32)));
   const int64_t n = (512 << 20) / 32, chunk = (4 << 20) / 32;
-  std::unique_ptr<v8f[]> buf(new v8f[size_t(n)]);
+  Buffer<v8f> buf = make_buffer<v8f>(n);
   for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = v8f{} + 1.f;
   for (auto _ : state) {
     tbb::parallel_for(

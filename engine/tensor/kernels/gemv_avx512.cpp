@@ -18,10 +18,12 @@ inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps
 inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 
 // One row at a time with 4 accumulators, so each thread reads one sequential
-// stream (measured faster than 4 rows at a time sharing the x loads), plus a
-// software prefetch kAheadBytes ahead, into L1 (kHint T0) or L2 (T1). Measured
-// on Zen 4 (bench_gemv, 2 threads): f32 8 KiB into L1 (+30% over the hardware
-// prefetcher alone), f16 4 KiB into L2 (+10%).
+// stream (measured faster than 4 rows at a time sharing the x loads). An
+// optional software prefetch kAheadBytes ahead (kHint T0/T1) is left off: the
+// earlier +10-30% it measured came from a benchmark whose weights were
+// 16-byte aligned (split loads); on 64-byte aligned rows on 2 MiB pages
+// (tensor/big_alloc.h) the hardware prefetcher alone reads as fast as a plain
+// read-sum (tests/bench/bench_gemv).
 template <class T, int kAheadBytes, int kHint>
 void rows1_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
                   float* y) {
@@ -49,7 +51,7 @@ void rows1_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, co
 
 }  // namespace
 
-const GemvKernels kGemvAvx512 = {"avx512", &rows1_avx512<float, 8192, _MM_HINT_T0>,
-                                 &rows1_avx512<uint16_t, 4096, _MM_HINT_T1>};
+const GemvKernels kGemvAvx512 = {"avx512", &rows1_avx512<float, 0, _MM_HINT_T0>,
+                                 &rows1_avx512<uint16_t, 0, _MM_HINT_T1>};
 
 }  // namespace rbe::kernels::gemv_detail
