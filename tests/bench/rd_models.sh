@@ -7,6 +7,8 @@
 #
 # Usage: tests/bench/rd_models.sh [BUILD_DIR] [OUT_DIR]    (defaults: build, a temporary folder)
 #   THREADS=2 (rbe-infer / rbe-bench / rbe-convert threads), CALIB_TOKENS=16384
+#   MODEL=DIR (default: the Mini; any checkpoint trained on Tiny Shakespeare, e.g. the 4 x 384 one of
+#   docs/compression.md), CONFIGS=all|goals (goals: the baselines and the whole-file goals only)
 # Writes OUT_DIR/rd.jsonl (one JSON line per configuration) and prints a
 # Markdown table on stdout.
 set -euo pipefail
@@ -21,7 +23,7 @@ fi
 mkdir -p "$out"
 threads=${THREADS:-2}
 calib_tokens=${CALIB_TOKENS:-16384}
-model=$src/resources/models/mini-shakespeare
+model=${MODEL:-$src/resources/models/mini-shakespeare}
 data=$src/../shared/data/tinyshakespeare.txt
 convert=$build/app/rbe-convert
 infer=$build/app/rbe-infer
@@ -57,6 +59,19 @@ configs=(
   "rbe entropy 2.5, wpe q8_0|--codec rbe --storage entropy --bpw 2.5 --override wpe.weight=codec:q8_0"
 )
 
+if [[ ${CONFIGS:-all} == goals ]]; then
+  configs=(
+    "q8_0|--codec q8_0"
+    "q4_0|--codec q4_0"
+    "q4_0 +calib|--codec q4_0 --calib $out/calib.txt --calib-tokens $calib_tokens"
+    "rbe fixed 4.25 +calib, wpe q8_0|--codec rbe --storage fixed --bpw 4.25 --calib $out/calib.txt --calib-tokens $calib_tokens --override wpe.weight=codec:q8_0"
+    "rbe entropy 9, wpe entropy 9|--codec rbe --storage entropy --bpw 9 --override wpe.weight=codec:rbe,storage:entropy,bpw:9"
+    "rbe entropy 8, wpe entropy 8|--codec rbe --storage entropy --bpw 8 --override wpe.weight=codec:rbe,storage:entropy,bpw:8"
+    "rbe entropy 3.75, wpe entropy 4|--codec rbe --storage entropy --bpw 3.75 --override wpe.weight=codec:rbe,storage:entropy,bpw:4"
+    "rbe entropy 2.8, wpe entropy 3|--codec rbe --storage entropy --bpw 2.8 --override wpe.weight=codec:rbe,storage:entropy,bpw:3"
+  )
+fi
+
 # measure NAME MODEL_PATH REPORT_JSON ENCODE_SECONDS: one JSON line.
 measure() {
   local name=$1 path=$2 report=$3 secs=$4
@@ -82,7 +97,7 @@ PY
 }
 
 : >"$out/rd.jsonl"
-measure "uncompressed (f16 checkpoint)" "$model" "" ""
+measure "uncompressed checkpoint" "$model" "" ""
 for c in "${configs[@]}"; do
   name=${c%%|*}
   args=${c#*|}
@@ -113,6 +128,6 @@ for r in rows:
     print(f"| {r['name']} | {r['bits_per_weight']:.3f} | {mb:.3f} | {r['file_bytes'] / 1e6:.3f} MB | {r['loss']:.4f} | "
           f"{r['perplexity']:.3f} | {rise:+.2f}% | {tps} | {r['encode_seconds'] or 0:.1f} |"
           if mb is not None else
-          f"| {r['name']} | {r['bits_per_weight']:.3f} | 16 | {r['file_bytes'] / 1e6:.3f} MB | {r['loss']:.4f} | "
+          f"| {r['name']} | {r['bits_per_weight']:.3f} | {round(r['bits_per_weight'])} | {r['file_bytes'] / 1e6:.3f} MB | {r['loss']:.4f} | "
           f"{r['perplexity']:.3f} | +0.00% | {tps} | - |")
 PY
