@@ -42,6 +42,7 @@
 #include "models/gpt2.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/kernels/threads.h"
 #include "tensor/big_alloc.h"
 #include "tensor/random.h"
 
@@ -228,7 +229,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name, double bw
   BenchModel bm = build_model(a, codec_name);
   GPT2Model* model = bm.model.get();
   const ModelConfig& cfg = model->config();
-  const int threads = tbb::this_task_arena::max_concurrency();
+  const int threads = kernels::usable_threads();
   const int64_t P = a.prompt_tokens, W = a.warmup_tokens, G = a.gen_tokens;
   if (P + W + G > cfg.n_positions)
     throw std::runtime_error("--prompt-tokens + --gen-tokens + " + std::to_string(W) + " warm-up tokens = " +

@@ -18,6 +18,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "gemm_internal.h"
+#include "tensor/kernels/threads.h"
 
 namespace rbe::kernels {
 namespace gemm_detail {
@@ -212,12 +213,7 @@ void sgemm_naive(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   }
 }
 
-int max_threads() {
-  const int arena = tbb::this_task_arena::max_concurrency();
-  const auto global = static_cast<int>(
-      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-  return std::max(1, std::min(arena, global));
-}
+int max_threads() { return usable_threads(); }
 
 // Splits `total` items into `parts` nearly equal contiguous chunks; returns start of chunk p.
 inline int64_t chunk_begin(int64_t total, int64_t parts, int64_t p) {

@@ -9,6 +9,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "tensor/kernels/threads.h"
+
 #include <algorithm>
 #include <cstdint>
 
@@ -24,7 +26,7 @@ template <class Fn>
 void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&& rows) {
   if (N <= 0) return;
   const int64_t total = N * row_bytes;
-  const int threads = tbb::this_task_arena::max_concurrency();
+  const int threads = usable_threads();
   if (threads <= 1 || total < c.serial_below || N < 8) {
     rows(int64_t(0), N);
     return;
