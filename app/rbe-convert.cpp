@@ -3,9 +3,9 @@
 //
 //   rbe-convert --model IN --to hf   --out DIR  [--dtype f32|f16|bf16]
 //   rbe-convert --model IN --to rbe  --out DIR  [--dtype f32|f16|bf16]
-//   rbe-convert --model IN --to gguf --out FILE [--dtype f32|f16]
+//   rbe-convert --model IN --to gguf --out FILE [--dtype f32|f16|q8_0|q4_0]
 //   rbe-convert --model IN --out FILE.rbe [--codec rbe|q8_0|q4_0|f16|f32] [--storage fixed|entropy]
-//               [--grade G | --bpw B] [--block-size N] [--transform dct|haar|cdf97|adaptive]
+//               [--grade G | --bpw B] [--block-size N] [--min-block-size N] [--transform dct|haar|cdf97|adaptive]
 //               [--override 'PATTERN=key:value,...' ...] [--calib FILE [--calib-tokens N]] [--report FILE.json]
 //
 // IN may also be a compressed .rbe file: --to hf|rbe|gguf decompress it.
@@ -17,6 +17,9 @@
 // rbe:  our checkpoint layout (docs/formats.md): [out, in] weights, our
 //       config.json, tokenizer.json or vocab.json + merges.txt.
 // gguf: a llama.cpp GGUF file, architecture gpt2 (docs/formats.md, "GGUF").
+//       q8_0 / q4_0: the matrices as ggml's Q8_0 / Q4_0 blocks (our codec's
+//       q8_0 / q4_0 payloads); a matrix IN already stores in that form (.rbe
+//       or .gguf) is copied byte for byte, any other is encoded.
 // .rbe: a compressed model file (codec/rbe_file.h, docs/format.md): every
 //       matrix encoded with the codec settings (the first matching --override,
 //       else the defaults), norms, biases and positions raw; the quality report
@@ -37,6 +40,7 @@
 #include "codec/report_table.h"
 #include "codec/settings_spec.h"
 #include "tensor/atomic_file.h"
+#include "io/gguf.h"
 #include "io/gguf_export.h"
 #include "io/gguf_import.h"
 #include "io/hf_gpt2.h"
@@ -110,7 +114,7 @@ void write_hf(const LoadedModel& m, const std::string& in, const std::string& ou
 struct CodecArgs {
   std::string codec = "rbe", storage = "fixed", grade, transform = "adaptive", calib, report;
   double bpw = 0;
-  int block_size = 0;
+  int block_size = 0, min_block_size = -1;  // -1: not given
   int64_t calib_tokens = 4096;
   std::vector<std::string> overrides;
 };
@@ -148,6 +152,41 @@ class CompressProgress {
   std::string last_;
   std::chrono::steady_clock::time_point drawn_{};
 };
+
+// The GGUF exporter's Q8_0 / Q4_0 encoder: IN's own blocks for a matrix IN
+// stores in that form (so the GGUF holds exactly them, GPTQ-rounded ones
+// included), else codec::encode. copied / encoded count the two cases.
+GgufQuantizeFn gguf_quantizer(const std::string& in, const LoadedModel& m, std::shared_ptr<int> copied,
+                              std::shared_ptr<int> encoded) {
+  auto stored = std::make_shared<std::map<std::string, std::shared_ptr<const codec::EncodedTensor>>>();
+  std::shared_ptr<gguf::File> src;
+  if (m.format == "rbe") {
+    for (auto& [name, e] : codec::read_rbe_file(in).encoded) (*stored)[name] = e;
+  } else if (m.format == "gguf") {
+    src = std::make_shared<gguf::File>(gguf::File::open(in));
+  }
+  return [=](const std::string& param, const Tensor& W, gguf::GgmlType type) -> std::vector<uint8_t> {
+    const std::string form = type == gguf::GgmlType::Q8_0 ? "q8_0" : "q4_0";
+    if (auto it = stored->find(param); it != stored->end() && it->second->codec == form) {
+      ++*copied;
+      return {it->second->data, it->second->data + it->second->size};
+    }
+    if (src) {
+      const std::string g = gguf_tensor_name(param);
+      if (src->contains(g) && src->info(g).type == type) {
+        const gguf::TensorBytes b = src->bytes(g);
+        ++*copied;
+        return {b.data, b.data + b.size};
+      }
+    }
+    codec::CodecSettings s;
+    s.codec = form;
+    s.storage = codec::Storage::Fixed;
+    const codec::EncodedTensor e = codec::encode(W, s);
+    ++*encoded;
+    return {e.data, e.data + e.size};
+  };
+}
 
 int write_compressed(const LoadedModel& m, const codec::ModelCodecOptions& opt, const CodecArgs& a,
                      const std::string& out) {
@@ -197,12 +236,17 @@ int main(int argc, char** argv) {
   codec_opts.push_back(grade_opt);
   codec_opts.push_back(bpw_opt);
   codec_opts.push_back(app.add_option("--block-size", ca.block_size, "Block edge in weights")->check(CLI::Range(1, 4096)));
+  codec_opts.push_back(app.add_option("--min-block-size", ca.min_block_size,
+                                      "RBE entropy: split blocks (quadtree) down to this edge where it pays; a power of "
+                                      "two >= 8, block size / it a power of two (0: no splitting, the default)")
+                           ->check(CLI::Range(0, 4096)));
   codec_opts.push_back(app.add_option("--transform", ca.transform, "RBE entropy residual transform")
                            ->check(CLI::IsMember({"adaptive", "dct", "haar", "cdf97"}))
                            ->capture_default_str());
   codec_opts.push_back(app.add_option("--override", ca.overrides,
                                       "Per-tensor settings, first match wins: 'PATTERN=key:value,...' with keys codec, "
-                                      "storage, grade, bpw, block-size, transform, seed (e.g. 'h.*.mlp.*=codec:q8_0'; "
+                                      "storage, grade, bpw, block-size, min-block-size, transform, seed (e.g. "
+                                      "'h.*.mlp.*=codec:q8_0'; "
                                       "repeatable)"));
   auto* calib_opt = app.add_option("--calib", ca.calib, "Calibration text: error-aware rounding with the layers' input "
                                                         "statistics");
@@ -213,8 +257,8 @@ int main(int argc, char** argv) {
                            ->needs(calib_opt));
   codec_opts.push_back(app.add_option("--report", ca.report, "Write the quality report as JSON to FILE"));
   app.add_option("--threads", threads, "Worker threads (0: all cores)")->capture_default_str()->check(cli::non_negative());
-  app.add_option("--dtype", dtype_arg, "Storage dtype of the weights (gguf: f32 or f16)")
-      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  app.add_option("--dtype", dtype_arg, "Storage dtype of the weights (hf, rbe: f32, f16, bf16; gguf: f32, f16, q8_0, q4_0)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}));
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
   bool codec_given = false;
   for (auto* o : codec_opts) codec_given |= o->count() > 0;
@@ -233,6 +277,7 @@ int main(int argc, char** argv) {
       std::string pairs = "codec:" + ca.codec + ",storage:" + ca.storage + ",transform:" + ca.transform;
       if (!ca.grade.empty()) pairs += ",grade:" + ca.grade;
       if (ca.block_size > 0) pairs += ",block-size:" + std::to_string(ca.block_size);
+      if (ca.min_block_size >= 0) pairs += ",min-block-size:" + std::to_string(ca.min_block_size);
       copt.defaults = codec::parse_settings(pairs, codec::CodecSettings{});
       if (ca.bpw > 0) copt.defaults.bpw = ca.bpw;
       for (const std::string& o : ca.overrides) copt.overrides.push_back(codec::parse_override(o, copt.defaults));
@@ -244,7 +289,13 @@ int main(int argc, char** argv) {
   }
   (void)to_opt;
   if (to == "gguf" && dtype_arg == "bf16") {
-    std::cerr << "rbe-convert: error: --dtype bf16 is not available with --to gguf (use f32 or f16)\n";
+    std::cerr << "rbe-convert: error: --dtype bf16 is not available with --to gguf (use f32, f16, q8_0 or q4_0)\n";
+    return cli::kExitUsage;
+  }
+  const bool quantized_gguf = dtype_arg == "q8_0" || dtype_arg == "q4_0";
+  if (quantized_gguf && to != "gguf") {
+    std::cerr << "rbe-convert: error: --dtype " << dtype_arg << " is only for --to gguf (for a .rbe file use --codec "
+              << dtype_arg << ")\n";
     return cli::kExitUsage;
   }
 
@@ -269,14 +320,23 @@ int main(int argc, char** argv) {
     if (to == "gguf") {
       GgufExportOptions opt;
       opt.dtype = dtype;
+      auto copied = std::make_shared<int>(0), encoded = std::make_shared<int>(0);
+      if (quantized_gguf) {
+        opt.quant = dtype_arg == "q8_0" ? gguf::GgmlType::Q8_0 : gguf::GgmlType::Q4_0;
+        opt.quantize = gguf_quantizer(model, m, copied, encoded);
+      }
       opt.name = fs::path(model).lexically_normal().filename().string();
       if (opt.name.empty() || opt.name == ".") opt.name = fs::path(model).lexically_normal().parent_path().filename().string();
       if (opt.name.empty()) opt.name = "gpt2";
       std::cerr << "writing " << out << "\n";
       GgufExportReport r = export_gguf(out, *m.model, m.tokenizer.get(), opt);
       for (auto& w : r.warnings) std::cerr << "rbe-convert: warning: " << w << "\n";
-      std::cerr << "wrote " << out << " (GGUF v3, arch gpt2, " << r.tensors << " tensors, " << dtype_name(dtype)
-                << ", " << mb(r.file_bytes) << ")\n";
+      if (quantized_gguf)
+        std::cerr << "  " << dtype_arg << " matrices: " << *copied << " copied from " << model << ", " << *encoded
+                  << " encoded\n";
+      std::cerr << "wrote " << out << " (GGUF v3, arch gpt2, " << r.tensors << " tensors, "
+                << (quantized_gguf ? (dtype_arg == "q8_0" ? "Q8_0" : "Q4_0") : dtype_name(dtype)) << ", "
+                << mb(r.file_bytes) << ")\n";
       return 0;
     }
 

@@ -192,7 +192,7 @@ TEST_F(GgufTest, CorruptFilesGiveClearErrors) {
   EXPECT_NO_THROW(gguf::File::open(put("ok.gguf", tensor_file(1, 8, 0, 0))));
   expect_error(tensor_file(5, 8, 0, 0), {"tensor 't'", "5 dimensions"});
   expect_error(tensor_file(1, 0, 0, 0), {"tensor 't'", "dimension 0 is 0"});
-  expect_error(tensor_file(1, 8, 2, 0), {"tensor 't'", "ggml type 2 is not supported"});
+  expect_error(tensor_file(1, 8, 3, 0), {"tensor 't'", "ggml type 3 is not supported"});
   expect_error(tensor_file(1, 8, 0, 16), {"tensor 't'", "not a multiple of the alignment"});
   expect_error(tensor_file(1, 8, 0, 1ull << 40), {"tensor 't'", "outside the data section"});
   expect_error(tensor_file(1, 1ull << 40, 0, 0), {"tensor 't'", "dimension 0"});
@@ -252,7 +252,10 @@ TEST_F(GgufTest, ExportsGpt2WithTokenizer) {
       SCOPED_TRACE(std::string(tied ? "tied " : "untied ") + dtype_name(dtype));
       GPT2Model model(tiny_gpt2(tied), 5);
       const std::string p = path("m.gguf");
-      GgufExportReport r = export_gguf(p, model, &tok, {dtype, "tiny"});
+      GgufExportOptions opt;
+      opt.dtype = dtype;
+      opt.name = "tiny";
+      GgufExportReport r = export_gguf(p, model, &tok, opt);
       EXPECT_EQ(r.file_bytes, fs::file_size(p));
       EXPECT_TRUE(r.warnings.empty());
       gguf::File f = gguf::File::open(p);

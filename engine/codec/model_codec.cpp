@@ -87,6 +87,23 @@ json grade_histogram(const std::vector<BlockStats>& blocks) {
 
 json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// A GGUF Q8_0 / Q4_0 matrix is our q8_0 / q4_0 payload byte for byte: run it
+// packed, straight from the file's mapping.
+std::shared_ptr<const nn::PackedMatrix> pack_gguf_matrix(const GgufQuantizedMatrix& q) {
+  auto e = std::make_shared<EncodedTensor>();
+  e->codec = q.type == gguf::GgmlType::Q8_0 ? "q8_0" : "q4_0";
+  e->storage = Storage::Fixed;
+  e->rows = q.rows, e->cols = q.cols;
+  e->params = {{"group", 32}, {"bits", q.type == gguf::GgmlType::Q8_0 ? 8 : 4}, {"sub_block", 32}, {"source", "gguf"}};
+  e->data = q.data;
+  e->size = int64_t(q.size);
+  e->keepalive = q.keepalive;
+  e->meta.weights = q.rows * q.cols;
+  e->meta.bytes = e->size;
+  e->meta.bits_per_weight = 8.0 * double(e->size) / double(e->meta.weights);
+  return make_packed(std::move(e));
+}
+
 }  // namespace
 
 CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& opt, const ProgressFn& progress,
@@ -294,7 +311,7 @@ LoadedModel load_any_model(const std::string& path) {
       }
     }
     if (fs::path(path).extension() == ".gguf") {
-      GgufModel g = import_gguf(path);
+      GgufModel g = import_gguf(path, {pack_gguf_matrix});
       LoadedModel m;
       m.config = g.config;
       m.model = std::move(g.model);

@@ -6,6 +6,7 @@
 #include <set>
 
 
+#include "io/gguf_blocks.h"
 #include "io/mapped_file.h"
 #include "tensor/atomic_file.h"
 
@@ -32,7 +33,17 @@ const char* value_type_name(ValueType t) {
   return "unknown";
 }
 
-const char* ggml_type_name(GgmlType t) { return t == GgmlType::F32 ? "F32" : t == GgmlType::F16 ? "F16" : "unknown"; }
+const char* ggml_type_name(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: return "F32";
+    case GgmlType::F16: return "F16";
+    case GgmlType::Q4_0: return "Q4_0";
+    case GgmlType::Q8_0: return "Q8_0";
+  }
+  return "unknown";
+}
+
+bool is_quantized(GgmlType t) { return t == GgmlType::Q4_0 || t == GgmlType::Q8_0; }
 
 namespace {
 
@@ -51,7 +62,10 @@ bool known_value_type(uint32_t t) { return t <= uint32_t(ValueType::F64); }
 bool integer_type(ValueType t) { return scalar_size(t) != 0 && t != ValueType::Bool && t != ValueType::F32 && t != ValueType::F64; }
 bool float_type(ValueType t) { return t == ValueType::F32 || t == ValueType::F64; }
 
-size_t ggml_type_size(GgmlType t) { return t == GgmlType::F32 ? 4 : 2; }
+bool known_ggml_type(uint32_t t) {
+  return t == uint32_t(GgmlType::F32) || t == uint32_t(GgmlType::F16) || t == uint32_t(GgmlType::Q4_0) ||
+         t == uint32_t(GgmlType::Q8_0);
+}
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
@@ -172,18 +186,40 @@ void Writer::set(const std::string& key, Value v) {
   kv_.emplace_back(key, std::move(v));
 }
 
-void Writer::add_tensor(const std::string& name, const Tensor& t, GgmlType type) {
+void Writer::check_new(const std::string& name, const Shape& shape, GgmlType type) const {
   if (name.empty() || name.size() > kMaxNameLength)
     throw FormatError("GGUF tensor name '" + name + "' must be 1 to " + std::to_string(kMaxNameLength) + " bytes");
+  if (shape.size() < 1 || shape.size() > kMaxDims)
+    throw FormatError("GGUF tensor '" + name + "' has " + std::to_string(shape.size()) + " dimensions (1 to 4 allowed)");
+  for (int64_t d : shape)
+    if (d <= 0) throw FormatError("GGUF tensor '" + name + "' is empty");
+  if (!known_ggml_type(uint32_t(type)))
+    throw FormatError("GGUF tensor '" + name + "': unknown ggml type " + std::to_string(uint32_t(type)));
+  if (shape.back() % block_elements(type) != 0)
+    throw FormatError("GGUF tensor '" + name + "': rows of " + std::to_string(shape.back()) + " elements cannot be stored as " +
+                      ggml_type_name(type) + " (ggml needs a multiple of " + std::to_string(block_elements(type)) + ")");
+  for (auto& p : tensors_)
+    if (p.name == name) throw FormatError("duplicate GGUF tensor name '" + name + "'");
+}
+
+void Writer::add_tensor(const std::string& name, const Tensor& t, GgmlType type) {
   if (!t.defined()) throw FormatError("GGUF tensor '" + name + "' is undefined");
   if (t.dim() < 1 || t.dim() > int64_t(kMaxDims))
     throw FormatError("GGUF tensor '" + name + "' has " + std::to_string(t.dim()) + " dimensions (1 to 4 allowed)");
-  if (t.numel() == 0) throw FormatError("GGUF tensor '" + name + "' is empty");
+  check_new(name, t.shape(), type);
+  if (is_quantized(type))
+    throw FormatError("GGUF tensor '" + name + "': the writer does not quantize to " + ggml_type_name(type) +
+                      " (give the blocks with add_tensor_bytes)");
   if (t.dtype() != DType::F32 && t.dtype() != DType::F16 && t.dtype() != DType::BF16)
     throw FormatError("GGUF tensor '" + name + "': dtype " + dtype_name(t.dtype()) + " cannot be stored as " + ggml_type_name(type));
-  for (auto& p : tensors_)
-    if (p.name == name) throw FormatError("duplicate GGUF tensor name '" + name + "'");
-  tensors_.push_back({name, t, type});
+  tensors_.push_back({name, t.shape(), type, t, nullptr});
+}
+
+void Writer::add_tensor_bytes(const std::string& name, const Shape& shape, GgmlType type,
+                              std::function<std::vector<uint8_t>()> produce) {
+  check_new(name, shape, type);
+  if (!produce) throw FormatError("GGUF tensor '" + name + "': no data");
+  tensors_.push_back({name, shape, type, Tensor(), std::move(produce)});
 }
 
 void Writer::write(const std::string& path, const std::function<void(size_t, size_t)>& progress) const {
@@ -196,14 +232,19 @@ void Writer::write(const std::string& path, const std::function<void(size_t, siz
     h.put_string(key);
     h.put_value(v);
   }
+  auto nbytes_of = [](const Pending& p) {
+    uint64_t n = 1;
+    for (int64_t d : p.shape) n *= uint64_t(d);
+    return type_bytes(p.type, n);
+  };
   uint64_t offset = 0;
   for (auto& p : tensors_) {
     h.put_string(p.name);
-    h.put<uint32_t>(uint32_t(p.data.dim()));
-    for (int64_t d = p.data.dim() - 1; d >= 0; --d) h.put<uint64_t>(uint64_t(p.data.size(d)));
+    h.put<uint32_t>(uint32_t(p.shape.size()));
+    for (auto d = p.shape.rbegin(); d != p.shape.rend(); ++d) h.put<uint64_t>(uint64_t(*d));
     h.put<uint32_t>(uint32_t(p.type));
     h.put<uint64_t>(offset);
-    offset = align_up(offset + uint64_t(p.data.numel()) * ggml_type_size(p.type), alignment_);
+    offset = align_up(offset + nbytes_of(p), alignment_);
   }
   h.pad_to(alignment_);
 
@@ -212,9 +253,18 @@ void Writer::write(const std::string& path, const std::function<void(size_t, siz
   static const char zeros[64] = {};
   for (size_t k = 0; k < tensors_.size(); ++k) {
     const Pending& p = tensors_[k];
-    Tensor data = p.data.to(p.type == GgmlType::F32 ? DType::F32 : DType::F16).contiguous();
-    const size_t nbytes = size_t(data.numel()) * ggml_type_size(p.type);
-    w.write(data.raw_data(), nbytes);
+    const size_t nbytes = size_t(nbytes_of(p));
+    if (p.bytes) {
+      const std::vector<uint8_t> bytes = p.bytes();
+      if (bytes.size() != nbytes)
+        throw FormatError("GGUF tensor '" + p.name + "': " + std::to_string(bytes.size()) + " bytes of " +
+                          ggml_type_name(p.type) + " data given, " + std::to_string(nbytes) + " expected for " +
+                          shape_str(p.shape));
+      w.write(bytes.data(), nbytes);
+    } else {
+      Tensor data = p.data.to(p.type == GgmlType::F32 ? DType::F32 : DType::F16).contiguous();
+      w.write(data.raw_data(), nbytes);
+    }
     size_t pad = size_t(align_up(nbytes, alignment_) - nbytes);
     while (pad > 0) {
       size_t n = std::min(pad, sizeof(zeros));
@@ -392,10 +442,14 @@ File File::open(const std::string& path) {
       t.dims.push_back(int64_t(ne));
     }
     uint32_t type = c.get<uint32_t>(what + " type");
-    if (type != uint32_t(GgmlType::F32) && type != uint32_t(GgmlType::F16))
-      throw fail(what + ": ggml type " + std::to_string(type) + " is not supported (only F32 = 0 and F16 = 1)");
+    if (!known_ggml_type(type))
+      throw fail(what + ": ggml type " + std::to_string(type) +
+                 " is not supported (only F32 = 0, F16 = 1, Q4_0 = 2 and Q8_0 = 8)");
     t.type = GgmlType(type);
-    t.nbytes = numel * ggml_type_size(t.type);
+    if (uint64_t(t.dims[0]) % uint64_t(block_elements(t.type)) != 0)
+      throw fail(what + ": " + ggml_type_name(t.type) + " rows of " + std::to_string(t.dims[0]) +
+                 " elements are not a whole number of " + std::to_string(block_elements(t.type)) + "-element blocks");
+    t.nbytes = type_bytes(t.type, numel);
     t.offset = c.get<uint64_t>(what + " offset");
     if (t.offset % f.alignment_ != 0)
       throw fail(what + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(f.alignment_));
@@ -454,11 +508,21 @@ const TensorInfo& File::info(const std::string& name) const {
   return tensors_[it->second];
 }
 
+TensorBytes File::bytes(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  return {base_ + data_offset_ + t.offset, t.nbytes};
+}
+
 Tensor File::tensor(const std::string& name) const {
   const TensorInfo& t = info(name);
-  const DType dtype = t.type == GgmlType::F32 ? DType::F32 : DType::F16;
   uint8_t* p = const_cast<uint8_t*>(base_) + data_offset_ + t.offset;
-  if (reinterpret_cast<uintptr_t>(p) % ggml_type_size(t.type) == 0)
+  if (is_quantized(t.type)) {
+    Tensor out = Tensor::empty(t.shape(), DType::F32);
+    dequantize(t.type, p, out.numel(), out.data<float>());
+    return out;
+  }
+  const DType dtype = t.type == GgmlType::F32 ? DType::F32 : DType::F16;
+  if (reinterpret_cast<uintptr_t>(p) % uint64_t(block_bytes(t.type)) == 0)
     return Tensor::from_storage(Storage::borrow(p, size_t(t.nbytes), mapping_), t.shape(), dtype);
   Tensor out = Tensor::empty(t.shape(), dtype);
   std::memcpy(out.raw_data(), p, size_t(t.nbytes));

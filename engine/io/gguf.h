@@ -39,9 +39,12 @@ enum class ValueType : uint32_t {
 };
 const char* value_type_name(ValueType t);
 
-// Tensor element types we read and write (ggml_type numbers).
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1 };
-const char* ggml_type_name(GgmlType t);
+// Tensor element types we read and write (ggml_type numbers). Q4_0 and Q8_0
+// are ggml's block_q4_0 / block_q8_0 (blocks of 32 along a row; layouts in
+// io/gguf_blocks.h and docs/formats.md, "GGUF").
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 };
+const char* ggml_type_name(GgmlType t);  // "F32", "F16", "Q4_0", "Q8_0"
+bool is_quantized(GgmlType t);           // Q4_0, Q8_0
 
 // A metadata value: a scalar, a string, or an array of scalars or strings
 // (arrays of arrays are not supported). Integers of every width and bools
@@ -82,6 +85,12 @@ struct TensorInfo {
   Shape shape() const { return Shape(dims.rbegin(), dims.rend()); }  // row-major
 };
 
+// Bytes of a tensor's data: raw (F32/F16) or ggml blocks (Q4_0/Q8_0).
+struct TensorBytes {
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+};
+
 // Builds a file in memory order: metadata in insertion order, then tensors.
 // Tensor data is converted while it is written, so the writer only keeps
 // handles to the caller's tensors.
@@ -93,8 +102,16 @@ class Writer {
   void set(const std::string& key, Value v);
   // t: any dtype convertible to the target (F32/F16/BF16), any strides; its
   // row-major shape is stored reversed (ggml order). Throws on a duplicate or
-  // over-long name or more than 4 dimensions.
+  // over-long name or more than 4 dimensions, and for Q4_0/Q8_0 (the writer
+  // does not quantize: use add_tensor_bytes).
   void add_tensor(const std::string& name, const Tensor& t, GgmlType type);
+  // A tensor of row-major `shape` stored as the bytes produce() returns,
+  // called once while write() runs (so a whole model's quantized matrices are
+  // never all in memory at once). They must be exactly the size the type
+  // implies (checked then). Throws like add_tensor, and when a Q4_0/Q8_0 row
+  // length (the last dimension) is not a multiple of 32.
+  void add_tensor_bytes(const std::string& name, const Shape& shape, GgmlType type,
+                        std::function<std::vector<uint8_t>()> produce);
 
   size_t tensor_count() const { return tensors_.size(); }
   // Written to a temporary name, then renamed (engine/tensor/atomic_file.h).
@@ -104,9 +121,12 @@ class Writer {
  private:
   struct Pending {
     std::string name;
-    Tensor data;
+    Shape shape;  // row-major
     GgmlType type;
+    Tensor data;                                  // add_tensor
+    std::function<std::vector<uint8_t>()> bytes;  // add_tensor_bytes
   };
+  void check_new(const std::string& name, const Shape& shape, GgmlType type) const;
   uint32_t alignment_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<Pending> tensors_;
@@ -115,7 +135,8 @@ class Writer {
 // A GGUF file, memory-mapped and validated on open: counts and string lengths
 // bounded by the bytes left in the file (a bogus count never allocates),
 // known value and tensor types, 1-4 positive dims, names unique and at most 63
-// bytes, offsets aligned, every tensor inside the file, no overlaps.
+// bytes, offsets aligned, every tensor inside the file, no overlaps, Q4_0 /
+// Q8_0 rows a whole number of 32-weight blocks.
 class File {
  public:
   static File open(const std::string& path);  // throws FormatError
@@ -138,8 +159,12 @@ class File {
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;  // throws FormatError if absent
   // The tensor with its row-major shape, as F32 or F16: a view of the mapping
-  // (copy-on-write), copied only when misaligned for its type.
+  // (copy-on-write), copied only when misaligned for its type. Q4_0 / Q8_0
+  // tensors are decoded to F32 (io/gguf_blocks.h).
   Tensor tensor(const std::string& name) const;
+  // The tensor's stored bytes (inside the mapping; keepalive() keeps them valid).
+  TensorBytes bytes(const std::string& name) const;
+  std::shared_ptr<const void> keepalive() const { return mapping_; }
 
  private:
   std::string path_;

@@ -12,8 +12,8 @@ namespace {
 
 // llama.cpp's token types (llama_token_type / gguf TokenType).
 constexpr int64_t kTokenNormal = 1, kTokenControl = 3, kTokenUnused = 5;
-// general.file_type (llama_ftype): all F32, mostly F16.
-constexpr uint32_t kFileTypeF32 = 0, kFileTypeF16 = 1;
+// general.file_type (llama_ftype): all F32, mostly F16, mostly Q4_0, mostly Q8_0.
+constexpr uint32_t kFileTypeF32 = 0, kFileTypeF16 = 1, kFileTypeQ4_0 = 2, kFileTypeQ8_0 = 7;
 
 const std::pair<const char*, const char*> kBlockNames[] = {
     {"ln_1", "attn_norm"},       {"attn.c_attn", "attn_qkv"}, {"attn.c_proj", "attn_output"},
@@ -67,18 +67,30 @@ std::string gguf_tensor_name(const std::string& p) {
 
 GgufExportReport export_gguf(const std::string& path, const GPT2Model& model, const Tokenizer* tokenizer,
                              const GgufExportOptions& options, const std::function<void(size_t, size_t)>& progress) {
-  if (options.dtype != DType::F32 && options.dtype != DType::F16)
+  using gguf::GgmlType;
+  if (options.quant) {
+    if (*options.quant != GgmlType::Q8_0 && *options.quant != GgmlType::Q4_0)
+      throw GgufExportError(std::string("GGUF export: quantized type ") + gguf::ggml_type_name(*options.quant) +
+                            " is not supported (Q8_0 or Q4_0)");
+    if (!options.quantize) throw GgufExportError("GGUF export: Q8_0 / Q4_0 export needs an encoder (options.quantize)");
+  } else if (options.dtype != DType::F32 && options.dtype != DType::F16) {
     throw GgufExportError(std::string("GGUF export: dtype ") + dtype_name(options.dtype) + " is not supported (F32 or F16)");
+  }
   const ModelConfig& c = model.config();
   GgufExportReport report;
   const GPT2Tokenizer* bpe = nullptr;
   check_exportable(c, bpe, tokenizer, report.warnings);
-  const bool f16 = options.dtype == DType::F16;
+  // The type of the 2-D weights (position_embd aside), and general.file_type.
+  const GgmlType matrix = options.quant ? *options.quant : options.dtype == DType::F16 ? GgmlType::F16 : GgmlType::F32;
+  const uint32_t file_type = matrix == GgmlType::Q8_0   ? kFileTypeQ8_0
+                             : matrix == GgmlType::Q4_0 ? kFileTypeQ4_0
+                             : matrix == GgmlType::F16  ? kFileTypeF16
+                                                        : kFileTypeF32;
 
   gguf::Writer w;
   w.set("general.architecture", gguf::Value::string("gpt2"));
   w.set("general.name", gguf::Value::string(options.name));
-  w.set("general.file_type", gguf::Value::u32(f16 ? kFileTypeF16 : kFileTypeF32));
+  w.set("general.file_type", gguf::Value::u32(file_type));
   w.set("gpt2.context_length", u32(c.n_positions));
   w.set("gpt2.embedding_length", u32(c.n_embd));
   w.set("gpt2.feed_forward_length", u32(4 * c.n_embd));
@@ -107,20 +119,32 @@ GgufExportReport export_gguf(const std::string& path, const GPT2Model& model, co
   w.set("tokenizer.ggml.eos_token_id", u32(bpe->eot_id()));
   w.set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(false));
 
+  // Quantized matrices are encoded while the file is written, one at a time.
+  auto add_matrix = [&](const std::string& g, const std::string& param, const Tensor& t) {
+    if (!gguf::is_quantized(matrix)) return w.add_tensor(g, t, matrix);
+    if (t.size(1) % 32 != 0)
+      throw GgufExportError(std::string("GGUF export: ") + gguf::ggml_type_name(matrix) + " stores rows in blocks of 32 " +
+                            "weights, but '" + g + "' (" + param + ", " + shape_str(t.shape()) + ") has rows of " +
+                            std::to_string(t.size(1)) + " (use f16 or f32)");
+    GgufQuantizeFn quantize = options.quantize;
+    w.add_tensor_bytes(g, t.shape(), matrix, [quantize, param, t, matrix] {
+      return quantize(param, t.to(DType::F32).contiguous(), matrix);
+    });
+  };
   const Tensor* wte = nullptr;
   bool has_head = false;
   const auto params = model.named_parameters();
   for (auto& [name, t] : params) {
     const std::string g = gguf_tensor_name(name);
-    // 2-D weights follow --dtype, except the position table (F32 like llama.cpp's converter).
-    const bool half = f16 && t.dim() == 2 && g != "position_embd.weight";
-    w.add_tensor(g, t, half ? gguf::GgmlType::F16 : gguf::GgmlType::F32);
+    // 2-D weights follow the matrix type, except the position table (F32 like llama.cpp's converter).
+    if (t.dim() == 2 && g != "position_embd.weight") add_matrix(g, name, t);
+    else w.add_tensor(g, t, gguf::GgmlType::F32);
     if (name == "wte.weight") wte = &t;
     if (name == "lm_head.weight") has_head = true;
   }
   if (!has_head) {
     if (!wte) throw GgufExportError("GGUF export: the model has no wte.weight");
-    w.add_tensor("output.weight", *wte, f16 ? gguf::GgmlType::F16 : gguf::GgmlType::F32);
+    add_matrix("output.weight", "wte.weight", *wte);
   }
   w.write(path, progress);
   report.tensors = w.tensor_count();

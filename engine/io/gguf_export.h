@@ -3,9 +3,11 @@
 // architecture "gpt2" (the mapping is in docs/formats.md, "GGUF").
 //
 // Weights: our Linear weights are [out, in] row-major, which is ggml's
-// ne = {in, out}, so they are written as they are. With F16, 2-D weights
-// become F16 except position_embd (kept F32, as llama.cpp's converter does);
-// norms and biases stay F32. output.weight is always written (a copy of
+// ne = {in, out}, so they are written as they are. With F16, Q8_0 or Q4_0,
+// 2-D weights take that type except position_embd (kept F32, as llama.cpp's
+// converter does); norms and biases stay F32. io/ does not quantize: the
+// caller passes the encoder (codec::encode with "q8_0" / "q4_0" produces
+// ggml's blocks byte for byte). output.weight is always written (a copy of
 // token_embd when tied), as llama.cpp's convert_hf_to_gguf.py does for GPT-2.
 //
 // Character-tokenizer models are refused: llama.cpp has no character-level
@@ -13,10 +15,12 @@
 // llama.cpp treat token 11 as end-of-generation.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "io/gguf.h"
 #include "models/gpt2.h"
 #include "models/tokenizer.h"
 #include "tensor/dtype.h"
@@ -30,9 +34,19 @@ class GgufExportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A matrix's ggml blocks (Q8_0 or Q4_0, rows in order: rows * cols / 32
+// blocks). param: our parameter name ("h.0.mlp.c_fc.weight"; "wte.weight" for
+// the tied head's copy too); W: its weight, F32 [rows, cols], contiguous.
+using GgufQuantizeFn =
+    std::function<std::vector<uint8_t>(const std::string& param, const Tensor& W, gguf::GgmlType type)>;
+
 struct GgufExportOptions {
-  DType dtype = DType::F32;      // F32 or F16 (weight matrices)
+  DType dtype = DType::F32;      // F32 or F16 (weight matrices), unless `quant` is set
   std::string name = "gpt2";     // general.name
+  // Q8_0 or Q4_0 weight matrices, encoded by `quantize` (required then).
+  // Every matrix row must be a multiple of 32 weights (ggml's block).
+  std::optional<gguf::GgmlType> quant;
+  GgufQuantizeFn quantize;
 };
 
 struct GgufExportReport {

@@ -1,12 +1,15 @@
 #include "io/gguf_import.h"
 
 #include <cstring>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
+#include "io/gguf_blocks.h"
 #include "io/gguf_export.h"
+#include "nn/layers.h"
 
 namespace rbe {
 
@@ -45,9 +48,32 @@ std::unique_ptr<GPT2Tokenizer> read_tokenizer(const gguf::File& f, int64_t vocab
   }
 }
 
+// Tied when output.weight holds what token_embd.weight holds (the same bytes
+// when both have the same type, else the same values).
+bool same_tensor(const gguf::File& f, const std::string& a, const std::string& b) {
+  const gguf::TensorInfo &ia = f.info(a), &ib = f.info(b);
+  if (ia.dims != ib.dims) return false;
+  if (ia.type == ib.type) {
+    const gguf::TensorBytes x = f.bytes(a), y = f.bytes(b);
+    return x.size == y.size && std::memcmp(x.data, y.data, size_t(x.size)) == 0;
+  }
+  return f.tensor(a).to_vector() == f.tensor(b).to_vector();
+}
+
+// A corrupt scale would turn whole rows into inf / NaN: refuse the file.
+void check_scales(const gguf::File& f, const gguf::TensorInfo& t) {
+  const gguf::TensorBytes b = f.bytes(t.name);
+  int64_t numel = 1;
+  for (int64_t d : t.dims) numel *= d;
+  const int64_t bad = gguf::first_bad_scale(t.type, b.data, numel);
+  if (bad >= 0)
+    throw gguf::FormatError(f.path() + ": tensor '" + t.name + "': " + gguf::ggml_type_name(t.type) + " block " +
+                            std::to_string(bad) + " has a non-finite scale (corrupt data)");
+}
+
 }  // namespace
 
-GgufModel import_gguf(const std::string& path) {
+GgufModel import_gguf(const std::string& path, const GgufImportOptions& options) {
   gguf::File f = gguf::File::open(path);
   auto fail = [&](const std::string& msg) { return gguf::FormatError(path + ": " + msg); };
   const std::string& arch = f.get_string("general.architecture");
@@ -69,10 +95,7 @@ GgufModel import_gguf(const std::string& path) {
   const gguf::TensorInfo& embd = f.info("token_embd.weight");
   if (embd.dims.size() != 2) throw fail("tensor 'token_embd.weight' must have 2 dimensions");
   c.vocab_size = embd.dims[1];
-  // Tied when output.weight is absent or holds the same values as token_embd.
-  c.tie_word_embeddings = !f.contains("output.weight") ||
-                          (f.info("output.weight").dims == embd.dims &&
-                           f.tensor("output.weight").to_vector() == f.tensor("token_embd.weight").to_vector());
+  c.tie_word_embeddings = !f.contains("output.weight") || same_tensor(f, "output.weight", "token_embd.weight");
   try {
     c.validate();
   } catch (const ConfigError& e) {
@@ -83,15 +106,33 @@ GgufModel import_gguf(const std::string& path) {
     nn::SkipInitGuard no_init;  // every parameter is read from the file below
     out.model = std::make_unique<GPT2Model>(c);
   }
+  std::map<std::string, nn::Module*> packable;  // parameter name -> Linear or the token embedding
+  for (auto& [name, m] : out.model->named_modules())
+    if (dynamic_cast<nn::Linear*>(m.get()) || (name == "wte" && dynamic_cast<nn::Embedding*>(m.get())))
+      packable[name + ".weight"] = m.get();
   std::set<std::string> used;
   for (auto& [name, p] : out.model->named_parameters()) {
     const std::string g = gguf_tensor_name(name);
     const gguf::TensorInfo& info = f.info(g);
     if (info.shape() != p.shape())
       throw fail("tensor '" + g + "' has shape " + shape_str(info.shape()) + ", expected " + shape_str(p.shape()));
+    used.insert(g);
+    if (gguf::is_quantized(info.type)) {
+      check_scales(f, info);
+      auto it = packable.find(name);
+      if (options.pack && it != packable.end()) {
+        const gguf::TensorBytes b = f.bytes(g);
+        GgufQuantizedMatrix q{name, info.type, p.size(0), p.size(1), b.data, b.size, f.keepalive()};
+        std::shared_ptr<const nn::PackedMatrix> packed = options.pack(q);
+        if (!packed || packed->rows() != q.rows || packed->cols() != q.cols)
+          throw fail("tensor '" + g + "': the packed matrix made from it does not have its shape");
+        if (auto* lin = dynamic_cast<nn::Linear*>(it->second)) lin->set_packed(std::move(packed));
+        else dynamic_cast<nn::Embedding*>(it->second)->set_packed(std::move(packed));
+        continue;
+      }
+    }
     Tensor src = f.tensor(g).to(DType::F32).contiguous();
     std::memcpy(p.data<float>(), src.data<float>(), size_t(p.numel()) * sizeof(float));
-    used.insert(g);
   }
   if (c.tie_word_embeddings) used.insert("output.weight");
   for (auto& t : f.tensors())

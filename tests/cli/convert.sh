@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLI test for rbe-convert: HF folder -> GGUF (F32/F16), -> RBE checkpoint,
+# CLI test for rbe-convert: HF folder -> GGUF (F32/F16/Q8_0/Q4_0), -> RBE checkpoint,
 # -> HF folder; char-tokenizer models; exit codes and error messages.
 # (llama.cpp itself is checked by hand: tests/llama_cpp/check_gguf.sh.)
 # Usage: convert.sh BUILD_DIR SOURCE_DIR
@@ -97,5 +97,48 @@ expect_rc 0 "$CONVERT" --model "$TMP/m.rbe" --to gguf --out "$TMP/from_rbe_file.
 err_has "wrote .*from_rbe_file.gguf (GGUF v3, arch gpt2, 29 tensors"
 expect_rc 0 "$CONVERT" --model "$TMP/hf" --out "$TMP/q8.rbe" --codec q8_0
 expect_rc 0 "$INFER" --model "$TMP/q8.rbe" --prompt "Hi" --max-tokens 4
+
+# Quantized GGUF (Q8_0 / Q4_0 blocks = our q8_0 / q4_0 payloads): rbe-infer runs
+# it packed from the file, with exactly the .rbe file's bytes, hence its greedy text.
+expect_rc 2 "$CONVERT" --model "$TMP/hf" --to hf --out "$TMP/nothing" --dtype q8_0
+one_line_err; err_has "only for --to gguf"
+expect_rc 0 "$CONVERT" --model "$TMP/hf" --out "$TMP/q4.rbe" --codec q4_0
+for q in q8_0 q4_0; do
+  rbe=$TMP/q${q:1:1}.rbe
+  expect_rc 0 "$CONVERT" --model "$TMP/hf" --to gguf --out "$TMP/m_$q.gguf" --dtype $q
+  err_has "$q matrices: 0 copied from .*, 10 encoded"
+  err_has "wrote .*m_$q.gguf (GGUF v3, arch gpt2, 29 tensors, ${q^^}"
+  [[ $(greedy "$TMP/m_$q.gguf") == "$(greedy "$rbe")" ]] || fail "greedy text of m_$q.gguf differs from $rbe"
+  # From the .rbe file: its blocks copied, so the very same file (the copy is
+  # named "hf" for the same general.name; .rbe files are known by their magic).
+  mkdir -p "$TMP/rbe_$q" && cp "$rbe" "$TMP/rbe_$q/hf"
+  expect_rc 0 "$CONVERT" --model "$TMP/rbe_$q/hf" --to gguf --out "$TMP/from_rbe_$q.gguf" --dtype $q
+  err_has "$q matrices: 10 copied from .*rbe_$q/hf, 0 encoded"
+  cmp -s "$TMP/from_rbe_$q.gguf" "$TMP/m_$q.gguf" || fail "GGUF $q from the .rbe file differs from GGUF $q from the HF folder"
+done
+q8=$(stat -c %s "$TMP/m_q8_0.gguf"); q4=$(stat -c %s "$TMP/m_q4_0.gguf")
+(( q8 < f16 && q4 < q8 )) || fail "GGUF sizes not in order: f16 $f16, q8_0 $q8, q4_0 $q4 bytes"
+# GPTQ-rounded blocks (calibrated) are not what re-encoding their decode gives:
+# the GGUF must copy them. Same bytes -> bit-identical loss.
+expect_rc 0 "$CONVERT" --model "$TMP/hf" --out "$TMP/q8c.rbe" --codec q8_0 --calib "$TMP/data.txt" --calib-tokens 256
+expect_rc 0 "$CONVERT" --model "$TMP/q8c.rbe" --to gguf --out "$TMP/q8c.gguf" --dtype q8_0
+err_has "q8_0 matrices: 10 copied"
+loss_rbe=$("$INFER" --model "$TMP/q8c.rbe" --eval "$TMP/data.txt" --threads 1)
+loss_gguf=$("$INFER" --model "$TMP/q8c.gguf" --eval "$TMP/data.txt" --threads 1)
+[[ $loss_rbe == "$loss_gguf" ]] || fail "calibrated q8_0: .rbe $loss_rbe but GGUF $loss_gguf"
+# Q8_0 GGUF -> Q4_0 GGUF re-encodes; -> Q8_0 copies.
+expect_rc 0 "$CONVERT" --model "$TMP/m_q8_0.gguf" --to gguf --out "$TMP/again.gguf" --dtype q8_0
+err_has "10 copied"
+expect_rc 0 "$CONVERT" --model "$TMP/m_q8_0.gguf" --to gguf --out "$TMP/again.gguf" --dtype q4_0
+err_has "0 copied from .*, 10 encoded"
+# Rows that are not whole 32-weight blocks, and a truncated file: clear errors.
+/usr/bin/python3 "$SRC/tests/llama_cpp/make_random_gpt2.py" "$TMP/hf48" \
+  "$SRC/../shared/data/gpt2/encoder.json" "$SRC/../shared/data/gpt2/vocab.bpe" --n-embd 48 --n-head 4 --n-layer 1
+expect_rc 1 "$CONVERT" --model "$TMP/hf48" --to gguf --out "$TMP/x48.gguf" --dtype q4_0
+err_has "rbe-convert: error: .*blocks of 32 weights, but 'token_embd.weight'.*rows of 48"
+[[ ! -e $TMP/x48.gguf ]] || fail "a refused conversion left x48.gguf"
+head -c $(( q8 - 100 )) "$TMP/m_q8_0.gguf" >"$TMP/cut.gguf"
+expect_rc 1 "$INFER" --model "$TMP/cut.gguf" --prompt "Hi" --max-tokens 2
+one_line_err; err_has "cut.gguf: tensor 'output.weight'.*outside the data section"
 
 echo "cli convert: OK"
