@@ -2,7 +2,7 @@
 // the Shannon bound D(R) = 2^-2R (SNR = 6.02 R dB), with the contribution of
 // each part of the RBE entropy form measured in the same run.
 //
-//   rbe-rd --rows 1024 --cols 1024 --seed 1 --bpw 2,3,4,8 [--block-size 64] [--json FILE]
+//   rbe-rd --rows 1024 --cols 1024 --seed 1 --bpw 2,3,4,8 [--block-size 64] [--min-block-size 16] [--json FILE]
 //
 // Every rate is measured on the real payload (everything counted), every SNR
 // on the real decode.
@@ -63,16 +63,24 @@ int main(int argc, char** argv) {
   int64_t rows = 1024, cols = 1024;
   uint64_t seed = 1;
   std::vector<double> bpws = {2, 3, 4, 8};
-  int block = 64, threads = 0;
+  int block = 64, min_block = 0, threads = 0;
   std::string json_path;
   app.add_option("--rows", rows, "matrix rows")->check(CLI::Range(int64_t(1), int64_t(1) << 16));
   app.add_option("--cols", cols, "matrix columns")->check(CLI::Range(int64_t(1), int64_t(1) << 16));
   app.add_option("--seed", seed, "random seed of the matrix");
   app.add_option("--bpw", bpws, "bits per weight budgets, comma separated")->delimiter(',')->check(cli::positive());
   app.add_option("--block-size", block, "entropy-form block edge")->check(CLI::Range(4, 256));
+  app.add_option("--min-block-size", min_block, "entropy-form quadtree: smallest block edge (0: no splitting)")
+      ->check(CLI::Range(0, 256));
   app.add_option("--threads", threads, "threads (0: all cores)")->check(cli::non_negative());
   app.add_option("--json", json_path, "also write the results as JSON to FILE");
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
+  try {
+    check_min_block_size(block, min_block);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "rbe-rd: error: " << e.what() << "\n";
+    return cli::kExitUsage;
+  }
 
   return cli::run_main("rbe-rd", [&] {
     auto limit = cli::limit_threads(threads);
@@ -81,6 +89,7 @@ int main(int argc, char** argv) {
     base.codec = "rbe";
     base.storage = codec::Storage::Entropy;
     base.block_size = block;
+    base.min_block_size = min_block;
     auto rbe = [&](double bpw, bool rotate, RbeEntropyOptions::Generator gen, bool tcq) {
       return measure([&] {
         CodecSettings s = base;
@@ -91,9 +100,10 @@ int main(int argc, char** argv) {
       });
     };
     using G = RbeEntropyOptions::Generator;
-    nlohmann::json out = {{"rows", rows}, {"cols", cols}, {"seed", seed}, {"block_size", block}, {"points", nlohmann::json::array()}};
-    std::printf("rbe-rd: %lld x %lld i.i.d. N(0,1), seed %llu, block %d. SNR dB (gap to 6.02*R at the measured R)\n",
-                (long long)rows, (long long)cols, (unsigned long long)seed, block);
+    nlohmann::json out = {{"rows", rows}, {"cols", cols}, {"seed", seed}, {"block_size", block}, {"min_block_size", min_block}, {"points", nlohmann::json::array()}};
+    const std::string split = min_block > 0 && min_block < block ? ", split down to " + std::to_string(min_block) : "";
+    std::printf("rbe-rd: %lld x %lld i.i.d. N(0,1), seed %llu, block %d%s. SNR dB (gap to 6.02*R at the measured R)\n",
+                (long long)rows, (long long)cols, (unsigned long long)seed, block, split.c_str());
     std::printf("%-6s %-8s %-7s %-15s %-15s %-15s %-15s %-15s %s\n", "bpw", "bound", "R rbe", "rbe", "rbe-gen", "rbe-rot",
                 "rbe+forced-gen", "ecsq", "enc s");
     for (double bpw : bpws) {

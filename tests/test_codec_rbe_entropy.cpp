@@ -1,30 +1,38 @@
 // The RBE entropy form end to end: round trips, metadata measured against the
 // real decode, grade and bits/weight targets (RapidCheck over shapes, block
 // sizes and grades), selective / lazy decode, progress and cancel, corrupt
-// payloads; plus the codec dispatch for the dense forms and settings JSON.
+// payloads; quadtree blocks (min_block_size); plus the codec dispatch for the
+// dense forms and settings JSON.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "codec/codec.h"
 #include "codec/lazy_decoder.h"
 #include "codec/metrics.h"
+#include "codec/entropy.h"
 #include "codec/rbe_entropy.h"
 #include "codec/records.h"
+#include "codec/settings_spec.h"
+#include "tensor/random.h"
 
 namespace rbe::codec {
 namespace {
 
-CodecSettings entropy_settings(int block, std::optional<QualityGrade> g, std::optional<double> bpw = {}) {
+CodecSettings entropy_settings(int block, std::optional<QualityGrade> g, std::optional<double> bpw = {},
+                               int min_block = 0) {
   CodecSettings s;
   s.codec = "rbe";
   s.storage = Storage::Entropy;
   s.block_size = block;
+  s.min_block_size = min_block;
   s.grade = g;
   s.bpw = bpw;
   return s;
@@ -110,7 +118,8 @@ TEST(CodecRbeEntropy, LazyDecodeEqualsFullDecode) {
   std::vector<float> all(70 * 100);
   lazy.decode_rows(0, 70, all.data());
   EXPECT_EQ(std::memcmp(all.data(), D.data<float>(), all.size() * sizeof(float)), 0);
-  EXPECT_THROW(lazy.block(5, 0), std::out_of_range);
+  EXPECT_EQ(lazy.block_count(), 5 * 7);
+  EXPECT_THROW(lazy.block(lazy.block_count()), std::out_of_range);
 }
 
 TEST(CodecRbeEntropy, ProgressReachesOneAndCancelThrows) {
@@ -277,7 +286,7 @@ TEST(CodecDispatch, GradesAndSettingsJson) {
     const QualityGrade g = QualityGrade(i);
     EXPECT_EQ(parse_grade(grade_name(g)), g);
     EXPECT_EQ(grade_for(grade_bound(g)), g);
-    if (i > 0) EXPECT_GT(grade_bound(g), grade_bound(QualityGrade(i - 1)));
+    if (i > 0) { EXPECT_GT(grade_bound(g), grade_bound(QualityGrade(i - 1))); }
   }
   EXPECT_EQ(grade_for(0.0), QualityGrade::SPlus);
   EXPECT_EQ(grade_for(10.0), QualityGrade::C);
@@ -304,6 +313,340 @@ TEST(CodecDispatch, GradesAndSettingsJson) {
   CompressionMetadata m;
   m.snr_db = INFINITY;
   EXPECT_TRUE(m.to_json()["snr_db"].is_null());
+}
+
+// ---------------------------------------------------------------- quadtree blocks (min_block_size)
+
+// Quiet background (σ = quiet) with loud Gaussian rectangles (σ = 1) that do
+// not line up with the tiles: where splitting a tile should pay.
+Tensor mixed_matrix(int64_t rows, int64_t cols, uint64_t seed, int rects, float quiet = 0.001f) {
+  Tensor W = Tensor::randn({rows, cols}, seed, 0.f, quiet);
+  const Tensor L = Tensor::randn({rows, cols}, seed + 1);
+  Rng rng(seed + 2);
+  float* w = W.data<float>();
+  for (int k = 0; k < rects; ++k) {
+    const int64_t r0 = int64_t(rng.next_u64() % uint64_t(rows)), c0 = int64_t(rng.next_u64() % uint64_t(cols));
+    const int64_t r1 = std::min(rows, r0 + 1 + int64_t(rng.next_u64() % 40)), c1 = std::min(cols, c0 + 1 + int64_t(rng.next_u64() % 40));
+    for (int64_t i = r0; i < r1; ++i)
+      for (int64_t j = c0; j < c1; ++j) w[i * cols + j] = L.data<float>()[i * cols + j];
+  }
+  return W;
+}
+
+// Every weight in exactly one leaf; each leaf inside one tile, no larger than
+// a tile; the leaves' bits add up to the payload.
+void check_leaves_tile_the_matrix(const EncodedTensor& e, int block) {
+  std::vector<int> cover(size_t(e.rows * e.cols), 0);
+  double bits = 0;
+  for (const BlockStats& b : e.blocks) {
+    RC_ASSERT(b.rows >= 1 && b.cols >= 1 && b.rows <= block && b.cols <= block);
+    RC_ASSERT(b.row0 / block == (b.row0 + b.rows - 1) / block);
+    RC_ASSERT(b.col0 / block == (b.col0 + b.cols - 1) / block);
+    for (int i = 0; i < b.rows; ++i)
+      for (int j = 0; j < b.cols; ++j) ++cover[size_t((b.row0 + i) * e.cols + b.col0 + j)];
+    bits += b.bits;
+  }
+  for (int c : cover) RC_ASSERT(c == 1);
+  RC_ASSERT(std::fabs(bits - 8.0 * double(e.size)) <= 1e-3 * 8.0 * double(e.size));
+}
+
+// A quadtree payload (format_version 2) when some tile split, else the plain form.
+void check_form(const EncodedTensor& e, int block, int min_block) {
+  const int64_t tiles = ((e.rows + block - 1) / block) * ((e.cols + block - 1) / block);
+  if (e.params.at("format_version") == 2) {
+    RC_ASSERT(e.params.at("min_block_size") == min_block);
+  } else {
+    RC_ASSERT(e.params.at("format_version") == 1);
+    RC_ASSERT(!e.params.contains("min_block_size"));
+    RC_ASSERT(int64_t(e.blocks.size()) == tiles);
+  }
+}
+
+// The report's metadata is what decode() gives.
+void check_metadata(const Tensor& W, const EncodedTensor& e, const Tensor& D) {
+  const int64_t n = W.numel();
+  RC_ASSERT(e.meta.rmse == rmse(W.data<float>(), D.data<float>(), n));
+  RC_ASSERT(e.meta.rel_rmse == rel_rmse(W.data<float>(), D.data<float>(), n));
+  RC_ASSERT(e.meta.snr_db == snr_db(W.data<float>(), D.data<float>(), n));
+  RC_ASSERT(e.meta.bytes == e.size);
+  RC_ASSERT(e.meta.bits_per_weight == 8.0 * double(e.size) / double(n));
+}
+
+// Rows decode and lazy decode (only the leaves the rows touch) equal the full decode.
+void check_selective_decodes(const EncodedTensor& enc, const Tensor& D, int64_t r0, int64_t r1) {
+  const int64_t cols = enc.cols;
+  std::vector<float> part(size_t((r1 - r0) * cols));
+  decode_rows(enc, r0, r1, part.data());
+  RC_ASSERT(std::memcmp(part.data(), D.data<float>() + r0 * cols, part.size() * sizeof(float)) == 0);
+  LazyDecoder lazy(std::make_shared<EncodedTensor>(enc));
+  RC_ASSERT(lazy.block_count() == int64_t(enc.blocks.size()));
+  std::fill(part.begin(), part.end(), -1.f);
+  lazy.decode_rows(r0, r1, part.data());
+  RC_ASSERT(std::memcmp(part.data(), D.data<float>() + r0 * cols, part.size() * sizeof(float)) == 0);
+  int64_t touched = 0;
+  for (const BlockStats& b : enc.blocks) touched += r0 < r1 && b.row0 < r1 && b.row0 + b.rows > r0;
+  RC_ASSERT(lazy.blocks_decoded() == touched);
+  for (int64_t k = 0; k < lazy.block_count(); ++k) {
+    int64_t br0, bc0;
+    int rb, cb;
+    lazy.block_geometry(k, br0, bc0, rb, cb);
+    const BlockStats& st = enc.blocks[size_t(k)];
+    RC_ASSERT(br0 == st.row0 && bc0 == st.col0 && rb == st.rows && cb == st.cols);
+  }
+}
+
+RC_GTEST_PROP(CodecRbeEntropyProps, QuadtreeLeavesMeetTheGradeAndEveryDecodeAgrees, ()) {
+  const int64_t rows = *rc::gen::inRange(1, 150), cols = *rc::gen::inRange(1, 150);
+  const int block = *rc::gen::element(16, 32, 64);
+  const int min_block = *rc::gen::element(8, 16, 32);
+  RC_PRE(min_block < block);
+  const QualityGrade g = QualityGrade(*rc::gen::inRange(0, kGradeCount));
+  const uint32_t seed = *rc::gen::arbitrary<uint32_t>();
+  // Smooth + noise, or loud patches on a quiet or zero background (these split).
+  const int kind = *rc::gen::element(0, 1, 2);
+  const Tensor W = kind == 0 ? test_matrix(rows, cols, seed) : mixed_matrix(rows, cols, seed, 3, kind == 1 ? 0.001f : 0.f);
+  const EncodedTensor e = encode(W, entropy_settings(block, g, std::nullopt, min_block));
+  check_form(e, block, min_block);
+  RC_TAG(kind, e.params.at("format_version").get<int>());
+  const Tensor D = decode(e);
+  check_leaves_tile_the_matrix(e, block);
+  check_metadata(W, e, D);
+  for (size_t k = 0; k < e.blocks.size(); ++k) {
+    const BlockStats& b = e.blocks[k];
+    RC_ASSERT(b.rel_rmse <= grade_bound(g));
+    std::vector<float> a, d;
+    for (int i = 0; i < b.rows; ++i)
+      for (int j = 0; j < b.cols; ++j) {
+        a.push_back(W.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
+        d.push_back(D.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
+      }
+    RC_ASSERT(std::fabs(double(b.rel_rmse) - rel_rmse(a.data(), d.data(), int64_t(a.size()))) <= 1e-6 * grade_bound(g));
+    const HybridEncodedBlock h = describe_rbe_entropy_block(e, int64_t(k));
+    RC_ASSERT(h.grade == uint8_t(b.grade));
+    RC_ASSERT(h.bits == b.bits);
+  }
+  const int64_t r0 = *rc::gen::inRange<int64_t>(0, rows), r1 = *rc::gen::inRange<int64_t>(r0, rows + 1);
+  check_selective_decodes(e, D, r0, r1);
+}
+
+RC_GTEST_PROP(CodecRbeEntropyProps, QuadtreeMeetsTheBitsPerWeightBudget, ()) {
+  const int64_t rows = *rc::gen::inRange(24, 150), cols = *rc::gen::inRange(24, 150);
+  const int block = *rc::gen::element(32, 64);
+  const int min_block = *rc::gen::element(8, 16);
+  const double bpw = *rc::gen::element(2.0, 3.0, 4.0);
+  const Tensor W = mixed_matrix(rows, cols, *rc::gen::arbitrary<uint32_t>(), 4);
+  const EncodedTensor e = encode(W, entropy_settings(block, std::nullopt, bpw, min_block));
+  check_form(e, block, min_block);
+  RC_TAG(e.params.at("format_version").get<int>());
+  RC_ASSERT(8.0 * double(e.size) <= bpw * double(W.numel()));
+  const Tensor D = decode(e);
+  check_leaves_tile_the_matrix(e, block);
+  check_metadata(W, e, D);
+  const int64_t r0 = *rc::gen::inRange<int64_t>(0, rows), r1 = *rc::gen::inRange<int64_t>(r0, rows + 1);
+  check_selective_decodes(e, D, r0, r1);
+}
+
+TEST(CodecRbeQuadtree, SplitsWhereItPays) {
+  // Loud rectangles on a background, not aligned with the 64-tiles. Budget: on
+  // a quiet background a whole tile spends error and bits on the quiet part
+  // that split-off leaves code as zero. Grade (relative to each leaf's own
+  // energy, rotation whitening each block): only an all-zero part is free, so
+  // the background there is zero (a pruned matrix).
+  for (const auto& [grade, bpw] : {std::pair<std::optional<QualityGrade>, std::optional<double>>{QualityGrade::A, {}},
+                                   {std::nullopt, 2.0}}) {
+    const Tensor W = mixed_matrix(192, 256, 21, 10, grade ? 0.f : 0.001f);
+    const EncodedTensor whole = encode(W, entropy_settings(64, grade, bpw));
+    const EncodedTensor split = encode(W, entropy_settings(64, grade, bpw, 16));
+    // The numbers, for docs/compression.md (--gtest_output=json:FILE shows them).
+    const std::string mode = grade ? "grade_A_" : "bpw_2_";
+    RecordProperty(mode + "leaves", int(split.blocks.size()));
+    RecordProperty(mode + "bytes_whole", int(whole.size));
+    RecordProperty(mode + "bytes_split", int(split.size));
+    RecordProperty(mode + "snr_whole", std::to_string(whole.meta.snr_db));
+    RecordProperty(mode + "snr_split", std::to_string(split.meta.snr_db));
+    EXPECT_EQ(whole.blocks.size(), size_t(3 * 4));
+    EXPECT_GT(split.blocks.size(), size_t(3 * 4 + 9)) << "the search should split tiles with a loud corner";
+    int smallest = 64;
+    for (const BlockStats& b : split.blocks) smallest = std::min(smallest, std::max(b.rows, b.cols));
+    EXPECT_EQ(smallest, 16);
+    if (grade) {
+      for (const BlockStats& b : split.blocks) EXPECT_LE(b.rel_rmse, grade_bound(*grade));
+      EXPECT_LT(double(split.size), 0.85 * double(whole.size)) << "whole " << whole.size << " split " << split.size;
+    } else {
+      EXPECT_LE(8.0 * double(split.size), *bpw * double(W.numel()));
+      EXPECT_GT(split.meta.snr_db, whole.meta.snr_db + 1.0) << "whole " << whole.meta.snr_db << " split " << split.meta.snr_db;
+    }
+  }
+}
+
+TEST(CodecRbeQuadtree, ProgressReachesOneAndCancelStopsTheSearch) {
+  const Tensor W = mixed_matrix(128, 128, 26, 6, 0.f);
+  for (const auto& s : {entropy_settings(64, QualityGrade::A, std::nullopt, 8), entropy_settings(64, std::nullopt, 2.0, 8)}) {
+    std::vector<double> seen;
+    const EncodedTensor e = encode(W, s, [&](double f, const std::string&) { seen.push_back(f); });
+    EXPECT_EQ(e.params.at("format_version"), 2);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_DOUBLE_EQ(seen.back(), 1.0);
+    for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]) << i;
+    // Cancelled once the tiles are done, i.e. during the search or later.
+    std::atomic<int> polls{0};
+    EXPECT_THROW(encode(W, s, {}, [&] { return ++polls > 40; }), Cancelled);
+  }
+}
+
+TEST(CodecRbeQuadtree, NoSplittingIsTheOldFormExactly) {
+  // min_block_size 0 or == block_size: format_version 1, no key, the same bytes.
+  const Tensor W = test_matrix(80, 100, 22);
+  for (const auto& s : {entropy_settings(32, QualityGrade::A), entropy_settings(32, std::nullopt, 3.0)}) {
+    CodecSettings same = s;
+    same.min_block_size = 32;
+    const EncodedTensor a = encode(W, s), b = encode(W, same);
+    EXPECT_EQ(a.params, b.params);
+    EXPECT_EQ(a.params.at("format_version"), 1);
+    EXPECT_FALSE(a.params.contains("min_block_size"));
+    ASSERT_EQ(a.size, b.size);
+    EXPECT_EQ(std::memcmp(a.data, b.data, size_t(a.size)), 0);
+  }
+  EXPECT_FALSE(entropy_settings(64, QualityGrade::A).to_json().contains("min_block_size"));
+  const CodecSettings q = entropy_settings(64, QualityGrade::A, std::nullopt, 16);
+  EXPECT_EQ(CodecSettings::from_json(q.to_json()).min_block_size, 16);
+}
+
+TEST(CodecRbeQuadtree, BadMinBlockSizeIsRefusedWithAReason) {
+  const Tensor W = test_matrix(40, 40, 23);
+  for (int m : {4, 12, 24, 128, -8}) EXPECT_THROW(encode(W, entropy_settings(64, QualityGrade::A, std::nullopt, m)), std::invalid_argument) << m;
+  EXPECT_THROW(encode(W, entropy_settings(48, QualityGrade::A, std::nullopt, 16)), std::invalid_argument);  // 48/16 = 3
+  EXPECT_NO_THROW(check_min_block_size(48, 48));
+  EXPECT_NO_THROW(check_min_block_size(64, 8));
+  try {
+    check_min_block_size(32, 64);
+    FAIL();
+  } catch (const std::invalid_argument& ex) {
+    EXPECT_NE(std::string(ex.what()).find("larger than block_size 32"), std::string::npos) << ex.what();
+  }
+  const CodecSettings base;
+  EXPECT_EQ(parse_settings("storage:entropy,min-block-size:16", base).min_block_size, 16);
+  EXPECT_EQ(parse_settings("min_block_size:0", base).min_block_size, 0);
+  EXPECT_EQ(parse_settings("min-block-size:16,block-size:32", base).min_block_size, 16);  // order does not matter
+  for (const char* bad : {"min-block-size:12", "min-block-size:4", "min-block-size:x", "block-size:32,min-block-size:64",
+                          "block-size:48,min-block-size:16"})
+    EXPECT_THROW(parse_settings(bad, base), std::invalid_argument) << bad;
+  EXPECT_EQ(parse_override("wpe.weight=min-block-size:8", base).settings.min_block_size, 8);
+  nlohmann::json j = entropy_settings(64, QualityGrade::A).to_json();
+  j["min_block_size"] = 20;
+  EXPECT_THROW(CodecSettings::from_json(j), std::runtime_error);
+}
+
+// Offset of the split flags' varint: after the context byte and the tables.
+size_t split_flags_at(const EncodedTensor& e) {
+  const uint8_t* p = e.data;
+  const uint8_t* end = e.data + e.size;
+  const int contexts = *p++;
+  for (int c = 0; c < contexts; ++c) FreqTable::deserialize(p, end);
+  return size_t(p - e.data);
+}
+
+TEST(CodecRbeQuadtree, CorruptSplitStructuresGiveClearErrors) {
+  // One 64-tile over 8-blocks: up to three levels of flags. Loud patches on
+  // zeros: the search splits.
+  const Tensor W = mixed_matrix(64, 64, 24, 3, 0.f);
+  const EncodedTensor good = encode(W, entropy_settings(64, QualityGrade::A, std::nullopt, 8));
+  ASSERT_EQ(good.params.at("format_version"), 2);
+  EXPECT_NO_THROW(decode(good));
+  auto expect_corrupt = [](const EncodedTensor& bad, const std::string& words) {
+    try {
+      decode(bad);
+      ADD_FAILURE() << "no error; expected one about: " << words;
+    } catch (const CorruptData& ex) {
+      EXPECT_NE(std::string(ex.what()).find(words), std::string::npos) << ex.what();
+    }
+  };
+  // Params.
+  for (const auto& [key, value, words] : {std::tuple<const char*, nlohmann::json, const char*>{"format_version", 3, "format_version 3"},
+                                          {"min_block_size", 24, "min_block_size 24"},
+                                          {"min_block_size", 64, "min_block_size 64"},
+                                          {"min_block_size", 0, "min_block_size 0"},
+                                          {"min_block_size", "8", "rbe entropy params"}}) {
+    EncodedTensor bad = good;
+    bad.params[key] = value;
+    expect_corrupt(bad, words);
+  }
+  EncodedTensor v1 = good;
+  v1.params["format_version"] = 1;
+  expect_corrupt(v1, "needs format_version 2");
+  EncodedTensor nomin = good;
+  nomin.params.erase("min_block_size");
+  expect_corrupt(nomin, "needs min_block_size");
+  // The flags: how many bytes, padding, the count of leaves they imply.
+  const size_t at = split_flags_at(good);
+  const std::vector<uint8_t> bytes(good.data, good.data + good.size);
+  const uint8_t nflags = bytes[at];
+  ASSERT_GE(nflags, 1);
+  ASSERT_LT(nflags, 128);  // a one-byte varint
+  auto with = [&](std::vector<uint8_t> b) {
+    EncodedTensor e = good;
+    e.set_owned(std::move(b));
+    return e;
+  };
+  {
+    std::vector<uint8_t> b = bytes;
+    b[at] = uint8_t(nflags + 1);
+    b.insert(b.begin() + std::ptrdiff_t(at + 1 + nflags), uint8_t(0));
+    expect_corrupt(with(b), "bytes of split flags");
+  }
+  {
+    std::vector<uint8_t> b = bytes;
+    b[at] = 0;
+    b.erase(b.begin() + std::ptrdiff_t(at + 1), b.begin() + std::ptrdiff_t(at + 1 + nflags));
+    expect_corrupt(with(b), "split flags");
+  }
+  {
+    std::vector<uint8_t> b = bytes;
+    b[at + 1] ^= 1;  // the tile's own flag: 1 leaf <-> 4 or more
+    expect_corrupt(with(b), "");
+  }
+  {
+    std::vector<uint8_t> b = bytes;
+    b.resize(at + nflags);  // cut inside the flags
+    expect_corrupt(with(b), "split flags run past the payload");
+  }
+  // Random flips and cuts anywhere: an error or some numbers, never a crash.
+  for (int k = 0; k < 300; ++k) {
+    std::vector<uint8_t> b = bytes;
+    if (k % 3 == 0) b.resize(size_t(k) % b.size());
+    else b[(size_t(k) * 7919 + at) % b.size()] ^= uint8_t(1 + k % 255);
+    EncodedTensor e = good;
+    e.set_owned(b);
+    try {
+      decode(e);
+    } catch (const std::runtime_error&) {
+    }
+  }
+}
+
+TEST(CodecRbeQuadtree, NonzeroPaddingAfterTheFlagsIsCorrupt) {
+  // One 64-tile over 32-blocks, loud in one quadrant, zero elsewhere: it
+  // splits, and the tile's flag is the only one (bit 0 of one byte).
+  Tensor W = Tensor::zeros({64, 64});
+  const Tensor L = Tensor::randn({32, 32}, 25);
+  for (int i = 0; i < 32; ++i)
+    for (int j = 0; j < 32; ++j) W.data<float>()[i * 64 + 32 + j] = L.data<float>()[i * 32 + j];
+  const EncodedTensor good = encode(W, entropy_settings(64, QualityGrade::A, std::nullopt, 32));
+  ASSERT_EQ(good.blocks.size(), size_t(4));
+  const size_t at = split_flags_at(good);
+  ASSERT_EQ(good.data[at], 1);      // one byte of flags
+  ASSERT_EQ(good.data[at + 1], 1);  // the tile split
+  EXPECT_NO_THROW(decode(good));
+  std::vector<uint8_t> b(good.data, good.data + good.size);
+  b[at + 1] |= 0x80;
+  EncodedTensor bad = good;
+  bad.set_owned(b);
+  try {
+    decode(bad);
+    ADD_FAILURE() << "nonzero padding accepted";
+  } catch (const CorruptData& ex) {
+    EXPECT_NE(std::string(ex.what()).find("padding"), std::string::npos) << ex.what();
+  }
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ nlohmann::json CodecSettings::to_json() const {
                       {"seed", seed}};
   j["grade"] = grade ? nlohmann::json(grade_name(*grade)) : nlohmann::json(nullptr);
   j["bpw"] = bpw ? nlohmann::json(*bpw) : nlohmann::json(nullptr);
+  if (min_block_size > 0) j["min_block_size"] = min_block_size;  // absent = no splitting (older files)
   return j;
 }
 
@@ -92,6 +93,12 @@ CodecSettings CodecSettings::from_json(const nlohmann::json& j) {
     s.block_size = j.value("block_size", s.block_size);
     if (s.block_size < 1 || s.block_size > 4096)
       throw std::runtime_error("codec settings: block_size must be in [1, 4096], got " + std::to_string(s.block_size));
+    s.min_block_size = j.value("min_block_size", 0);
+    try {
+      check_min_block_size(s.block_size, s.min_block_size);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("codec settings: ") + e.what());
+    }
     const std::string t = j.value("transform", std::string("adaptive"));
     const auto tr = parse_transform(t);
     if (!tr) throw std::runtime_error("codec settings: unknown transform '" + t + "' (adaptive, dct, haar, cdf97)");

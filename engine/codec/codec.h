@@ -50,6 +50,9 @@ struct CodecSettings {
   std::optional<QualityGrade> grade;      // target: every block meets this grade ...
   std::optional<double> bpw;              // ... or a bits/weight budget for the tensor
   int block_size = 64;                    // block edge in weights (entropy form: square blocks)
+  // Entropy form: smallest block of the per-tile quadtree (a power of two >= 8
+  // with block_size / min_block_size a power of two); 0 or block_size: no splitting.
+  int min_block_size = 0;
   Transform transform = Transform::Adaptive;
   uint64_t seed = 0x5eedULL;              // incoherence rotation seed
   nlohmann::json to_json() const;

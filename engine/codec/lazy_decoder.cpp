@@ -19,20 +19,22 @@ LazyDecoder::~LazyDecoder() = default;
 
 int64_t LazyDecoder::rows() const { return view_->rows(); }
 int64_t LazyDecoder::cols() const { return view_->cols(); }
+int64_t LazyDecoder::block_count() const { return view_->block_count(); }
 int64_t LazyDecoder::blocks_decoded() const {
   std::lock_guard<std::mutex> lock(mu_);
   return decoded_;
 }
 
-const std::vector<float>& LazyDecoder::block(int64_t bi, int64_t bj) {
-  if (bi < 0 || bi >= view_->block_rows() || bj < 0 || bj >= view_->block_cols())
-    throw std::out_of_range("LazyDecoder: block index out of range");
-  const int64_t b = bi * view_->block_cols() + bj;
+void LazyDecoder::block_geometry(int64_t b, int64_t& r0, int64_t& c0, int& rows_b, int& cols_b) const {
+  if (b < 0 || b >= view_->block_count()) throw std::out_of_range("LazyDecoder: block index out of range");
+  view_->block_geometry(b, r0, c0, rows_b, cols_b);
+}
+
+const std::vector<float>& LazyDecoder::block(int64_t b) {
+  if (b < 0 || b >= view_->block_count()) throw std::out_of_range("LazyDecoder: block index out of range");
   std::call_once(once_[size_t(b)], [&] {
-    int64_t r0, c0;
-    int rb, cb;
-    view_->block_geometry(b, r0, c0, rb, cb);
-    auto v = std::make_unique<std::vector<float>>(size_t(rb) * size_t(cb));
+    const LeafGeometry& g = view_->leaf(b);
+    auto v = std::make_unique<std::vector<float>>(size_t(g.rows) * size_t(g.cols));
     view_->decode_block(b, v->data());
     cache_[size_t(b)] = std::move(v);
     std::lock_guard<std::mutex> lock(mu_);
@@ -43,13 +45,13 @@ const std::vector<float>& LazyDecoder::block(int64_t bi, int64_t bj) {
 
 void LazyDecoder::decode_rows(int64_t r0, int64_t r1, float* out) {
   if (r0 < 0 || r1 > rows() || r0 > r1) throw std::out_of_range("LazyDecoder::decode_rows: bad row range");
-  const int64_t B = view_->block_size(), C = cols();
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t bi = r / B, i = r % B;
-    for (int64_t bj = 0; bj < view_->block_cols(); ++bj) {
-      const auto& blk = block(bi, bj);
-      const int64_t c0 = bj * B, cb = std::min<int64_t>(B, C - c0);
-      std::copy(blk.begin() + std::ptrdiff_t(i * cb), blk.begin() + std::ptrdiff_t((i + 1) * cb), out + (r - r0) * C + c0);
+  const int64_t C = cols();
+  for (int64_t b : view_->blocks_touching_rows(r0, r1)) {
+    const LeafGeometry& g = view_->leaf(b);
+    const auto& blk = block(b);
+    for (int64_t r = std::max(r0, g.r0); r < std::min(r1, g.r0 + g.rows); ++r) {
+      const auto src = blk.begin() + std::ptrdiff_t((r - g.r0) * g.cols);
+      std::copy(src, src + g.cols, out + (r - r0) * C + g.c0);
     }
   }
 }

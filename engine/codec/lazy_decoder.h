@@ -1,7 +1,9 @@
 #pragma once
 // Decodes an entropy-form tensor block by block on first use and keeps the
 // decoded blocks (for viewers and row lookups that touch a small part of a
-// large tensor). Thread-safe; gives the same numbers as the full decode.
+// large tensor). Blocks are the form's leaf blocks (the tiles, or the quadtree
+// leaves with min_block_size), in payload order. Thread-safe; gives the same
+// numbers as the full decode.
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -19,9 +21,12 @@ class LazyDecoder {
 
   int64_t rows() const;
   int64_t cols() const;
+  int64_t block_count() const;
   int64_t blocks_decoded() const;  // how many blocks have been decoded so far
-  // Block (bi, bj) of the grid, row-major [rows_b, cols_b]; decoded on first use.
-  const std::vector<float>& block(int64_t bi, int64_t bj);
+  // Block b's place and size, and its values, row-major [rows_b, cols_b]; decoded on first use.
+  void block_geometry(int64_t b, int64_t& r0, int64_t& c0, int& rows_b, int& cols_b) const;
+  const std::vector<float>& block(int64_t b);
+  // Rows [r0, r1) into out[(r1 - r0) * cols]; decodes only the blocks they touch.
   void decode_rows(int64_t r0, int64_t r1, float* out);
 
  private:

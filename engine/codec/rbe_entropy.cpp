@@ -1,7 +1,8 @@
 // The entropy form's encoder: per block a generator record (optional), a
 // transform-domain residual, ECTCQ (or ECSQ) and rANS; rate control by grade
 // (per block step) or by a bits/weight budget (one global step, found by
-// bisection). Payload layout: rbe_entropy_format.h and docs/format.md.
+// bisection); with min_block_size, a quadtree split search per tile. Payload
+// layout: rbe_entropy_format.h and docs/format.md.
 #include "codec/rbe_entropy.h"
 
 #include <tbb/blocked_range.h>
@@ -82,6 +83,7 @@ void for_blocks(int64_t n, Progress* pr, F&& f, bool tick = true) {
 struct Block {
   int64_t r0 = 0, c0 = 0;
   int rb = 0, cb = 0;
+  uint64_t key = 0;           // rotation key (leaf_key)
   std::vector<float> orig;    // the weights
   std::vector<float> coeffs;  // transform of the (rotated) residual
   Transform t = Transform::DCT;
@@ -156,10 +158,10 @@ bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<f
 }
 
 // Rotation (optional) and the transform with the fewest estimated bits.
-void to_coefficients(const std::vector<float>& spatial, const Block& b, int64_t key, bool rotate, uint64_t seed,
-                     Transform want, double step0, std::vector<float>& best, Transform& best_t, double& best_bits) {
+void to_coefficients(const std::vector<float>& spatial, const Block& b, bool rotate, uint64_t seed, Transform want,
+                     double step0, std::vector<float>& best, Transform& best_t, double& best_bits) {
   std::vector<float> base = spatial;
-  if (rotate) rotate_block(base.data(), b.rb, b.cb, seed, uint64_t(key), false);
+  if (rotate) rotate_block(base.data(), b.rb, b.cb, seed, b.key, false);
   best_bits = INFINITY;
   for (Transform t : {Transform::DCT, Transform::Haar, Transform::CDF97}) {
     if (want != Transform::Adaptive && t != want) continue;
@@ -264,7 +266,7 @@ double trial(std::vector<Block>& blocks, const std::vector<int64_t>& which, floa
 }
 
 // Grade mode: the largest step whose reconstruction meets the bound, per block.
-void fit_grade_step(Block& b, double bound, bool tcq, bool rotate, uint64_t seed, int64_t key) {
+void fit_grade_step(Block& b, double bound, bool tcq, bool rotate, uint64_t seed) {
   if (b.energy == 0) {
     b.step = 1.f;
     b.sym.assign(size_t(b.n()), 0);
@@ -278,7 +280,7 @@ void fit_grade_step(Block& b, double bound, bool tcq, bool rotate, uint64_t seed
   auto spatial_error = [&]() {
     if (tcq) tcq_dequantize(b.sym.data(), b.n(), b.step, deq.data());
     else sq_dequantize(b.sym.data(), b.n(), b.step, deq.data());
-    reconstruct_block(deq.data(), b.rb, b.cb, b.t, rotate, seed, uint64_t(key), b.has_rec ? &b.rec : nullptr, rec.data());
+    reconstruct_block(deq.data(), b.rb, b.cb, b.t, rotate, seed, b.key, b.has_rec ? &b.rec : nullptr, rec.data());
     return sum_sq_diff(b.orig.data(), rec.data(), b.n());
   };
   // Newton steps on log Δ (error ∝ Δ²), then back off until the real decode meets the bound.
@@ -303,8 +305,8 @@ void put_bytes(std::vector<uint8_t>& out, const void* p, size_t n) {
   out.insert(out.end(), b, b + n);
 }
 
-// Serialises every block and the directory into the payload.
-std::vector<uint8_t> assemble(std::vector<Block>& blocks, bool tcq, Progress* pr) {
+// Serialises every block, the split flags (quadtree payloads) and the directory into the payload.
+std::vector<uint8_t> assemble(std::vector<Block>& blocks, bool tcq, Progress* pr, const std::vector<uint8_t>* split) {
   std::vector<int64_t> all(blocks.size());
   for (size_t i = 0; i < blocks.size(); ++i) all[i] = int64_t(i);
   const Counts cnt = count_symbols(blocks, all);
@@ -329,6 +331,10 @@ std::vector<uint8_t> assemble(std::vector<Block>& blocks, bool tcq, Progress* pr
   std::vector<uint8_t> payload;
   payload.push_back(uint8_t(tables.size()));
   for (const auto& t : tables) t.serialize(payload);
+  if (split) {
+    put_varint(payload, split->size());
+    payload.insert(payload.end(), split->begin(), split->end());
+  }
   put_varint(payload, blocks.size());
   for (const auto& b : body) put_varint(payload, b.size());
   for (const auto& b : body) payload.insert(payload.end(), b.begin(), b.end());
@@ -343,7 +349,218 @@ const char* generator_name(RbeEntropyOptions::Generator g) {
   }
 }
 
+// What every block of one tensor shares.
+struct Context {
+  const float* w = nullptr;
+  int64_t rows = 0, cols = 0;
+  int B = 64, min_size = 64;  // tile edge, smallest leaf edge
+  bool tcq = true, rotate = true, by_bpw = false;
+  uint64_t seed = 0;
+  Transform transform = Transform::Adaptive;
+  RbeEntropyOptions::Generator generator = RbeEntropyOptions::Generator::Auto;
+  double bpw = 0, rms = 0, bound = 0;
+};
+
+// Block geometry -> weights, generator record (when it pays), rotation, transform.
+void prepare_block(Block& b, const Context& cx) {
+  b.orig.resize(size_t(b.n()));
+  for (int i = 0; i < b.rb; ++i)
+    std::copy(cx.w + (b.r0 + i) * cx.cols + b.c0, cx.w + (b.r0 + i) * cx.cols + b.c0 + b.cb, b.orig.data() + int64_t(i) * b.cb);
+  b.energy = sum_sq(b.orig.data(), b.n());
+  const double brms = std::sqrt(b.energy / double(b.n()));
+  const double step0 = std::max(1e-30, cx.by_bpw ? cx.rms * 4.13 * std::exp2(-cx.bpw) : cx.bound * std::sqrt(12.0) * brms);
+  double bits_plain;
+  to_coefficients(b.orig, b, cx.rotate, cx.seed, cx.transform, step0, b.coeffs, b.t, bits_plain);
+  if (cx.generator != RbeEntropyOptions::Generator::Off && b.energy > 0) {
+    DecodedParams rec;
+    uint16_t amp;
+    std::vector<float> resid, coeffs;
+    Transform t;
+    double bits_rec;
+    if (fit_record(b, rec, amp, resid)) {
+      to_coefficients(resid, b, cx.rotate, cx.seed, cx.transform, step0, coeffs, t, bits_rec);
+      if (cx.generator == RbeEntropyOptions::Generator::Force || bits_rec + kRecordBits < bits_plain) {
+        b.has_rec = true, b.rec = rec, b.amp = amp, b.coeffs = std::move(coeffs), b.t = t;
+      }
+    }
+  }
+  b.coeff_rms = std::sqrt(sum_sq(b.coeffs.data(), b.n()) / double(b.n()));
+}
+
+// Bits/weight budget: one Δ for every block (equal slope), found by secant /
+// bisection steps on a sample of blocks, then full passes that raise Δ until
+// the real payload fits. Progress over [p0, p1). Returns the payload; *step_out = Δ.
+std::vector<uint8_t> rate_control_bpw(std::vector<Block>& blocks, const Context& cx, const std::vector<uint8_t>* split,
+                                      Progress& pr, double p0, double p1, float* step_out) {
+  const bool tcq = cx.tcq;
+  const int64_t rows = cx.rows, cols = cx.cols, nblocks = int64_t(blocks.size());
+  const double budget_bits = cx.bpw * double(rows * cols);
+  // Bisection on log Δ over a sample of blocks (every k-th, about 256K weights).
+  const int64_t per = std::max<int64_t>(1, (rows * cols) / std::max<int64_t>(1, int64_t(1) << 18));
+  std::vector<int64_t> sample, all;
+  for (int64_t k = 0; k < nblocks; ++k) {
+    all.push_back(k);
+    if (k % per == 0) sample.push_back(k);
+  }
+  int64_t sample_weights = 0;
+  for (int64_t k : sample) sample_weights += blocks[size_t(k)].n();
+  const double scale = double(rows * cols) / double(sample_weights);
+  double maxc = 0;
+  for (const Block& b : blocks)
+    for (float v : b.coeffs) maxc = std::max(maxc, double(std::fabs(v)));
+  auto estimate = [&](double step, const std::vector<int64_t>& which, double sc) {
+    int64_t tb = 0;
+    const double bits = trial(blocks, which, float(step), tcq, &pr, &tb);
+    return bits * sc + 8.0 * double(tb + (split ? int64_t(split->size()) + 2 : 0));
+  };
+  // Rate falls by about one bit per weight per doubling of Δ: start from the
+  // Gaussian high-rate estimate, then secant steps on log Δ inside a bracket
+  // [lo: over budget, hi: within budget], bisecting when a step leaves it.
+  double lo = 0, hi = 0, r_lo = 0, r_hi = 0;
+  double step = std::max(cx.rms, 1e-30) * 4.13 * std::exp2(-cx.bpw) * (tcq ? 0.5 : 1.0);
+  const double mid = p0 + 0.4 * (p1 - p0);
+  pr.stage(p0, mid, 16);
+  for (int it = 0; it < 16; ++it) {
+    const double r = estimate(step, sample, scale);
+    pr.tick();
+    if (r <= budget_bits) {
+      if (hi == 0 || step < hi) hi = step, r_hi = r;
+      if (r >= budget_bits * 0.997) break;  // close enough below the budget
+    } else if (lo == 0 || step > lo) {
+      lo = step, r_lo = r;
+    }
+    double next;
+    if (lo > 0 && hi > 0) {
+      if (hi / lo < 1.0005) break;
+      // Secant on (log Δ, bits), aiming just under the budget.
+      const double target = budget_bits * 0.999;
+      const double t = (std::log(r_lo) - std::log(target)) / (std::log(r_lo) - std::log(r_hi));
+      next = std::exp(std::log(lo) + std::clamp(t, 0.1, 0.9) * (std::log(hi) - std::log(lo)));
+    } else {
+      next = step * std::exp2((r - budget_bits * 0.999) / double(rows * cols));
+      if (hi == 0 && step >= std::max(maxc, 1e-30) * 4) break;  // all zero and still over
+    }
+    step = next;
+  }
+  if (hi == 0) hi = step;
+  // Full passes; raise Δ while the real payload is over budget.
+  step = hi;
+  pr.stage(mid, p1, 8);
+  std::vector<uint8_t> payload;
+  for (int attempt = 0;; ++attempt) {
+    trial(blocks, all, float(step), tcq, &pr, nullptr);
+    payload = assemble(blocks, tcq, &pr, split);
+    const double bits = 8.0 * double(payload.size());
+    pr.tick();
+    if (bits <= budget_bits) break;
+    if (attempt >= 7 || step >= std::max(maxc, 1e-30) * 4)
+      throw std::runtime_error("rbe entropy: cannot meet " + std::to_string(cx.bpw) + " bits/weight (smallest reached: " +
+                               std::to_string(bits / double(rows * cols)) + ")");
+    step *= std::exp2((bits - budget_bits) / double(rows * cols)) * 1.002;
+  }
+  *step_out = float(step);
+  return payload;
+}
+
+// Records plus nonzero residual symbols, for the metadata.
+int64_t coefficients_kept(const std::vector<Block>& blocks) {
+  int64_t kept = 0;
+  for (const Block& b : blocks) {
+    kept += b.has_rec ? 1 : 0;
+    if (!b.zero)
+      for (int32_t v : b.sym) kept += v != 0;
+  }
+  return kept;
+}
+
+// ---- quadtree search (min_block_size < block_size) ----
+
+// Estimated payload bits of a quantized block under the pooled model.
+double leaf_bits(const Block& b, const RateModel& rm) {
+  double bits = 8.0 * (b.zero ? 7 : 11) + (b.has_rec ? kRecordBits : 0);
+  if (!b.zero)
+    for (size_t i = 0; i < b.sym.size(); ++i) bits += rm.cost(b.ctx[i], b.sym[i]);
+  return bits;
+}
+
+// How a tile (or a node of it) is best coded: its leaves in pre-order, the
+// split flags of the subtree in pre-order, and the cost.
+struct Subtree {
+  double cost = 0;
+  std::vector<Block> leaves;
+  std::vector<bool> flags;
+};
+
+// The cost model of one search: bits at the grade (each leaf fitted to it),
+// or D + λ·bits at the bits/weight slope λ = κΔ².
+struct SearchModel {
+  const Context* cx = nullptr;
+  RateModel rm;      // pooled over the unsplit tiles
+  float step = 0;    // bits/weight: the tiles' Δ
+  double lambda = 0;
+  // Quantizes b (unless `fitted`: grade mode's tiles already are) and returns its cost.
+  double leaf_cost(Block& b, bool fitted) const {
+    if (!cx->by_bpw) {
+      if (!fitted) fit_grade_step(b, cx->bound, cx->tcq, cx->rotate, cx->seed);
+      return leaf_bits(b, rm);
+    }
+    b.step = step;
+    const double d = quantize(b, step, rm, cx->tcq);
+    b.zero = all_zero(b);
+    return d + lambda * leaf_bits(b, rm);
+  }
+  double flag_cost() const { return cx->by_bpw ? lambda : 1.0; }
+};
+
+// Best coding of node b (edge S, depth d in tile `tile`): as one leaf, or split
+// into its four (clipped) halves, each coded best; recursive.
+Subtree search(Block&& b, int S, int depth, int64_t tile, bool fitted, const SearchModel& sm, Progress& pr) {
+  pr.check();
+  const Context& cx = *sm.cx;
+  const bool can_split = S > cx.min_size;
+  Subtree leaf;
+  leaf.cost = sm.leaf_cost(b, fitted) + (can_split ? sm.flag_cost() : 0.0);
+  if (can_split) leaf.flags.push_back(false);
+  if (!can_split) {
+    leaf.leaves.push_back(std::move(b));
+    return leaf;
+  }
+  Subtree split;
+  split.cost = sm.flag_cost();
+  split.flags.push_back(true);
+  const int h = S / 2;
+  for (int dr : {0, h})
+    for (int dc : {0, h}) {
+      if (b.r0 + dr >= cx.rows || b.c0 + dc >= cx.cols) continue;
+      Block c;
+      c.r0 = b.r0 + dr, c.c0 = b.c0 + dc;
+      c.rb = int(std::min<int64_t>(h, cx.rows - c.r0)), c.cb = int(std::min<int64_t>(h, cx.cols - c.c0));
+      c.key = leaf_key(tile, depth + 1, c.r0, c.c0);
+      prepare_block(c, cx);
+      Subtree sub = search(std::move(c), h, depth + 1, tile, false, sm, pr);
+      split.cost += sub.cost;
+      for (Block& x : sub.leaves) split.leaves.push_back(std::move(x));
+      split.flags.insert(split.flags.end(), sub.flags.begin(), sub.flags.end());
+    }
+  if (split.cost < leaf.cost) return split;
+  leaf.leaves.push_back(std::move(b));
+  return leaf;
+}
+
 }  // namespace
+
+void check_min_block_size(int block_size, int min_block_size) {
+  const int B = block_size, m = min_block_size;
+  if (m == 0 || m == B) return;
+  auto pow2 = [](int v) { return v > 0 && (v & (v - 1)) == 0; };
+  if (!pow2(m) || m < 8)
+    throw std::invalid_argument("min_block_size must be 0 (no splitting) or a power of two >= 8, got " + std::to_string(m));
+  if (m > B)
+    throw std::invalid_argument("min_block_size " + std::to_string(m) + " is larger than block_size " + std::to_string(B));
+  if (B % m != 0 || !pow2(B / m))
+    throw std::invalid_argument("min_block_size " + std::to_string(m) + " must be block_size " + std::to_string(B) +
+                                " halved one or more times (block_size / min_block_size a power of two)");
+}
 
 EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const ProgressFn& progress,
                                  const CancelFn& cancel) {
@@ -359,146 +576,109 @@ EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const 
   if (rows <= 0 || cols <= 0) throw std::invalid_argument("rbe entropy: empty tensor");
   if (s.block_size < 4 || s.block_size > 256)
     throw std::invalid_argument("rbe entropy: block_size must be in [4, 256], got " + std::to_string(s.block_size));
+  try {
+    check_min_block_size(s.block_size, s.min_block_size);
+  } catch (const std::invalid_argument& ex) {
+    throw std::invalid_argument(std::string("rbe entropy: ") + ex.what());
+  }
   if (s.bpw && !(*s.bpw > 0 && std::isfinite(*s.bpw)))
     throw std::invalid_argument("rbe entropy: bits per weight must be > 0");
   const float* w = Wc.data<float>();
   for (int64_t i = 0; i < rows * cols; ++i)
     if (!std::isfinite(w[i])) throw std::invalid_argument("rbe entropy: the tensor has a non-finite value at " + std::to_string(i));
 
-  const int B = s.block_size;
-  const bool tcq = opt.tcq, rotate = opt.rotate;
-  const int64_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B, nblocks = nbr * nbc;
-  const double total_energy = sum_sq(w, rows * cols);
-  const double rms = std::sqrt(total_energy / double(rows * cols));
-  const QualityGrade grade = s.grade.value_or(QualityGrade::A);
-  const bool by_bpw = s.bpw.has_value();
+  Context cx;
+  cx.w = w, cx.rows = rows, cx.cols = cols;
+  cx.B = s.block_size;
+  cx.min_size = s.min_block_size > 0 ? s.min_block_size : s.block_size;
+  cx.tcq = opt.tcq, cx.rotate = opt.rotate, cx.seed = s.seed, cx.transform = s.transform, cx.generator = opt.generator;
+  cx.by_bpw = s.bpw.has_value();
+  cx.bpw = s.bpw.value_or(0.0);
+  cx.rms = std::sqrt(sum_sq(w, rows * cols) / double(rows * cols));
+  cx.bound = grade_bound(s.grade.value_or(QualityGrade::A));
+  const int B = cx.B;
+  bool quadtree = cx.min_size < B;  // cleared when no tile splits: then the plain form is stored
+  const int64_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B, ntiles = nbr * nbc;
   Progress pr(progress, cancel);
+  // Progress: [0, a) tiles prepared, [a, b) their rate control, [b, c) the
+  // quadtree search and the leaves' rate control, [c, 1) measurement.
+  const double pa = quadtree ? 0.15 : 0.3, pb = quadtree ? 0.4 : 0.8, pc = 0.8;
 
-  // 1. Blocks: record, rotation, transform.
-  std::vector<Block> blocks(static_cast<size_t>(nblocks));
-  pr.stage(0.0, 0.3, nblocks);
-  for_blocks(nblocks, &pr, [&](int64_t k) {
+  // 1. Tiles: record, rotation, transform.
+  std::vector<Block> blocks(static_cast<size_t>(ntiles));
+  pr.stage(0.0, pa, ntiles);
+  for_blocks(ntiles, &pr, [&](int64_t k) {
     Block& b = blocks[size_t(k)];
     b.r0 = (k / nbc) * B, b.c0 = (k % nbc) * B;
     b.rb = int(std::min<int64_t>(B, rows - b.r0)), b.cb = int(std::min<int64_t>(B, cols - b.c0));
-    b.orig.resize(size_t(b.n()));
-    for (int i = 0; i < b.rb; ++i) std::copy(w + (b.r0 + i) * cols + b.c0, w + (b.r0 + i) * cols + b.c0 + b.cb, b.orig.data() + int64_t(i) * b.cb);
-    b.energy = sum_sq(b.orig.data(), b.n());
-    const double brms = std::sqrt(b.energy / double(b.n()));
-    const double step0 = std::max(1e-30, by_bpw ? rms * 4.13 * std::exp2(-*s.bpw) : grade_bound(grade) * std::sqrt(12.0) * brms);
-    double bits_plain;
-    to_coefficients(b.orig, b, k, rotate, s.seed, s.transform, step0, b.coeffs, b.t, bits_plain);
-    if (opt.generator != RbeEntropyOptions::Generator::Off && b.energy > 0) {
-      DecodedParams rec;
-      uint16_t amp;
-      std::vector<float> resid, coeffs;
-      Transform t;
-      double bits_rec;
-      if (fit_record(b, rec, amp, resid)) {
-        to_coefficients(resid, b, k, rotate, s.seed, s.transform, step0, coeffs, t, bits_rec);
-        if (opt.generator == RbeEntropyOptions::Generator::Force || bits_rec + kRecordBits < bits_plain) {
-          b.has_rec = true, b.rec = rec, b.amp = amp, b.coeffs = std::move(coeffs), b.t = t;
-        }
-      }
-    }
-    b.coeff_rms = std::sqrt(sum_sq(b.coeffs.data(), b.n()) / double(b.n()));
+    b.key = leaf_key(k, 0, b.r0, b.c0);
+    prepare_block(b, cx);
   });
 
-  // 2. Rate control and quantization.
+  // 2. Rate control and quantization of the tiles.
   std::vector<uint8_t> payload;
-  if (!by_bpw) {
-    pr.stage(0.3, 0.8, nblocks);
-    for_blocks(nblocks, &pr, [&](int64_t k) { fit_grade_step(blocks[size_t(k)], grade_bound(grade), tcq, rotate, s.seed, k); });
-    payload = assemble(blocks, tcq, nullptr);
+  float step = 0;
+  if (!cx.by_bpw) {
+    pr.stage(pa, pb, ntiles);
+    for_blocks(ntiles, &pr, [&](int64_t k) { fit_grade_step(blocks[size_t(k)], cx.bound, cx.tcq, cx.rotate, cx.seed); });
+    payload = assemble(blocks, cx.tcq, nullptr, nullptr);
   } else {
-    const double budget_bits = *s.bpw * double(rows * cols);
-    // Bisection on log Δ over a sample of blocks (every k-th, about 256K weights).
-    const int64_t per = std::max<int64_t>(1, (rows * cols) / std::max<int64_t>(1, int64_t(1) << 18));
-    std::vector<int64_t> sample, all;
-    for (int64_t k = 0; k < nblocks; ++k) {
-      all.push_back(k);
-      if (k % per == 0) sample.push_back(k);
-    }
-    int64_t sample_weights = 0;
-    for (int64_t k : sample) sample_weights += blocks[size_t(k)].n();
-    const double scale = double(rows * cols) / double(sample_weights);
-    double maxc = 0;
-    for (const Block& b : blocks)
-      for (float v : b.coeffs) maxc = std::max(maxc, double(std::fabs(v)));
-    auto estimate = [&](double step, const std::vector<int64_t>& which, double sc) {
-      int64_t tb = 0;
-      const double bits = trial(blocks, which, float(step), tcq, &pr, &tb);
-      return bits * sc + 8.0 * double(tb);
-    };
-    // Rate falls by about one bit per weight per doubling of Δ: start from the
-    // Gaussian high-rate estimate, then secant steps on log Δ inside a bracket
-    // [lo: over budget, hi: within budget], bisecting when a step leaves it.
-    double lo = 0, hi = 0, r_lo = 0, r_hi = 0;
-    double step = std::max(rms, 1e-30) * 4.13 * std::exp2(-*s.bpw) * (tcq ? 0.5 : 1.0);
-    pr.stage(0.3, 0.5, 16);
-    for (int it = 0; it < 16; ++it) {
-      const double r = estimate(step, sample, scale);
-      pr.tick();
-      if (r <= budget_bits) {
-        if (hi == 0 || step < hi) hi = step, r_hi = r;
-        if (r >= budget_bits * 0.997) break;  // close enough below the budget
-      } else if (lo == 0 || step > lo) {
-        lo = step, r_lo = r;
-      }
-      double next;
-      if (lo > 0 && hi > 0) {
-        if (hi / lo < 1.0005) break;
-        // Secant on (log Δ, bits), aiming just under the budget.
-        const double target = budget_bits * 0.999;
-        const double t = (std::log(r_lo) - std::log(target)) / (std::log(r_lo) - std::log(r_hi));
-        next = std::exp(std::log(lo) + std::clamp(t, 0.1, 0.9) * (std::log(hi) - std::log(lo)));
-      } else {
-        next = step * std::exp2((r - budget_bits * 0.999) / double(rows * cols));
-        if (hi == 0 && step >= std::max(maxc, 1e-30) * 4) break;  // all zero and still over
-      }
-      step = next;
-    }
-    if (hi == 0) hi = step;
-    // Full passes; raise Δ while the real payload is over budget.
-    step = hi;
-    pr.stage(0.5, 0.8, 8);
-    for (int attempt = 0;; ++attempt) {
-      trial(blocks, all, float(step), tcq, &pr, nullptr);
-      payload = assemble(blocks, tcq, &pr);
-      const double bits = 8.0 * double(payload.size());
-      pr.tick();
-      if (bits <= budget_bits) break;
-      if (attempt >= 7 || step >= std::max(maxc, 1e-30) * 4)
-        throw std::runtime_error("rbe entropy: cannot meet " + std::to_string(*s.bpw) + " bits/weight (smallest reached: " +
-                                 std::to_string(bits / double(rows * cols)) + ")");
-      step *= std::exp2((bits - budget_bits) / double(rows * cols)) * 1.002;
-    }
+    payload = rate_control_bpw(blocks, cx, nullptr, pr, pa, pb, &step);
   }
 
-  // 3. Measure against the real decode.
+  int64_t kept = coefficients_kept(blocks);
+
+  // 3. Quadtree: per tile the split with the least cost, measured with the
+  // tiles' pooled symbol statistics; then the leaves' own rate control. When
+  // no tile splits, the tiles' payload above stands (format_version 1).
+  if (quadtree) {
+    SearchModel sm;
+    sm.cx = &cx;
+    std::vector<int64_t> all(blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) all[i] = int64_t(i);
+    const Counts cnt = count_symbols(blocks, all);
+    sm.rm = RateModel::from_counts(cnt.c, cnt.lo, cx.tcq ? 2 : 1);
+    sm.step = step;
+    sm.lambda = (cx.tcq ? kKappaTcq : kKappaSq) * double(step) * step;
+    std::vector<Subtree> trees(static_cast<size_t>(ntiles));
+    const double pm = cx.by_bpw ? pb + 0.6 * (pc - pb) : pc;
+    pr.stage(pb, pm, ntiles);
+    for_blocks(ntiles, &pr, [&](int64_t k) { trees[size_t(k)] = search(std::move(blocks[size_t(k)]), B, 0, k, !cx.by_bpw, sm, pr); });
+    blocks.clear();
+    SplitBitWriter flags;
+    quadtree = false;
+    for (Subtree& t : trees) {
+      for (Block& b : t.leaves) blocks.push_back(std::move(b));
+      for (bool f : t.flags) flags.put(f), quadtree |= f;
+      t = Subtree{};
+    }
+    if (quadtree) {
+      if (!cx.by_bpw) payload = assemble(blocks, cx.tcq, nullptr, &flags.bytes());
+      else payload = rate_control_bpw(blocks, cx, &flags.bytes(), pr, pm, pc, &step);
+      kept = coefficients_kept(blocks);
+    }
+  }
+  const int64_t nblocks = int64_t(blocks.size());
+
+  // 4. Measure against the real decode.
   EncodedTensor e;
   e.codec = "rbe";
   e.storage = Storage::Entropy;
   e.rows = rows, e.cols = cols;
-  e.params = {{"format_version", 1},
+  e.params = {{"format_version", quadtree ? 2 : 1},
               {"block_size", B},
               {"transform", transform_name(s.transform)},
               {"seed", s.seed},
-              {"rotate", rotate},
+              {"rotate", cx.rotate},
               {"generator", generator_name(opt.generator)},
-              {"quantizer", tcq ? "tcq" : "sq"}};
+              {"quantizer", cx.tcq ? "tcq" : "sq"}};
+  if (quadtree) e.params["min_block_size"] = cx.min_size;
   e.set_owned(std::move(payload));
-  pr.stage(0.8, 1.0, nblocks);
+  pr.stage(pc, 1.0, nblocks);
   const RbeEntropyView view(e);
   std::vector<float> dec(static_cast<size_t>(rows * cols));
   decode_rbe_entropy(e, dec.data());
   e.blocks.resize(size_t(nblocks));
-  int64_t kept = 0;
-  for (const Block& b : blocks) {
-    kept += b.has_rec ? 1 : 0;
-    if (!b.zero)
-      for (int32_t v : b.sym) kept += v != 0;
-  }
   const double side_per_weight = 8.0 * double(view.side_bytes()) / double(rows * cols);
   for_blocks(nblocks, &pr, [&](int64_t k) {
     const Block& b = blocks[size_t(k)];

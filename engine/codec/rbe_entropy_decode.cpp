@@ -18,7 +18,9 @@ namespace rbe::codec {
 RbeEntropyParams RbeEntropyParams::from_json(const nlohmann::json& j) {
   RbeEntropyParams p;
   try {
+    p.format_version = j.value("format_version", 1);
     p.block_size = j.at("block_size").get<int>();
+    if (j.contains("min_block_size")) p.min_block_size = j.at("min_block_size").get<int>();
     p.rotate = j.value("rotate", true);
     p.tcq = j.value("quantizer", std::string("tcq")) == "tcq";
     p.seed = j.value("seed", uint64_t(0));
@@ -26,6 +28,18 @@ RbeEntropyParams RbeEntropyParams::from_json(const nlohmann::json& j) {
     throw CorruptData(std::string("rbe entropy params: ") + ex.what());
   }
   if (p.block_size < 1 || p.block_size > 4096) throw CorruptData("rbe entropy params: bad block_size");
+  if (p.format_version == 1) {
+    if (j.contains("min_block_size")) throw CorruptData("rbe entropy params: min_block_size needs format_version 2");
+  } else if (p.format_version == 2) {
+    const int m = p.min_block_size, B = p.block_size;
+    if (!j.contains("min_block_size")) throw CorruptData("rbe entropy params: format_version 2 needs min_block_size");
+    if (m < 1 || m >= B || B % m != 0 || ((B / m) & (B / m - 1)) != 0)
+      throw CorruptData("rbe entropy params: min_block_size " + std::to_string(m) +
+                        " is not block_size " + std::to_string(B) + " halved one or more times");
+  } else {
+    throw CorruptData("rbe entropy params: unsupported format_version " + std::to_string(p.format_version) +
+                      " (this build reads 1 and 2)");
+  }
   return p;
 }
 
@@ -42,20 +56,92 @@ void reconstruct_block(const float* coeffs, int rb, int cb, Transform t, bool ro
   }
 }
 
+namespace {
+
+// Reads split flags LSB first; running past the end is corruption.
+class SplitBitReader {
+ public:
+  SplitBitReader(const uint8_t* p, uint64_t n) : p_(p), n_(n) {}
+  bool get() {
+    if (i_ >= 8 * n_) throw CorruptData("rbe entropy: split flags end before the quadtrees do");
+    const bool b = (p_[i_ / 8] >> (i_ % 8)) & 1;
+    ++i_;
+    return b;
+  }
+  // Every byte used and the padding bits of the last one zero.
+  void check_consumed() const {
+    if ((i_ + 7) / 8 != n_) throw CorruptData("rbe entropy: " + std::to_string(n_) + " bytes of split flags, the quadtrees use " + std::to_string((i_ + 7) / 8));
+    if (i_ % 8 && (p_[n_ - 1] >> (i_ % 8)) != 0) throw CorruptData("rbe entropy: nonzero padding after the split flags");
+  }
+
+ private:
+  const uint8_t* p_;
+  uint64_t n_, i_ = 0;
+};
+
+// Appends the leaves of the node at (r0, c0) with edge S (clipped to the
+// matrix), in pre-order.
+void parse_node(SplitBitReader& bits, int64_t tile, int depth, int64_t r0, int64_t c0, int S, int min_size,
+                int64_t rows, int64_t cols, std::vector<LeafGeometry>& out) {
+  if (S > min_size && bits.get()) {
+    const int h = S / 2;
+    for (int dr : {0, h})
+      for (int dc : {0, h})
+        if (r0 + dr < rows && c0 + dc < cols)
+          parse_node(bits, tile, depth + 1, r0 + dr, c0 + dc, h, min_size, rows, cols, out);
+    return;
+  }
+  LeafGeometry g;
+  g.r0 = r0, g.c0 = c0;
+  g.rows = int(std::min<int64_t>(S, rows - r0)), g.cols = int(std::min<int64_t>(S, cols - c0));
+  g.key = leaf_key(tile, depth, r0, c0);
+  out.push_back(g);
+}
+
+}  // namespace
+
 RbeEntropyView::RbeEntropyView(const EncodedTensor& e) : rows_(e.rows), cols_(e.cols), data_(e.data) {
   if (rows_ <= 0 || cols_ <= 0) throw CorruptData("rbe entropy: bad shape");
   p_ = RbeEntropyParams::from_json(e.params);
-  nbr_ = (rows_ + p_.block_size - 1) / p_.block_size;
-  nbc_ = (cols_ + p_.block_size - 1) / p_.block_size;
+  const int B = p_.block_size;
+  nbr_ = (rows_ + B - 1) / B;
+  nbc_ = (cols_ + B - 1) / B;
   if (!e.data || e.size <= 0) throw CorruptData("rbe entropy: empty payload");
   const uint8_t* p = e.data;
   const uint8_t* end = e.data + e.size;
   const int contexts = *p++;
   if (contexts != (p_.tcq ? 2 : 1)) throw CorruptData("rbe entropy: context count does not match the quantizer");
   for (int c = 0; c < contexts; ++c) tables_.push_back(FreqTable::deserialize(p, end));
+  const int64_t tiles = nbr_ * nbc_;
+  tile_first_.resize(size_t(tiles) + 1);
+  if (p_.quadtree()) {
+    const uint64_t nbytes = get_varint(p, end);
+    if (nbytes > uint64_t(end - p)) throw CorruptData("rbe entropy: split flags run past the payload");
+    // Every tile holds at least one flag: a bound on the tiles before anything is allocated.
+    if (uint64_t(tiles) > 8 * nbytes) throw CorruptData("rbe entropy: too few split flags for " + std::to_string(tiles) + " tiles");
+    SplitBitReader bits(p, nbytes);
+    for (int64_t t = 0; t < tiles; ++t) {
+      tile_first_[size_t(t)] = int64_t(leaves_.size());
+      parse_node(bits, t, 0, (t / nbc_) * B, (t % nbc_) * B, B, p_.min_block_size, rows_, cols_, leaves_);
+    }
+    bits.check_consumed();
+    p += nbytes;
+  } else {
+    if (uint64_t(tiles) > uint64_t(end - p)) throw CorruptData("rbe entropy: payload too short for " + std::to_string(tiles) + " blocks");
+    leaves_.resize(size_t(tiles));
+    for (int64_t t = 0; t < tiles; ++t) {
+      tile_first_[size_t(t)] = t;
+      LeafGeometry& g = leaves_[size_t(t)];
+      g.r0 = (t / nbc_) * B, g.c0 = (t % nbc_) * B;
+      g.rows = int(std::min<int64_t>(B, rows_ - g.r0)), g.cols = int(std::min<int64_t>(B, cols_ - g.c0));
+      g.key = uint64_t(t);
+    }
+  }
+  tile_first_[size_t(tiles)] = int64_t(leaves_.size());
   const uint64_t nblocks = get_varint(p, end);
-  if (nblocks != uint64_t(nbr_ * nbc_))
-    throw CorruptData("rbe entropy: block count " + std::to_string(nblocks) + " does not match the shape");
+  if (nblocks != uint64_t(leaves_.size()))
+    throw CorruptData("rbe entropy: block count " + std::to_string(nblocks) + " does not match the " +
+                      (p_.quadtree() ? "split flags (" : "shape (") + std::to_string(leaves_.size()) + " blocks)");
   std::vector<uint64_t> lengths(nblocks);
   for (auto& l : lengths) l = get_varint(p, end);
   offsets_.resize(nblocks + 1);
@@ -70,11 +156,20 @@ RbeEntropyView::RbeEntropyView(const EncodedTensor& e) : rows_(e.rows), cols_(e.
 }
 
 void RbeEntropyView::block_geometry(int64_t b, int64_t& r0, int64_t& c0, int& rb, int& cb) const {
-  const int64_t bi = b / nbc_, bj = b % nbc_;
-  r0 = bi * p_.block_size;
-  c0 = bj * p_.block_size;
-  rb = int(std::min<int64_t>(p_.block_size, rows_ - r0));
-  cb = int(std::min<int64_t>(p_.block_size, cols_ - c0));
+  const LeafGeometry& g = leaves_[size_t(b)];
+  r0 = g.r0, c0 = g.c0, rb = g.rows, cb = g.cols;
+}
+
+std::vector<int64_t> RbeEntropyView::blocks_touching_rows(int64_t r0, int64_t r1) const {
+  std::vector<int64_t> out;
+  if (r0 >= r1) return out;
+  const int64_t B = p_.block_size;
+  const int64_t first = tile_first_[size_t((r0 / B) * nbc_)], last = tile_first_[size_t(std::min(nbr_, (r1 + B - 1) / B) * nbc_)];
+  for (int64_t b = first; b < last; ++b) {
+    const LeafGeometry& g = leaves_[size_t(b)];
+    if (g.r0 < r1 && g.r0 + g.rows > r0) out.push_back(b);
+  }
+  return out;
 }
 
 void RbeEntropyView::decode_block(int64_t b, float* out) const {
@@ -117,8 +212,8 @@ void RbeEntropyView::decode_block(int64_t b, float* out) const {
   } else if (p != end) {
     throw CorruptData("rbe entropy: trailing bytes in a zero block");
   }
-  reconstruct_block(coeffs.data(), rb, cb, Transform(tcode), p_.rotate, p_.seed, uint64_t(b), has_rec ? &rec : nullptr,
-                    out);
+  reconstruct_block(coeffs.data(), rb, cb, Transform(tcode), p_.rotate, p_.seed, leaves_[size_t(b)].key,
+                    has_rec ? &rec : nullptr, out);
 }
 
 HybridEncodedBlock describe_rbe_entropy_block(const EncodedTensor& e, int64_t b) {
@@ -152,23 +247,19 @@ HybridEncodedBlock RbeEntropyView::describe(int64_t b, const BlockStats* stats) 
 
 namespace {
 
-// Decodes blocks of block-rows [bi0, bi1) and writes rows [r0, r1) of them into out (row stride cols).
+// Decodes the blocks rows [r0, r1) touch and writes those rows of them into out (row stride cols).
 void decode_range(const RbeEntropyView& v, int64_t r0, int64_t r1, float* out) {
+  const std::vector<int64_t> which = v.blocks_touching_rows(r0, r1);
   const int64_t B = v.block_size();
-  const int64_t bi0 = r0 / B, bi1 = (r1 + B - 1) / B;
-  const int64_t nb = (bi1 - bi0) * v.block_cols();
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, nb, 1), [&](const tbb::blocked_range<int64_t>& rg) {
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, which.size(), 1), [&](const tbb::blocked_range<size_t>& rg) {
     std::vector<float> buf(static_cast<size_t>(B * B));
-    for (int64_t k = rg.begin(); k < rg.end(); ++k) {
-      const int64_t b = bi0 * v.block_cols() + k;
-      int64_t br0, bc0;
-      int rb, cb;
-      v.block_geometry(b, br0, bc0, rb, cb);
-      v.decode_block(b, buf.data());
-      for (int i = 0; i < rb; ++i) {
-        const int64_t r = br0 + i;
+    for (size_t k = rg.begin(); k < rg.end(); ++k) {
+      const LeafGeometry& g = v.leaf(which[k]);
+      v.decode_block(which[k], buf.data());
+      for (int i = 0; i < g.rows; ++i) {
+        const int64_t r = g.r0 + i;
         if (r < r0 || r >= r1) continue;
-        std::copy(buf.data() + int64_t(i) * cb, buf.data() + int64_t(i + 1) * cb, out + (r - r0) * v.cols() + bc0);
+        std::copy(buf.data() + int64_t(i) * g.cols, buf.data() + int64_t(i + 1) * g.cols, out + (r - r0) * v.cols() + g.c0);
       }
     }
   });

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "codec/rbe_entropy.h"
+
 namespace rbe::codec {
 
 namespace {
@@ -52,6 +54,12 @@ void apply_setting(CodecSettings& s, const std::string& key_in, const std::strin
     if (b < 1 || b > 4096 || b != std::floor(b))
       throw std::invalid_argument(key + ": expected a whole number in [1, 4096], got '" + v + "'");
     s.block_size = int(b);
+  } else if (key == "min-block-size" || key == "min_block_size") {
+    double b = to_number(key, v);
+    const int m = b >= 0 && b <= 4096 && b == std::floor(b) ? int(b) : -1;
+    if (m < 0 || (m != 0 && (m < 8 || (m & (m - 1)) != 0)))
+      throw std::invalid_argument(key + ": expected 0 (no splitting) or a power of two >= 8, got '" + v + "'");
+    s.min_block_size = m;
   } else if (key == "transform") {
     auto t = parse_transform(v);
     if (!t) throw std::invalid_argument("transform: expected adaptive, dct, haar or cdf97, got '" + v + "'");
@@ -68,7 +76,7 @@ void apply_setting(CodecSettings& s, const std::string& key_in, const std::strin
     s.seed = seed;
   } else {
     throw std::invalid_argument("unknown setting '" + key +
-                                "' (expected codec, storage, grade, bpw, block-size, transform or seed)");
+                                "' (expected codec, storage, grade, bpw, block-size, min-block-size, transform or seed)");
   }
 }
 
@@ -86,6 +94,8 @@ CodecSettings parse_settings(const std::string& pairs, const CodecSettings& base
     apply_setting(s, item.substr(0, colon), item.substr(colon + 1));
     start = comma + 1;
   }
+  // Checked once all pairs are in: it relates two keys.
+  check_min_block_size(s.block_size, s.min_block_size);
   return s;
 }
 
