@@ -38,14 +38,21 @@ std::vector<int32_t> generate(GPT2Model& model, const std::vector<int32_t>& prom
 // Called with (prompt index, token); return false to stop that sequence only.
 using BatchTokenCallback = std::function<bool(size_t seq, int32_t token)>;
 
-// Several prompts at once; result i belongs to prompts[i] and is what
-// generate(model, prompts[i], params') would return, where params'.seed =
-// params.seed + i (so equal prompts still get different samples, and a batch
-// of one equals generate()). Prompts of equal length (after truncation to the
-// context) share one KV cache and run as one batch, so every row sees exactly
-// the positions it would see alone; different lengths run one group after
-// another. A sequence that stops early stays in its group's batch (its row is
-// computed and ignored) until the whole group is done.
+// Several prompts at once, as one batch: each prompt (truncated to the
+// context from the left) is left-padded to the longest, the padded prompts run
+// through one forward pass, then every step decodes one token for all rows.
+// Row b's padding is masked out of attention and its positions count from its
+// first real token (nn::KVCache::row_start), so result i is what
+// generate(model, prompts[i], params') returns, where params'.seed =
+// params.seed + i (each row has its own Rng stream, so equal prompts still get
+// different samples, and a batch of one equals generate()). "Is" up to float
+// rounding: batched products sum in another order than batch-1 ones (about
+// 1e-6 relative on the logits), which can only matter where two tokens' logits
+// (or a sample and a boundary of the cumulative distribution) are that close.
+// A row stops by itself (max_tokens, on_token returning false, or its own
+// tokens filling n_positions, as alone: when the batch's cache is full, the
+// padding the remaining rows share is dropped to make room) and leaves the
+// batch, so the others run as a smaller batch.
 std::vector<std::vector<int32_t>> generate_batch(GPT2Model& model, const std::vector<std::vector<int32_t>>& prompts,
                                                  const SamplingParams& params,
                                                  const BatchTokenCallback& on_token = nullptr,

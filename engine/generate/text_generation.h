@@ -68,7 +68,7 @@ TextGenerationResult generate_text(GPT2Model& model, const Tokenizer& tokenizer,
                                    const TextGenerationParams& params, const TextCallback& on_text = nullptr,
                                    const std::atomic<bool>* cancel = nullptr);
 
-// Several prompts (generate_batch's grouping and seeds); on_text gets the
+// Several prompts as one batch (generate_batch's padding and seeds); on_text gets the
 // prompt index.
 using BatchTextCallback = std::function<bool(size_t seq, std::string_view text)>;
 std::vector<TextGenerationResult> generate_text_batch(GPT2Model& model, const Tokenizer& tokenizer,

@@ -1,6 +1,8 @@
 #include "models/gpt2.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "autodiff/node.h"
@@ -78,6 +80,21 @@ Tensor GPT2Model::embed(const Tensor& ids, int64_t pos_offset) const {
   return nn::F::token_position_embedding(wte_->weight, wpe_->weight, ids, pos_offset);
 }
 
+Tensor GPT2Model::embed_padded(const Tensor& ids, const nn::KVCache& cache) const {
+  const int64_t B = ids.size(0), T = ids.size(1), C = config_.n_embd, L = cache.length;
+  Tensor idc = ids.contiguous();
+  Tensor x = Tensor::zeros({B, T, C});
+  for (int64_t b = 0; b < B; ++b) {
+    // Tokens t0.. of this row are real, at its own positions L + t0 - row_start[b] ...
+    const int64_t start = cache.row_start[size_t(b)], t0 = std::clamp<int64_t>(start - L, 0, T);
+    if (t0 == T) continue;
+    const int32_t* row = idc.data<int32_t>() + b * T;
+    Tensor part = embed(Tensor::from_vector(std::vector<int32_t>(row + t0, row + T), {1, T - t0}), L + t0 - start);
+    std::memcpy(x.data<float>() + (b * T + t0) * C, part.data<float>(), size_t((T - t0) * C) * sizeof(float));
+  }
+  return x;
+}
+
 Tensor GPT2Model::forward(const Tensor& ids) {
   check_ids("GPT2Model::forward", ids, 0, config_.n_positions);
   const uint64_t step_seed = dropout_rng_.next_u64();
@@ -104,7 +121,7 @@ nn::KVCache GPT2Model::make_cache(int64_t batch, int64_t max_length) const {
   return nn::KVCache(config_.n_layer, batch, config_.n_head, max_length, config_.head_dim());
 }
 
-Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache) {
+Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, bool last_only) {
   NoGradGuard no_grad;
   const char* op = "GPT2Model::forward_cached";
   check_ids(op, ids, cache.length, config_.n_positions);
@@ -115,10 +132,18 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache) {
   if (cache.length + ids.size(1) > cache.max_length)
     throw ShapeError(std::string(op) + ": " + std::to_string(ids.size(1)) + " new tokens after " +
                      std::to_string(cache.length) + " cached exceed the cache length " + std::to_string(cache.max_length));
-  Tensor x = embed(ids, cache.length);
+  if (int64_t(cache.row_start.size()) != cache.batch)
+    throw ShapeError(std::string(op) + ": cache.row_start has " + std::to_string(cache.row_start.size()) +
+                     " entries for a batch of " + std::to_string(cache.batch));
+  for (int64_t s : cache.row_start)
+    if (s < 0) throw ShapeError(std::string(op) + ": negative cache.row_start " + std::to_string(s));
+  const bool padded = std::any_of(cache.row_start.begin(), cache.row_start.end(), [](int64_t s) { return s > 0; });
+  Tensor x = padded ? embed_padded(ids, cache) : embed(ids, cache.length);
   for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
+  const int64_t T = ids.size(1);
+  if (last_only && T > 1) x = rbe::slice(x, 1, T - 1, T).contiguous();
   Tensor logits = head(ln_f_->forward(x));
-  cache.length += ids.size(1);
+  cache.length += T;
   return logits;
 }
 

@@ -30,12 +30,18 @@ class GPT2Model : public nn::Module {
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
 
   // Inference with a KV cache: ids [B, T_new] at positions cache.length ...;
-  // returns logits [B, T_new, vocab_size] and advances the cache.
+  // returns logits [B, T_new, vocab_size] and advances the cache. Row b of a
+  // left-padded batch (cache.row_start[b] > 0) gets position ids pos -
+  // row_start[b]; its padded tokens are never looked up (their embeddings are
+  // zero) and their logits are finite but meaningless. last_only: logits of
+  // the last position only, [B, 1, vocab_size] (what generation needs; the
+  // head is a large share of a prompt's cost).
   nn::KVCache make_cache(int64_t batch, int64_t max_length) const;
-  Tensor forward_cached(const Tensor& ids, nn::KVCache& cache);
+  Tensor forward_cached(const Tensor& ids, nn::KVCache& cache, bool last_only = false);
 
  private:
   Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]
+  Tensor embed_padded(const Tensor& ids, const nn::KVCache& cache) const;  // per-row positions
   Tensor head(const Tensor& x) const;  // x: [B, T, C] -> logits [B, T, V]
 
   ModelConfig config_;

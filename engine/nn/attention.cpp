@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "autodiff/node.h"
@@ -13,7 +14,7 @@ namespace rbe::nn {
 using namespace rbe::nn::detail;
 
 KVCache::KVCache(int64_t n_layer, int64_t batch_, int64_t n_head, int64_t max_length_, int64_t head_dim)
-    : max_length(max_length_), batch(batch_) {
+    : max_length(max_length_), batch(batch_), row_start(size_t(std::max<int64_t>(batch_, 0)), 0) {
   if (n_layer <= 0 || batch_ <= 0 || n_head <= 0 || max_length_ <= 0 || head_dim <= 0)
     throw ShapeError("KVCache: all sizes must be positive (n_layer " + std::to_string(n_layer) + ", batch " +
                      std::to_string(batch_) + ", n_head " + std::to_string(n_head) + ", max_length " +
@@ -22,6 +23,63 @@ KVCache::KVCache(int64_t n_layer, int64_t batch_, int64_t n_head, int64_t max_le
     k.push_back(Tensor::empty({batch_, n_head, max_length_, head_dim}));
     v.push_back(Tensor::empty({batch_, n_head, max_length_, head_dim}));
   }
+}
+
+int64_t KVCache::row_length(int64_t b) const {
+  if (b < 0 || b >= batch || size_t(batch) != row_start.size())
+    throw ShapeError("KVCache::row_length: row " + std::to_string(b) + " not in a batch of " + std::to_string(batch));
+  return std::max<int64_t>(0, length - row_start[size_t(b)]);
+}
+
+void KVCache::drop_front(int64_t n) {
+  if (n < 0 || n > length)
+    throw ShapeError("KVCache::drop_front: cannot drop " + std::to_string(n) + " of " + std::to_string(length) +
+                     " cached positions");
+  if (n == 0) return;
+  const int64_t keep = length - n;
+  for (size_t l = 0; l < k.size(); ++l)
+    for (Tensor* t : {&k[l], &v[l]}) {
+      const int64_t rows = t->size(0) * t->size(1), hd = t->size(3);  // one [max_length, hd] block per (b, h)
+      float* base = t->data<float>();
+      parallel_range(rows, 1, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          float* blk = base + r * max_length * hd;
+          std::memmove(blk, blk + n * hd, size_t(keep * hd) * sizeof(float));
+        }
+      });
+    }
+  length = keep;
+  for (int64_t& s : row_start) s = std::max<int64_t>(0, s - n);
+}
+
+void KVCache::keep_rows(const std::vector<int64_t>& rows) {
+  std::vector<char> seen(size_t(std::max<int64_t>(batch, 0)), 0);
+  for (int64_t r : rows) {
+    if (r < 0 || r >= batch || seen[size_t(r)])
+      throw ShapeError("KVCache::keep_rows: row " + std::to_string(r) + " is not a distinct row of a batch of " +
+                       std::to_string(batch));
+    seen[size_t(r)] = 1;
+  }
+  if (rows.empty()) throw ShapeError("KVCache::keep_rows: no rows to keep");
+  const int64_t n = int64_t(rows.size());
+  for (size_t l = 0; l < k.size(); ++l)
+    for (Tensor* t : {&k[l], &v[l]}) {
+      const int64_t H = t->size(1), hd = t->size(3);
+      Tensor kept = Tensor::empty({n, H, max_length, hd});
+      const float* src = t->data<float>();
+      float* dst = kept.data<float>();
+      parallel_range(n * H, 1, [&](int64_t j0, int64_t j1) {  // the filled positions of each (row, head)
+        for (int64_t j = j0; j < j1; ++j) {
+          const int64_t from = rows[size_t(j / H)] * H + j % H;
+          std::memcpy(dst + j * max_length * hd, src + from * max_length * hd, size_t(length * hd) * sizeof(float));
+        }
+      });
+      *t = kept;
+    }
+  std::vector<int64_t> start;
+  for (int64_t r : rows) start.push_back(row_start[size_t(r)]);
+  row_start = std::move(start);
+  batch = n;
 }
 
 MultiHeadAttention::MultiHeadAttention(int64_t C, int64_t n_head, float dropout_, uint64_t seed, float init_std,
@@ -60,6 +118,12 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64
   if (nk > cache.max_length)
     throw ShapeError("MultiHeadAttention::forward_cached: " + std::to_string(Tn) + " new tokens after " +
                      std::to_string(L) + " cached exceed the cache length " + std::to_string(cache.max_length));
+  if (int64_t(cache.row_start.size()) != B)
+    throw ShapeError("MultiHeadAttention::forward_cached: cache.row_start has " +
+                     std::to_string(cache.row_start.size()) + " entries for a batch of " + std::to_string(B));
+  for (int64_t s : cache.row_start)
+    if (s < 0) throw ShapeError("MultiHeadAttention::forward_cached: negative cache.row_start " + std::to_string(s));
+  const int64_t* row_start = cache.row_start.data();
   Tensor qkv = c_attn->forward(x);  // [B, Tn, 3C], contiguous
   const float* q3 = qkv.data<float>();
   float *kp = kc.data<float>(), *vp = vc.data<float>();
@@ -78,31 +142,41 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64
         std::memcpy(K + (L + t) * hd, src + t * C3 + C, size_t(hd) * sizeof(float));
         std::memcpy(V + (L + t) * hd, src + t * C3 + 2 * C, size_t(hd) * sizeof(float));
       }
+      // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
+      const int64_t ks = std::min(row_start[b], nk), nv = nk - ks;
+      const float* Ks = K + ks * hd;
+      const float* Vs = V + ks * hd;
       if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
-        float* row = S.data();
-        for (int64_t j = 0; j < nk; ++j) row[j] = scale * dot_f32(src, K + j * hd, hd);
-        const float mx = max_f32(row, nk);
-        const float inv = float(1.0 / exp_shift_sum(row, row, nk, mx));
         float* out = yp + b * C + h * hd;
         std::fill(out, out + hd, 0.f);
-        for (int64_t j = 0; j < nk; ++j) {
+        if (nv == 0) continue;  // a padded query: nothing to attend to
+        float* row = S.data();
+        for (int64_t j = 0; j < nv; ++j) row[j] = scale * dot_f32(src, Ks + j * hd, hd);
+        const float mx = max_f32(row, nv);
+        const float inv = float(1.0 / exp_shift_sum(row, row, nv, mx));
+        for (int64_t j = 0; j < nv; ++j) {
           const float p = row[j] * inv;
-          const float* vj = V + j * hd;
+          const float* vj = Vs + j * hd;
           for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
         }
         continue;
       }
-      // S[Tn, nk] = scale * Q K[0:nk]^T; new row r sits at position L + r.
-      kernels::sgemm(false, true, Tn, nk, hd, scale, src, C3, K, hd, 0.f, S.data(), nk);
-      for (int64_t r = 0; r < Tn; ++r) {
-        float* row = S.data() + r * nk;
-        const int64_t n = L + r + 1;
+      // Query rows before r0 sit at padded positions: zero output, no work.
+      const int64_t r0 = std::clamp<int64_t>(row_start[b] - L, 0, Tn), M = Tn - r0;
+      for (int64_t r = 0; r < r0; ++r) std::fill_n(yp + (b * Tn + r) * C + h * hd, hd, 0.f);
+      if (M == 0) continue;
+      // S[M, nv] = scale * Q[r0:] K[ks:nk]^T; query row r sits at position L + r0 + r
+      // and sees keys ks .. L + r0 + r. (Unpadded, this is the same product as alone.)
+      kernels::sgemm(false, true, M, nv, hd, scale, src + r0 * C3, C3, Ks, hd, 0.f, S.data(), nv);
+      for (int64_t r = 0; r < M; ++r) {
+        float* row = S.data() + r * nv;
+        const int64_t n = L + r0 + r + 1 - ks;
         const float mx = max_f32(row, n);
         const float inv = float(1.0 / exp_shift_sum(row, row, n, mx));
         for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-        for (int64_t j = n; j < nk; ++j) row[j] = 0.f;
+        for (int64_t j = n; j < nv; ++j) row[j] = 0.f;
       }
-      kernels::sgemm(false, false, Tn, hd, nk, 1.f, S.data(), nk, V, hd, 0.f, yp + b * Tn * C + h * hd, C);
+      kernels::sgemm(false, false, M, hd, nv, 1.f, S.data(), nv, Vs, hd, 0.f, yp + (b * Tn + r0) * C + h * hd, C);
     }
   });
   return c_proj->forward(y);

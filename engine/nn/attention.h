@@ -11,16 +11,35 @@ namespace rbe::nn {
 
 // Keys and values of every layer for incremental decoding.
 // k[layer], v[layer]: [B, H, max_length, hd]; positions 0 .. length-1 are filled.
+//
+// Left padding (a batch of prompts of different lengths): row b's positions
+// < row_start[b] are padding. Attention never looks at a padded key, and the
+// model numbers row b's positions from row_start[b] (position id pos -
+// row_start[b]), so a padded row computes what it would compute alone.
 struct KVCache {
   std::vector<Tensor> k, v;
   int64_t length = 0;
   int64_t max_length = 0;
   int64_t batch = 0;
+  std::vector<int64_t> row_start;  // [batch], default 0: no padding
 
   KVCache() = default;
   KVCache(int64_t n_layer, int64_t batch, int64_t n_head, int64_t max_length, int64_t head_dim);
   int64_t n_layer() const { return int64_t(k.size()); }
-  void reset() { length = 0; }
+  // Empties the cache for a new batch (no padding).
+  void reset() {
+    length = 0;
+    row_start.assign(size_t(batch), 0);
+  }
+  // Tokens of row b in the cache (its padding excluded).
+  int64_t row_length(int64_t b) const;
+  // Forgets the first n positions of every row, to make room: positions
+  // n .. length-1 move to 0 .. length-n-1 and row_start[b] drops by n (at
+  // least to 0). A row whose row_start[b] >= n keeps exactly its tokens and
+  // position ids; a row with fewer padding positions loses its oldest tokens.
+  void drop_front(int64_t n);
+  // Keeps only the given rows (distinct, in this order); batch becomes rows.size().
+  void keep_rows(const std::vector<int64_t>& rows);
 };
 
 // c_attn: Linear(C, 3C) producing q | k | v; c_proj: Linear(C, C).
@@ -33,7 +52,9 @@ class MultiHeadAttention : public Module {
   Tensor forward(const Tensor& x, uint64_t dropout_seed) const;
   // Inference (no graph): x [B, T_new, C] holds positions cache.length ...;
   // appends its keys/values to cache layer `layer` and attends over all cached
-  // positions. Does NOT advance cache.length (the model does, after the last layer).
+  // positions of each row from cache.row_start[b] on (causal). A padded query
+  // (position < row_start[b]) has no key to attend to: its output is c_proj's
+  // bias. Does NOT advance cache.length (the model does, after the last layer).
   Tensor forward_cached(const Tensor& x, KVCache& cache, int64_t layer) const;
 
   int64_t n_head() const { return n_head_; }

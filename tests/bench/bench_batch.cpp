@@ -1,0 +1,124 @@
+// Batched generation of prompts of different lengths on the 117M preset
+// (random weights): one left-padded batch (generate_batch) against the same 8
+// prompts run one at a time (generate), which is what the former
+// group-by-length path did when no two lengths were equal. Greedy, 32 new
+// tokens per prompt; counter gen_tokens_per_s = 8 * 32 / time. Arg: 0 = f32
+// weights, 1 = f16. BM_DecodeStep times one decoding step at batch 1, 2, 8.
+// Run by hand from the build directory:
+//   ./tests/bench_batch --benchmark_min_time=0.01 --benchmark_repetitions=5
+//       --benchmark_enable_random_interleaving=true --benchmark_filter=-DecodeStep
+//   ./tests/bench_batch --benchmark_filter=DecodeStep
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
+
+#include "autodiff/node.h"
+#include "generate/generate.h"
+#include "models/gpt2.h"
+
+namespace {
+
+using namespace rbe;
+
+constexpr int kNewTokens = 32;
+
+GPT2Model& model(int64_t f16) {
+  static std::unique_ptr<GPT2Model> m[2];
+  if (!m[f16]) {
+    m[f16] = std::make_unique<GPT2Model>(ModelConfig::preset("117M"), 1);
+    m[f16]->eval();
+    if (f16) m[f16]->cast_parameters(DType::F16);
+  }
+  return *m[f16];
+}
+
+std::vector<std::vector<int32_t>> prompts(bool ragged) {
+  const int64_t lengths[8] = {7, 19, 33, 48, 64, 80, 101, 128};  // mean 60
+  std::vector<std::vector<int32_t>> p;
+  for (int i = 0; i < 8; ++i) {
+    const int64_t n = ragged ? lengths[i] : 60;
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) ids[size_t(t)] = int32_t((i * 7919 + t * 104729 + 13) % 50257);
+    p.push_back(std::move(ids));
+  }
+  return p;
+}
+
+SamplingParams greedy() {
+  SamplingParams s;
+  s.temperature = 0.f;
+  s.max_tokens = kNewTokens;
+  return s;
+}
+
+void count(benchmark::State& state, size_t generated) {
+  state.counters["gen_tokens_per_s"] =
+      benchmark::Counter(double(generated) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+// The 8 ragged prompts as one left-padded batch.
+void BM_RaggedBatch(benchmark::State& state) {
+  GPT2Model& m = model(state.range(0));
+  const auto p = prompts(true);
+  size_t n = 0;
+  for (auto _ : state) {
+    n = 0;
+    for (const auto& out : generate_batch(m, p, greedy())) n += out.size();
+  }
+  count(state, n);
+}
+
+// The same prompts one after another.
+void BM_OneAtATime(benchmark::State& state) {
+  GPT2Model& m = model(state.range(0));
+  const auto p = prompts(true);
+  size_t n = 0;
+  for (auto _ : state) {
+    n = 0;
+    for (const auto& prompt : p) n += generate(m, prompt, greedy()).size();
+  }
+  count(state, n);
+}
+
+// 8 prompts of the mean length (60) in one batch: no padding, for scale.
+void BM_EqualLengthBatch(benchmark::State& state) {
+  GPT2Model& m = model(state.range(0));
+  const auto p = prompts(false);
+  size_t n = 0;
+  for (auto _ : state) {
+    n = 0;
+    for (const auto& out : generate_batch(m, p, greedy())) n += out.size();
+  }
+  count(state, n);
+}
+
+// One decoding step (1 new token per row) at batch B after a 60-token prompt:
+// what batching saves per token. Args: f16, B.
+void BM_DecodeStep(benchmark::State& state) {
+  NoGradGuard ng;
+  GPT2Model& m = model(state.range(0));
+  const int64_t B = state.range(1), P = 60;
+  nn::KVCache cache = m.make_cache(B, 1024);
+  const std::vector<int32_t> prompt(size_t(B * P), 13), next(size_t(B), 7);
+  m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, true);
+  for (auto _ : state) {
+    if (cache.length == cache.max_length) {
+      state.PauseTiming();
+      cache.reset();
+      m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, true);
+      state.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(m.forward_cached(Tensor::from_vector(next, {B, 1}), cache).data<float>());
+  }
+  state.counters["rows"] = double(B);  // time per row = time / rows
+}
+
+BENCHMARK(BM_RaggedBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OneAtATime)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EqualLengthBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeStep)->ArgsProduct({{0, 1}, {1, 2, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
