@@ -1,5 +1,6 @@
 #include "codec/model_codec.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -310,7 +311,9 @@ LoadedModel load_any_model(const std::string& path) {
         throw std::runtime_error(path + ": " + e.what());
       }
     }
-    if (fs::path(path).extension() == ".gguf") {
+    std::string ext = fs::path(path).extension().string();
+    for (char& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (ext == ".gguf") {
       GgufModel g = import_gguf(path, {pack_gguf_matrix});
       LoadedModel m;
       m.config = g.config;

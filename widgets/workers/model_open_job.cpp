@@ -4,8 +4,8 @@
 #include <QFileInfo>
 #include <exception>
 
+#include "codec/model_codec.h"
 #include "codec/rbe_file.h"
-#include "io/gguf_import.h"
 
 namespace workbench {
 
@@ -35,14 +35,8 @@ OpenedModel openModel(const QString& requested) {
       out.model->format = "rbe";
       out.compression = std::move(cm);
     } else if (info.isFile() && info.suffix().compare(QLatin1String("gguf"), Qt::CaseInsensitive) == 0) {
-      rbe::GgufModel g = rbe::import_gguf(path);
-      auto m = std::make_shared<rbe::LoadedModel>();
-      m->config = g.config;
-      m->model = std::move(g.model);
-      m->tokenizer = std::move(g.tokenizer);
-      m->format = "gguf";
-      m->model->eval();
-      out.model = std::move(m);
+      // Q8_0 / Q4_0 matrices run packed, straight from the file (as rbe-infer does).
+      out.model = std::make_shared<rbe::LoadedModel>(rbe::codec::load_any_model(path));
     } else {
       out.model = std::make_shared<rbe::LoadedModel>(rbe::load_model(path));
     }
