@@ -9,9 +9,13 @@
 
 #include <oneapi/tbb/global_control.h>
 
+#include "autodiff/node.h"
+#include "nn/functional.h"
 #include "tensor/dtype.h"
+#include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/tensor.h"
 
 namespace {
 
@@ -111,6 +115,114 @@ TEST(Gemv, F16WeightsAreConvertedExactly) {
     float y = 0;
     kernels::hgemv(1, 4, w, 4, x, nullptr, &y);
     EXPECT_EQ(y, f16_to_f32(w[k])) << k;
+  }
+}
+
+// M input rows (ldx > K) against double loops, for every kernel, M = 1..11
+// (groups of 8 beyond 8), with and without bias; Y has ldy > N and the padding
+// columns must stay untouched.
+TEST(GemvMulti, MatchesDoubleLoopsForEveryKernelAndRowCount) {
+  const int64_t shapes[][3] = {{1, 1, 0}, {3, 5, 0}, {7, 17, 3}, {9, 31, 1}, {33, 100, 5}, {64, 768, 0}, {515, 257, 2}};
+  const float kSentinel = -12345.f;
+  int tested = 0;
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+    uint32_t seed = 100;
+    for (const auto& s : shapes) {
+      Problem p = make(s[0], s[1], s[2], seed++);
+      std::mt19937 rng(seed * 31);
+      std::uniform_real_distribution<float> d(-1.f, 1.f);
+      for (int64_t M = 1; M <= 11; ++M) {
+        const int64_t ldx = p.K + 3, ldy = p.N + 2;
+        std::vector<float> X(size_t(M * ldx));
+        for (auto& v : X) v = d(rng);
+        for (bool with_bias : {false, true}) {
+          // Reference per input row, reusing the single-vector reference.
+          std::vector<std::vector<double>> ref(static_cast<size_t>(M)), mag(static_cast<size_t>(M));
+          for (int64_t m = 0; m < M; ++m) {
+            Problem q = p;
+            q.x.assign(X.begin() + m * ldx, X.begin() + m * ldx + p.K);
+            reference(q, with_bias, ref[size_t(m)], mag[size_t(m)]);
+          }
+          const float* b = with_bias ? p.bias.data() : nullptr;
+          const std::string tag = std::to_string(M) + " x " + std::to_string(p.N) + "x" + std::to_string(p.K) +
+                                  " ldw " + std::to_string(p.ldw) + " threads " + std::to_string(threads) +
+                                  (with_bias ? " bias" : "");
+          auto check = [&](const std::vector<float>& Y, const std::string& what) {
+            for (int64_t m = 0; m < M; ++m) {
+              for (int64_t n = 0; n < p.N; ++n)
+                ASSERT_NEAR(Y[size_t(m * ldy + n)], ref[size_t(m)][size_t(n)], 1e-5 * mag[size_t(m)][size_t(n)] + 1e-6)
+                    << what << " " << tag << " at " << m << "," << n;
+              for (int64_t n = p.N; n < ldy; ++n) ASSERT_EQ(Y[size_t(m * ldy + n)], kSentinel) << what << " " << tag;
+            }
+          };
+          std::vector<float> Y(size_t(M * ldy), kSentinel);
+          kernels::sgemv_multi(M, p.N, p.K, p.w.data(), p.ldw, X.data(), ldx, b, Y.data(), ldy);
+          check(Y, "sgemv_multi");
+          std::fill(Y.begin(), Y.end(), kSentinel);
+          kernels::hgemv_multi(M, p.N, p.K, p.wh.data(), p.ldw, X.data(), ldx, b, Y.data(), ldy);
+          check(Y, "hgemv_multi");
+          for (const char* k : kKernels) {
+            std::fill(Y.begin(), Y.end(), kSentinel);
+            if (!kernels::sgemv_multi_with_kernel(k, M, p.N, p.K, p.w.data(), p.ldw, X.data(), ldx, b, Y.data(), ldy))
+              continue;
+            ++tested;
+            check(Y, std::string("sgemv_multi[") + k + "]");
+            std::fill(Y.begin(), Y.end(), kSentinel);
+            ASSERT_TRUE(
+                kernels::hgemv_multi_with_kernel(k, M, p.N, p.K, p.wh.data(), p.ldw, X.data(), ldx, b, Y.data(), ldy));
+            check(Y, std::string("hgemv_multi[") + k + "]");
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(tested, 0);
+  EXPECT_FALSE(kernels::sgemv_multi_with_kernel("nope", 2, 1, 1, nullptr, 1, nullptr, 1, nullptr, nullptr, 1));
+  EXPECT_FALSE(kernels::hgemv_multi_with_kernel("nope", 2, 1, 1, nullptr, 1, nullptr, 1, nullptr, nullptr, 1));
+}
+
+TEST(GemvMulti, F16WeightsAreConvertedExactlyForEveryRow) {
+  // Input row m picks weight k = m % 4 (see F16WeightsAreConvertedExactly).
+  const uint16_t w[4] = {f32_to_f16(1.f + 1.f / 1024.f), f32_to_f16(-3.5f), 0x0001 /* 2^-24 */, f32_to_f16(65504.f)};
+  for (const char* k : kKernels) {
+    std::vector<float> X(8 * 4, 0.f), Y(8, NAN);
+    for (int m = 0; m < 8; ++m) X[size_t(m * 4 + m % 4)] = 1.f;
+    if (!kernels::hgemv_multi_with_kernel(k, 8, 1, 4, w, 4, X.data(), 4, nullptr, Y.data(), 1)) continue;
+    for (int m = 0; m < 8; ++m) EXPECT_EQ(Y[size_t(m)], f16_to_f32(w[m % 4])) << k << " row " << m;
+  }
+}
+
+// nn::F::linear with 2..8 input rows (the multi-vector path) equals the GEMM
+// it replaced, f32 and f16 weights, [B, 1, IC] inputs as in batched decoding.
+TEST(GemvMulti, LinearForwardMatchesGemmForSmallBatches) {
+  NoGradGuard ng;
+  const int64_t IC = 97, OC = 301;
+  const Tensor w = Tensor::randn({OC, IC}, 7), bias = Tensor::randn({OC}, 8);
+  const Tensor wh = w.to(DType::F16);
+  for (int64_t N = 2; N <= 8; ++N) {
+    const Tensor x = Tensor::randn({N, 1, IC}, uint64_t(N));
+    for (bool with_bias : {false, true}) {
+      const Tensor b = with_bias ? bias : Tensor();
+      const Tensor y32 = nn::F::linear(x, w, b), y16 = nn::F::linear(x, wh, b);
+      ASSERT_EQ(y32.shape(), (Shape{N, 1, OC}));
+      ASSERT_EQ(y16.shape(), (Shape{N, 1, OC}));
+      std::vector<float> g32(size_t(N * OC)), g16(size_t(N * OC));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t o = 0; o < OC; ++o)
+          g32[size_t(n * OC + o)] = g16[size_t(n * OC + o)] = with_bias ? bias.data<float>()[o] : 0.f;
+      const float beta = with_bias ? 1.f : 0.f;
+      kernels::sgemm(false, true, N, OC, IC, 1.f, x.data<float>(), IC, w.data<float>(), IC, beta, g32.data(), OC);
+      kernels::gemm_f16w(N, OC, IC, x.data<float>(), IC, wh.data<uint16_t>(), IC, beta, g16.data(), OC);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t o = 0; o < OC; ++o) {
+          double mag = with_bias ? std::abs(bias.data<float>()[o]) : 0.0;
+          for (int64_t k = 0; k < IC; ++k) mag += std::abs(double(x.data<float>()[n * IC + k]) * w.data<float>()[o * IC + k]);
+          const size_t i = size_t(n * OC + o);
+          ASSERT_NEAR(y32.data<float>()[i], g32[i], 1e-5 * mag + 1e-6) << "f32 N " << N << " at " << n << "," << o;
+          ASSERT_NEAR(y16.data<float>()[i], g16[i], 2e-5 * mag + 1e-6) << "f16 N " << N << " at " << n << "," << o;
+        }
+    }
   }
 }
 

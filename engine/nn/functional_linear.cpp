@@ -12,6 +12,12 @@ using namespace rbe::nn::detail;
 
 namespace {
 
+// Up to this many input rows a linear layer streams its weight once through
+// the multi-vector GEMV instead of packing it for the GEMM: on the 117M token
+// matrices (tests/bench/bench_gemv, token_batch) it beats sgemm / gemm_f16w at
+// every M in 2..8, the most it takes in one pass (docs/performance.md).
+constexpr int64_t kMultiGemvMaxRows = 8;
+
 // Copies bias[OC] into every row of out[N, OC] so that the GEMM can add onto
 // it; returns the GEMM's beta (0 without a bias: out is overwritten).
 float fill_rows_with_bias(float* out, const float* bias, int64_t N, int64_t OC) {
@@ -28,6 +34,10 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
   if (N == 0) return;
   if (N == 1) {  // batch-1 decoding: a bandwidth-bound GEMV streams the weight once
     kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
+    return;
+  }
+  if (N <= kMultiGemvMaxRows) {  // batched decoding: still one pass over the weight
+    kernels::sgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }
   const float beta = fill_rows_with_bias(out, bias, N, OC);
@@ -57,6 +67,10 @@ void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, co
   if (N == 0) return;
   if (N == 1) {
     kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
+    return;
+  }
+  if (N <= kMultiGemvMaxRows) {
+    kernels::hgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }
   const float beta = fill_rows_with_bias(out, bias, N, OC);

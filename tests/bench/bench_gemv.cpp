@@ -3,6 +3,11 @@
 // 50257x768), f32 and f16 weights, 1 and 2 threads, next to a plain read-sum
 // of the same number of bytes. Counter bytes_per_second: weight bytes / time.
 //   bench_gemv --benchmark_filter=f16
+// token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
+// decoding) through sgemv_multi / hgemv_multi (method 0) against sgemm /
+// gemm_f16w (method 1) in the same run, default threads. Args: method, M.
+//   bench_gemv --benchmark_filter=token_batch --benchmark_repetitions=5
+//       --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -15,6 +20,8 @@
 
 #include "tensor/big_alloc.h"
 #include "tensor/dtype.h"
+#include "tensor/kernels/gemm.h"
+#include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemv.h"
 
 namespace {
@@ -70,6 +77,39 @@ void BM_token_gemvs(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 
+// The token's products for M input rows: multi-vector GEMV or GEMM.
+template <class T>
+void BM_token_batch(benchmark::State& state) {
+  const bool gemm = state.range(0) != 0;
+  const int64_t M = state.range(1);
+  const auto mats = token_matrices();
+  std::vector<Buffer<T>> w;
+  int64_t bytes = 0, max_n = 0;
+  for (const Mat& m : mats) {
+    w.push_back(make_buffer<T>(m.N * m.K));
+    for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);
+    bytes += m.N * m.K * int64_t(sizeof(T));
+    max_n = std::max(max_n, m.N);
+  }
+  const int64_t max_k = 4 * 768;
+  Buffer<float> x = make_buffer<float>(M * max_k), y = make_buffer<float>(M * max_n);
+  for (int64_t i = 0; i < M * max_k; ++i) x[size_t(i)] = 0.5f;
+  for (auto _ : state) {
+    for (size_t i = 0; i < mats.size(); ++i) {
+      const int64_t N = mats[i].N, K = mats[i].K;
+      if constexpr (sizeof(T) == 4) {
+        if (gemm) rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
+        else rbe::kernels::sgemv_multi(M, N, K, w[i].get(), K, x.get(), K, nullptr, y.get(), N);
+      } else {
+        if (gemm) rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
+        else rbe::kernels::hgemv_multi(M, N, K, w[i].get(), K, x.get(), K, nullptr, y.get(), N);
+      }
+    }
+    benchmark::DoNotOptimize(y.get());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
 // Plain read-sum of 512 MiB in 4 MiB chunks over the threads (rbe-bench's bandwidth probe).
 void BM_read_sum(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
@@ -96,6 +136,8 @@ void BM_read_sum(benchmark::State& state) {
 
 BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

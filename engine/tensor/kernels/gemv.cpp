@@ -46,6 +46,24 @@ void rows_f16_generic(int64_t r0, int64_t r1, int64_t K, const uint16_t* W, int6
   }
 }
 
+inline float to_f32(float v) { return v; }
+inline float to_f32(uint16_t v) { return f16_to_f32(v); }
+
+// Row by row; the weight row stays in L1 while the M inputs pass over it.
+template <class T>
+void multi_generic(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
+                   const float* bias, float* Y, int64_t ldy) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* w = W + r * ldw;
+    for (int64_t m = 0; m < M; ++m) {
+      const float* x = X + m * ldx;
+      float s = 0.f;
+      for (int64_t k = 0; k < K; ++k) s += to_f32(w[k]) * x[k];
+      Y[m * ldy + r] = s + (bias ? bias[r] : 0.f);
+    }
+  }
+}
+
 #ifdef RBE_GEMV_HAVE_AVX2
 inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -92,6 +110,45 @@ void rows_avx2(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const
     float s = hsum256(a);
     for (int64_t k = K8; k < K; ++k) s += load1(w + k) * x[k];
     y[r] = s + (bias ? bias[r] : 0.f);
+  }
+}
+
+// One weight row at a time, one accumulator per input (M <= 8 of the 16 ymm
+// registers), each 8 weights loaded and converted once for all M inputs.
+template <class T, int M>
+void multi_avx2_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
+                  const float* bias, float* Y, int64_t ldy) {
+  const int64_t K8 = K & ~int64_t(7);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* w = W + r * ldw;
+    __m256 acc[M];
+    for (int m = 0; m < M; ++m) acc[m] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K8; k += 8) {
+      const __m256 wv = load8(w + k);
+#pragma GCC unroll 8
+      for (int m = 0; m < M; ++m) acc[m] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + m * ldx + k), acc[m]);
+    }
+    for (int m = 0; m < M; ++m) {
+      const float* x = X + m * ldx;
+      float s = hsum256(acc[m]);
+      for (int64_t k = K8; k < K; ++k) s += load1(w + k) * x[k];
+      Y[m * ldy + r] = s + (bias ? bias[r] : 0.f);
+    }
+  }
+}
+
+template <class T>
+void multi_avx2(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
+                const float* bias, float* Y, int64_t ldy) {
+  switch (M) {
+    case 1: return multi_avx2_m<T, 1>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 2: return multi_avx2_m<T, 2>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 3: return multi_avx2_m<T, 3>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 4: return multi_avx2_m<T, 4>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 5: return multi_avx2_m<T, 5>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 6: return multi_avx2_m<T, 6>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 7: return multi_avx2_m<T, 7>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    default: return multi_avx2_m<T, 8>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
   }
 }
 #endif
@@ -143,14 +200,33 @@ void hgemv_impl(const GemvKernels& ks, int64_t N, int64_t K, const uint16_t* W, 
   run_rows(N, K * int64_t(sizeof(uint16_t)), [&](int64_t r0, int64_t r1) { ks.f16(r0, r1, K, W, ldw, x, bias, y); });
 }
 
+// Groups of up to kMultiMaxRows inputs, each streaming W once with the same row
+// chunks as the single-vector product; a group of one is a plain GEMV.
+template <class T, class Single, class Multi>
+void multi_impl(Single single, Multi multi, int64_t M, int64_t N, int64_t K, const T* W, int64_t ldw, const float* X,
+                int64_t ldx, const float* bias, float* Y, int64_t ldy) {
+  for (int64_t m0 = 0; m0 < M; m0 += kMultiMaxRows) {
+    const int64_t mb = std::min(kMultiMaxRows, M - m0);
+    const float* Xg = X + m0 * ldx;
+    float* Yg = Y + m0 * ldy;
+    run_rows(N, K * int64_t(sizeof(T)), [&](int64_t r0, int64_t r1) {
+      if (mb == 1) single(r0, r1, K, W, ldw, Xg, bias, Yg);
+      else multi(r0, r1, mb, K, W, ldw, Xg, ldx, bias, Yg, ldy);
+    });
+  }
+}
+
 }  // namespace
 
 #ifdef RBE_GEMV_HAVE_AVX2
-const GemvKernels kGemvAvx2 = {"avx2", &rows_avx2<float>, &rows_avx2<uint16_t>};
+const GemvKernels kGemvAvx2 = {"avx2", &rows_avx2<float>, &rows_avx2<uint16_t>, &multi_avx2<float>,
+                               &multi_avx2<uint16_t>};
 #else
-const GemvKernels kGemvAvx2 = {"generic", &rows_f32_generic, &rows_f16_generic};
+const GemvKernels kGemvAvx2 = {"generic", &rows_f32_generic, &rows_f16_generic, &multi_generic<float>,
+                               &multi_generic<uint16_t>};
 #endif
-const GemvKernels kGemvGeneric = {"generic", &rows_f32_generic, &rows_f16_generic};
+const GemvKernels kGemvGeneric = {"generic", &rows_f32_generic, &rows_f16_generic, &multi_generic<float>,
+                                  &multi_generic<uint16_t>};
 
 }  // namespace gemv_detail
 
@@ -161,6 +237,17 @@ void hgemv(int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
   gemv_detail::hgemv_impl(gemv_detail::active(), N, K, W, ldw, x, bias, y);
 }
 const char* gemv_kernel_name() { return gemv_detail::active().name; }
+
+void sgemv_multi(int64_t M, int64_t N, int64_t K, const float* W, int64_t ldw, const float* X, int64_t ldx,
+                 const float* bias, float* Y, int64_t ldy) {
+  const auto& ks = gemv_detail::active();
+  gemv_detail::multi_impl(ks.f32, ks.multi_f32, M, N, K, W, ldw, X, ldx, bias, Y, ldy);
+}
+void hgemv_multi(int64_t M, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* X, int64_t ldx,
+                 const float* bias, float* Y, int64_t ldy) {
+  const auto& ks = gemv_detail::active();
+  gemv_detail::multi_impl(ks.f16, ks.multi_f16, M, N, K, W, ldw, X, ldx, bias, Y, ldy);
+}
 
 bool sgemv_with_kernel(const char* name, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,
                        const float* bias, float* y) {
@@ -174,6 +261,21 @@ bool hgemv_with_kernel(const char* name, int64_t N, int64_t K, const uint16_t* W
   const gemv_detail::GemvKernels* ks = gemv_detail::find_kernels(name);
   if (!ks) return false;
   gemv_detail::hgemv_impl(*ks, N, K, W, ldw, x, bias, y);
+  return true;
+}
+
+bool sgemv_multi_with_kernel(const char* name, int64_t M, int64_t N, int64_t K, const float* W, int64_t ldw,
+                             const float* X, int64_t ldx, const float* bias, float* Y, int64_t ldy) {
+  const gemv_detail::GemvKernels* ks = gemv_detail::find_kernels(name);
+  if (!ks) return false;
+  gemv_detail::multi_impl(ks->f32, ks->multi_f32, M, N, K, W, ldw, X, ldx, bias, Y, ldy);
+  return true;
+}
+bool hgemv_multi_with_kernel(const char* name, int64_t M, int64_t N, int64_t K, const uint16_t* W, int64_t ldw,
+                             const float* X, int64_t ldx, const float* bias, float* Y, int64_t ldy) {
+  const gemv_detail::GemvKernels* ks = gemv_detail::find_kernels(name);
+  if (!ks) return false;
+  gemv_detail::multi_impl(ks->f16, ks->multi_f16, M, N, K, W, ldw, X, ldx, bias, Y, ldy);
   return true;
 }
 

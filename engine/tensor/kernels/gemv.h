@@ -18,11 +18,25 @@ void hgemv(int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
 // Name of the kernel chosen at start-up ("avx512", "avx2", "generic"), for reports.
 const char* gemv_kernel_name();
 
+// Several input vectors at once (batched decoding): Y[m*ldy + n] = sum_k
+// W[n*ldw + k] * X[m*ldx + k] (+ bias[n]) for m in [0, M), n in [0, N). Each
+// weight is read once per group of up to 8 inputs (X stays in L1/L2), so M <= 8
+// costs little more than one sgemv; larger M loops over groups of 8 (a GEMM is
+// faster there). ldx >= K, ldy >= N; Y must not alias W, X or bias.
+void sgemv_multi(int64_t M, int64_t N, int64_t K, const float* W, int64_t ldw, const float* X, int64_t ldx,
+                 const float* bias, float* Y, int64_t ldy);
+void hgemv_multi(int64_t M, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* X, int64_t ldx,
+                 const float* bias, float* Y, int64_t ldy);
+
 // As above with an explicit kernel (tests cover every kernel the machine has).
 // Returns false when `name` is unknown or unsupported here.
 bool sgemv_with_kernel(const char* name, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,
                        const float* bias, float* y);
 bool hgemv_with_kernel(const char* name, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
                        const float* bias, float* y);
+bool sgemv_multi_with_kernel(const char* name, int64_t M, int64_t N, int64_t K, const float* W, int64_t ldw,
+                             const float* X, int64_t ldx, const float* bias, float* Y, int64_t ldy);
+bool hgemv_multi_with_kernel(const char* name, int64_t M, int64_t N, int64_t K, const uint16_t* W, int64_t ldw,
+                             const float* X, int64_t ldx, const float* bias, float* Y, int64_t ldy);
 
 }  // namespace rbe::kernels

@@ -2,8 +2,9 @@
 // it runs only where gemv.cpp's start-up check found those features).
 #include <immintrin.h>
 
-// GCC 12's _mm512_cvtph_ps / reduce intrinsics trip -Wmaybe-uninitialized on their own internals.
+// GCC 12's _mm512_cvtph_ps / reduce / masked-load intrinsics trip -W(maybe-)uninitialized on their own internals.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "tensor/kernels/gemv_internal.h"
 
@@ -49,9 +50,86 @@ void rows1_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, co
   }
 }
 
+// R weight rows times M inputs: R*M accumulators (<= 24 of the 32 zmm
+// registers), each 16 weights loaded (and converted) once, each 16 inputs
+// loaded once per R rows. The inputs (M x K floats) sit in L1/L2.
+template <class T, int M, int R>
+inline void multi_block_avx512(const T* w, int64_t ldw, int64_t K, const float* X, int64_t ldx, float (&out)[R][M]) {
+  const int64_t K16 = K & ~int64_t(15);
+  const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
+  __m512 acc[R][M];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) acc[r][m] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K16; k += 16) {
+    __m512 wv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) wv[r] = load16(w + r * ldw + k);
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) {
+      __m512 xv = _mm512_loadu_ps(X + m * ldx + k);
+      // Keep xv in a register: GCC would otherwise fold the load into each of
+      // the R FMAs, loading it R times (the load ports are the bottleneck).
+      if constexpr (R > 1) __asm__("" : "+v"(xv));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
+    }
+  }
+  if (tail) {
+    __m512 wv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) wv[r] = load16(w + r * ldw + K16, tail);
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) {
+      const __m512 xv = _mm512_maskz_loadu_ps(tail, X + m * ldx + K16);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) out[r][m] = _mm512_reduce_add_ps(acc[r][m]);
+}
+
+template <class T, int M>
+void multi_avx512_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
+                    const float* bias, float* Y, int64_t ldy) {
+  constexpr int R = M <= 4 ? 4 : 3;
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) {
+    float s[R][M];
+    multi_block_avx512<T, M, R>(W + r * ldw, ldw, K, X, ldx, s);
+    for (int j = 0; j < R; ++j)
+      for (int m = 0; m < M; ++m) Y[m * ldy + r + j] = s[j][m] + (bias ? bias[r + j] : 0.f);
+  }
+  for (; r < r1; ++r) {
+    float s[1][M];
+    multi_block_avx512<T, M, 1>(W + r * ldw, ldw, K, X, ldx, s);
+    for (int m = 0; m < M; ++m) Y[m * ldy + r] = s[0][m] + (bias ? bias[r] : 0.f);
+  }
+}
+
+template <class T>
+void multi_avx512(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
+                  const float* bias, float* Y, int64_t ldy) {
+  switch (M) {
+    case 1: return multi_avx512_m<T, 1>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 2: return multi_avx512_m<T, 2>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 3: return multi_avx512_m<T, 3>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 4: return multi_avx512_m<T, 4>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 5: return multi_avx512_m<T, 5>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 6: return multi_avx512_m<T, 6>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    case 7: return multi_avx512_m<T, 7>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    default: return multi_avx512_m<T, 8>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+  }
+}
+
 }  // namespace
 
 const GemvKernels kGemvAvx512 = {"avx512", &rows1_avx512<float, 0, _MM_HINT_T0>,
-                                 &rows1_avx512<uint16_t, 0, _MM_HINT_T1>};
+                                 &rows1_avx512<uint16_t, 0, _MM_HINT_T1>, &multi_avx512<float>,
+                                 &multi_avx512<uint16_t>};
 
 }  // namespace rbe::kernels::gemv_detail

@@ -12,10 +12,20 @@ using RowsF32Fn = void (*)(int64_t r0, int64_t r1, int64_t K, const float* W, in
 using RowsF16Fn = void (*)(int64_t r0, int64_t r1, int64_t K, const uint16_t* W, int64_t ldw, const float* x,
                            const float* bias, float* y);
 
+// Y[m*ldy + n] = dot(W row n, X row m) (+ bias[n]) for rows n in [r0, r1) and
+// m < M, 1 <= M <= kMultiMaxRows: each weight is loaded once for all M inputs.
+inline constexpr int64_t kMultiMaxRows = 8;
+using MultiF32Fn = void (*)(int64_t r0, int64_t r1, int64_t M, int64_t K, const float* W, int64_t ldw, const float* X,
+                            int64_t ldx, const float* bias, float* Y, int64_t ldy);
+using MultiF16Fn = void (*)(int64_t r0, int64_t r1, int64_t M, int64_t K, const uint16_t* W, int64_t ldw,
+                            const float* X, int64_t ldx, const float* bias, float* Y, int64_t ldy);
+
 struct GemvKernels {
   const char* name;
   RowsF32Fn f32;
   RowsF16Fn f16;
+  MultiF32Fn multi_f32;
+  MultiF16Fn multi_f16;
 };
 
 extern const GemvKernels kGemvAvx512;   // gemv_avx512.cpp
