@@ -79,7 +79,8 @@ measure() {
   ev=$("$infer" --model "$path" --eval "$data" --threads "$threads")
   bj=$("$bench" --model "$path" --threads "$threads" --prompt-tokens 64 --gen-tokens 128 --json 2>/dev/null) || bj=null
   local size
-  if [[ -d $path ]]; then size=$(du -cb "$path"/*.safetensors | tail -1 | cut -f1); else size=$(stat -c %s "$path"); fi
+  # A checkpoint folder: its weights only (a training checkpoint also holds optimizer state).
+  if [[ -d $path ]]; then size=$(du -cb "$path"/model*.safetensors | tail -1 | cut -f1); else size=$(stat -c %s "$path"); fi
   /usr/bin/python3 - "$name" "$ev" "$bj" "$report" "$size" "$secs" <<'PY' >>"$out/rd.jsonl"
 import json, sys
 name, ev, bj, report, size, secs = sys.argv[1:7]
