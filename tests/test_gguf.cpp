@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tensor/atomic_file.h"
+#include "gguf_test_util.h"
 #include "io/gguf.h"
 #include "io/gguf_export.h"
 #include "io/gguf_import.h"
@@ -25,17 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Little-endian byte assembler for hand-made files.
-struct Bytes {
-  std::string b;
-  Bytes& u8(uint8_t v) { b.push_back(char(v)); return *this; }
-  Bytes& u32(uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(char(v >> (8 * i))); return *this; }
-  Bytes& u64(uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back(char(v >> (8 * i))); return *this; }
-  Bytes& f32(float v) { uint32_t u; std::memcpy(&u, &v, 4); return u32(u); }
-  Bytes& str(const std::string& s) { u64(s.size()); b += s; return *this; }
-  Bytes& pad(size_t a) { while (b.size() % a) b.push_back('\0'); return *this; }
-  Bytes& raw(const void* p, size_t n) { b.append(static_cast<const char*>(p), n); return *this; }
-};
+using testing_gguf::Bytes;
 
 // A file with two metadata keys and one F32 tensor "t" of shape [2, 3]
 // (dims {3, 2}) at offset 0, followed by its data 0..5.
@@ -51,32 +42,7 @@ Bytes small_file() {
   return x;
 }
 
-class GgufTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rbe_gguf_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string put(const std::string& name, const std::string& bytes) {
-    write_file_atomic(path(name), bytes);
-    return path(name);
-  }
-  // Expects File::open to throw a FormatError naming the file and containing each part.
-  void expect_error(const std::string& bytes, std::initializer_list<std::string> parts) {
-    const std::string p = put("bad.gguf", bytes);
-    try {
-      gguf::File::open(p);
-      ADD_FAILURE() << "expected an error";
-    } catch (const gguf::FormatError& e) {
-      std::string m = e.what();
-      EXPECT_NE(m.find(p), std::string::npos) << m;
-      for (auto& part : parts) EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' not in: " << m;
-    }
-  }
-  fs::path dir_;
-};
+class GgufTest : public testing_gguf::GgufFileTest {};
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "codec/codec.h"
 #include "codec/model_codec.h"
 #include "codec/rbe_file.h"
+#include "gguf_test_util.h"
 #include "io/gguf.h"
 #include "io/gguf_blocks.h"
 #include "io/gguf_export.h"
@@ -32,15 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Bytes {
-  std::string b;
-  Bytes& u8(uint8_t v) { b.push_back(char(v)); return *this; }
-  Bytes& u16(uint16_t v) { return u8(uint8_t(v)).u8(uint8_t(v >> 8)); }
-  Bytes& u32(uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(char(v >> (8 * i))); return *this; }
-  Bytes& u64(uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back(char(v >> (8 * i))); return *this; }
-  Bytes& str(const std::string& s) { u64(s.size()); b += s; return *this; }
-  Bytes& pad(size_t a) { while (b.size() % a) b.push_back('\0'); return *this; }
-};
+using testing_gguf::Bytes;
 
 // Header of a file with one 2-D tensor "q" of ggml type `type`, dims {ne0, ne1}, at offset 0.
 Bytes one_tensor_header(uint32_t type, uint64_t ne0, uint64_t ne1) {
@@ -84,31 +77,7 @@ ModelConfig tiny_gpt2(bool tied, int64_t n_embd = 32) {
   return c;
 }
 
-class GgufQuantTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rbe_gguf_quant_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string put(const std::string& name, const std::string& bytes) {
-    write_file_atomic(path(name), bytes);
-    return path(name);
-  }
-  void expect_open_error(const std::string& bytes, std::initializer_list<std::string> parts) {
-    const std::string p = put("bad.gguf", bytes);
-    try {
-      gguf::File::open(p);
-      ADD_FAILURE() << "expected an error";
-    } catch (const gguf::FormatError& e) {
-      const std::string m = e.what();
-      EXPECT_NE(m.find(p), std::string::npos) << m;
-      for (auto& part : parts) EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' not in: " << m;
-    }
-  }
-  fs::path dir_;
-};
+class GgufQuantTest : public testing_gguf::GgufFileTest {};
 
 }  // namespace
 
@@ -156,15 +125,15 @@ TEST_F(GgufQuantTest, DecodesHandAssembledBlocks) {
 
 TEST_F(GgufQuantTest, CorruptQuantizedTensorsGiveClearErrors) {
   // A row length that is not a whole number of blocks (ggml would refuse it too).
-  expect_open_error(one_tensor_header(8, 48, 1).b + std::string(64, '\0'), {"tensor 'q'", "Q8_0 rows of 48", "32-element blocks"});
-  expect_open_error(one_tensor_header(2, 16, 4).b + std::string(96, '\0'), {"tensor 'q'", "Q4_0 rows of 16"});
+  expect_error(one_tensor_header(8, 48, 1).b + std::string(64, '\0'), {"tensor 'q'", "Q8_0 rows of 48", "32-element blocks"});
+  expect_error(one_tensor_header(2, 16, 4).b + std::string(96, '\0'), {"tensor 'q'", "Q4_0 rows of 16"});
   // Data shorter than rows * cols / 32 * 34 (or 18) bytes.
-  expect_open_error(one_tensor_header(8, 32, 2).b + std::string(67, '\0'), {"tensor 'q'", "outside the data section"});
-  expect_open_error(one_tensor_header(2, 64, 3).b + std::string(107, '\0'), {"tensor 'q'", "outside the data section"});
+  expect_error(one_tensor_header(8, 32, 2).b + std::string(67, '\0'), {"tensor 'q'", "outside the data section"});
+  expect_error(one_tensor_header(2, 64, 3).b + std::string(107, '\0'), {"tensor 'q'", "outside the data section"});
   EXPECT_NO_THROW(gguf::File::open(put("ok.gguf", one_tensor_header(2, 64, 3).b + std::string(108, '\0'))));
   // Types we do not read (Q4_1 = 3, Q5_0 = 6, Q6_K = 14) are named.
-  expect_open_error(one_tensor_header(3, 32, 1).b + std::string(64, '\0'), {"tensor 'q'", "ggml type 3 is not supported"});
-  expect_open_error(one_tensor_header(14, 256, 1).b + std::string(256, '\0'), {"ggml type 14 is not supported"});
+  expect_error(one_tensor_header(3, 32, 1).b + std::string(64, '\0'), {"tensor 'q'", "ggml type 3 is not supported"});
+  expect_error(one_tensor_header(14, 256, 1).b + std::string(256, '\0'), {"ggml type 14 is not supported"});
 
   // The writer: no quantizing in add_tensor, rows checked, the produced size checked (and no file left).
   gguf::Writer w;
@@ -350,7 +319,7 @@ TEST_F(GgufQuantTest, CorruptExportedFilesGiveClearErrors) {
   gguf::File f = gguf::File::open(path("m.gguf"));
   const gguf::TensorInfo& last = f.tensors().back();  // output.weight, Q8_0
   ASSERT_EQ(last.type, gguf::GgmlType::Q8_0);
-  expect_open_error(good.substr(0, good.size() - 40), {"tensor '" + last.name + "'", "outside the data section"});
+  expect_error(good.substr(0, good.size() - 40), {"tensor '" + last.name + "'", "outside the data section"});
 
   // Block 3 of blk.1.ffn_up.weight gets an infinite scale (f16 0x7C00).
   const gguf::TensorInfo& up = f.info("blk.1.ffn_up.weight");
