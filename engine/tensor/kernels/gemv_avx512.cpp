@@ -114,16 +114,7 @@ void multi_avx512_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, 
 template <class T>
 void multi_avx512(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
                   const float* bias, float* Y, int64_t ldy) {
-  switch (M) {
-    case 1: return multi_avx512_m<T, 1>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    case 2: return multi_avx512_m<T, 2>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    case 3: return multi_avx512_m<T, 3>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    case 4: return multi_avx512_m<T, 4>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    case 5: return multi_avx512_m<T, 5>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    case 6: return multi_avx512_m<T, 6>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    case 7: return multi_avx512_m<T, 7>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-    default: return multi_avx512_m<T, 8>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy);
-  }
+  with_row_count(M, [&](auto m) { multi_avx512_m<T, decltype(m)::value>(r0, r1, K, W, ldw, X, ldx, bias, Y, ldy); });
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // kernels (gemv_avx512.cpp, ...). Declarations only, so that no AVX-512 code
 // leaks into translation units that must run on AVX2-only machines.
 #include <cstdint>
+#include <type_traits>
 
 namespace rbe::kernels::gemv_detail {
 
@@ -31,5 +32,22 @@ struct GemvKernels {
 extern const GemvKernels kGemvAvx512;   // gemv_avx512.cpp
 extern const GemvKernels kGemvAvx2;     // gemv.cpp
 extern const GemvKernels kGemvGeneric;  // gemv.cpp
+
+// Calls f(std::integral_constant<int, M>{}) for M = 1..8 (more than 8 as 8):
+// the multi-row kernels are templated on M so that their accumulators stay in
+// registers, and every ISA's kernel dispatches through this one switch.
+template <class F>
+inline void with_row_count(int64_t M, F&& f) {
+  switch (M) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    default: return f(std::integral_constant<int, 8>{});
+  }
+}
 
 }  // namespace rbe::kernels::gemv_detail
