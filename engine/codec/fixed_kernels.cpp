@@ -12,6 +12,7 @@
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/hadamard.h"
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/row_chunks.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -119,14 +120,9 @@ void rows_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, con
 }
 #endif
 
-bool cpu_has_avx512() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
-}
-bool cpu_has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
+// The kernels here also convert f16 (F16C / AVX-512 vcvtph2ps).
+bool cpu_has_avx512() { return kernels::cpu_has_avx512() && kernels::cpu_has_f16c(); }
+bool cpu_has_avx2() { return kernels::cpu_has_avx2() && kernels::cpu_has_f16c(); }
 
 const FixedKernels& select_kernels() {
   if (const char* env = std::getenv("RBE_FIXED_KERNEL"))

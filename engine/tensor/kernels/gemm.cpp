@@ -18,6 +18,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "gemm_internal.h"
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/threads.h"
 
 namespace rbe::kernels {
@@ -355,13 +356,6 @@ void sgemm_impl(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, int
   }
   sgemm_packed(ks, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
-
-bool cpu_has_avx512() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("fma");
-}
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 const KernelSet* find_kernel(const char* name) {
   if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kAvx512Kernels : nullptr;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tensor/dtype.h"
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/gemv_internal.h"
 #include "tensor/kernels/row_chunks.h"
 
@@ -144,14 +145,9 @@ void multi_avx2(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int64_
 }
 #endif
 
-bool cpu_has_avx512() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
-}
-bool cpu_has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
+// The kernels here also convert f16 (F16C / AVX-512 vcvtph2ps).
+bool cpu_has_avx512() { return kernels::cpu_has_avx512() && kernels::cpu_has_f16c(); }
+bool cpu_has_avx2() { return kernels::cpu_has_avx2() && kernels::cpu_has_f16c(); }
 
 const GemvKernels* find_kernels(const char* name) {
   if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kGemvAvx512 : nullptr;
