@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "packed_test_util.h"
 #include "autodiff/node.h"
 #include "generate/generate.h"
 #include "models/gpt2.h"
@@ -136,30 +137,7 @@ void expect_batch_equals_alone(GPT2Model& m, const std::vector<std::vector<int32
   }
 }
 
-// A dense copy of a weight behind the packed interface (as in test_packed_layers.cpp):
-// batch 1 runs its gemv, larger batches the base class's decode + SGEMM.
-class DenseCopy : public nn::PackedMatrix {
- public:
-  explicit DenseCopy(const Tensor& w) : rows_(w.size(0)), cols_(w.size(1)), w_(w.contiguous().clone()) {}
-  int64_t rows() const override { return rows_; }
-  int64_t cols() const override { return cols_; }
-  void gemv(const float* x, const float* bias, float* y) const override {
-    for (int64_t r = 0; r < rows_; ++r) {
-      double acc = bias ? bias[r] : 0.0;
-      for (int64_t c = 0; c < cols_; ++c) acc += double(w_.data<float>()[r * cols_ + c]) * x[c];
-      y[r] = float(acc);
-    }
-  }
-  void decode_rows(int64_t r0, int64_t r1, float* out) const override {
-    std::memcpy(out, w_.data<float>() + r0 * cols_, size_t((r1 - r0) * cols_) * sizeof(float));
-  }
-  int64_t bytes() const override { return rows_ * cols_ * 4; }
-  std::string format() const override { return "dense-test"; }
-
- private:
-  int64_t rows_, cols_;
-  Tensor w_;
-};
+using testing_packed::DenseCopy;  // batch 1 runs its gemv, larger batches decode + SGEMM
 
 // Every Linear and the token table packed; the dense weights poisoned with NaN.
 void pack_everything(GPT2Model& m) {

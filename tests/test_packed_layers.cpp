@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "packed_test_util.h"
 #include "autodiff/node.h"
 #include "models/gpt2.h"
 #include "nn/layers.h"
@@ -18,32 +19,7 @@ namespace {
 
 using namespace rbe;
 
-// A dense [rows, cols] copy of a weight, exposed through the packed interface.
-// gemm is left to the base class (decode panels + SGEMM) so that it is tested.
-class DenseCopy : public nn::PackedMatrix {
- public:
-  explicit DenseCopy(const Tensor& w) : rows_(w.size(0)), cols_(w.size(1)), w_(w.contiguous().clone()) {}
-  int64_t rows() const override { return rows_; }
-  int64_t cols() const override { return cols_; }
-  void gemv(const float* x, const float* bias, float* y) const override {
-    for (int64_t r = 0; r < rows_; ++r) {
-      double acc = bias ? bias[r] : 0.0;
-      for (int64_t c = 0; c < cols_; ++c) acc += double(w_.data<float>()[r * cols_ + c]) * x[c];
-      y[r] = float(acc);
-    }
-    ++gemv_calls;
-  }
-  void decode_rows(int64_t r0, int64_t r1, float* out) const override {
-    std::memcpy(out, w_.data<float>() + r0 * cols_, size_t((r1 - r0) * cols_) * sizeof(float));
-  }
-  int64_t bytes() const override { return rows_ * cols_ * 4; }
-  std::string format() const override { return "dense-test"; }
-  mutable int gemv_calls = 0;
-
- private:
-  int64_t rows_, cols_;
-  Tensor w_;
-};
+using testing_packed::DenseCopy;  // batch 1 runs its gemv, larger batches decode + SGEMM
 
 float max_rel_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());
