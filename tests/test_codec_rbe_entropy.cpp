@@ -66,6 +66,20 @@ TEST(CodecRbeEntropy, MetadataIsMeasuredOnTheRealDecode) {
   EXPECT_EQ(e.params["block_size"], 32);
 }
 
+
+// The block's statistic is the real decode's error: its relative RMSE,
+// recomputed from W and D [rows, cols] over the block's rectangle.
+void check_block_stat(const Tensor& W, const Tensor& D, const BlockStats& b, QualityGrade g) {
+  const int64_t cols = W.size(1);
+  std::vector<float> a, d;
+  for (int i = 0; i < b.rows; ++i)
+    for (int j = 0; j < b.cols; ++j) {
+      a.push_back(W.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
+      d.push_back(D.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
+    }
+  RC_ASSERT(std::fabs(double(b.rel_rmse) - rel_rmse(a.data(), d.data(), int64_t(a.size()))) <= 1e-6 * grade_bound(g));
+}
+
 RC_GTEST_PROP(CodecRbeEntropyProps, GradeTargetHoldsInEveryBlock, ()) {
   const int64_t rows = *rc::gen::inRange(1, 90), cols = *rc::gen::inRange(1, 90);
   const int block = *rc::gen::element(8, 16, 32, 64);
@@ -75,14 +89,7 @@ RC_GTEST_PROP(CodecRbeEntropyProps, GradeTargetHoldsInEveryBlock, ()) {
   const Tensor D = decode(e);
   for (const BlockStats& b : e.blocks) {
     RC_ASSERT(b.rel_rmse <= grade_bound(g));
-    // The block's stat is the real decode's error.
-    std::vector<float> a, d;
-    for (int i = 0; i < b.rows; ++i)
-      for (int j = 0; j < b.cols; ++j) {
-        a.push_back(W.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
-        d.push_back(D.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
-      }
-    RC_ASSERT(std::fabs(double(b.rel_rmse) - rel_rmse(a.data(), d.data(), int64_t(a.size()))) <= 1e-6 * grade_bound(g));
+    check_block_stat(W, D, b, g);
   }
   // Rows decode gives the identical numbers.
   const int64_t r0 = *rc::gen::inRange<int64_t>(0, rows), r1 = *rc::gen::inRange<int64_t>(r0, rows + 1);
@@ -414,13 +421,7 @@ RC_GTEST_PROP(CodecRbeEntropyProps, QuadtreeLeavesMeetTheGradeAndEveryDecodeAgre
   for (size_t k = 0; k < e.blocks.size(); ++k) {
     const BlockStats& b = e.blocks[k];
     RC_ASSERT(b.rel_rmse <= grade_bound(g));
-    std::vector<float> a, d;
-    for (int i = 0; i < b.rows; ++i)
-      for (int j = 0; j < b.cols; ++j) {
-        a.push_back(W.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
-        d.push_back(D.data<float>()[(b.row0 + i) * cols + b.col0 + j]);
-      }
-    RC_ASSERT(std::fabs(double(b.rel_rmse) - rel_rmse(a.data(), d.data(), int64_t(a.size()))) <= 1e-6 * grade_bound(g));
+    check_block_stat(W, D, b, g);
     const HybridEncodedBlock h = describe_rbe_entropy_block(e, int64_t(k));
     RC_ASSERT(h.grade == uint8_t(b.grade));
     RC_ASSERT(h.bits == b.bits);
