@@ -14,11 +14,10 @@
 // head, i.e. wte when tied), one row of wte and wpe (the embedding lookups;
 // wte's counted only when the head is untied), and all f32 LayerNorm
 // parameters and biases. A packed matrix counts its packed bytes (what the
-// fused kernel reads). The KV cache reads are reported separately.
+// fused kernel reads). The KV cache reads are reported separately. The read
+// bandwidth is the best of several read-only loops over a buffer as large as
+// those weights (tensor/kernels/read_bandwidth.h), measured after the run.
 #include <sys/resource.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <chrono>
@@ -42,8 +41,8 @@
 #include "models/gpt2.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/kernels/read_bandwidth.h"
 #include "tensor/kernels/threads.h"
-#include "tensor/big_alloc.h"
 #include "tensor/random.h"
 
 using namespace rbe;
@@ -59,7 +58,7 @@ struct Args {
   int block_size = 64;
   bool compare = false;
   int threads = 0;
-  int64_t prompt_tokens = 128, gen_tokens = 64, warmup_tokens = 4, bandwidth_mb = 1024;
+  int64_t prompt_tokens = 128, gen_tokens = 64, warmup_tokens = 4, bandwidth_mb = 0;  // 0: the weights per token
   uint64_t seed = 1;
   bool json = false;
 };
@@ -68,52 +67,6 @@ double peak_rss_mb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-}
-
-// STREAM-like read bandwidth: sum a buffer much larger than the caches, split
-// in 4 MiB chunks over the TBB threads (the way the GEMV splits a matrix);
-// best of several passes.
-double measure_read_bandwidth_gbs(int64_t mb) {
-  typedef float v8f __attribute__((vector_size(32)));
-  const int64_t n = mb * (1 << 20) / int64_t(sizeof(v8f));
-  // Allocated as tensors are (64-byte aligned, 2 MiB pages): the probe must
-  // read at the best rate the weights themselves can be read.
-  std::unique_ptr<v8f[], decltype(&std::free)> buf(static_cast<v8f*>(rbe::allocate_aligned(size_t(n) * sizeof(v8f))),
-                                                   &std::free);
-  const int64_t chunk = (4 << 20) / int64_t(sizeof(v8f)), nchunks = (n + chunk - 1) / chunk;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, nchunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t c = r.begin(); c < r.end(); ++c)
-      for (int64_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i) buf[size_t(i)] = v8f{} + 1.f;
-  });
-  double best = 0;
-  for (int pass = 0; pass < 6; ++pass) {
-    std::vector<float> sums(static_cast<size_t>(nchunks));
-    const auto t0 = Clock::now();
-    tbb::parallel_for(
-        tbb::blocked_range<int64_t>(0, nchunks, 1),
-        [&](const tbb::blocked_range<int64_t>& r) {
-          for (int64_t c = r.begin(); c < r.end(); ++c) {
-            v8f a0{}, a1{}, a2{}, a3{};
-            const int64_t e = std::min(n, (c + 1) * chunk);
-            int64_t i = c * chunk;
-            for (; i + 4 <= e; i += 4) {
-              a0 += buf[size_t(i)], a1 += buf[size_t(i + 1)], a2 += buf[size_t(i + 2)], a3 += buf[size_t(i + 3)];
-            }
-            for (; i < e; ++i) a0 += buf[size_t(i)];
-            const v8f s = (a0 + a1) + (a2 + a3);
-            float t = 0;
-            for (int j = 0; j < 8; ++j) t += s[j];
-            sums[size_t(c)] = t;
-          }
-        },
-        tbb::simple_partitioner());
-    const double dt = seconds_since(t0);
-    double total = 0;
-    for (float s : sums) total += s;
-    if (total != double(n) * 8) throw std::runtime_error("bandwidth check: wrong sum");  // keeps the reads alive
-    best = std::max(best, double(n) * sizeof(v8f) / dt / 1e9);
-  }
-  return best;
 }
 
 struct ModelCosts {
@@ -225,7 +178,8 @@ BenchModel build_model(const Args& a, const std::string& codec_name) {
   return b;
 }
 
-nlohmann::json bench_one(const Args& a, const std::string& codec_name, double bw) {
+// Builds and runs one model; add_limit() adds the bandwidth fields after it.
+nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   BenchModel bm = build_model(a, codec_name);
   GPT2Model* model = bm.model.get();
   const ModelConfig& cfg = model->config();
@@ -269,7 +223,6 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name, double bw
   const double rss = peak_rss_mb();
 
   const ModelCosts k = model_costs(*model);
-  const double limit_ms = k.weight_bytes_per_token / (bw * 1e9) * 1e3;
   const double attn_flops = 4.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(P) * double(P + 1) / 2;
   const double pp_flops = 2.0 * k.matmul_params * double(P) + attn_flops;
   const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * 4.0 * (double(P + W) + double(G + 1) / 2);
@@ -294,11 +247,8 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name, double bw
                       {"gen_ms_per_token_mean", gen_mean},
                       {"gen_ms_min", sorted.empty() ? 0 : sorted.front()},
                       {"peak_rss_mb", rss},
-                      {"bandwidth_gbs", bw},
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
-                      {"kv_cache_bytes_per_token", kv_bytes},
-                      {"gen_ms_limit", limit_ms},
-                      {"efficiency", gen_median > 0 ? limit_ms / gen_median : 0}};
+                      {"kv_cache_bytes_per_token", kv_bytes}};
   return j;
 }
 
@@ -317,7 +267,8 @@ void print_table(const nlohmann::json& j) {
   std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n",
               (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
               j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
-  std::printf("read bandwidth   %10.1f GB/s (%d threads)\n", j["bandwidth_gbs"].get<double>(), j["threads"].get<int>());
+  std::printf("read bandwidth   %10.1f GB/s (%d threads; best loop: %s)\n", j["bandwidth_gbs"].get<double>(),
+              j["threads"].get<int>(), j["bandwidth_method"].get<std::string>().c_str());
   std::printf("weights/token    %10.1f MB (+ KV cache %.1f MB on average)\n",
               j["weight_bytes_per_token"].get<double>() / 1e6, j["kv_cache_bytes_per_token"].get<double>() / 1e6);
   std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", j["gen_ms_limit"].get<double>(),
@@ -325,42 +276,58 @@ void print_table(const nlohmann::json& j) {
   std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
 }
 
+// The read bandwidth for a model that reads `weight_bytes` per token: the
+// probe reads a buffer that large (--bandwidth-mb overrides), so that caches
+// help it exactly as much as they can help the weights.
+kernels::ReadBandwidth probe_for(const Args& a, double weight_bytes) {
+  const int64_t bytes = a.bandwidth_mb > 0 ? a.bandwidth_mb << 20 : int64_t(weight_bytes);
+  return kernels::measure_read_bandwidth(bytes);
+}
+
+// Fills in the limit from the probe, measured after the model ran (its buffer
+// must not count in the model's peak RSS).
+void add_limit(const Args& a, nlohmann::json& j) {
+  const kernels::ReadBandwidth bw = probe_for(a, j["weight_bytes_per_token"].get<double>());
+  const double limit = j["weight_bytes_per_token"].get<double>() / (bw.gbs * 1e9) * 1e3;
+  j["bandwidth_gbs"] = bw.gbs;
+  j["bandwidth_method"] = bw.method;
+  j["gen_ms_limit"] = limit;
+  j["efficiency"] = j["gen_ms_per_token"].get<double>() > 0 ? limit / j["gen_ms_per_token"].get<double>() : 0.0;
+}
+
 int bench_main(const Args& a) {
   auto threads_guard = cli::limit_threads(a.threads);
   if (!a.compare) {
-    // Model first, bandwidth after it (the probe's buffer must not count in the model's peak RSS).
-    nlohmann::json j = bench_one(a, a.codec, 1.0);
-    const double bw = measure_read_bandwidth_gbs(a.bandwidth_mb);
-    const double limit = j["weight_bytes_per_token"].get<double>() / (bw * 1e9) * 1e3;
-    j["bandwidth_gbs"] = bw;
-    j["gen_ms_limit"] = limit;
-    j["efficiency"] = j["gen_ms_per_token"].get<double>() > 0 ? limit / j["gen_ms_per_token"].get<double>() : 0.0;
+    nlohmann::json j = bench_one(a, a.codec);
+    add_limit(a, j);
     if (a.json) std::cout << j.dump() << std::endl;
     else print_table(j);
     return 0;
   }
-  // --compare: the same shape in each form, one process, ratios against f16.
-  const double bw = measure_read_bandwidth_gbs(a.bandwidth_mb);
+  // --compare: the same shape in each form, one process, ratios against f16;
+  // each form's limit from a probe as large as its own weights.
   std::vector<nlohmann::json> rows;
   for (const char* c : {"f16", "q8_0", "q4_0", "rbe"}) {
     Args b = a;
     b.compare = false;
-    rows.push_back(bench_one(b, c, bw));
+    rows.push_back(bench_one(b, c));
+    add_limit(a, rows.back());
   }
   if (a.json) {
     std::cout << nlohmann::json(rows).dump() << std::endl;
     return 0;
   }
   const double f16_ms = rows[0]["gen_ms_per_token"].get<double>(), f16_pp = rows[0]["pp_tokens_per_s"].get<double>();
-  std::printf("%s, %d threads, read bandwidth %.1f GB/s (fixed-rate kernel %s)\n",
-              rows[0]["model"].get<std::string>().c_str(), rows[0]["threads"].get<int>(), bw, codec::fixed_kernel_name());
-  std::printf("%-12s %9s %11s %9s %10s %9s %12s %9s\n", "form", "bits/w", "weights MB", "ms/token", "vs f16", "limit ms",
-              "prompt tok/s", "vs f16");
+  std::printf("%s, %d threads (fixed-rate kernel %s)\n", rows[0]["model"].get<std::string>().c_str(),
+              rows[0]["threads"].get<int>(), codec::fixed_kernel_name());
+  std::printf("%-12s %9s %11s %9s %10s %9s %8s %12s %9s\n", "form", "bits/w", "weights MB", "ms/token", "vs f16",
+              "limit ms", "GB/s", "prompt tok/s", "vs f16");
   for (const auto& r : rows) {
     const double ms = r["gen_ms_per_token"].get<double>(), pp = r["pp_tokens_per_s"].get<double>();
-    std::printf("%-12s %9.2f %11.1f %9.2f %9.2fx %9.2f %12.1f %8.2fx\n", r["form"].get<std::string>().c_str(),
+    std::printf("%-12s %9.2f %11.1f %9.2f %9.2fx %9.2f %8.1f %12.1f %8.2fx\n", r["form"].get<std::string>().c_str(),
                 r["bits_per_weight"].get<double>(), r["weight_bytes_per_token"].get<double>() / 1e6, ms,
-                ms > 0 ? f16_ms / ms : 0.0, r["gen_ms_limit"].get<double>(), pp, f16_pp > 0 ? pp / f16_pp : 0.0);
+                ms > 0 ? f16_ms / ms : 0.0, r["gen_ms_limit"].get<double>(), r["bandwidth_gbs"].get<double>(), pp,
+                f16_pp > 0 ? pp / f16_pp : 0.0);
   }
   return 0;
 }
@@ -404,8 +371,8 @@ int main(int argc, char** argv) {
   app.add_option("--gen-tokens", a.gen_tokens, "Generated tokens timed (after 4 warm-up tokens)")
       ->capture_default_str()
       ->check(cli::positive());
-  app.add_option("--bandwidth-mb", a.bandwidth_mb, "Buffer size of the read-bandwidth measurement")
-      ->capture_default_str()
+  app.add_option("--bandwidth-mb", a.bandwidth_mb,
+                 "Buffer size (MiB) of the read-bandwidth measurement (default: the model's weight bytes per token)")
       ->check(cli::positive());
   app.add_option("--seed", a.seed, "Seed of the random prompt (and of a preset's weights)")->capture_default_str();
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");

@@ -1,8 +1,11 @@
 // GEMV bandwidth: the 49 matrix-vector products of one GPT-2 124M token
 // (12 x {qkv 2304x768, proj 768x768, fc 3072x768, fc-proj 768x3072} + head
 // 50257x768), f32 and f16 weights, 1 and 2 threads, next to a plain read-sum
-// of the same number of bytes. Counter bytes_per_second: weight bytes / time.
-//   bench_gemv --benchmark_filter=f16
+// of 512 MiB and to rbe-bench's read-bandwidth probe over the token's bytes
+// (read_probe: the best of its read loops, counter probe_GBps). Counter
+// bytes_per_second: weight bytes / time.
+//   bench_gemv --benchmark_filter='token_gemvs/f(32|16)/2|read_probe'
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
 // decoding) through sgemv_multi / hgemv_multi (method 0) against sgemm /
 // gemm_f16w (method 1) in the same run, default threads. Args: method, M.
@@ -23,6 +26,7 @@
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/kernels/read_bandwidth.h"
 
 namespace {
 
@@ -110,7 +114,8 @@ void BM_token_batch(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 
-// Plain read-sum of 512 MiB in 4 MiB chunks over the threads (rbe-bench's bandwidth probe).
+// Plain read-sum of 512 MiB in 4 MiB chunks over the threads (the "plain" loop of
+// rbe-bench's probe, over a fixed buffer).
 void BM_read_sum(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
   typedef float v8f __attribute__((vector_size(32)));
@@ -134,11 +139,24 @@ void BM_read_sum(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * 32);
 }
 
+// rbe-bench's probe (the best of several read loops) over as many bytes as
+// the token's products read, default threads.
+template <class T>
+void BM_read_probe(benchmark::State& state) {
+  int64_t bytes = 0;
+  for (const Mat& m : token_matrices()) bytes += m.N * m.K * int64_t(sizeof(T));
+  double gbs = 0;
+  for (auto _ : state) gbs = rbe::kernels::measure_read_bandwidth(bytes).gbs;
+  state.counters["probe_GBps"] = gbs;
+}
+
 BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_read_probe, uint16_t)->Name("read_probe/f16")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -1,0 +1,24 @@
+#pragma once
+// The machine's read bandwidth, as rbe-bench's bandwidth limit needs it: the
+// best rate at which the current threads can read a buffer of a given size,
+// over a small family of read-only loops (plain, several streams per thread,
+// software prefetch at a few distances). A plain loop alone underestimates it
+// on machines where the hardware prefetcher keeps too few lines in flight
+// (measured about 20% below the best loop here; docs/performance.md), which
+// would let a kernel that prefetches look faster than "the limit".
+#include <cstdint>
+#include <string>
+
+namespace rbe::kernels {
+
+struct ReadBandwidth {
+  double gbs = 0;      // bytes / second / 1e9 of the fastest pass
+  std::string method;  // the loop that reached it, e.g. "4 streams, prefetch 1 KiB ahead to L2"
+};
+
+// Reads a buffer of `bytes` (rounded up to whole 4 KiB; at least 1 MiB),
+// allocated as tensors are (64-byte aligned, 2 MiB pages), with every loop of
+// the family `passes` times, round robin; throws if a sum comes out wrong.
+ReadBandwidth measure_read_bandwidth(int64_t bytes, int passes = 3);
+
+}  // namespace rbe::kernels

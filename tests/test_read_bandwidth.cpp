@@ -1,0 +1,31 @@
+// rbe-bench's read-bandwidth probe: a positive rate from one of its named
+// loops, for tiny buffers and one that ends in a short chunk, 1 and 2 threads
+// (the probe checks its own sums and throws if a read went missing).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include <oneapi/tbb/global_control.h>
+
+#include "tensor/kernels/read_bandwidth.h"
+
+namespace {
+
+TEST(ReadBandwidth, ReportsAPositiveRateAndTheLoopThatReachedIt) {
+  const std::set<std::string> loops = {"plain", "4 streams", "prefetch 1 KiB ahead to L1", "prefetch 1 KiB ahead to L2",
+                                       "prefetch 2 KiB ahead to L2", "4 streams, prefetch 1 KiB ahead to L2"};
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+    // 0 and tiny sizes round up to 1 MiB; 33 MiB + 1 byte (rounded up to a
+    // whole page) ends in a short 4 MiB chunk.
+    for (int64_t bytes : {int64_t(0), int64_t(100), int64_t(3) << 20, (int64_t(33) << 20) + 1}) {
+      const rbe::kernels::ReadBandwidth bw = rbe::kernels::measure_read_bandwidth(bytes, 1);
+      EXPECT_TRUE(std::isfinite(bw.gbs) && bw.gbs > 0) << bytes << " bytes: " << bw.gbs;
+      EXPECT_TRUE(loops.count(bw.method)) << "unexpected loop name '" << bw.method << "'";
+    }
+  }
+}
+
+}  // namespace
