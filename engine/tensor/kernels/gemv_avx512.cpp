@@ -18,36 +18,99 @@ inline __m512 load16(const uint16_t* p) {
 inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 
-// One row at a time with 4 accumulators, so each thread reads one sequential
-// stream (measured faster than 4 rows at a time sharing the x loads). An
-// optional software prefetch kAheadBytes ahead (kHint T0/T1) is left off: the
-// earlier +10-30% it measured came from a benchmark whose weights were
-// 16-byte aligned (split loads); on 64-byte aligned rows on 2 MiB pages
-// (tensor/big_alloc.h) the hardware prefetcher alone reads as fast as a plain
-// read-sum (tests/bench/bench_gemv).
-template <class T, int kAheadBytes, int kHint>
-void rows1_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
-                  float* y) {
-  const int64_t K16 = K & ~int64_t(15), K64 = K & ~int64_t(63);
+// Sum of each of four vectors, as the four lanes of the result.
+inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  auto fold = [](__m512 v) { return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)); };
+  const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(fold(a), fold(b)), _mm256_hadd_ps(fold(c), fold(d)));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+// Reads of a bandwidth-bound product: how far ahead (bytes, per stream) the
+// kernels below prefetch into L2. Measured on the 124M token matrices
+// (tests/bench/bench_gemv, docs/performance.md): the hardware prefetcher alone
+// keeps too few lines in flight for the FMA-heavy loop, and 4 streams with a
+// software prefetch read at 90-100% of the best read-only loop.
+template <class T>
+inline constexpr int kPrefetchAhead = sizeof(T) == 2 ? 2048 : 1024;
+
+// Prefetches the weight lines that one 32-weight step of a row consumes,
+// kPrefetchAhead bytes further along its stream (the following rows, when the
+// rows are contiguous).
+template <class T>
+inline void prefetch_step(const T* p) {
+  const char* q = reinterpret_cast<const char*>(p) + kPrefetchAhead<T>;
+  for (int b = 0; b < 32 * int(sizeof(T)); b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
+}
+
+// The first kPrefetchAhead bytes of a stream, which prefetch_step does not reach.
+template <class T>
+inline void prefetch_start(const T* p) {
+  const char* q = reinterpret_cast<const char*>(p);
+  for (int b = 0; b < kPrefetchAhead<T>; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
+}
+
+// One row: the tail rows of a range.
+template <class T>
+float row_dot(const T* w, int64_t K, const float* x) {
+  const int64_t K16 = K & ~int64_t(15), K32 = K & ~int64_t(31);
   const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* w = W + r * ldw;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t k = 0;
-    for (; k < K64; k += 64) {
-      if constexpr (kAheadBytes > 0) {
-        const char* pf = reinterpret_cast<const char*>(w + k) + kAheadBytes;
-        for (int b = 0; b < 64 * int(sizeof(T)); b += 64) _mm_prefetch(pf + b, _mm_hint(kHint));
-      }
-      a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
-      a1 = _mm512_fmadd_ps(load16(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
-      a2 = _mm512_fmadd_ps(load16(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
-      a3 = _mm512_fmadd_ps(load16(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
-    }
-    for (; k < K16; k += 16) a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
-    if (tail) a1 = _mm512_fmadd_ps(load16(w + K16, tail), _mm512_maskz_loadu_ps(tail, x + K16), a1);
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + (bias ? bias[r] : 0.f);
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  int64_t k = 0;
+  for (; k < K32; k += 32) {
+    prefetch_step(w + k);
+    a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
+    a1 = _mm512_fmadd_ps(load16(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
   }
+  if (k < K16) a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
+  if (tail) a1 = _mm512_fmadd_ps(load16(w + K16, tail), _mm512_maskz_loadu_ps(tail, x + K16), a1);
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// The rows [r0, r1) as four interleaved streams: step i computes rows
+// r0 + i, r0 + h + i, r0 + 2h + i and r0 + 3h + i (h = a quarter of the range),
+// each 32 weights sharing the x loads, each stream prefetched ahead. Four
+// streams per thread keep more lines in flight than one (docs/performance.md).
+template <class T>
+void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
+                 float* y) {
+  constexpr int S = 4;
+  const int64_t h = (r1 - r0) / S;
+  const int64_t K16 = K & ~int64_t(15), K32 = K & ~int64_t(31);
+  const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
+  if (h > 0)
+    for (int s = 0; s < S; ++s) prefetch_start(W + (r0 + s * h) * ldw);
+  for (int64_t i = 0; i < h; ++i) {
+    const T* w[S];
+    for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
+    __m512 a[S][2];
+    for (int s = 0; s < S; ++s) a[s][0] = a[s][1] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k < K32; k += 32) {
+      const __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
+#pragma GCC unroll 4
+      for (int s = 0; s < S; ++s) {
+        prefetch_step(w[s] + k);
+        a[s][0] = _mm512_fmadd_ps(load16(w[s] + k), x0, a[s][0]);
+        a[s][1] = _mm512_fmadd_ps(load16(w[s] + k + 16), x1, a[s][1]);
+      }
+    }
+    if (k < K16) {
+      const __m512 x0 = _mm512_loadu_ps(x + k);
+      for (int s = 0; s < S; ++s) a[s][0] = _mm512_fmadd_ps(load16(w[s] + k), x0, a[s][0]);
+    }
+    if (tail) {
+      const __m512 x1 = _mm512_maskz_loadu_ps(tail, x + K16);
+      for (int s = 0; s < S; ++s) a[s][1] = _mm512_fmadd_ps(load16(w[s] + K16, tail), x1, a[s][1]);
+    }
+    alignas(16) float out[S];
+    _mm_store_ps(out, reduce4(_mm512_add_ps(a[0][0], a[0][1]), _mm512_add_ps(a[1][0], a[1][1]),
+                              _mm512_add_ps(a[2][0], a[2][1]), _mm512_add_ps(a[3][0], a[3][1])));
+    for (int s = 0; s < S; ++s) {
+      const int64_t r = r0 + s * h + i;
+      y[r] = out[s] + (bias ? bias[r] : 0.f);
+    }
+  }
+  for (int64_t r = r0 + S * h; r < r1; ++r) y[r] = row_dot(W + r * ldw, K, x) + (bias ? bias[r] : 0.f);
 }
 
 // R weight rows times M inputs: R*M accumulators (<= 24 of the 32 zmm
@@ -119,8 +182,7 @@ void multi_avx512(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int6
 
 }  // namespace
 
-const GemvKernels kGemvAvx512 = {"avx512", &rows1_avx512<float, 0, _MM_HINT_T0>,
-                                 &rows1_avx512<uint16_t, 0, _MM_HINT_T1>, &multi_avx512<float>,
+const GemvKernels kGemvAvx512 = {"avx512", &rows_avx512<float>, &rows_avx512<uint16_t>, &multi_avx512<float>,
                                  &multi_avx512<uint16_t>};
 
 }  // namespace rbe::kernels::gemv_detail
