@@ -8,6 +8,7 @@
 #include "models/gpt2.h"
 #include "nn/functional.h"
 #include "nn_test_util.h"
+#include "tensor/ops.h"
 
 namespace {
 
@@ -201,6 +202,39 @@ TEST(GPT2, ForwardCachedMatchesForward) {
   }
   GPT2Model m(tiny_config());
   EXPECT_THROW(m.make_cache(1, 17), ShapeError);
+}
+
+// GPT-2's head size (64) takes the blocked online-softmax decode kernel: one
+// token at a time over 70 positions (three blocks of 32, so the running
+// maximum is rescaled), both rows of a batch, against the full forward. The
+// weights are scaled up so that the scores spread over tens of units.
+TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
+  ModelConfig c = tiny_config(32, 80, 128, 1, 2);
+  GPT2Model m(c, 5);
+  {
+    NoGradGuard ng;
+    for (auto& [name, p] : m.named_parameters())
+      if (name.find("c_attn.weight") != std::string::npos) rbe::ops::mul_(p, 8.f);
+  }
+  const int64_t T = 70;
+  std::vector<int32_t> toks;
+  for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 7 + i / 5) % 32));
+  Tensor full;
+  {
+    NoGradGuard ng;
+    full = m.forward(ids_of(toks, 2, T));
+  }
+  nn::KVCache cache = m.make_cache(2, T);
+  std::vector<Tensor> pieces;
+  auto cols = [&](int64_t t0, int64_t t1) {
+    std::vector<int32_t> v;
+    for (int b = 0; b < 2; ++b)
+      for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
+    return ids_of(v, 2, t1 - t0);
+  };
+  pieces.push_back(m.forward_cached(cols(0, 3), cache));
+  for (int64_t t = 3; t < T; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
+  EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), 1e-4f);
 }
 
 }  // namespace
