@@ -12,13 +12,13 @@
 namespace rbe::kernels {
 
 struct ReadBandwidth {
-  double gbs = 0;      // bytes / second / 1e9 of the fastest pass
+  double gbs = 0;      // bytes / second / 1e9: the fastest loop's median pass
   std::string method;  // the loop that reached it, e.g. "4 streams, prefetch 1 KiB ahead to L2"
 };
 
 // Reads a buffer of `bytes` (rounded up to whole 4 KiB; at least 1 MiB),
 // allocated as tensors are (64-byte aligned, 2 MiB pages), with every loop of
 // the family `passes` times, round robin; throws if a sum comes out wrong.
-ReadBandwidth measure_read_bandwidth(int64_t bytes, int passes = 3);
+ReadBandwidth measure_read_bandwidth(int64_t bytes, int passes = 5);
 
 }  // namespace rbe::kernels
