@@ -175,21 +175,55 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
     const __m512i codes = unpack_pair<kBits>(pA, pB, bit_ctrl);
     return kBits == 8 ? _mm512_xor_si512(codes, _mm512_set1_epi8(int8_t(0x80))) : _mm512_shuffle_epi8(table, codes);
   };
-  // One row at a time: each thread reads one sequential stream (measured
-  // 1.5-3x faster than two rows interleaved, which share the x loads but
-  // defeat the hardware prefetcher; a software prefetch bought nothing).
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = data + r * row_bytes;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+  // Four interleaved row streams (rows i, h+i, 2h+i, 3h+i of the range), as
+  // the dense GEMV does (tensor/kernels/gemv_avx512.cpp): the pairs share the
+  // x loads, and each stream is prefetched kAhead bytes ahead into L2. One
+  // sequential stream kept too few lines in flight on an Intel Xeon VM
+  // (docs/performance.md); on the AMD machine the earlier kernels were tuned
+  // on it bought nothing, and it costs a few prefetch instructions there.
+  constexpr int kStreams = 4;
+  constexpr int64_t kAhead = 1024;
+  const int64_t pair_bytes = kGroup == 64 ? gb : 2 * gb;
+  auto row_dots = [&](const uint8_t* const* rows, int n, float* out) RBE_VNNI_LAMBDA {
+    __m512 acc[kStreams][2];
+    for (int s = 0; s < n; ++s) acc[s][0] = acc[s][1] = _mm512_setzero_ps();
     for (int64_t P = 0; P < pairs; ++P) {
-      __m512 sv;
-      const __m512i u = pair(row, P, sv);
-      const __m512i dot = _mm512_dpbusd_epi32(_mm512_load_si512(x.neg + P * 16), u, _mm512_load_si512(x.q + P * 64));
-      const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_load_ps(x.xs + P * 16));
-      if (P & 1) acc1 = _mm512_fmadd_ps(t, sv, acc1);
-      else acc0 = _mm512_fmadd_ps(t, sv, acc0);
+      const __m512i xneg = _mm512_load_si512(x.neg + P * 16), xq = _mm512_load_si512(x.q + P * 64);
+      const __m512 xs = _mm512_load_ps(x.xs + P * 16);
+      for (int s = 0; s < n; ++s) {
+        const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
+        _mm_prefetch(pf, _MM_HINT_T1);
+        if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
+        __m512 sv;
+        const __m512i u = pair(rows[s], P, sv);
+        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)), xs);
+        if (P & 1) acc[s][1] = _mm512_fmadd_ps(t, sv, acc[s][1]);
+        else acc[s][0] = _mm512_fmadd_ps(t, sv, acc[s][0]);
+      }
     }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + (bias ? bias[r] : 0.f);
+    for (int s = 0; s < n; ++s) out[s] = _mm512_reduce_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]));
+  };
+  const int64_t h = (r1 - r0) / kStreams;
+  if (h > 0)
+    for (int s = 0; s < kStreams; ++s) {
+      const char* q = reinterpret_cast<const char*>(data + (r0 + s * h) * row_bytes);
+      for (int64_t b = 0; b < kAhead; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
+    }
+  for (int64_t i = 0; i < h; ++i) {
+    const uint8_t* rows[kStreams];
+    for (int s = 0; s < kStreams; ++s) rows[s] = data + (r0 + s * h + i) * row_bytes;
+    float out[kStreams];
+    row_dots(rows, kStreams, out);
+    for (int s = 0; s < kStreams; ++s) {
+      const int64_t r = r0 + s * h + i;
+      y[r] = out[s] + (bias ? bias[r] : 0.f);
+    }
+  }
+  for (int64_t r = r0 + kStreams * h; r < r1; ++r) {
+    const uint8_t* row = data + r * row_bytes;
+    float out;
+    row_dots(&row, 1, &out);
+    y[r] = out + (bias ? bias[r] : 0.f);
   }
 }
 
