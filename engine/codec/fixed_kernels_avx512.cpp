@@ -178,9 +178,10 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   // Four interleaved row streams (rows i, h+i, 2h+i, 3h+i of the range), as
   // the dense GEMV does (tensor/kernels/gemv_avx512.cpp): the pairs share the
   // x loads, and each stream is prefetched kAhead bytes ahead into L2. One
-  // sequential stream kept too few lines in flight on an Intel Xeon VM
-  // (docs/performance.md); on the AMD machine the earlier kernels were tuned
-  // on it bought nothing, and it costs a few prefetch instructions there.
+  // sequential stream kept too few lines in flight on an Intel Xeon VM: 2.7x
+  // slower for q4_0 (docs/performance.md). On the AMD machine the one-stream
+  // kernel was tuned on, a software prefetch had bought nothing; the four
+  // streams have not been measured there.
   constexpr int kStreams = 4;
   constexpr int64_t kAhead = 1024;
   const int64_t pair_bytes = kGroup == 64 ? gb : 2 * gb;
