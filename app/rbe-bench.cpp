@@ -278,9 +278,10 @@ void print_table(const nlohmann::json& j) {
 
 // The read bandwidth for a model that reads `weight_bytes` per token: the
 // probe reads a buffer that large (--bandwidth-mb overrides), so that caches
-// help it exactly as much as they can help the weights.
+// help it exactly as much as they can help the weights; at most 2 GiB, far
+// beyond any cache, so that a large model's probe does not double its memory.
 kernels::ReadBandwidth probe_for(const Args& a, double weight_bytes) {
-  const int64_t bytes = a.bandwidth_mb > 0 ? a.bandwidth_mb << 20 : int64_t(weight_bytes);
+  const int64_t bytes = a.bandwidth_mb > 0 ? a.bandwidth_mb << 20 : std::min<int64_t>(int64_t(weight_bytes), 2ll << 30);
   return kernels::measure_read_bandwidth(bytes);
 }
 
