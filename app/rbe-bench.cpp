@@ -7,6 +7,7 @@
 //   rbe-bench --preset 117M --codec rbe --bpw 4.25 --threads 2
 //   rbe-bench --preset 117M --compare --threads 2            (f16, q8_0, q4_0, rbe side by side)
 //   rbe-bench --model model.rbe                              (.rbe files run from their packed form)
+//   rbe-bench --preset 117M --dtype f16 --threads 2 --profile (where a token's time goes, step by step)
 //
 // Generation at batch 1 reads every weight once per token, so its floor is
 // gen_ms_limit = weight bytes read per token / read bandwidth. Counted per
@@ -43,6 +44,7 @@
 #include "tensor/kernels/gemv.h"
 #include "tensor/kernels/read_bandwidth.h"
 #include "tensor/kernels/threads.h"
+#include "tensor/op_timer.h"
 #include "tensor/random.h"
 
 using namespace rbe;
@@ -61,6 +63,7 @@ struct Args {
   int64_t prompt_tokens = 128, gen_tokens = 64, warmup_tokens = 4, bandwidth_mb = 0;  // 0: the weights per token
   uint64_t seed = 1;
   bool json = false;
+  bool profile = false;
 };
 
 double peak_rss_mb() {
@@ -210,11 +213,16 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   int32_t next = argmax_last(logits);
   std::vector<double> ms;
   for (int64_t i = 0; i < W + G; ++i) {
+    if (a.profile && i == W) {  // --profile: time the steps of the G timed tokens
+      op_timer::reset();
+      op_timer::set_enabled(true);
+    }
     const auto t0 = Clock::now();
     logits = model->forward_cached(Tensor::from_vector(std::vector<int32_t>{next}, {1, 1}), cache);
     next = argmax_last(logits);
     if (i >= W) ms.push_back(seconds_since(t0) * 1e3);
   }
+  op_timer::set_enabled(false);
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   const double gen_median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
@@ -249,6 +257,17 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"peak_rss_mb", rss},
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
                       {"kv_cache_bytes_per_token", kv_bytes}};
+  if (a.profile) {  // ms per token of each step; "other" is the rest of the mean token
+    nlohmann::json steps = nlohmann::json::array();
+    double timed_ms = 0;
+    for (const op_timer::Entry& e : op_timer::entries()) {
+      const double step_ms = e.seconds * 1e3 / double(G);
+      timed_ms += step_ms;
+      steps.push_back({{"step", e.name}, {"ms_per_token", step_ms}, {"calls_per_token", double(e.calls) / double(G)}});
+    }
+    steps.push_back({{"step", "other"}, {"ms_per_token", std::max(0.0, gen_mean - timed_ms)}, {"calls_per_token", 1.0}});
+    j["profile"] = steps;
+  }
   return j;
 }
 
@@ -274,6 +293,14 @@ void print_table(const nlohmann::json& j) {
   std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", j["gen_ms_limit"].get<double>(),
               100 * j["efficiency"].get<double>());
   std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
+  if (j.contains("profile")) {
+    std::printf("\nwhere a generated token's time goes (mean %.2f ms):\n", j["gen_ms_per_token_mean"].get<double>());
+    for (const auto& st : j["profile"])
+      std::printf("  %-14s %8.3f ms/token  %5.1f%%  (%g calls/token)\n", st["step"].get<std::string>().c_str(),
+                  st["ms_per_token"].get<double>(),
+                  100 * st["ms_per_token"].get<double>() / j["gen_ms_per_token_mean"].get<double>(),
+                  st["calls_per_token"].get<double>());
+  }
 }
 
 // The read bandwidth for a model that reads `weight_bytes` per token: the
@@ -377,6 +404,9 @@ int main(int argc, char** argv) {
       ->check(cli::positive());
   app.add_option("--seed", a.seed, "Seed of the random prompt (and of a preset's weights)")->capture_default_str();
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");
+  app.add_flag("--profile", a.profile,
+               "Also time each step of the generated tokens (the layers' products, attention, norms, head; "
+               "\"other\" is the rest) and report ms per token for each");
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
   if (a.model.empty() && a.preset.empty()) {
     std::fprintf(stderr, "rbe-bench: error: give --model PATH or --preset NAME\n");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autodiff/node.h"
+#include "tensor/op_timer.h"
 
 namespace rbe {
 
@@ -138,11 +139,20 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, bool las
   for (int64_t s : cache.row_start)
     if (s < 0) throw ShapeError(std::string(op) + ": negative cache.row_start " + std::to_string(s));
   const bool padded = std::any_of(cache.row_start.begin(), cache.row_start.end(), [](int64_t s) { return s > 0; });
-  Tensor x = padded ? embed_padded(ids, cache) : embed(ids, cache.length);
+  Tensor x;
+  {
+    op_timer::Scope timer("embed");
+    x = padded ? embed_padded(ids, cache) : embed(ids, cache.length);
+  }
   for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
   const int64_t T = ids.size(1);
   if (last_only && T > 1) x = rbe::slice(x, 1, T - 1, T).contiguous();
-  Tensor logits = head(ln_f_->forward(x));
+  {
+    op_timer::Scope timer("layer norm");
+    x = ln_f_->forward(x);
+  }
+  op_timer::Scope timer("head");
+  Tensor logits = head(x);
   cache.length += T;
   return logits;
 }

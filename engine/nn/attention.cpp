@@ -8,6 +8,7 @@
 #include "autodiff/node.h"
 #include "nn/kernel_util.h"
 #include "tensor/kernels/gemm.h"
+#include "tensor/op_timer.h"
 
 namespace rbe::nn {
 
@@ -69,6 +70,61 @@ void decode_head_any(const float* q, const float* K, const float* V, int64_t nv,
     const float* vj = V + j * hd;
     for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
   }
+}
+
+// Appends qkv's keys and values [B, Tn] to cache layer `layer` and writes the
+// attention output of every query to y [B, Tn, C].
+void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, Tensor& y) {
+  const int64_t B = y.size(0), Tn = y.size(1), C = y.size(2), hd = C / H, L = cache.length, nk = L + Tn;
+  const int64_t* row_start = cache.row_start.data();
+  const float* q3 = qkv.data<float>();
+  float *kp = cache.k[size_t(layer)].data<float>(), *vp = cache.v[size_t(layer)].data<float>();
+  const int64_t C3 = 3 * C, ML = cache.max_length;
+  float* yp = y.data<float>();
+  const float scale = float(1.0 / std::sqrt(double(hd)));
+  parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> S(static_cast<size_t>(Tn * nk));
+    for (int64_t bh = t0; bh < t1; ++bh) {
+      const int64_t b = bh / H, h = bh % H;
+      float* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
+      float* V = vp + bh * ML * hd;
+      const float* src = q3 + b * Tn * C3 + h * hd;
+      for (int64_t t = 0; t < Tn; ++t) {  // append the new keys/values
+        std::memcpy(K + (L + t) * hd, src + t * C3 + C, size_t(hd) * sizeof(float));
+        std::memcpy(V + (L + t) * hd, src + t * C3 + 2 * C, size_t(hd) * sizeof(float));
+      }
+      // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
+      const int64_t ks = std::min(row_start[b], nk), nv = nk - ks;
+      const float* Ks = K + ks * hd;
+      const float* Vs = V + ks * hd;
+      if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
+        float* out = yp + b * C + h * hd;
+        if (nv == 0) {  // a padded query: nothing to attend to
+          std::fill(out, out + hd, 0.f);
+          continue;
+        }
+        if (hd == 64) decode_head<64>(src, Ks, Vs, nv, scale, S.data(), out);
+        else decode_head_any(src, Ks, Vs, nv, hd, scale, S.data(), out);
+        continue;
+      }
+      // Query rows before r0 sit at padded positions: zero output, no work.
+      const int64_t r0 = std::clamp<int64_t>(row_start[b] - L, 0, Tn), M = Tn - r0;
+      for (int64_t r = 0; r < r0; ++r) std::fill_n(yp + (b * Tn + r) * C + h * hd, hd, 0.f);
+      if (M == 0) continue;
+      // S[M, nv] = scale * Q[r0:] K[ks:nk]^T; query row r sits at position L + r0 + r
+      // and sees keys ks .. L + r0 + r. (Unpadded, this is the same product as alone.)
+      kernels::sgemm(false, true, M, nv, hd, scale, src + r0 * C3, C3, Ks, hd, 0.f, S.data(), nv);
+      for (int64_t r = 0; r < M; ++r) {
+        float* row = S.data() + r * nv;
+        const int64_t n = L + r0 + r + 1 - ks;
+        const float mx = max_f32(row, n);
+        const float inv = float(1.0 / exp_shift_sum(row, row, n, mx));
+        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+        for (int64_t j = n; j < nv; ++j) row[j] = 0.f;
+      }
+      kernels::sgemm(false, false, M, hd, nv, 1.f, S.data(), nv, Vs, hd, 0.f, yp + (b * Tn + r0) * C + h * hd, C);
+    }
+  });
 }
 
 }  // namespace
@@ -171,7 +227,6 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64
                      std::to_string(cache.n_layer()) + " layers");
   const int64_t B = x.size(0), Tn = x.size(1), L = cache.length, nk = L + Tn;
   const Tensor& kc = cache.k[size_t(layer)];
-  const Tensor& vc = cache.v[size_t(layer)];
   if (B != kc.size(0) || H != kc.size(1) || hd != kc.size(3))
     throw ShapeError("MultiHeadAttention::forward_cached: cache " + shape_str(kc.shape()) + " does not fit x " +
                      shape_str(x.shape()) + " with " + std::to_string(H) + " heads");
@@ -183,57 +238,17 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64
                      std::to_string(cache.row_start.size()) + " entries for a batch of " + std::to_string(B));
   for (int64_t s : cache.row_start)
     if (s < 0) throw ShapeError("MultiHeadAttention::forward_cached: negative cache.row_start " + std::to_string(s));
-  const int64_t* row_start = cache.row_start.data();
-  Tensor qkv = c_attn->forward(x);  // [B, Tn, 3C], contiguous
-  const float* q3 = qkv.data<float>();
-  float *kp = kc.data<float>(), *vp = vc.data<float>();
-  const int64_t C3 = 3 * C, ML = cache.max_length;
+  Tensor qkv;
+  {
+    op_timer::Scope timer("attn.c_attn");
+    qkv = c_attn->forward(x);  // [B, Tn, 3C], contiguous
+  }
   Tensor y = Tensor::empty({B, Tn, C});
-  float* yp = y.data<float>();
-  const float scale = float(1.0 / std::sqrt(double(hd)));
-  parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> S(static_cast<size_t>(Tn * nk));
-    for (int64_t bh = t0; bh < t1; ++bh) {
-      const int64_t b = bh / H, h = bh % H;
-      float* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
-      float* V = vp + bh * ML * hd;
-      const float* src = q3 + b * Tn * C3 + h * hd;
-      for (int64_t t = 0; t < Tn; ++t) {  // append the new keys/values
-        std::memcpy(K + (L + t) * hd, src + t * C3 + C, size_t(hd) * sizeof(float));
-        std::memcpy(V + (L + t) * hd, src + t * C3 + 2 * C, size_t(hd) * sizeof(float));
-      }
-      // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
-      const int64_t ks = std::min(row_start[b], nk), nv = nk - ks;
-      const float* Ks = K + ks * hd;
-      const float* Vs = V + ks * hd;
-      if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
-        float* out = yp + b * C + h * hd;
-        if (nv == 0) {  // a padded query: nothing to attend to
-          std::fill(out, out + hd, 0.f);
-          continue;
-        }
-        if (hd == 64) decode_head<64>(src, Ks, Vs, nv, scale, S.data(), out);
-        else decode_head_any(src, Ks, Vs, nv, hd, scale, S.data(), out);
-        continue;
-      }
-      // Query rows before r0 sit at padded positions: zero output, no work.
-      const int64_t r0 = std::clamp<int64_t>(row_start[b] - L, 0, Tn), M = Tn - r0;
-      for (int64_t r = 0; r < r0; ++r) std::fill_n(yp + (b * Tn + r) * C + h * hd, hd, 0.f);
-      if (M == 0) continue;
-      // S[M, nv] = scale * Q[r0:] K[ks:nk]^T; query row r sits at position L + r0 + r
-      // and sees keys ks .. L + r0 + r. (Unpadded, this is the same product as alone.)
-      kernels::sgemm(false, true, M, nv, hd, scale, src + r0 * C3, C3, Ks, hd, 0.f, S.data(), nv);
-      for (int64_t r = 0; r < M; ++r) {
-        float* row = S.data() + r * nv;
-        const int64_t n = L + r0 + r + 1 - ks;
-        const float mx = max_f32(row, n);
-        const float inv = float(1.0 / exp_shift_sum(row, row, n, mx));
-        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-        for (int64_t j = n; j < nv; ++j) row[j] = 0.f;
-      }
-      kernels::sgemm(false, false, M, hd, nv, 1.f, S.data(), nv, Vs, hd, 0.f, yp + (b * Tn + r0) * C + h * hd, C);
-    }
-  });
+  {
+    op_timer::Scope timer("attn.core");  // the attention itself, over the cache
+    attend_cached(qkv, cache, layer, H, y);
+  }
+  op_timer::Scope timer("attn.c_proj");
   return c_proj->forward(y);
 }
 

@@ -1,6 +1,7 @@
 #include "nn/transformer.h"
 
 #include "autodiff/node.h"
+#include "tensor/op_timer.h"
 
 namespace rbe::nn {
 
@@ -39,14 +40,25 @@ Tensor TransformerBlock::forward(const Tensor& x, uint64_t dropout_seed) const {
 
 Tensor TransformerBlock::forward_cached(const Tensor& x, KVCache& cache, int64_t layer) const {
   NoGradGuard no_grad;
-  // Inference: no dropout, whatever the training flag.
-  auto mlp_eval = [&](const Tensor& h) { return mlp->c_proj->forward(F::activation(mlp->c_fc->forward(h), mlp->act)); };
+  // Inference: no dropout, whatever the training flag. Each step is timed
+  // when op_timer is on (rbe-bench --profile).
+  auto timed = [](const char* name, auto&& step) {
+    op_timer::Scope timer(name);
+    return step();
+  };
+  auto mlp_eval = [&](const Tensor& h) {
+    Tensor a = timed("mlp.c_fc", [&] { return mlp->c_fc->forward(h); });
+    a = timed("mlp.act", [&] { return F::activation(a, mlp->act); });
+    return timed("mlp.c_proj", [&] { return mlp->c_proj->forward(a); });
+  };
+  auto ln = [&](const LayerNorm& norm, const Tensor& t) { return timed("layer norm", [&] { return norm.forward(t); }); };
+  auto add = [&](const Tensor& a, const Tensor& b) { return timed("residual add", [&] { return F::add(a, b); }); };
   if (cfg_.pre_ln) {
-    Tensor h = F::add(x, attn->forward_cached(ln_1->forward(x), cache, layer));
-    return F::add(h, mlp_eval(ln_2->forward(h)));
+    Tensor h = add(x, attn->forward_cached(ln(*ln_1, x), cache, layer));
+    return add(h, mlp_eval(ln(*ln_2, h)));
   }
-  Tensor h = ln_1->forward(F::add(x, attn->forward_cached(x, cache, layer)));
-  return ln_2->forward(F::add(h, mlp_eval(h)));
+  Tensor h = ln(*ln_1, add(x, attn->forward_cached(x, cache, layer)));
+  return ln(*ln_2, add(h, mlp_eval(h)));
 }
 
 }  // namespace rbe::nn

@@ -24,6 +24,21 @@ check_json "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 16 --gen-tok
 # Without --bandwidth-mb the probe reads as many bytes as the weights per token.
 check_json "$("$BENCH" --preset mini --dtype f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --json)"
 
+# --profile: each step of a generated token with its ms per token; "other" is the rest.
+python3 - "$("$BENCH" --preset mini --threads 2 --prompt-tokens 8 --gen-tokens 8 --bandwidth-mb 64 --profile --json)" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+steps = {s["step"]: s for s in r["profile"]}
+for name in ("embed", "layer norm", "attn.c_attn", "attn.core", "attn.c_proj", "mlp.c_fc", "mlp.act", "mlp.c_proj", "head", "other"):
+    assert name in steps, f"missing step {name}: {list(steps)}"
+    assert steps[name]["ms_per_token"] >= 0, steps[name]
+layers = steps["attn.core"]["calls_per_token"]
+assert layers >= 1 and layers == int(layers) and steps["mlp.c_fc"]["calls_per_token"] == layers, steps
+assert steps["head"]["calls_per_token"] == 1, steps["head"]
+assert sum(s["ms_per_token"] for s in r["profile"]) >= r["gen_ms_per_token_mean"] * 0.999, r
+print("rbe-bench --profile OK:", len(steps), "steps")
+PY
+
 # Packed forms: the matrices' bits/weight is the form's rate, the model's is a
 # little above it (f32 norms, biases, positions), and the weights read per token
 # shrink accordingly. check_packed JSON FORM MATRIX_BPW
