@@ -78,7 +78,16 @@ struct ModelCosts {
   double stored_bytes = 0;            // every parameter as stored (packed bytes for packed matrices)
   double params = 0;
   double matrix_bytes = 0, matrix_weights = 0;  // the matrices alone (Linear weights and wte)
+  std::map<std::string, double> step_bytes;     // --profile step -> the weight and bias bytes it reads per token
 };
+
+// The --profile step that reads parameter `name` (a Linear's weight or bias), or "".
+std::string step_of(const std::string& name, bool tied) {
+  for (const std::string step : {"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"})
+    if (name.ends_with("." + step + ".weight") || name.ends_with("." + step + ".bias")) return step;
+  if (name == "lm_head.weight" || (tied && name == "wte.weight")) return "head";
+  return "";
+}
 
 ModelCosts model_costs(const GPT2Model& m) {
   const ModelConfig& c = m.config();
@@ -93,6 +102,7 @@ ModelCosts model_costs(const GPT2Model& m) {
     const double bytes = it != packed.end() ? double(it->second->bytes()) : double(t.numel() * dtype_size(t.dtype()));
     k.stored_bytes += bytes;
     k.params += double(t.numel());
+    if (const std::string step = step_of(name, c.tie_word_embeddings); !step.empty()) k.step_bytes[step] += bytes;
     if (t.dim() == 2 && name != "wpe.weight") k.matrix_bytes += bytes, k.matrix_weights += double(t.numel());
     if (name == "wpe.weight" || (name == "wte.weight" && !c.tie_word_embeddings)) {
       k.weight_bytes_per_token += bytes / double(t.size(0));  // one row per token
@@ -263,7 +273,12 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
     for (const op_timer::Entry& e : op_timer::entries()) {
       const double step_ms = e.seconds * 1e3 / double(G);
       timed_ms += step_ms;
-      steps.push_back({{"step", e.name}, {"ms_per_token", step_ms}, {"calls_per_token", double(e.calls) / double(G)}});
+      nlohmann::json st = {{"step", e.name}, {"ms_per_token", step_ms}, {"calls_per_token", double(e.calls) / double(G)}};
+      if (const auto it = k.step_bytes.find(e.name); it != k.step_bytes.end() && step_ms > 0) {
+        st["weight_bytes_per_token"] = it->second;
+        st["gb_per_s"] = it->second / (step_ms * 1e-3) / 1e9;
+      }
+      steps.push_back(st);
     }
     steps.push_back({{"step", "other"}, {"ms_per_token", std::max(0.0, gen_mean - timed_ms)}, {"calls_per_token", 1.0}});
     j["profile"] = steps;
@@ -295,11 +310,16 @@ void print_table(const nlohmann::json& j) {
   std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
   if (j.contains("profile")) {
     std::printf("\nwhere a generated token's time goes (mean %.2f ms):\n", j["gen_ms_per_token_mean"].get<double>());
-    for (const auto& st : j["profile"])
-      std::printf("  %-14s %8.3f ms/token  %5.1f%%  (%g calls/token)\n", st["step"].get<std::string>().c_str(),
+    for (const auto& st : j["profile"]) {
+      std::printf("  %-14s %8.3f ms/token  %5.1f%%  (%g calls/token)", st["step"].get<std::string>().c_str(),
                   st["ms_per_token"].get<double>(),
                   100 * st["ms_per_token"].get<double>() / j["gen_ms_per_token_mean"].get<double>(),
                   st["calls_per_token"].get<double>());
+      if (st.contains("gb_per_s"))
+        std::printf("  %6.1f MB at %5.1f GB/s", st["weight_bytes_per_token"].get<double>() / 1e6,
+                    st["gb_per_s"].get<double>());
+      std::printf("\n");
+    }
   }
 }
 

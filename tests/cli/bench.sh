@@ -35,6 +35,10 @@ for name in ("embed", "layer norm", "attn.c_attn", "attn.core", "attn.c_proj", "
 layers = steps["attn.core"]["calls_per_token"]
 assert layers >= 1 and layers == int(layers) and steps["mlp.c_fc"]["calls_per_token"] == layers, steps
 assert steps["head"]["calls_per_token"] == 1, steps["head"]
+# The products carry the bytes they read and their rate; the head reads the (tied) embedding.
+assert abs(sum(steps[n]["weight_bytes_per_token"] for n in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "head"))
+           - r["weight_bytes_per_token"]) < 0.01 * r["weight_bytes_per_token"], r
+assert all(steps[n]["gb_per_s"] > 0 for n in ("attn.c_attn", "head")) and "gb_per_s" not in steps["attn.core"]
 assert sum(s["ms_per_token"] for s in r["profile"]) >= r["gen_ms_per_token_mean"] * 0.999, r
 print("rbe-bench --profile OK:", len(steps), "steps")
 PY
