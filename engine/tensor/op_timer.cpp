@@ -1,5 +1,6 @@
 #include "tensor/op_timer.h"
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 

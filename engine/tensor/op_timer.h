@@ -3,7 +3,6 @@
 // --profile): where a decoding step's time goes, step by step. Off by
 // default; a disabled OpTimer costs one relaxed atomic load. Steps are timed
 // on the thread that runs the forward pass; their parallel work counts once.
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
