@@ -449,7 +449,7 @@ TEST(CodecFixed, CancelStopsTheEncoder) {
 }
 
 TEST(CodecFixed, PropertyRowsDecodeEqualsFullDecodeAndGenericGemvAgrees) {
-  rc::check([] {
+  EXPECT_TRUE(rc::check([] {
     const int64_t rows = *rc::gen::inRange<int64_t>(1, 40);
     const int64_t cols = 64 * *rc::gen::inRange<int64_t>(1, 6);
     const int form = *rc::gen::inRange(0, int(kForms.size()));
@@ -465,5 +465,5 @@ TEST(CodecFixed, PropertyRowsDecodeEqualsFullDecodeAndGenericGemvAgrees) {
     std::vector<float> x(size_t(cols), 0.5f), y(static_cast<size_t>(rows));
     RC_ASSERT(fixed_gemv_with_kernel("generic", e, x.data(), nullptr, y.data()));
     RC_ASSERT(rel_diff(y, naive_matvec(D, rows, cols, x.data(), nullptr)) < 1e-4);
-  });
+  }));
 }

@@ -171,7 +171,7 @@ TEST_F(RbeFile, RoundTripKeepsTensorsAndReport) {
 TEST(RbeFileProps, RandomModelsRoundTrip) {
   const std::string dir = testutil::temp_dir("props");
   int run = 0;
-  rc::check([&] {
+  EXPECT_TRUE(rc::check([&] {
     ModelConfig c = ModelConfig::preset("mini");
     c.n_layer = *rc::gen::inRange<int64_t>(1, 3);
     c.n_head = *rc::gen::inRange<int64_t>(1, 3);
@@ -201,7 +201,7 @@ TEST(RbeFileProps, RandomModelsRoundTrip) {
     RC_ASSERT(b.raw.size() == a.raw.size());
     for (size_t i = 0; i < a.raw.size(); ++i) RC_ASSERT(b.raw[i].second.to_vector() == a.raw[i].second.to_vector());
     fs::remove(path);
-  });
+  }));
   fs::remove_all(dir);
 }
 
