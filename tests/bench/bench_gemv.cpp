@@ -6,6 +6,12 @@
 // bytes_per_second: weight bytes / time.
 //   bench_gemv --benchmark_filter='token_gemvs/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+// token_reads/f32|f16/T: the same matrices read in the GEMV's row chunks
+// (kGemvRowChunking) and its memory schedule (4 row streams per chunk, each
+// prefetched 1 KiB (f32) / 2 KiB (f16) ahead into L2) with no arithmetic but a
+// sum: the ceiling of that schedule, to set token_gemvs against.
+//   bench_gemv --benchmark_filter='token_(gemvs|reads)/f(32|16)/2|read_probe'
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
 // decoding) through sgemv_multi / hgemv_multi (method 0) against sgemm /
 // gemm_f16w (method 1) in the same run, default threads. Args: method, M.
@@ -15,6 +21,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -27,6 +34,7 @@
 #include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemv.h"
 #include "tensor/kernels/read_bandwidth.h"
+#include "tensor/kernels/row_chunks.h"
 
 namespace {
 
@@ -75,6 +83,60 @@ void BM_token_gemvs(benchmark::State& state) {
         rbe::kernels::sgemv(mats[i].N, mats[i].K, w[i].get(), mats[i].K, x.data(), nullptr, y.data());
       else
         rbe::kernels::hgemv(mats[i].N, mats[i].K, w[i].get(), mats[i].K, x.data(), nullptr, y.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+// Sums rows [0, n) of `row_bytes` bytes each as the GEMV kernel walks them:
+// four streams of n/4 rows, kAhead bytes prefetched ahead into L2; the rest
+// (fewer than 4 rows) plainly.
+template <int kAhead>
+float read_rows(const char* p, int64_t n, int64_t row_bytes) {
+  typedef float v8f __attribute__((vector_size(32)));
+  const int64_t h = n / 4, len = h * row_bytes;
+  v8f acc[4] = {};
+  for (int64_t i = 0; i < len; i += 64)
+    for (int s = 0; s < 4; ++s) {
+      const char* q = p + s * len + i;
+      __builtin_prefetch(q + kAhead, 0, 2);
+      v8f a, b;
+      std::memcpy(&a, q, 32);
+      std::memcpy(&b, q + 32, 32);
+      acc[s] += a + b;
+    }
+  for (const char* q = p + 4 * len; q < p + n * row_bytes; q += 32) {
+    v8f a;
+    std::memcpy(&a, q, 32);
+    acc[0] += a;
+  }
+  const v8f t = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  return t[0] + t[7];
+}
+
+template <class T>
+void BM_token_reads(benchmark::State& state) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const auto mats = token_matrices();
+  std::vector<Buffer<T>> w;
+  int64_t bytes = 0, max_n = 0;
+  for (const Mat& m : mats) {
+    w.push_back(make_buffer<T>(m.N * m.K));
+    for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);
+    bytes += m.N * m.K * int64_t(sizeof(T));
+    max_n = std::max(max_n, m.N);
+  }
+  std::vector<float> y(static_cast<size_t>(max_n));
+  constexpr int kAhead = sizeof(T) == 2 ? 2048 : 1024;  // as the GEMV kernel (gemv_avx512.cpp)
+  for (auto _ : state) {
+    for (size_t i = 0; i < mats.size(); ++i) {
+      const int64_t row_bytes = mats[i].K * int64_t(sizeof(T));
+      const char* base = reinterpret_cast<const char*>(w[i].get());
+      rbe::kernels::parallel_row_chunks(mats[i].N, row_bytes, rbe::kernels::kGemvRowChunking,
+                                        [&](int64_t r0, int64_t r1) {
+                                          y[size_t(r0)] = read_rows<kAhead>(base + r0 * row_bytes, r1 - r0, row_bytes);
+                                        });
     }
     benchmark::DoNotOptimize(y.data());
   }
@@ -152,6 +214,8 @@ void BM_read_probe(benchmark::State& state) {
 
 BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_reads, float)->Name("token_reads/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_reads, uint16_t)->Name("token_reads/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -172,10 +172,9 @@ const GemvKernels& active() {
 }
 [[maybe_unused]] const GemvKernels& g_startup_choice = active();  // chosen at start-up, not in the first hot call
 
-// Chunks of 32 KiB .. 1 MiB of weights; below 48 KiB on the calling thread.
 template <class Fn>
 void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
-  parallel_row_chunks(N, row_bytes, RowChunking{48 << 10, 32 << 10, 1 << 20}, rows);
+  parallel_row_chunks(N, row_bytes, kGemvRowChunking, rows);
 }
 
 void sgemv_impl(const GemvKernels& ks, int64_t N, int64_t K, const float* W, int64_t ldw, const float* x,

@@ -21,6 +21,11 @@ struct RowChunking {
   int64_t min_chunk, max_chunk;  // bytes per task
 };
 
+// The dense GEMV's chunks (gemv.cpp): 32 KiB .. 1 MiB of weights, below 48 KiB
+// on the calling thread. tests/bench/bench_gemv reads the token's matrices in
+// the same chunks with no arithmetic, as the products' ceiling.
+inline constexpr RowChunking kGemvRowChunking{48 << 10, 32 << 10, 1 << 20};
+
 // rows(r0, r1) is called for disjoint ranges covering [0, N).
 template <class Fn>
 void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&& rows) {
