@@ -40,6 +40,7 @@
 #include "io/model_loader.h"
 #include "nn/layers.h"
 #include "models/gpt2.h"
+#include "tensor/kernels/argmax.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemv.h"
 #include "tensor/kernels/read_bandwidth.h"
@@ -145,7 +146,7 @@ double pack_random_model(GPT2Model& m, const codec::CodecSettings& s, uint64_t s
 int32_t argmax_last(const Tensor& logits) {  // logits [1, T, V]
   const int64_t V = logits.size(2), T = logits.size(1);
   const float* p = logits.data<float>() + (T - 1) * V;
-  return int32_t(std::max_element(p, p + V) - p);
+  return int32_t(kernels::argmax_f32(p, V));
 }
 
 struct BenchModel {
@@ -229,7 +230,10 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
     }
     const auto t0 = Clock::now();
     logits = model->forward_cached(Tensor::from_vector(std::vector<int32_t>{next}, {1, 1}), cache);
-    next = argmax_last(logits);
+    {
+      op_timer::Scope timer("argmax");  // the greedy pick, part of every generated token
+      next = argmax_last(logits);
+    }
     if (i >= W) ms.push_back(seconds_since(t0) * 1e3);
   }
   op_timer::set_enabled(false);
@@ -425,7 +429,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", a.seed, "Seed of the random prompt (and of a preset's weights)")->capture_default_str();
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");
   app.add_flag("--profile", a.profile,
-               "Also time each step of the generated tokens (the layers' products, attention, norms, head; "
+               "Also time each step of the generated tokens (the layers' products, attention, norms, head, the greedy argmax; "
                "\"other\" is the rest) and report ms per token for each");
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
   if (a.model.empty() && a.preset.empty()) {

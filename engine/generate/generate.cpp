@@ -5,17 +5,13 @@
 #include <numeric>
 
 #include "autodiff/node.h"
+#include "tensor/kernels/argmax.h"
 
 namespace rbe {
 
 namespace {
 
-int32_t argmax(const float* x, int64_t n) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < n; ++i)
-    if (x[i] > x[best]) best = i;
-  return int32_t(best);
-}
+int32_t argmax(const float* x, int64_t n) { return int32_t(kernels::argmax_f32(x, n)); }
 
 // CTRL-style: each token seen before has its logit divided by the penalty when
 // positive, multiplied when negative (once per token, however often it occurred).

@@ -29,7 +29,7 @@ python3 - "$("$BENCH" --preset mini --threads 2 --prompt-tokens 8 --gen-tokens 8
 import json, sys
 r = json.loads(sys.argv[1])
 steps = {s["step"]: s for s in r["profile"]}
-for name in ("embed", "layer norm", "attn.c_attn", "attn.core", "attn.c_proj", "mlp.c_fc", "mlp.act", "mlp.c_proj", "head", "other"):
+for name in ("embed", "layer norm", "attn.c_attn", "attn.core", "attn.c_proj", "mlp.c_fc", "mlp.act", "mlp.c_proj", "head", "argmax", "other"):
     assert name in steps, f"missing step {name}: {list(steps)}"
     assert steps[name]["ms_per_token"] >= 0, steps[name]
 layers = steps["attn.core"]["calls_per_token"]
