@@ -56,7 +56,7 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct Args {
-  std::string model, preset, dtype = "f32", codec;
+  std::string model, preset, dtype = "f32", codec, kv_cache = "f32";
   double bpw = 0;  // 0: the codec's default
   int block_size = 64;
   bool compare = false;
@@ -210,6 +210,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   const Tensor ids = Tensor::from_vector(prompt, {1, P});
 
   // Prompt processing: one batched pass; the first run warms up, best of two after it.
+  model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
   nn::KVCache cache = model->make_cache(1, P + W + G);
   double pp_s = 1e30;
   Tensor logits;
@@ -247,7 +248,8 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   const ModelCosts k = model_costs(*model);
   const double attn_flops = 4.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(P) * double(P + 1) / 2;
   const double pp_flops = 2.0 * k.matmul_params * double(P) + attn_flops;
-  const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * 4.0 * (double(P + W) + double(G + 1) / 2);
+  const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(dtype_size(cache.dtype())) *
+                          (double(P + W) + double(G + 1) / 2);
   const std::string source = bm.source;
 
   nlohmann::json j = {{"model", source},
@@ -270,6 +272,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"gen_ms_min", sorted.empty() ? 0 : sorted.front()},
                       {"peak_rss_mb", rss},
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
+                      {"kv_cache", a.kv_cache},
                       {"kv_cache_bytes_per_token", kv_bytes}};
   if (a.profile) {  // ms per token of each step; "other" is the rest of the mean token
     nlohmann::json steps = nlohmann::json::array();
@@ -307,8 +310,9 @@ void print_table(const nlohmann::json& j) {
               j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
   std::printf("read bandwidth   %10.1f GB/s (%d threads; best loop: %s)\n", j["bandwidth_gbs"].get<double>(),
               j["threads"].get<int>(), j["bandwidth_method"].get<std::string>().c_str());
-  std::printf("weights/token    %10.1f MB (+ KV cache %.1f MB on average)\n",
-              j["weight_bytes_per_token"].get<double>() / 1e6, j["kv_cache_bytes_per_token"].get<double>() / 1e6);
+  std::printf("weights/token    %10.1f MB (+ %s KV cache %.1f MB on average)\n",
+              j["weight_bytes_per_token"].get<double>() / 1e6, j["kv_cache"].get<std::string>().c_str(),
+              j["kv_cache_bytes_per_token"].get<double>() / 1e6);
   std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", j["gen_ms_limit"].get<double>(),
               100 * j["efficiency"].get<double>());
   std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
@@ -423,6 +427,10 @@ int main(int argc, char** argv) {
   app.add_option("--gen-tokens", a.gen_tokens, "Generated tokens timed (after 4 warm-up tokens)")
       ->capture_default_str()
       ->check(cli::positive());
+  app.add_option("--kv-cache", a.kv_cache,
+                 "KV cache storage: f32 (exact) or f16 (half the cache memory and reads; keys and values rounded)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--bandwidth-mb", a.bandwidth_mb,
                  "Buffer size (MiB) of the read-bandwidth measurement (default: the model's weight bytes per token)")
       ->check(cli::positive());

@@ -28,7 +28,7 @@ using namespace rbe;
 namespace {
 
 struct Args {
-  std::string model, prompt, eval_file;
+  std::string model, prompt, eval_file, kv_cache = "f32";
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eot = false;
@@ -201,6 +201,11 @@ int main(int argc, char** argv) {
                  "Stop when the generated text contains STRING (\\n, \\t, \\r, \\\\ are escapes); the text is cut "
                  "before it (repeatable)");
   app.add_flag("--ignore-eot", a.ignore_eot, "Keep generating after the end-of-text token");
+  app.add_option("--kv-cache", a.kv_cache,
+                 "KV cache storage for generation: f32 (exact) or f16 (half the cache memory, faster at long "
+                 "contexts; keys and values rounded to f16)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--threads", a.threads, "Worker threads (0: all cores)")->capture_default_str()->check(cli::non_negative());
   auto* tokenize = app.add_flag("--tokenize", a.tokenize,
                                 "Read text on stdin, print its token ids as a JSON array (<|endoftext|> maps to its id)");
@@ -230,6 +235,7 @@ int main(int argc, char** argv) {
     if (a.detokenize) return detokenize_main(a);
     LoadedModel m = codec::load_any_model(a.model);
     m.model->eval();
+    m.model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
     return a.eval_file.empty() ? generate_main(a, m) : eval_main(a, m);
   });
 }

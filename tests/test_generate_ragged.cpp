@@ -208,11 +208,19 @@ TEST(RaggedBatch, FullyPaddedRowsStayFinite) {
   EXPECT_LT(rel_diff(cc.data<float>() + (3 + 1) * 61, ref.data<float>(), 2 * 61), 1e-5);
 }
 
-TEST(RaggedBatch, CacheChecksAndDropFront) {
+// The cache operations below run on an f32 and on an f16 cache (whose
+// entries move as raw 16-bit values).
+class RaggedCache : public ::testing::TestWithParam<DType> {};
+INSTANTIATE_TEST_SUITE_P(KvDtype, RaggedCache, ::testing::Values(DType::F32, DType::F16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST_P(RaggedCache, CacheChecksAndDropFront) {
   GPT2Model m(ragged_config(), 24);
   sharpen(m);
+  m.set_kv_cache_dtype(GetParam());
   NoGradGuard ng;
   nn::KVCache cache = m.make_cache(2, 8);
+  EXPECT_EQ(cache.dtype(), GetParam());
   EXPECT_EQ(cache.row_start, (std::vector<int64_t>{0, 0}));
   cache.row_start = {0};
   EXPECT_THROW(m.forward_cached(Tensor::from_vector(tokens(2, 1, 61), {2, 1}), cache), ShapeError);
@@ -236,9 +244,10 @@ TEST(RaggedBatch, CacheChecksAndDropFront) {
   EXPECT_EQ(cache.row_start, (std::vector<int64_t>{0, 0}));
 }
 
-TEST(RaggedBatch, KeepRowsContinuesLikeTheRowsAlone) {
+TEST_P(RaggedCache, KeepRowsContinuesLikeTheRowsAlone) {
   GPT2Model m(ragged_config(), 30);
   sharpen(m);
+  m.set_kv_cache_dtype(GetParam());
   NoGradGuard ng;
   const std::vector<std::vector<int32_t>> prompts = {tokens(3, 1, 61), tokens(9, 2, 61), tokens(6, 3, 61)};
   nn::KVCache cache = m.make_cache(3, 12);
@@ -271,6 +280,16 @@ TEST(RaggedBatch, GreedyGenerationEqualsOneAtATime) {
   EXPECT_EQ(out[2].size(), 16u);
   expect_batch_equals_alone(m, kRagged, greedy(30));
   // Prompts longer than the context are truncated from the left, as alone.
+  expect_batch_equals_alone(m, {tokens(40, 7, 61), tokens(3, 8, 61), tokens(31, 9, 61)}, greedy(5));
+}
+
+// With an f16 cache too: the padded prompt pass, the rows that leave the
+// batch (keep_rows) and the padding dropped at the context limit (drop_front).
+TEST(RaggedBatch, F16CacheGreedyGenerationEqualsOneAtATime) {
+  GPT2Model m(ragged_config(), 25);
+  sharpen(m);
+  m.set_kv_cache_dtype(DType::F16);
+  expect_batch_equals_alone(m, kRagged, greedy(30));
   expect_batch_equals_alone(m, {tokens(40, 7, 61), tokens(3, 8, 61), tokens(31, 9, 61)}, greedy(5));
 }
 

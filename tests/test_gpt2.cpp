@@ -237,4 +237,45 @@ TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
   EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), 1e-4f);
 }
 
+// An f16 KV cache: the same logits as the f32 cache up to the rounding of
+// keys and values to f16, through a prompt, a second multi-token chunk (the
+// prompt path over cached f16 keys) and single-token steps, for head size 64
+// (the blocked decode loop) and 8 (the plain one). Other cache dtypes throw.
+TEST(GPT2, F16KvCacheMatchesF32Cache) {
+  for (int64_t hd : {64, 8}) {
+    GPT2Model m(tiny_config(32, 80, 2 * hd, 2, 2), 9);
+    {
+      NoGradGuard ng;  // sharper attention, so that the cache's values matter
+      for (auto& [name, p] : m.named_parameters())
+        if (name.find("c_attn.weight") != std::string::npos) rbe::ops::mul_(p, 8.f);
+    }
+    const int64_t T = 40;
+    std::vector<int32_t> toks;
+    for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 11 + i / 3) % 32));
+    auto cols = [&](int64_t t0, int64_t t1) {
+      std::vector<int32_t> v;
+      for (int b = 0; b < 2; ++b)
+        for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
+      return ids_of(v, 2, t1 - t0);
+    };
+    auto run = [&](DType kv) {
+      m.set_kv_cache_dtype(kv);
+      nn::KVCache cache = m.make_cache(2, T);
+      EXPECT_EQ(cache.dtype(), kv);
+      std::vector<Tensor> pieces{m.forward_cached(cols(0, 4), cache), m.forward_cached(cols(4, 9), cache)};
+      for (int64_t t = 9; t < T; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
+      return rbe::concat(pieces, 1);
+    };
+    const Tensor f32 = run(DType::F32), f16 = run(DType::F16);
+    float scale = 0.f;
+    for (float v : f32.to_vector()) scale = std::max(scale, std::fabs(v));
+    const float diff = max_abs_diff(f16, f32);
+    EXPECT_LT(diff, 2e-3f * scale) << "head size " << hd;
+    EXPECT_GT(diff, 0.f) << "head size " << hd << ": the f16 cache rounds keys and values";
+  }
+  GPT2Model m(tiny_config());
+  EXPECT_THROW(m.set_kv_cache_dtype(DType::BF16), ShapeError);
+  EXPECT_THROW(nn::KVCache(1, 1, 1, 4, 8, DType::I32), ShapeError);
+}
+
 }  // namespace

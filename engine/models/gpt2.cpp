@@ -119,7 +119,14 @@ nn::KVCache GPT2Model::make_cache(int64_t batch, int64_t max_length) const {
   if (max_length > config_.n_positions)
     throw ShapeError("GPT2Model::make_cache: max_length " + std::to_string(max_length) +
                      " exceeds n_positions = " + std::to_string(config_.n_positions));
-  return nn::KVCache(config_.n_layer, batch, config_.n_head, max_length, config_.head_dim());
+  return nn::KVCache(config_.n_layer, batch, config_.n_head, max_length, config_.head_dim(), kv_dtype_);
+}
+
+void GPT2Model::set_kv_cache_dtype(DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::F16)
+    throw ShapeError(std::string("GPT2Model::set_kv_cache_dtype: the KV cache is stored as F32 or F16, not ") +
+                     dtype_name(dtype));
+  kv_dtype_ = dtype;
 }
 
 Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, bool last_only) {

@@ -38,6 +38,11 @@ class GPT2Model : public nn::Module {
   // head is a large share of a prompt's cost).
   nn::KVCache make_cache(int64_t batch, int64_t max_length) const;
   Tensor forward_cached(const Tensor& ids, nn::KVCache& cache, bool last_only = false);
+  // Storage of the caches make_cache() builds from now on: F32 (the default,
+  // exact) or F16 (half the memory and half the cache reads of each decoded
+  // token; keys and values rounded to f16). Throws for other dtypes.
+  void set_kv_cache_dtype(DType dtype);
+  DType kv_cache_dtype() const { return kv_dtype_; }
 
  private:
   Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]
@@ -46,6 +51,7 @@ class GPT2Model : public nn::Module {
 
   ModelConfig config_;
   bool checkpointing_ = false;
+  DType kv_dtype_ = DType::F32;
   Rng dropout_rng_;  // one dropout seed per forward()
   std::shared_ptr<nn::Embedding> wte_;
   std::shared_ptr<nn::Embedding> wpe_;

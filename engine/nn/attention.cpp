@@ -22,8 +22,8 @@ namespace {
 // kBlock positions, K then V, with an online softmax (the running maximum
 // rescales the partial sum): two streams in flight instead of one, each
 // prefetched kAhead bytes ahead as the GEMV does; q and out stay in registers.
-template <int HD>
-void decode_head(const float* q, const float* K, const float* V, int64_t nv, float scale, float* scores, float* out) {
+template <int HD, class T>
+void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale, float* scores, float* out) {
   constexpr int C = HD / 8;
   constexpr int64_t kBlock = 32, kAhead = 2048;
   v8f qv[C], o[C];
@@ -33,8 +33,8 @@ void decode_head(const float* q, const float* K, const float* V, int64_t nv, flo
   for (int64_t j0 = 0; j0 < nv; j0 += kBlock) {
     const int64_t n = std::min(kBlock, nv - j0);
     for (int64_t j = 0; j < n; ++j) {
-      const float* kj = K + (j0 + j) * HD;
-      for (int b = 0; b < HD * 4; b += 64) __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
+      const T* kj = K + (j0 + j) * HD;
+      for (int b = 0; b < HD * int(sizeof(T)); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
       v8f acc = qv[0] * load8(kj);
       for (int c = 1; c < C; ++c) acc += qv[c] * load8(kj + 8 * c);
       scores[j] = scale * hsum8(acc);
@@ -48,8 +48,8 @@ void decode_head(const float* q, const float* K, const float* V, int64_t nv, flo
     }
     l += exp_shift_sum(scores, scores, n, m);
     for (int64_t j = 0; j < n; ++j) {
-      const float* vj = V + (j0 + j) * HD;
-      for (int b = 0; b < HD * 4; b += 64) __builtin_prefetch(reinterpret_cast<const char*>(vj) + kAhead + b, 0, 2);
+      const T* vj = V + (j0 + j) * HD;
+      for (int b = 0; b < HD * int(sizeof(T)); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(vj) + kAhead + b, 0, 2);
       const v8f p = splat8(scores[j]);
       for (int c = 0; c < C; ++c) o[c] += p * load8(vj + 8 * c);
     }
@@ -59,51 +59,78 @@ void decode_head(const float* q, const float* K, const float* V, int64_t nv, flo
 }
 
 // Any head size: plain loops.
-void decode_head_any(const float* q, const float* K, const float* V, int64_t nv, int64_t hd, float scale,
-                     float* scores, float* out) {
-  for (int64_t j = 0; j < nv; ++j) scores[j] = scale * dot_f32(q, K + j * hd, hd);
+template <class T>
+void decode_head_any(const float* q, const T* K, const T* V, int64_t nv, int64_t hd, float scale, float* scores,
+                     float* out) {
+  for (int64_t j = 0; j < nv; ++j) {
+    const T* kj = K + j * hd;
+    float s = 0.f;
+    for (int64_t d = 0; d < hd; ++d) s += q[d] * to_f32(kj[d]);
+    scores[j] = scale * s;
+  }
   const float mx = max_f32(scores, nv);
   const float inv = float(1.0 / exp_shift_sum(scores, scores, nv, mx));
   std::fill(out, out + hd, 0.f);
   for (int64_t j = 0; j < nv; ++j) {
     const float p = scores[j] * inv;
-    const float* vj = V + j * hd;
-    for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
+    const T* vj = V + j * hd;
+    for (int64_t d = 0; d < hd; ++d) out[d] += p * to_f32(vj[d]);
   }
+}
+
+// n values into the cache's storage type (rounded to nearest even for f16).
+void store_kv(float* dst, const float* src, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
+void store_kv(uint16_t* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) store8(dst + i, load8(src + i));
+  for (; i < n; ++i) from_f32(src[i], dst + i);
+}
+
+// rows x hd cached values as f32 for the prompt path's sgemm: the cache
+// itself when it is f32, else converted into buf.
+const float* kv_as_f32(const float* p, int64_t n, std::vector<float>&) { return p; }
+const float* kv_as_f32(const uint16_t* p, int64_t n, std::vector<float>& buf) {
+  buf.resize(size_t(n));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) store8(buf.data() + i, load8(p + i));
+  for (; i < n; ++i) buf[size_t(i)] = to_f32(p[i]);
+  return buf.data();
 }
 
 // Appends qkv's keys and values [B, Tn] to cache layer `layer` and writes the
 // attention output of every query to y [B, Tn, C].
-void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, Tensor& y) {
+template <class T>
+void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, Tensor& y) {
   const int64_t B = y.size(0), Tn = y.size(1), C = y.size(2), hd = C / H, L = cache.length, nk = L + Tn;
   const int64_t* row_start = cache.row_start.data();
   const float* q3 = qkv.data<float>();
-  float *kp = cache.k[size_t(layer)].data<float>(), *vp = cache.v[size_t(layer)].data<float>();
+  T* kp = static_cast<T*>(cache.k[size_t(layer)].raw_data());
+  T* vp = static_cast<T*>(cache.v[size_t(layer)].raw_data());
   const int64_t C3 = 3 * C, ML = cache.max_length;
   float* yp = y.data<float>();
   const float scale = float(1.0 / std::sqrt(double(hd)));
   parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> S(static_cast<size_t>(Tn * nk));
+    std::vector<float> S(static_cast<size_t>(Tn * nk)), Kf, Vf;
     for (int64_t bh = t0; bh < t1; ++bh) {
       const int64_t b = bh / H, h = bh % H;
-      float* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
-      float* V = vp + bh * ML * hd;
+      T* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
+      T* V = vp + bh * ML * hd;
       const float* src = q3 + b * Tn * C3 + h * hd;
       for (int64_t t = 0; t < Tn; ++t) {  // append the new keys/values
-        std::memcpy(K + (L + t) * hd, src + t * C3 + C, size_t(hd) * sizeof(float));
-        std::memcpy(V + (L + t) * hd, src + t * C3 + 2 * C, size_t(hd) * sizeof(float));
+        store_kv(K + (L + t) * hd, src + t * C3 + C, hd);
+        store_kv(V + (L + t) * hd, src + t * C3 + 2 * C, hd);
       }
       // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
       const int64_t ks = std::min(row_start[b], nk), nv = nk - ks;
-      const float* Ks = K + ks * hd;
-      const float* Vs = V + ks * hd;
+      const T* Ks = K + ks * hd;
+      const T* Vs = V + ks * hd;
       if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
         float* out = yp + b * C + h * hd;
         if (nv == 0) {  // a padded query: nothing to attend to
           std::fill(out, out + hd, 0.f);
           continue;
         }
-        if (hd == 64) decode_head<64>(src, Ks, Vs, nv, scale, S.data(), out);
+        if (hd == 64) decode_head<64, T>(src, Ks, Vs, nv, scale, S.data(), out);
         else decode_head_any(src, Ks, Vs, nv, hd, scale, S.data(), out);
         continue;
       }
@@ -113,7 +140,8 @@ void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, 
       if (M == 0) continue;
       // S[M, nv] = scale * Q[r0:] K[ks:nk]^T; query row r sits at position L + r0 + r
       // and sees keys ks .. L + r0 + r. (Unpadded, this is the same product as alone.)
-      kernels::sgemm(false, true, M, nv, hd, scale, src + r0 * C3, C3, Ks, hd, 0.f, S.data(), nv);
+      const float* Kf32 = kv_as_f32(Ks, nv * hd, Kf);
+      kernels::sgemm(false, true, M, nv, hd, scale, src + r0 * C3, C3, Kf32, hd, 0.f, S.data(), nv);
       for (int64_t r = 0; r < M; ++r) {
         float* row = S.data() + r * nv;
         const int64_t n = L + r0 + r + 1 - ks;
@@ -122,22 +150,31 @@ void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, 
         for (int64_t j = 0; j < n; ++j) row[j] *= inv;
         for (int64_t j = n; j < nv; ++j) row[j] = 0.f;
       }
-      kernels::sgemm(false, false, M, hd, nv, 1.f, S.data(), nv, Vs, hd, 0.f, yp + (b * Tn + r0) * C + h * hd, C);
+      kernels::sgemm(false, false, M, hd, nv, 1.f, S.data(), nv, kv_as_f32(Vs, nv * hd, Vf), hd, 0.f,
+                     yp + (b * Tn + r0) * C + h * hd, C);
     }
   });
 }
 
+void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, Tensor& y) {
+  if (cache.dtype() == DType::F16) attend_cached_t<uint16_t>(qkv, cache, layer, H, y);
+  else attend_cached_t<float>(qkv, cache, layer, H, y);
+}
+
 }  // namespace
 
-KVCache::KVCache(int64_t n_layer, int64_t batch_, int64_t n_head, int64_t max_length_, int64_t head_dim)
+KVCache::KVCache(int64_t n_layer, int64_t batch_, int64_t n_head, int64_t max_length_, int64_t head_dim,
+                 DType dtype)
     : max_length(max_length_), batch(batch_), row_start(size_t(std::max<int64_t>(batch_, 0)), 0) {
+  if (dtype != DType::F32 && dtype != DType::F16)
+    throw ShapeError(std::string("KVCache: the cache is stored as F32 or F16, not ") + dtype_name(dtype));
   if (n_layer <= 0 || batch_ <= 0 || n_head <= 0 || max_length_ <= 0 || head_dim <= 0)
     throw ShapeError("KVCache: all sizes must be positive (n_layer " + std::to_string(n_layer) + ", batch " +
                      std::to_string(batch_) + ", n_head " + std::to_string(n_head) + ", max_length " +
                      std::to_string(max_length_) + ", head_dim " + std::to_string(head_dim) + ")");
   for (int64_t l = 0; l < n_layer; ++l) {
-    k.push_back(Tensor::empty({batch_, n_head, max_length_, head_dim}));
-    v.push_back(Tensor::empty({batch_, n_head, max_length_, head_dim}));
+    k.push_back(Tensor::empty({batch_, n_head, max_length_, head_dim}, dtype));
+    v.push_back(Tensor::empty({batch_, n_head, max_length_, head_dim}, dtype));
   }
 }
 
@@ -155,12 +192,13 @@ void KVCache::drop_front(int64_t n) {
   const int64_t keep = length - n;
   for (size_t l = 0; l < k.size(); ++l)
     for (Tensor* t : {&k[l], &v[l]}) {
-      const int64_t rows = t->size(0) * t->size(1), hd = t->size(3);  // one [max_length, hd] block per (b, h)
-      float* base = t->data<float>();
+      const int64_t rows = t->size(0) * t->size(1);  // one [max_length, hd] block per (b, h)
+      const int64_t row_bytes = t->size(3) * int64_t(dtype_size(t->dtype()));  // one position
+      char* base = static_cast<char*>(t->raw_data());
       parallel_range(rows, 1, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
-          float* blk = base + r * max_length * hd;
-          std::memmove(blk, blk + n * hd, size_t(keep * hd) * sizeof(float));
+          char* blk = base + r * max_length * row_bytes;
+          std::memmove(blk, blk + n * row_bytes, size_t(keep * row_bytes));
         }
       });
     }
@@ -181,13 +219,15 @@ void KVCache::keep_rows(const std::vector<int64_t>& rows) {
   for (size_t l = 0; l < k.size(); ++l)
     for (Tensor* t : {&k[l], &v[l]}) {
       const int64_t H = t->size(1), hd = t->size(3);
-      Tensor kept = Tensor::empty({n, H, max_length, hd});
-      const float* src = t->data<float>();
-      float* dst = kept.data<float>();
+      const int64_t row_bytes = hd * int64_t(dtype_size(t->dtype()));  // one position
+      Tensor kept = Tensor::empty({n, H, max_length, hd}, t->dtype());
+      const char* src = static_cast<const char*>(t->raw_data());
+      char* dst = static_cast<char*>(kept.raw_data());
       parallel_range(n * H, 1, [&](int64_t j0, int64_t j1) {  // the filled positions of each (row, head)
         for (int64_t j = j0; j < j1; ++j) {
           const int64_t from = rows[size_t(j / H)] * H + j % H;
-          std::memcpy(dst + j * max_length * hd, src + from * max_length * hd, size_t(length * hd) * sizeof(float));
+          std::memcpy(dst + j * max_length * row_bytes, src + from * max_length * row_bytes,
+                      size_t(length * row_bytes));
         }
       });
       *t = kept;

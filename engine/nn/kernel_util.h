@@ -12,6 +12,11 @@
 #include <cstring>
 #include <string>
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
+#include "tensor/dtype.h"
 #include "tensor/tensor.h"
 
 namespace rbe::nn::detail {
@@ -24,6 +29,28 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 inline v8f load8(const float* p) { v8f v; std::memcpy(&v, p, sizeof v); return v; }
 inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+// IEEE half storage (an f16 KV cache), converted in registers (F16C where the
+// build has it; the base x86-64-v3 build does).
+inline v8f load8(const uint16_t* p) {
+#ifdef __F16C__
+  return (v8f)_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+#else
+  v8f v;
+  for (int i = 0; i < 8; ++i) v[i] = f16_to_f32(p[i]);
+  return v;
+#endif
+}
+inline void store8(uint16_t* p, v8f v) {
+#ifdef __F16C__
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph((__m256)v, _MM_FROUND_TO_NEAREST_INT));
+#else
+  for (int i = 0; i < 8; ++i) p[i] = f32_to_f16(v[i]);
+#endif
+}
+inline float to_f32(float x) { return x; }
+inline float to_f32(uint16_t h) { return f16_to_f32(h); }
+inline void from_f32(float x, float* p) { *p = x; }
+inline void from_f32(float x, uint16_t* p) { *p = f32_to_f16(x); }
 inline v8f splat8(float a) { return v8f{} + a; }
 inline float hsum8(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 

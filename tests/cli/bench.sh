@@ -24,6 +24,18 @@ check_json "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 16 --gen-tok
 # Without --bandwidth-mb the probe reads as many bytes as the weights per token.
 check_json "$("$BENCH" --preset mini --dtype f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --json)"
 
+# --kv-cache f16: the cache bytes read per token halve; the weights' do not.
+python3 - "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 16 --json)" \
+  "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 16 --kv-cache f16 --json)" <<'PY'
+import json, sys
+f32, f16 = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert f32["kv_cache"] == "f32" and f16["kv_cache"] == "f16", (f32["kv_cache"], f16["kv_cache"])
+assert f32["kv_cache_bytes_per_token"] > 0
+assert abs(2 * f16["kv_cache_bytes_per_token"] - f32["kv_cache_bytes_per_token"]) < 1e-6 * f32["kv_cache_bytes_per_token"]
+assert f16["weight_bytes_per_token"] == f32["weight_bytes_per_token"] and f16["gen_ms_per_token"] > 0
+print("rbe-bench --kv-cache OK")
+PY
+
 # --profile: each step of a generated token with its ms per token; "other" is the rest.
 python3 - "$("$BENCH" --preset mini --threads 2 --prompt-tokens 8 --gen-tokens 8 --bandwidth-mb 64 --profile --json)" <<'PY'
 import json, sys
@@ -89,6 +101,8 @@ rc=0; "$BENCH" --model /nonexistent/model --json 2>/dev/null || rc=$?
 [[ $rc == 1 ]] || { echo "FAIL: missing model exited $rc, want 1" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --dtype q3 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --dtype exited $rc, want 2" >&2; exit 1; }
+rc=0; "$BENCH" --preset mini --kv-cache bf16 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || { echo "FAIL: bad --kv-cache exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --codec q3_k 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --codec exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --bpw 4 2>/dev/null || rc=$?
