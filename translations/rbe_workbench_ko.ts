@@ -1027,6 +1027,22 @@ Check the settings (codec, target, overrides) and the validation text, then try 
         <translation>0이면 매번 가장 가능성 높은 토큰을 고릅니다 (탐욕적).</translation>
     </message>
     <message>
+        <source>f32 (exact)</source>
+        <translation>f32 (정확)</translation>
+    </message>
+    <message>
+        <source>f16 (half the memory)</source>
+        <translation>f16 (메모리 절반)</translation>
+    </message>
+    <message>
+        <source>How the keys and values of the text so far are stored. f16 halves their memory and is faster at long contexts; the text can differ slightly.</source>
+        <translation>지금까지의 텍스트에 대한 키와 값을 저장하는 형식입니다. f16은 메모리를 절반으로 줄이고 긴 문맥에서 더 빠르지만, 텍스트가 조금 달라질 수 있습니다.</translation>
+    </message>
+    <message>
+        <source>KV cache:</source>
+        <translation>KV 캐시:</translation>
+    </message>
+    <message>
         <source>off</source>
         <translation>끔</translation>
     </message>

@@ -117,7 +117,7 @@ void ChatPanel::stop() {
 void ChatPanel::startRun(GenerationJob* job, ChatOutputPane* pane, bool compressed) {
   auto model = compressed ? ctx_->compressedModel() : ctx_->model();
   pane->begin(prompt());
-  job->start(model, prompt(), sampling_->params());
+  job->start(model, prompt(), sampling_->params(), sampling_->kvCache());
   updateButtons();
 }
 

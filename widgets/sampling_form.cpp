@@ -1,5 +1,6 @@
 #include "sampling_form.h"
 
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QSettings>
@@ -30,13 +31,19 @@ SamplingForm::SamplingForm(QWidget* parent)
       topP_(doubleBox(this, 0.0, 1.0, 0.05, 2)),
       repetition_(doubleBox(this, 1.0, 3.0, 0.05, 2)),
       maxTokens_(intBox(this, 1, 100000)),
-      seed_(intBox(this, 0, 2147483647)) {
+      seed_(intBox(this, 0, 2147483647)),
+      kvCache_(new QComboBox(this)) {
   temperature_->setToolTip(tr("0 picks the most likely token every time (greedy)."));
   topK_->setSpecialValueText(tr("off"));
   topK_->setToolTip(tr("Sample only from the k most likely tokens (0 = off)."));
   topP_->setToolTip(tr("Sample from the smallest set of tokens whose probabilities add up to p (1 = off)."));
   repetition_->setToolTip(tr("Penalise tokens that already appeared (1 = off)."));
   seed_->setToolTip(tr("The same seed, prompt and settings give the same text."));
+  kvCache_->addItem(tr("f32 (exact)"), QStringLiteral("f32"));
+  kvCache_->addItem(tr("f16 (half the memory)"), QStringLiteral("f16"));
+  kvCache_->setToolTip(
+      tr("How the keys and values of the text so far are stored. f16 halves their memory and is faster at long "
+         "contexts; the text can differ slightly."));
 
   auto* form = new QFormLayout(this);
   form->addRow(tr("Temperature:"), temperature_);
@@ -45,6 +52,7 @@ SamplingForm::SamplingForm(QWidget* parent)
   form->addRow(tr("Repetition penalty:"), repetition_);
   form->addRow(tr("Max tokens:"), maxTokens_);
   form->addRow(tr("Seed:"), seed_);
+  form->addRow(tr("KV cache:"), kvCache_);
 
   rbe::SamplingParams defaults;
   defaults.temperature = 0.8f;
@@ -56,6 +64,15 @@ SamplingForm::SamplingForm(QWidget* parent)
   for (QDoubleSpinBox* b : {temperature_, topP_, repetition_})
     connect(b, &QDoubleSpinBox::valueChanged, this, &SamplingForm::changed);
   for (QSpinBox* b : {topK_, maxTokens_, seed_}) connect(b, &QSpinBox::valueChanged, this, &SamplingForm::changed);
+  connect(kvCache_, &QComboBox::currentIndexChanged, this, &SamplingForm::changed);
+}
+
+rbe::DType SamplingForm::kvCache() const {
+  return kvCache_->currentData().toString() == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32;
+}
+
+void SamplingForm::setKvCache(rbe::DType dtype) {
+  kvCache_->setCurrentIndex(kvCache_->findData(dtype == rbe::DType::F16 ? QStringLiteral("f16") : QStringLiteral("f32")));
 }
 
 rbe::SamplingParams SamplingForm::params() const {
@@ -87,6 +104,8 @@ void SamplingForm::load(QSettings& s) {
   p.max_tokens = s.value(QStringLiteral("chat/maxTokens"), p.max_tokens).toInt();
   p.seed = s.value(QStringLiteral("chat/seed"), qulonglong(p.seed)).toULongLong();
   setParams(p);
+  setKvCache(s.value(QStringLiteral("chat/kvCache")).toString() == QStringLiteral("f16") ? rbe::DType::F16
+                                                                                          : rbe::DType::F32);
 }
 
 void SamplingForm::save(QSettings& s) const {
@@ -97,4 +116,5 @@ void SamplingForm::save(QSettings& s) const {
   s.setValue(QStringLiteral("chat/repetitionPenalty"), p.repetition_penalty);
   s.setValue(QStringLiteral("chat/maxTokens"), p.max_tokens);
   s.setValue(QStringLiteral("chat/seed"), qulonglong(p.seed));
+  s.setValue(QStringLiteral("chat/kvCache"), kvCache_->currentData().toString());
 }

@@ -1,10 +1,12 @@
 #pragma once
 // Sampling settings for the chat panel (temperature, top-k, top-p, repetition
-// penalty, max tokens, seed), kept in QSettings under "chat/".
+// penalty, max tokens, seed) and the KV cache's storage (f32 or f16), kept in
+// QSettings under "chat/".
 #include <QGroupBox>
 
 #include "generate/generate.h"
 
+class QComboBox;
 class QDoubleSpinBox;
 class QSettings;
 class QSpinBox;
@@ -16,6 +18,8 @@ class SamplingForm : public QGroupBox {
 
   rbe::SamplingParams params() const;
   void setParams(const rbe::SamplingParams& p);
+  rbe::DType kvCache() const;  // F32 or F16
+  void setKvCache(rbe::DType dtype);
 
   void load(QSettings& s);
   void save(QSettings& s) const;
@@ -30,4 +34,5 @@ class SamplingForm : public QGroupBox {
   QDoubleSpinBox* repetition_;
   QSpinBox* maxTokens_;
   QSpinBox* seed_;
+  QComboBox* kvCache_;
 };

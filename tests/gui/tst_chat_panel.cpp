@@ -1,7 +1,8 @@
 // The chat panel: tokens stream in as they are generated (several pieces, and
 // exactly the text the engine generates for the same seed), Stop stops them
 // (the count stops growing), the compressed model answers in the second pane,
-// and the sampling settings are kept between runs.
+// an f16 KV cache gives the engine's f16-cache text, and the sampling settings
+// are kept between runs.
 #include <QCheckBox>
 #include <QSignalSpy>
 #include <QtTest>
@@ -23,6 +24,7 @@ class TestChatPanel : public QObject {
   void stopStopsTheTokens();
   void comparesWithTheCompressedModel();
   void reportsAPromptTheTokenizerCannotEncode();
+  void generatesWithAnF16KvCache();
   void keepsSamplingSettings();
 
  private:
@@ -134,6 +136,27 @@ void TestChatPanel::reportsAPromptTheTokenizerCannotEncode() {
   QVERIFY(!panel.isGenerating());
 }
 
+void TestChatPanel::generatesWithAnF16KvCache() {
+  WorkbenchContext ctx;
+  ctx.setModel(model_, guitest::defaultModelDir());
+  ChatPanel panel(&ctx);
+  panel.setPrompt(QStringLiteral("ROMEO:"));
+  panel.samplingForm()->setParams(params(80));
+  panel.samplingForm()->setKvCache(rbe::DType::F16);
+  QSignalSpy done(&panel, &ChatPanel::generationFinished);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  QCOMPARE(done.first().at(0).toBool(), true);
+  QCOMPARE(model_->model->kv_cache_dtype(), rbe::DType::F16);
+  const std::vector<int32_t> ref = rbe::generate(*model_->model, model_->tokenizer->encode("ROMEO:"), params(80));
+  QCOMPARE(panel.originalPane()->generatedText(), QString::fromStdString(model_->tokenizer->decode(ref)));
+  // Back to f32 for the next run (and the other tests).
+  panel.samplingForm()->setKvCache(rbe::DType::F32);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  QCOMPARE(model_->model->kv_cache_dtype(), rbe::DType::F32);
+}
+
 void TestChatPanel::keepsSamplingSettings() {
   WorkbenchContext ctx;
   rbe::SamplingParams p;
@@ -147,6 +170,7 @@ void TestChatPanel::keepsSamplingSettings() {
     p.max_tokens = 77;
     p.seed = 99;
     panel.samplingForm()->setParams(p);
+    panel.samplingForm()->setKvCache(rbe::DType::F16);
   }
   ChatPanel next(&ctx);
   const rbe::SamplingParams q = next.samplingForm()->params();
@@ -156,6 +180,7 @@ void TestChatPanel::keepsSamplingSettings() {
   QCOMPARE(q.repetition_penalty, p.repetition_penalty);
   QCOMPARE(q.max_tokens, p.max_tokens);
   QCOMPARE(q.seed, p.seed);
+  QCOMPARE(next.samplingForm()->kvCache(), rbe::DType::F16);
 }
 
 QTEST_MAIN(TestChatPanel)

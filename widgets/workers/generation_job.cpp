@@ -38,8 +38,9 @@ void GenerationJob::stop() {
 }
 
 bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt,
-                          const rbe::SamplingParams& params) {
+                          const rbe::SamplingParams& params, rbe::DType kvCache) {
   if (running_) return false;
+  if (model && model->model) model->model->set_kv_cache_dtype(kvCache);
   running_ = true;
   tokens_ = 0;
   stats_ = {};

@@ -25,8 +25,11 @@ class GenerationJob : public QObject {
   explicit GenerationJob(QObject* parent = nullptr);
   ~GenerationJob() override;  // stops and waits for the worker
 
-  // Returns false (and emits nothing) when a run is already going.
-  bool start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt, const rbe::SamplingParams& params);
+  // Returns false (and emits nothing) when a run is already going. kvCache:
+  // the storage of the run's KV cache (F32 or F16), set on the model here, on
+  // the GUI thread, before the worker builds the cache.
+  bool start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt, const rbe::SamplingParams& params,
+             rbe::DType kvCache = rbe::DType::F32);
   void stop();
   bool isRunning() const { return running_; }
   int tokenCount() const { return tokens_; }  // tokens delivered so far on the GUI thread
