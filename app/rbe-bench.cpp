@@ -437,8 +437,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", a.seed, "Seed of the random prompt (and of a preset's weights)")->capture_default_str();
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");
   app.add_flag("--profile", a.profile,
-               "Also time each step of the generated tokens (the layers' products, attention, norms, head, the greedy argmax; "
-               "\"other\" is the rest) and report ms per token for each");
+               "Also time each step of the generated tokens (the layers' products, attention, norms, head, the "
+               "greedy argmax; \"other\" is the rest) and report ms per token for each");
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
   if (a.model.empty() && a.preset.empty()) {
     std::fprintf(stderr, "rbe-bench: error: give --model PATH or --preset NAME\n");

@@ -72,7 +72,8 @@ rbe::DType SamplingForm::kvCache() const {
 }
 
 void SamplingForm::setKvCache(rbe::DType dtype) {
-  kvCache_->setCurrentIndex(kvCache_->findData(dtype == rbe::DType::F16 ? QStringLiteral("f16") : QStringLiteral("f32")));
+  const QString name = dtype == rbe::DType::F16 ? QStringLiteral("f16") : QStringLiteral("f32");
+  kvCache_->setCurrentIndex(kvCache_->findData(name));
 }
 
 rbe::SamplingParams SamplingForm::params() const {

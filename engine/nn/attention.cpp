@@ -22,6 +22,7 @@ namespace {
 // kBlock positions, K then V, with an online softmax (the running maximum
 // rescales the partial sum): two streams in flight instead of one, each
 // prefetched kAhead bytes ahead as the GEMV does; q and out stay in registers.
+// T: the cache's storage, float or f16 bits (converted as loaded).
 template <int HD, class T>
 void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale, float* scores, float* out) {
   constexpr int C = HD / 8;
@@ -34,7 +35,8 @@ void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale
     const int64_t n = std::min(kBlock, nv - j0);
     for (int64_t j = 0; j < n; ++j) {
       const T* kj = K + (j0 + j) * HD;
-      for (int b = 0; b < HD * int(sizeof(T)); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
+      for (int b = 0; b < HD * int(sizeof(T)); b += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
       v8f acc = qv[0] * load8(kj);
       for (int c = 1; c < C; ++c) acc += qv[c] * load8(kj + 8 * c);
       scores[j] = scale * hsum8(acc);
@@ -49,7 +51,8 @@ void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale
     l += exp_shift_sum(scores, scores, n, m);
     for (int64_t j = 0; j < n; ++j) {
       const T* vj = V + (j0 + j) * HD;
-      for (int b = 0; b < HD * int(sizeof(T)); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(vj) + kAhead + b, 0, 2);
+      for (int b = 0; b < HD * int(sizeof(T)); b += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(vj) + kAhead + b, 0, 2);
       const v8f p = splat8(scores[j]);
       for (int c = 0; c < C; ++c) o[c] += p * load8(vj + 8 * c);
     }

@@ -1,7 +1,8 @@
 #pragma once
-// Greedy decoding's last step: the index of the largest logit. One pass over
-// the vocabulary in 8 lanes (value and index per lane), so a 50257-entry
-// GPT-2 row costs a few microseconds instead of a branchy scalar scan.
+// Greedy decoding's last step: the index of the largest logit, in one pass
+// over the vocabulary in 8 lanes (value and index per lane) instead of a
+// branchy scalar scan: rbe-bench --profile measured 0.072 -> 0.030 ms per
+// GPT-2 token (docs/performance.md).
 #include <cstdint>
 
 namespace rbe::kernels {
