@@ -64,18 +64,32 @@ std::vector<Mat> token_matrices() {
   return m;
 }
 
+// The token's matrices, filled (f16 bits i % 7: tiny subnormals, fine), with
+// their total bytes and the largest row count.
+template <class T>
+struct TokenWeights {
+  std::vector<Buffer<T>> w;
+  int64_t bytes = 0, max_n = 0;
+};
+template <class T>
+TokenWeights<T> token_weights(const std::vector<Mat>& mats) {
+  TokenWeights<T> t;
+  for (const Mat& m : mats) {
+    t.w.push_back(make_buffer<T>(m.N * m.K));
+    for (int64_t i = 0; i < m.N * m.K; ++i) t.w.back()[size_t(i)] = T(i % 7);
+    t.bytes += m.N * m.K * int64_t(sizeof(T));
+    t.max_n = std::max(t.max_n, m.N);
+  }
+  return t;
+}
+
 template <class T>
 void BM_token_gemvs(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
   const auto mats = token_matrices();
-  std::vector<Buffer<T>> w;
-  int64_t bytes = 0, max_n = 0;
-  for (const Mat& m : mats) {
-    w.push_back(make_buffer<T>(m.N * m.K));
-    for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);  // f16 bits: tiny subnormals, fine
-    bytes += m.N * m.K * int64_t(sizeof(T));
-    max_n = std::max(max_n, m.N);
-  }
+  const TokenWeights<T> tw = token_weights<T>(mats);
+  const auto& w = tw.w;
+  const int64_t bytes = tw.bytes, max_n = tw.max_n;
   std::vector<float> x(4 * 768, 0.5f), y(static_cast<size_t>(max_n));
   for (auto _ : state) {
     for (size_t i = 0; i < mats.size(); ++i) {
@@ -119,14 +133,9 @@ template <class T>
 void BM_token_reads(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
   const auto mats = token_matrices();
-  std::vector<Buffer<T>> w;
-  int64_t bytes = 0, max_n = 0;
-  for (const Mat& m : mats) {
-    w.push_back(make_buffer<T>(m.N * m.K));
-    for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);
-    bytes += m.N * m.K * int64_t(sizeof(T));
-    max_n = std::max(max_n, m.N);
-  }
+  const TokenWeights<T> tw = token_weights<T>(mats);
+  const auto& w = tw.w;
+  const int64_t bytes = tw.bytes, max_n = tw.max_n;
   std::vector<float> y(static_cast<size_t>(max_n));
   constexpr int kAhead = sizeof(T) == 2 ? 2048 : 1024;  // as the GEMV kernel (gemv_avx512.cpp)
   for (auto _ : state) {
@@ -149,14 +158,9 @@ void BM_token_batch(benchmark::State& state) {
   const bool gemm = state.range(0) != 0;
   const int64_t M = state.range(1);
   const auto mats = token_matrices();
-  std::vector<Buffer<T>> w;
-  int64_t bytes = 0, max_n = 0;
-  for (const Mat& m : mats) {
-    w.push_back(make_buffer<T>(m.N * m.K));
-    for (int64_t i = 0; i < m.N * m.K; ++i) w.back()[size_t(i)] = T(i % 7);
-    bytes += m.N * m.K * int64_t(sizeof(T));
-    max_n = std::max(max_n, m.N);
-  }
+  const TokenWeights<T> tw = token_weights<T>(mats);
+  const auto& w = tw.w;
+  const int64_t bytes = tw.bytes, max_n = tw.max_n;
   const int64_t max_k = 4 * 768;
   Buffer<float> x = make_buffer<float>(M * max_k), y = make_buffer<float>(M * max_n);
   for (int64_t i = 0; i < M * max_k; ++i) x[size_t(i)] = 0.5f;
