@@ -24,6 +24,7 @@
 #   REPEAT   pairs of runs per form and thread count                         [3]
 #   PROMPT   prompt tokens (one batch)                                        [64]
 #   GEN      generated tokens timed, after 4 warm-up tokens                   [64]
+#   KV_CACHE our KV cache, f32 or f16 (llama.cpp's is f16)                   [f32]
 # OUT_DIR (default: a new temporary folder) receives the models, runs.jsonl
 # (one JSON line per run: the engine's own JSON plus engine, form, threads,
 # repeat) and table.md. Models already in OUT_DIR are reused, so a second run
@@ -41,6 +42,7 @@ FORMS=${FORMS:-f32 f16 q8_0 q4_0 rbe4.25}
 REPEAT=${REPEAT:-3}
 PROMPT=${PROMPT:-64}
 GEN=${GEN:-64}
+KV_CACHE=${KV_CACHE:-f32}
 CONVERT=$BUILD/app/rbe-convert
 BENCH=$BUILD/app/rbe-bench
 DATA=$SRC/../shared/data/gpt2
@@ -57,7 +59,7 @@ for form in $FORMS; do
   case $form in f32 | f16 | q8_0 | q4_0 | rbe4.25) ;; *) echo "unknown form '$form'" >&2; exit 2 ;; esac
 done
 
-echo "speed: SHAPE=$SHAPE THREADS='$THREADS' FORMS='$FORMS' REPEAT=$REPEAT PROMPT=$PROMPT GEN=$GEN -> $OUT" >&2
+echo "speed: SHAPE=$SHAPE THREADS='$THREADS' FORMS='$FORMS' REPEAT=$REPEAT PROMPT=$PROMPT GEN=$GEN KV_CACHE=$KV_CACHE -> $OUT" >&2
 if [[ ! -f $OUT/hf/model.safetensors ]]; then
   "$PY" "$HERE/make_random_gpt2.py" "$OUT/hf" "$DATA/encoder.json" "$DATA/vocab.bpe" "${shape_args[@]}"
 fi
@@ -80,7 +82,7 @@ ours() {  # ours FORM THREADS
     q8_0 | q4_0) model=(--model "$OUT/$1.gguf") ;;
     rbe4.25) model=(--model "$OUT/rbe4.25.rbe") ;;
   esac
-  "$BENCH" "${model[@]}" --threads "$2" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --json
+  "$BENCH" "${model[@]}" --threads "$2" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --kv-cache "$KV_CACHE" --json
 }
 llama() {  # llama FORM THREADS
   (cd "$HERE" && node bench.mjs "$(llama_model "$1")" --threads "$2" --prompt-tokens "$PROMPT" --gen-tokens "$GEN")
@@ -122,8 +124,9 @@ def med(engine, form, t, key):
     return statistics.median(v) if v else float("nan")
 n = max(r["repeat"] for r in runs)
 bw = [r["bandwidth_gbs"] for r in runs if r["engine"] == "ours"]
+kv = sorted({r.get("kv_cache", "f32") for r in runs if r["engine"] == "ours"})
 print(f"Shape {shape}; medians of {n} interleaved pair(s) per row; read bandwidth (rbe-bench's probe) "
-      f"{min(bw):.1f} to {max(bw):.1f} GB/s over the run.\n")
+      f"{min(bw):.1f} to {max(bw):.1f} GB/s over the run; our KV cache {'/'.join(kv)}, llama.cpp's f16.\n")
 print("| form | threads | llama.cpp ms/token | ours ms/token | llama.cpp / ours (>1: ours faster) | llama.cpp prompt tok/s | ours prompt tok/s |")
 print("|---|---|---|---|---|---|---|")
 for form in forms:
