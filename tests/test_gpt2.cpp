@@ -273,6 +273,21 @@ TEST(GPT2, F16KvCacheMatchesF32Cache) {
     EXPECT_LT(diff, 2e-3f * scale) << "head size " << hd;
     EXPECT_GT(diff, 0.f) << "head size " << hd << ": the f16 cache rounds keys and values";
   }
+  // A key beyond f16's range is clamped to 65504, not stored as inf (which
+  // would make the softmax inf - inf = NaN).
+  GPT2Model big(tiny_config(32, 16, 16, 1, 2), 3);
+  {
+    NoGradGuard ng;
+    for (auto& [name, p] : big.named_parameters())
+      if (name.find("c_attn.bias") != std::string::npos) p.data<float>()[16] = 1e6f;  // first key element
+  }
+  big.set_kv_cache_dtype(DType::F16);
+  nn::KVCache cache = big.make_cache(1, 8);
+  Tensor first = big.forward_cached(ids_of({1, 2, 3}, 1, 3), cache);
+  Tensor next = big.forward_cached(ids_of({4}, 1, 1), cache);
+  EXPECT_EQ(cache.k[0].to_vector()[0], 65504.f);
+  for (const Tensor& t : {first, next})
+    for (float v : t.to_vector()) ASSERT_TRUE(std::isfinite(v));
   GPT2Model m(tiny_config());
   EXPECT_THROW(m.set_kv_cache_dtype(DType::BF16), ShapeError);
   EXPECT_THROW(nn::KVCache(1, 1, 1, 4, 8, DType::I32), ShapeError);

@@ -81,12 +81,20 @@ void decode_head_any(const float* q, const T* K, const T* V, int64_t nv, int64_t
   }
 }
 
-// n values into the cache's storage type (rounded to nearest even for f16).
+// n values into the cache's storage type: f16 rounded to nearest even, and
+// clamped to f16's largest finite value (65504) so that an outsized key or
+// value stays finite rather than turning the attention into inf - inf = NaN.
 void store_kv(float* dst, const float* src, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
 void store_kv(uint16_t* dst, const float* src, int64_t n) {
+  constexpr float kMax = 65504.f;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) store8(dst + i, load8(src + i));
-  for (; i < n; ++i) from_f32(src[i], dst + i);
+  for (; i + 8 <= n; i += 8) {
+    v8f v = load8(src + i);
+    v = v > kMax ? splat8(kMax) : v;
+    v = v < -kMax ? splat8(-kMax) : v;
+    store8(dst + i, v);
+  }
+  for (; i < n; ++i) from_f32(std::clamp(src[i], -kMax, kMax), dst + i);
 }
 
 // rows x hd cached values as f32 for the prompt path's sgemm: the cache

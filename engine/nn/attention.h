@@ -14,8 +14,8 @@ namespace rbe::nn {
 // Stored as F32 (exact) or F16: half the memory, and half the bytes that
 // decoding reads per token, which grow with the context (the 124M model at
 // 1024 positions reads 75 MB of f32 cache per token against 248 MB of f16
-// weights). Keys and values are rounded to f16 as they are appended;
-// attention computes in f32.
+// weights). Keys and values are rounded to f16 as they are appended (and
+// clamped to +-65504, f16's largest finite value); attention computes in f32.
 //
 // Left padding (a batch of prompts of different lengths): row b's positions
 // < row_start[b] are padding. Attention never looks at a padded key, and the
