@@ -65,12 +65,7 @@ void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale
 template <class T>
 void decode_head_any(const float* q, const T* K, const T* V, int64_t nv, int64_t hd, float scale, float* scores,
                      float* out) {
-  for (int64_t j = 0; j < nv; ++j) {
-    const T* kj = K + j * hd;
-    float s = 0.f;
-    for (int64_t d = 0; d < hd; ++d) s += q[d] * to_f32(kj[d]);
-    scores[j] = scale * s;
-  }
+  for (int64_t j = 0; j < nv; ++j) scores[j] = scale * dot_f32(q, K + j * hd, hd);
   const float mx = max_f32(scores, nv);
   const float inv = float(1.0 / exp_shift_sum(scores, scores, nv, mx));
   std::fill(out, out + hd, 0.f);

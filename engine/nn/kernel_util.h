@@ -106,14 +106,16 @@ inline double sum_sq_dev_f64(const float* x, int64_t n, double m) {
   return s;
 }
 
-// Dot product of n floats, 8 float lanes (order fixed, so deterministic).
-inline float dot_f32(const float* a, const float* b, int64_t n) {
+// Dot product of n values, 8 float lanes (order fixed, so deterministic); b
+// in f32 or f16 storage (an f16 KV cache).
+template <class T>
+inline float dot_f32(const float* a, const T* b, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * to_f32(b[i + j]);
   float s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
+  for (; i < n; ++i) s += a[i] * to_f32(b[i]);
   for (float v : acc) s += v;
   return s;
 }
