@@ -221,6 +221,10 @@ TEST_P(RaggedCache, CacheChecksAndDropFront) {
   NoGradGuard ng;
   nn::KVCache cache = m.make_cache(2, 8);
   EXPECT_EQ(cache.dtype(), GetParam());
+  for (size_t l = 0; l < cache.k.size(); ++l) {  // every layer's keys and values in one buffer
+    EXPECT_EQ(cache.k[l].storage(), cache.k[0].storage());
+    EXPECT_EQ(cache.v[l].storage(), cache.k[0].storage());
+  }
   EXPECT_EQ(cache.row_start, (std::vector<int64_t>{0, 0}));
   cache.row_start = {0};
   EXPECT_THROW(m.forward_cached(Tensor::from_vector(tokens(2, 1, 61), {2, 1}), cache), ShapeError);
@@ -257,6 +261,11 @@ TEST_P(RaggedCache, KeepRowsContinuesLikeTheRowsAlone) {
   EXPECT_THROW(cache.keep_rows({}), ShapeError);
   cache.keep_rows({2, 0});  // reordered: prompt 2 first
   EXPECT_EQ(cache.batch, 2);
+  for (size_t l = 0; l < cache.k.size(); ++l) {  // still every layer in one buffer (attention.cpp)
+    EXPECT_EQ(cache.k[l].storage(), cache.k[0].storage());
+    EXPECT_EQ(cache.v[l].storage(), cache.k[0].storage());
+    EXPECT_EQ(cache.k[l].size(0), 2);
+  }
   EXPECT_EQ(cache.row_start, (std::vector<int64_t>{3, 6}));
   Tensor step = m.forward_cached(Tensor::from_vector(std::vector<int32_t>{4, 5}, {2, 1}), cache).contiguous();
   for (int r = 0; r < 2; ++r) {

@@ -66,6 +66,31 @@ TEST(TensorCore, Constructors) {
   EXPECT_FALSE(Tensor().defined());
 }
 
+TEST(TensorCore, EmptyGroupCarvesAlignedDisjointTensorsFromOneBuffer) {
+  const std::vector<Shape> shapes = {{3, 5}, {7}, {0, 4}, {2, 2, 2}, {1}};
+  for (DType dt : {DType::F32, DType::F16}) {
+    std::vector<Tensor> ts = Tensor::empty_group(shapes, dt);
+    ASSERT_EQ(ts.size(), shapes.size());
+    for (size_t i = 0; i < ts.size(); ++i) {
+      EXPECT_EQ(ts[i].shape(), shapes[i]);
+      EXPECT_EQ(ts[i].dtype(), dt);
+      EXPECT_TRUE(ts[i].is_contiguous());
+      EXPECT_EQ(ts[i].storage(), ts[0].storage());  // one buffer
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(ts[i].raw_data()) % 64, 0u) << i;
+    }
+    // Disjoint: fill each with its own value, then every one still holds its own.
+    for (size_t i = 0; i < ts.size(); ++i) rbe::ops::fill_(ts[i], float(i + 1));
+    for (size_t i = 0; i < ts.size(); ++i)
+      for (float v : ts[i].to_vector()) EXPECT_EQ(v, float(i + 1)) << "tensor " << i;
+  }
+  // The buffer outlives the group's vector while one tensor remains.
+  Tensor kept = Tensor::empty_group({{4}, {4}})[1];
+  rbe::ops::fill_(kept, 2.f);
+  EXPECT_EQ(kept.to_vector(), (std::vector<float>{2, 2, 2, 2}));
+  EXPECT_TRUE(Tensor::empty_group({}).empty());
+  EXPECT_SHAPE_ERROR(Tensor::empty_group({{2}, {3, -1}}), "negative");
+}
+
 TEST(TensorCore, RandomIsSeeded) {
   Tensor a = Tensor::randn({1000}, 42), b = Tensor::randn({1000}, 42), c = Tensor::randn({1000}, 43);
   EXPECT_EQ(a.to_vector(), b.to_vector());

@@ -47,6 +47,9 @@ struct KVCache {
   void drop_front(int64_t n);
   // Keeps only the given rows (distinct, in this order); batch becomes rows.size().
   void keep_rows(const std::vector<int64_t>& rows);
+
+ private:
+  void allocate(int64_t n_layer, const Shape& shape, DType dtype);  // k and v, in one buffer
 };
 
 // c_attn: Linear(C, 3C) producing q | k | v; c_proj: Linear(C, C).

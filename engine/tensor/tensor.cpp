@@ -97,6 +97,25 @@ static std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) { return Tensor(make_impl(shape, dtype)); }
 
+std::vector<Tensor> Tensor::empty_group(const std::vector<Shape>& shapes, DType dtype) {
+  if (shapes.empty()) return {};
+  const size_t esize = dtype_size(dtype), align = 64;
+  std::vector<size_t> offsets;  // bytes
+  size_t total = 0;
+  for (const Shape& s : shapes) {
+    for (int64_t d : s)
+      if (d < 0) throw ShapeError("tensor: negative size in shape " + shape_str(s));
+    total = (total + align - 1) / align * align;
+    offsets.push_back(total);
+    total += size_t(shape_numel(s)) * esize;
+  }
+  std::shared_ptr<Storage> storage = Storage::allocate(total);
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < shapes.size(); ++i)  // 64 is a multiple of every element size
+    out.push_back(from_storage(storage, shapes[i], dtype, {}, int64_t(offsets[i] / esize)));
+  return out;
+}
+
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   std::memset(t.raw_data(), 0, size_t(t.numel()) * dtype_size(dtype));

@@ -61,6 +61,13 @@ class Tensor {
 
   // ---- constructors (contiguous, freshly allocated) ----
   static Tensor empty(const Shape& shape, DType dtype = DType::F32);
+  // Contiguous tensors of these shapes carved from one buffer, each starting
+  // on a 64-byte boundary. Many tensors read every token (a KV cache's
+  // layers, a model's weight matrices) then share 2 MiB pages even when each
+  // alone is under 2 MiB (tensor/big_alloc.h): small buffers stay on 4 KiB
+  // pages, and a stream over them pays a TLB walk every 4 KiB. The buffer
+  // lives until the last of the tensors is gone.
+  static std::vector<Tensor> empty_group(const std::vector<Shape>& shapes, DType dtype = DType::F32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32);
   static Tensor ones(const Shape& shape, DType dtype = DType::F32);
   static Tensor full(const Shape& shape, float value, DType dtype = DType::F32);
