@@ -66,6 +66,23 @@ TEST(InferenceF16, CastConvertsMatricesOnlyAndSharesTheTiedHead) {
   EXPECT_EQ(m.cast_parameters(DType::F16), 0);  // idempotent
 }
 
+// The converted matrices under 2 MiB (here all of them) share one buffer, so
+// that they sit on 2 MiB pages together, and each holds its own rounded values.
+TEST(InferenceF16, SmallConvertedMatricesShareOneBuffer) {
+  GPT2Model m(small_config(), 3), ref(small_config(), 3);
+  m.cast_parameters(DType::F16);
+  const auto params = m.named_parameters(), ref_params = ref.named_parameters();
+  std::shared_ptr<rbe::Storage> shared;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, t] = params[i];
+    if (t.dim() < 2) continue;
+    if (!shared) shared = t.storage();
+    EXPECT_EQ(t.storage(), shared) << name;
+    EXPECT_EQ(t.to_vector(), ref_params[i].second.to(DType::F16).to_vector()) << name;
+  }
+  EXPECT_TRUE(shared);
+}
+
 TEST(InferenceF16, CachedLogitsMatchF32) {
   GPT2Model ref(small_config(), 11), rounded(small_config(), 11), half(small_config(), 11);
   ref.eval(), rounded.eval(), half.eval();

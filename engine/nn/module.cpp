@@ -2,6 +2,9 @@
 
 #include <unordered_set>
 
+#include "tensor/big_alloc.h"
+#include "tensor/ops.h"
+
 namespace rbe::nn {
 
 
@@ -35,22 +38,38 @@ int64_t Module::parameter_count() const {
 }
 
 int64_t Module::cast_parameters(DType dtype, const ParamFilter& filter) {
-  std::unordered_set<TensorImpl*> done;
-  int64_t n = 0;
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<Tensor> todo;
   for (auto& [name, t] : named_parameters()) {
-    if (!done.insert(t.impl()).second) continue;
+    if (!seen.insert(t.impl()).second) continue;
     if (filter ? !filter(name, t) : t.dim() < 2) continue;
     if (t.dtype() == dtype) continue;
+    todo.push_back(t);
+  }
+  // Converted tensors under 2 MiB share one buffer (Tensor::empty_group): a
+  // token streams them all, and on 2 MiB pages the small ones (the 124M
+  // model's 768x768 f16 projections) read as fast as the big ones, which get
+  // such pages on their own. (Grouping the big ones too would only raise the
+  // peak memory: their f32 originals, freed to the heap, could not be reused.)
+  std::vector<Shape> small_shapes;
+  for (const Tensor& t : todo)
+    if (size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes) small_shapes.push_back(t.shape());
+  std::vector<Tensor> small = Tensor::empty_group(small_shapes, dtype);
+  size_t next_small = 0;
+  for (const Tensor& t : todo) {
     Tensor c = t.detach().to(dtype).contiguous();
+    if (size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes) {
+      ops::copy_(small[next_small], c);  // same dtype: a plain copy
+      c = small[next_small++];
+    }
     TensorImpl* impl = t.impl();
     impl->storage = c.storage();
     impl->strides = c.strides();
     impl->offset = c.offset();
     impl->dtype = dtype;
     impl->grad = Tensor();  // a gradient of the old dtype no longer fits
-    ++n;
   }
-  return n;
+  return int64_t(todo.size());
 }
 
 void Module::train(bool on) {
