@@ -12,6 +12,8 @@
 // sum: the ceiling of that schedule, to set token_gemvs against.
 //   bench_gemv --benchmark_filter='token_(gemvs|reads)/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+// layer_calls/f32|f16/N/stacked: the cost of a call (12 products against one
+// product of the same bytes), below.
 // token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
 // decoding) through sgemv_multi / hgemv_multi (method 0) against sgemm /
 // gemm_f16w (method 1) in the same run, default threads. Args: method, M.
@@ -180,6 +182,43 @@ void BM_token_batch(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 
+// The cost of a call: 12 products of N x 768 (separate calls over 12 slices
+// of one buffer: the same memory, the same 2 MiB pages) against one product
+// of 12N x 768 over the whole buffer. Each iteration first reads 256 MiB
+// (untimed) so that the weights come from memory, as in a token. The gap
+// between the two is what starting and ending 11 more parallel products costs.
+// Args: N, stacked (0: 12 calls, 1: one call); 30 iterations (the untimed
+// reads would otherwise make Google Benchmark's default run take minutes).
+//   bench_gemv --benchmark_filter=layer_calls --benchmark_repetitions=5
+//       --benchmark_enable_random_interleaving=true
+template <class T>
+void BM_layer_calls(benchmark::State& state) {
+  const int64_t N = state.range(0), K = 768, L = 12;
+  const bool stacked = state.range(1) != 0;
+  Buffer<T> w = make_buffer<T>(L * N * K);
+  for (int64_t i = 0; i < L * N * K; ++i) w[size_t(i)] = T(i % 7);
+  const int64_t flush_n = (256 << 20) / 4;
+  Buffer<float> flush = make_buffer<float>(flush_n);
+  for (int64_t i = 0; i < flush_n; ++i) flush[size_t(i)] = 1.f;
+  std::vector<float> x(size_t(K), 0.5f), y(size_t(L * N));
+  auto gemv = [&](int64_t rows, const T* W, float* out) {
+    if constexpr (sizeof(T) == 4) rbe::kernels::sgemv(rows, K, W, K, x.data(), nullptr, out);
+    else rbe::kernels::hgemv(rows, K, W, K, x.data(), nullptr, out);
+  };
+  for (auto _ : state) {
+    state.PauseTiming();
+    float sum = 0.f;
+    for (int64_t i = 0; i < flush_n; i += 16) sum += flush[size_t(i)];
+    benchmark::DoNotOptimize(sum);
+    state.ResumeTiming();
+    if (stacked) gemv(L * N, w.get(), y.data());
+    else
+      for (int64_t l = 0; l < L; ++l) gemv(N, w.get() + l * N * K, y.data() + l * N);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * L * N * K * int64_t(sizeof(T)));
+}
+
 // Plain read-sum of 512 MiB in 4 MiB chunks over the threads (the "plain" loop of
 // rbe-bench's probe, over a fixed buffer).
 void BM_read_sum(benchmark::State& state) {
@@ -222,6 +261,8 @@ BENCHMARK_TEMPLATE(BM_token_reads, float)->Name("token_reads/f32")->Arg(1)->Arg(
 BENCHMARK_TEMPLATE(BM_token_reads, uint16_t)->Name("token_reads/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, uint16_t)->Name("read_probe/f16")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
