@@ -248,32 +248,41 @@ TEST_P(RaggedCache, CacheChecksAndDropFront) {
   EXPECT_EQ(cache.row_start, (std::vector<int64_t>{0, 0}));
 }
 
+// Reordered rows go through a new buffer; rows in ascending order (what
+// generate() keeps) move down in place.
 TEST_P(RaggedCache, KeepRowsContinuesLikeTheRowsAlone) {
   GPT2Model m(ragged_config(), 30);
   sharpen(m);
   m.set_kv_cache_dtype(GetParam());
   NoGradGuard ng;
   const std::vector<std::vector<int32_t>> prompts = {tokens(3, 1, 61), tokens(9, 2, 61), tokens(6, 3, 61)};
-  nn::KVCache cache = m.make_cache(3, 12);
-  m.forward_cached(padded_ids(prompts, cache), cache);
-  EXPECT_THROW(cache.keep_rows({0, 0}), ShapeError);
-  EXPECT_THROW(cache.keep_rows({3}), ShapeError);
-  EXPECT_THROW(cache.keep_rows({}), ShapeError);
-  cache.keep_rows({2, 0});  // reordered: prompt 2 first
-  EXPECT_EQ(cache.batch, 2);
-  for (size_t l = 0; l < cache.k.size(); ++l) {  // still every layer in one buffer (attention.cpp)
-    EXPECT_EQ(cache.k[l].storage(), cache.k[0].storage());
-    EXPECT_EQ(cache.v[l].storage(), cache.k[0].storage());
-    EXPECT_EQ(cache.k[l].size(0), 2);
-  }
-  EXPECT_EQ(cache.row_start, (std::vector<int64_t>{3, 6}));
-  Tensor step = m.forward_cached(Tensor::from_vector(std::vector<int32_t>{4, 5}, {2, 1}), cache).contiguous();
-  for (int r = 0; r < 2; ++r) {
-    const auto& p = prompts[r == 0 ? 2 : 0];
-    nn::KVCache alone = m.make_cache(1, int64_t(p.size()) + 1);
-    m.forward_cached(Tensor::from_vector(p, {1, int64_t(p.size())}), alone);
-    Tensor ref = m.forward_cached(Tensor::from_vector(std::vector<int32_t>{r == 0 ? 4 : 5}, {1, 1}), alone).contiguous();
-    EXPECT_LT(rel_diff(step.data<float>() + r * 61, ref.data<float>(), 61), 1e-5) << "row " << r;
+  const int64_t pad[3] = {6, 0, 3};  // left padding of each prompt in a batch of all three
+  for (const std::vector<int64_t>& rows : {std::vector<int64_t>{2, 0}, {1, 2}, {0, 2}, {2}}) {
+    SCOPED_TRACE("rows " + std::to_string(rows[0]) + (rows.size() > 1 ? "," + std::to_string(rows[1]) : ""));
+    nn::KVCache cache = m.make_cache(3, 12);
+    m.forward_cached(padded_ids(prompts, cache), cache);
+    EXPECT_THROW(cache.keep_rows({0, 0}), ShapeError);
+    EXPECT_THROW(cache.keep_rows({3}), ShapeError);
+    EXPECT_THROW(cache.keep_rows({}), ShapeError);
+    cache.keep_rows(rows);
+    const int64_t n = int64_t(rows.size());
+    EXPECT_EQ(cache.batch, n);
+    for (int64_t j = 0; j < n; ++j) EXPECT_EQ(cache.row_start[size_t(j)], pad[rows[size_t(j)]]);
+    for (size_t l = 0; l < cache.k.size(); ++l) {  // still every layer in one buffer (attention.cpp)
+      EXPECT_EQ(cache.k[l].storage(), cache.k[0].storage());
+      EXPECT_EQ(cache.v[l].storage(), cache.k[0].storage());
+      EXPECT_EQ(cache.k[l].size(0), n);
+    }
+    std::vector<int32_t> next;
+    for (int64_t j = 0; j < n; ++j) next.push_back(int32_t(4 + j));
+    Tensor step = m.forward_cached(Tensor::from_vector(next, {n, 1}), cache).contiguous();
+    for (int64_t j = 0; j < n; ++j) {
+      const auto& p = prompts[size_t(rows[size_t(j)])];
+      nn::KVCache alone = m.make_cache(1, int64_t(p.size()) + 1);
+      m.forward_cached(Tensor::from_vector(p, {1, int64_t(p.size())}), alone);
+      Tensor ref = m.forward_cached(Tensor::from_vector(std::vector<int32_t>{next[size_t(j)]}, {1, 1}), alone).contiguous();
+      EXPECT_LT(rel_diff(step.data<float>() + j * 61, ref.data<float>(), 61), 1e-5) << "row " << j;
+    }
   }
 }
 

@@ -230,6 +230,10 @@ void KVCache::keep_rows(const std::vector<int64_t>& rows) {
   }
   if (rows.empty()) throw ShapeError("KVCache::keep_rows: no rows to keep");
   const int64_t n = int64_t(rows.size());
+  if (std::is_sorted(rows.begin(), rows.end())) {  // what generate() asks for: the rows that go on
+    keep_ascending_rows(rows);
+    return;
+  }
   const std::vector<Tensor> old_k = k, old_v = v;
   allocate(n_layer(), {n, k[0].size(1), max_length, k[0].size(3)}, dtype());
   for (size_t l = 0; l < k.size(); ++l)
@@ -246,6 +250,34 @@ void KVCache::keep_rows(const std::vector<int64_t>& rows) {
         }
       });
     }
+  std::vector<int64_t> start;
+  for (int64_t r : rows) start.push_back(row_start[size_t(r)]);
+  row_start = std::move(start);
+  batch = n;
+}
+
+// Rows in ascending order, in place: row rows[j] moves down to j (rows[j] >=
+// j), in ascending j, so every row is read before anything overwrites it.
+// Each layer's keys and values are one task; nothing new is allocated.
+void KVCache::keep_ascending_rows(const std::vector<int64_t>& rows) {
+  const int64_t n = int64_t(rows.size());
+  std::vector<Tensor*> all;
+  for (size_t l = 0; l < k.size(); ++l) all.insert(all.end(), {&k[l], &v[l]});
+  parallel_range(int64_t(all.size()), 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      Tensor& t = *all[size_t(i)];
+      const int64_t H = t.size(1), hd = t.size(3);
+      const int64_t row_bytes = hd * int64_t(dtype_size(t.dtype()));  // one position
+      char* base = static_cast<char*>(t.raw_data());
+      for (int64_t j = 0; j < n; ++j) {
+        if (rows[size_t(j)] == j) continue;
+        for (int64_t h = 0; h < H; ++h)
+          std::memmove(base + (j * H + h) * max_length * row_bytes,
+                       base + (rows[size_t(j)] * H + h) * max_length * row_bytes, size_t(length * row_bytes));
+      }
+      t = Tensor::from_storage(t.storage(), {n, H, max_length, hd}, t.dtype(), {}, t.offset());
+    }
+  });
   std::vector<int64_t> start;
   for (int64_t r : rows) start.push_back(row_start[size_t(r)]);
   row_start = std::move(start);

@@ -50,6 +50,7 @@ struct KVCache {
 
  private:
   void allocate(int64_t n_layer, const Shape& shape, DType dtype);  // k and v, in one buffer
+  void keep_ascending_rows(const std::vector<int64_t>& rows);        // in place
 };
 
 // c_attn: Linear(C, 3C) producing q | k | v; c_proj: Linear(C, C).
