@@ -285,6 +285,10 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
         st["weight_bytes_per_token"] = it->second;
         st["gb_per_s"] = it->second / (step_ms * 1e-3) / 1e9;
       }
+      if (e.name == "attn.core" && step_ms > 0) {  // what attention reads: the whole cache, every token
+        st["kv_bytes_per_token"] = kv_bytes;
+        st["gb_per_s"] = kv_bytes / (step_ms * 1e-3) / 1e9;
+      }
       steps.push_back(st);
     }
     steps.push_back({{"step", "other"}, {"ms_per_token", std::max(0.0, gen_mean - timed_ms)}, {"calls_per_token", 1.0}});
@@ -323,8 +327,11 @@ void print_table(const nlohmann::json& j) {
                   st["ms_per_token"].get<double>(),
                   100 * st["ms_per_token"].get<double>() / j["gen_ms_per_token_mean"].get<double>(),
                   st["calls_per_token"].get<double>());
-      if (st.contains("gb_per_s"))
+      if (st.contains("weight_bytes_per_token"))
         std::printf("  %6.1f MB at %5.1f GB/s", st["weight_bytes_per_token"].get<double>() / 1e6,
+                    st["gb_per_s"].get<double>());
+      if (st.contains("kv_bytes_per_token"))
+        std::printf("  %6.1f MB of KV cache at %5.1f GB/s", st["kv_bytes_per_token"].get<double>() / 1e6,
                     st["gb_per_s"].get<double>());
       std::printf("\n");
     }

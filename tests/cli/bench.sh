@@ -50,7 +50,9 @@ assert steps["head"]["calls_per_token"] == 1, steps["head"]
 # The products carry the bytes they read and their rate; the head reads the (tied) embedding.
 assert abs(sum(steps[n]["weight_bytes_per_token"] for n in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "head"))
            - r["weight_bytes_per_token"]) < 0.01 * r["weight_bytes_per_token"], r
-assert all(steps[n]["gb_per_s"] > 0 for n in ("attn.c_attn", "head")) and "gb_per_s" not in steps["attn.core"]
+assert all(steps[n]["gb_per_s"] > 0 for n in ("attn.c_attn", "head")) and "weight_bytes_per_token" not in steps["attn.core"]
+# Attention reads the KV cache: its bytes per token and their rate.
+assert steps["attn.core"]["kv_bytes_per_token"] == r["kv_cache_bytes_per_token"] and steps["attn.core"]["gb_per_s"] > 0, steps["attn.core"]
 assert sum(s["ms_per_token"] for s in r["profile"]) >= r["gen_ms_per_token_mean"] * 0.999, r
 print("rbe-bench --profile OK:", len(steps), "steps")
 PY
