@@ -123,9 +123,7 @@ nn::KVCache GPT2Model::make_cache(int64_t batch, int64_t max_length) const {
 }
 
 void GPT2Model::set_kv_cache_dtype(DType dtype) {
-  if (dtype != DType::F32 && dtype != DType::F16)
-    throw ShapeError(std::string("GPT2Model::set_kv_cache_dtype: the KV cache is stored as F32 or F16, not ") +
-                     dtype_name(dtype));
+  nn::KVCache::check_dtype(dtype, "GPT2Model::set_kv_cache_dtype");
   kv_dtype_ = dtype;
 }
 

@@ -172,8 +172,7 @@ void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, 
 KVCache::KVCache(int64_t n_layer, int64_t batch_, int64_t n_head, int64_t max_length_, int64_t head_dim,
                  DType dtype)
     : max_length(max_length_), batch(batch_), row_start(size_t(std::max<int64_t>(batch_, 0)), 0) {
-  if (dtype != DType::F32 && dtype != DType::F16)
-    throw ShapeError(std::string("KVCache: the cache is stored as F32 or F16, not ") + dtype_name(dtype));
+  check_dtype(dtype, "KVCache");
   if (n_layer <= 0 || batch_ <= 0 || n_head <= 0 || max_length_ <= 0 || head_dim <= 0)
     throw ShapeError("KVCache: all sizes must be positive (n_layer " + std::to_string(n_layer) + ", batch " +
                      std::to_string(batch_) + ", n_head " + std::to_string(n_head) + ", max_length " +
@@ -190,6 +189,11 @@ void KVCache::allocate(int64_t n_layer, const Shape& shape, DType dtype) {
   std::vector<Tensor> all = Tensor::empty_group(std::vector<Shape>(size_t(2 * n_layer), shape), dtype);
   k.assign(all.begin(), all.begin() + n_layer);
   v.assign(all.begin() + n_layer, all.end());
+}
+
+void KVCache::check_dtype(DType dtype, const char* who) {
+  if (dtype != DType::F32 && dtype != DType::F16)
+    throw ShapeError(std::string(who) + ": the KV cache is stored as F32 or F16, not " + dtype_name(dtype));
 }
 
 int64_t KVCache::row_length(int64_t b) const {
@@ -230,10 +234,17 @@ void KVCache::keep_rows(const std::vector<int64_t>& rows) {
   }
   if (rows.empty()) throw ShapeError("KVCache::keep_rows: no rows to keep");
   const int64_t n = int64_t(rows.size());
-  if (std::is_sorted(rows.begin(), rows.end())) {  // what generate() asks for: the rows that go on
-    keep_ascending_rows(rows);
-    return;
-  }
+  if (std::is_sorted(rows.begin(), rows.end())) keep_ascending_rows(rows);  // what generate() asks for
+  else keep_reordered_rows(rows);
+  std::vector<int64_t> start;
+  for (int64_t r : rows) start.push_back(row_start[size_t(r)]);
+  row_start = std::move(start);
+  batch = n;
+}
+
+// Rows in any order: copied into a new buffer.
+void KVCache::keep_reordered_rows(const std::vector<int64_t>& rows) {
+  const int64_t n = int64_t(rows.size());
   const std::vector<Tensor> old_k = k, old_v = v;
   allocate(n_layer(), {n, k[0].size(1), max_length, k[0].size(3)}, dtype());
   for (size_t l = 0; l < k.size(); ++l)
@@ -250,10 +261,6 @@ void KVCache::keep_rows(const std::vector<int64_t>& rows) {
         }
       });
     }
-  std::vector<int64_t> start;
-  for (int64_t r : rows) start.push_back(row_start[size_t(r)]);
-  row_start = std::move(start);
-  batch = n;
 }
 
 // Rows in ascending order, in place: row rows[j] moves down to j (rows[j] >=
@@ -278,10 +285,6 @@ void KVCache::keep_ascending_rows(const std::vector<int64_t>& rows) {
       t = Tensor::from_storage(t.storage(), {n, H, max_length, hd}, t.dtype(), {}, t.offset());
     }
   });
-  std::vector<int64_t> start;
-  for (int64_t r : rows) start.push_back(row_start[size_t(r)]);
-  row_start = std::move(start);
-  batch = n;
 }
 
 MultiHeadAttention::MultiHeadAttention(int64_t C, int64_t n_head, float dropout_, uint64_t seed, float init_std,

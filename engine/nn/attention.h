@@ -47,10 +47,14 @@ struct KVCache {
   void drop_front(int64_t n);
   // Keeps only the given rows (distinct, in this order); batch becomes rows.size().
   void keep_rows(const std::vector<int64_t>& rows);
+  // Throws ShapeError (naming `who`) unless dtype is a cache storage: F32 or F16.
+  static void check_dtype(DType dtype, const char* who);
 
  private:
   void allocate(int64_t n_layer, const Shape& shape, DType dtype);  // k and v, in one buffer
-  void keep_ascending_rows(const std::vector<int64_t>& rows);        // in place
+  // keep_rows' data moves; the caller updates row_start and batch.
+  void keep_ascending_rows(const std::vector<int64_t>& rows);  // in place
+  void keep_reordered_rows(const std::vector<int64_t>& rows);  // into a new buffer
 };
 
 // c_attn: Linear(C, 3C) producing q | k | v; c_proj: Linear(C, C).

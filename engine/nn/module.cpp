@@ -51,14 +51,15 @@ int64_t Module::cast_parameters(DType dtype, const ParamFilter& filter) {
   // model's 768x768 f16 projections) read as fast as the big ones, which get
   // such pages on their own. (Grouping the big ones too would only raise the
   // peak memory: their f32 originals, freed to the heap, could not be reused.)
+  auto is_small = [&](const Tensor& t) { return size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes; };
   std::vector<Shape> small_shapes;
   for (const Tensor& t : todo)
-    if (size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes) small_shapes.push_back(t.shape());
+    if (is_small(t)) small_shapes.push_back(t.shape());
   std::vector<Tensor> small = Tensor::empty_group(small_shapes, dtype);
   size_t next_small = 0;
   for (const Tensor& t : todo) {
     Tensor c = t.detach().to(dtype).contiguous();
-    if (size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes) {
+    if (is_small(t)) {
       ops::copy_(small[next_small], c);  // same dtype: a plain copy
       c = small[next_small++];
     }

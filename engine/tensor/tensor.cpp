@@ -84,9 +84,13 @@ Storage::~Storage() {
 
 // ---- constructors ----
 
-static std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype) {
+static void check_sizes(const Shape& shape) {
   for (int64_t d : shape)
     if (d < 0) throw ShapeError("tensor: negative size in shape " + shape_str(shape));
+}
+
+static std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype) {
+  check_sizes(shape);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = Storage::allocate(size_t(shape_numel(shape)) * dtype_size(dtype));
   impl->shape = shape;
@@ -103,8 +107,7 @@ std::vector<Tensor> Tensor::empty_group(const std::vector<Shape>& shapes, DType 
   std::vector<size_t> offsets;  // bytes
   size_t total = 0;
   for (const Shape& s : shapes) {
-    for (int64_t d : s)
-      if (d < 0) throw ShapeError("tensor: negative size in shape " + shape_str(s));
+    check_sizes(s);
     total = (total + align - 1) / align * align;
     offsets.push_back(total);
     total += size_t(shape_numel(s)) * esize;
