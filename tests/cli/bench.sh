@@ -24,6 +24,20 @@ check_json "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 16 --gen-tok
 # Without --bandwidth-mb the probe reads as many bytes as the weights per token.
 check_json "$("$BENCH" --preset mini --dtype f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --json)"
 
+# The prompt pass runs as generate() runs a prompt, logits for the last
+# position only, and pp_gflops counts that work: the mini preset (C = 256,
+# 2 layers, 65-token vocabulary, tied head) at P = 16 does
+# 2 * 12 C^2 * 2 * P + 2 * 65 C (the head, once) + 4 C * 2 * P(P+1)/2 flops.
+python3 - "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 4 --bandwidth-mb 16 --json)" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+C, L, V, P = 256, 2, 65, 16
+want = 2 * 12 * C * C * L * P + 2 * V * C + 4 * C * L * P * (P + 1) / 2
+got = r["pp_gflops"] * 1e9 * P / r["pp_tokens_per_s"]
+assert abs(got - want) < 1e-6 * want, (got, want)
+print("rbe-bench prompt FLOPs OK:", round(got))
+PY
+
 # --kv-cache f16: the cache bytes read per token halve; the weights' do not.
 python3 - "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 16 --json)" \
   "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 16 --kv-cache f16 --json)" <<'PY'
