@@ -13,6 +13,7 @@
 #include "autodiff/node.h"
 #include "codec/calibration.h"
 #include "codec/densify.h"
+#include "codec/fixed_kernels.h"
 #include "codec/glob.h"
 #include "codec/model_order.h"
 #include "codec/rbe_file.h"
@@ -307,7 +308,13 @@ TEST(ModelCodec, DensifyAndRecompressAPackedModel) {
     EXPECT_EQ(max_abs_diff(w.to_vector(), decode(*e).to_vector()), 0.0) << name;
   }
   const std::vector<float> after = testutil::logits_of(*packed.model, *packed.tokenizer);
-  EXPECT_LT(max_abs_diff(before, after), 1e-3);
+  // The packed prompt pass is exact up to f32 rounding with the "sgemm"
+  // batched kernel; "amx" quantizes activations to int8 per 32-block (as the
+  // VNNI matvec does), about 0.4% of the largest logit here.
+  float scale = 0;
+  for (float v : after) scale = std::max(scale, std::fabs(v));
+  const bool int8_x = std::string(codec::fixed_gemm_kernel_name()) == "amx";
+  EXPECT_LT(max_abs_diff(before, after), int8_x ? 1e-2 * scale : 1e-3);
 }
 
 // Independent reference: the inputs every Linear sees in ordinary full-model

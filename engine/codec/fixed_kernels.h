@@ -26,4 +26,17 @@ bool fixed_kernel_quantizes_x(const std::string& name);
 // unknown or unsupported here. Throws if e is not a fixed-rate form.
 bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const float* x, const float* bias, float* y);
 
+// The batched product (prompts), chosen once at start-up:
+//   "amx"    Intel AMX int8 tiles: X quantized to int8 per 32-block as the
+//            VNNI matvec quantizes x (codec/fixed_gemm_amx.h); where the CPU
+//            and the OS allow it, and RBE_FIXED_GEMM is not "sgemm"
+//   "sgemm"  row panels decoded to f32, multiplied by the SGEMM (exact up
+//            to f32 rounding)
+const char* fixed_gemm_kernel_name();                // the active one
+std::vector<std::string> fixed_gemm_kernel_names();  // every one this machine runs
+// Y[N, rows] = X[N, cols] W^T (+ bias) with kernel `name` (X in the original
+// basis). Returns false when `name` is unknown or unsupported here.
+bool fixed_gemm_with_kernel(const char* name, const EncodedTensor& e, int64_t N, const float* X, const float* bias,
+                            float* Y);
+
 }  // namespace rbe::codec

@@ -7,6 +7,10 @@
 
 #include "codec/fixed_layout.h"
 
+namespace rbe::codec {
+class RandomizedHadamard;
+}
+
 namespace rbe::codec::fixed {
 
 // x quantized to int8 per 32-block (d = max|x| / 127, as llama.cpp's Q8
@@ -49,5 +53,11 @@ const FixedKernels& active_kernels();
 // y = W x (+ bias) with x already in the stored basis: quantizes x when the
 // kernel wants int8, splits rows over the TBB threads.
 void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const float* x, const float* bias, float* y);
+
+// Y[N, rows] = X W^T (+ bias) with X in the stored basis, by the active
+// batched kernel (fixed_gemm.cpp).
+void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
+// X[n] <- R X[n] for the N rows of X [N, K] (rbe fixed's rotation), over the threads.
+void rotate_rows(const RandomizedHadamard& R, float* X, int64_t N, int64_t K);
 
 }  // namespace rbe::codec::fixed

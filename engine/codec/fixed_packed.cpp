@@ -1,8 +1,7 @@
 // The PackedMatrix of the fixed-rate forms: gemv runs the fused kernel on the
-// packed bytes (rbe fixed rotates x once, O(K log K)); gemm decodes row panels
-// in the stored basis and multiplies them with the rotated X by the SGEMM.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
+// packed bytes (rbe fixed rotates x once, O(K log K)); gemm rotates the rows
+// of X likewise and runs the batched kernel (fixed_gemm.cpp: AMX int8 tiles,
+// or row panels decoded to f32 for the SGEMM).
 
 #include <algorithm>
 #include <memory>
@@ -13,7 +12,6 @@
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
 #include "codec/hadamard.h"
-#include "tensor/kernels/gemm.h"
 
 namespace rbe::codec {
 namespace {
@@ -47,25 +45,10 @@ class FixedPacked final : public nn::PackedMatrix {
     std::vector<float> Xr;
     if (R_) {  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
       Xr.assign(X, X + N * K);
-      tbb::parallel_for(tbb::blocked_range<int64_t>(0, N, 8), [&](const tbb::blocked_range<int64_t>& b) {
-        for (int64_t n = b.begin(); n < b.end(); ++n) R_->forward(Xr.data() + n * K);
-      });
+      fixed::rotate_rows(*R_, Xr.data(), N, K);
       X = Xr.data();
     }
-    // Panels of ~4 MiB of f32 (1360 rows at K = 768): fewer, larger SGEMMs
-    // (measured: 128-token prompts +10% over 256-row panels; flat beyond).
-    const int64_t panel = std::clamp<int64_t>((4 << 20) / (4 * K) / 16 * 16, 16, 4096);
-    std::vector<float> W(size_t(std::min(panel, R) * K));
-    for (int64_t r0 = 0; r0 < R; r0 += panel) {
-      const int64_t r1 = std::min(R, r0 + panel), pr = r1 - r0;
-      tbb::parallel_for(tbb::blocked_range<int64_t>(0, pr, 16), [&](const tbb::blocked_range<int64_t>& b) {
-        for (int64_t r = b.begin(); r < b.end(); ++r) fixed::decode_row_stored(L_, e_->data, r0 + r, W.data() + r * K);
-      });
-      kernels::sgemm(false, true, N, pr, K, 1.f, X, K, W.data(), K, 0.f, Y + r0, R);
-    }
-    if (bias)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t r = 0; r < R; ++r) Y[n * R + r] += bias[r];
+    fixed::gemm(L_, e_->data, N, X, bias, Y);
   }
 
   void decode_rows(int64_t r0, int64_t r1, float* out) const override {

@@ -5,8 +5,13 @@
 // copies (>= 256 MiB) that every product streams from DRAM, as in generation.
 //   bench_quant_gemv --benchmark_filter=token
 //   bench_quant_gemv --benchmark_filter='kernel/.*q4_0'     (kernel variants)
+//   bench_quant_gemv --benchmark_filter=batch/               (prompt products)
 // Arguments: threads (tbb::global_control), and for kernel/: the kernel index
-// in codec::fixed_kernel_names().
+// in codec::fixed_kernel_names(); for batch/: the batched kernel's index in
+// codec::fixed_gemm_kernel_names() (the f16 form: gemm_f16w alone).
+// batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for a prompt of N rows, counter
+// GFLOPs (2 N R K / time); the weights come from L3 or memory as in a prompt
+// pass (one copy: a prompt pass reads each matrix once per N rows).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -22,6 +27,7 @@
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
 #include "tensor/dtype.h"
+#include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemv.h"
 #include "tensor/random.h"
 
@@ -169,6 +175,35 @@ void BM_token(benchmark::State& state, Form f) {
   state.counters["sets"] = sets;
 }
 
+// The batched product of a prompt of N rows through batched kernel `index`.
+void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const Packed p = make(f, m, 1);
+  std::vector<float> X(size_t(N * m.cols)), Y(size_t(N * m.rows));
+  Rng rng(7);
+  for (auto& v : X) v = float(rng.normal());
+  std::string kname = "gemm_f16w";
+  if (p.f16.empty()) {
+    const auto names = codec::fixed_gemm_kernel_names();
+    if (state.range(1) >= int64_t(names.size())) {
+      state.SkipWithError("kernel not available here");
+      return;
+    }
+    kname = names[size_t(state.range(1))];
+  } else if (state.range(1) > 0) {
+    state.SkipWithError("the f16 form has one batched kernel");
+    return;
+  }
+  for (auto _ : state) {
+    if (p.f16.empty()) codec::fixed_gemm_with_kernel(kname.c_str(), *p.e, N, X.data(), nullptr, Y.data());
+    else kernels::gemm_f16w(N, m.rows, m.cols, X.data(), m.cols, p.f16[0].data(), m.cols, 0.f, Y.data(), m.rows);
+    benchmark::DoNotOptimize(Y.data());
+  }
+  state.SetLabel(kname);
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * double(N) * double(m.rows) * double(m.cols) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 int register_all() {
   for (const Form& f : kForms) {
     benchmark::RegisterBenchmark((std::string("token/") + f.name).c_str(), BM_token, f)
@@ -178,6 +213,11 @@ int register_all() {
           (std::string("shape/") + f.name + "/" + std::to_string(m.rows) + "x" + std::to_string(m.cols)).c_str(),
           BM_shape, f, m)
           ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (Mat m : {Mat{3072, 768}, Mat{768, 3072}})
+      benchmark::RegisterBenchmark((std::string("batch/") + f.name + "/" + std::to_string(m.rows) + "x" +
+                                    std::to_string(m.cols) + "/128").c_str(),
+                                   BM_batch, f, m, int64_t(128))
+          ->Args({2, 0})->Args({2, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
     if (std::string(f.codec) != "f16")
       for (int k = 0; k < 4; ++k)
         benchmark::RegisterBenchmark((std::string("kernel/") + f.name + "/3072x768").c_str(), BM_kernel, f,

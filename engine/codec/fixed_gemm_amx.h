@@ -1,0 +1,25 @@
+#pragma once
+// Batched product (prompt processing) of a fixed-rate matrix with Intel AMX
+// int8 tiles, where the CPU has them (Sapphire Rapids and later) and the
+// kernel grants this process the tile state. X rows are quantized to int8 per
+// 32-block as the VNNI matvec does (d = max|x| / 127, llama.cpp's Q8
+// activations); weight sub-blocks are unpacked to their int8 levels; one
+// TDPBSSD multiplies 16 weight rows by 16 activation rows over 32 weights, and
+// the two scales are applied in f32 per 32-block.
+#include <cstdint>
+
+#include "codec/fixed_layout.h"
+
+namespace rbe::codec::fixed {
+
+// The CPU has AMX-INT8 and AVX-512, this build compiled the kernel, the
+// kernel (OS) granted the tile state, and RBE_FIXED_GEMM does not say
+// "sgemm". Asked once; cheap afterwards.
+bool amx_gemm_available();
+
+// Y[N, rows] = X[N, cols] W^T (+ bias[rows]), X in the stored basis (rbe
+// fixed rows rotated). Needs amx_gemm_available(); multithreaded over weight
+// row tiles with oneTBB.
+void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
+
+}  // namespace rbe::codec::fixed
