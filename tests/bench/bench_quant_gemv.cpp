@@ -8,10 +8,13 @@
 //   bench_quant_gemv --benchmark_filter=batch/               (prompt products)
 // Arguments: threads (tbb::global_control), and for kernel/: the kernel index
 // in codec::fixed_kernel_names(); for batch/: the batched kernel's index in
-// codec::fixed_gemm_kernel_names() (the f16 form: gemm_f16w alone).
-// batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for a prompt of N rows, counter
-// GFLOPs (2 N R K / time); the weights come from L3 or memory as in a prompt
-// pass (one copy: a prompt pass reads each matrix once per N rows).
+// codec::fixed_gemm_kernel_names() (the f16 form: what F::linear runs,
+// hgemv_multi up to 8 rows, else gemm_f16w), or -1 for N calls of the form's
+// matvec.
+// batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for N rows (128: a prompt; 4, 16:
+// batched decoding steps), counter GFLOPs (2 N R K / time); one copy of the
+// weights, so they come from the caches when they fit (a prompt pass reads
+// each matrix once per N rows; a decoding step's come from memory).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -182,8 +185,11 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
   std::vector<float> X(size_t(N * m.cols)), Y(size_t(N * m.rows));
   Rng rng(7);
   for (auto& v : X) v = float(rng.normal());
-  std::string kname = "gemm_f16w";
-  if (p.f16.empty()) {
+  std::string kname = N <= 8 ? "hgemv_multi" : "gemm_f16w";
+  const bool matvecs = state.range(1) < 0;  // -1: N calls of the form's matvec instead
+  if (matvecs) {
+    kname = "N matvecs";
+  } else if (p.f16.empty()) {
     const auto names = codec::fixed_gemm_kernel_names();
     if (state.range(1) >= int64_t(names.size())) {
       state.SkipWithError("kernel not available here");
@@ -195,8 +201,14 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
     return;
   }
   for (auto _ : state) {
-    if (p.f16.empty()) codec::fixed_gemm_with_kernel(kname.c_str(), *p.e, N, X.data(), nullptr, Y.data());
-    else kernels::gemm_f16w(N, m.rows, m.cols, X.data(), m.cols, p.f16[0].data(), m.cols, 0.f, Y.data(), m.rows);
+    if (matvecs)
+      for (int64_t n = 0; n < N; ++n) gemv(p, 0, X.data() + n * m.cols, Y.data() + n * m.rows);
+    else if (p.f16.empty())
+      codec::fixed_gemm_with_kernel(kname.c_str(), *p.e, N, X.data(), nullptr, Y.data());
+    else if (N <= 8)  // what F::linear runs for a few rows
+      kernels::hgemv_multi(N, m.rows, m.cols, p.f16[0].data(), m.cols, X.data(), m.cols, nullptr, Y.data(), m.rows);
+    else
+      kernels::gemm_f16w(N, m.rows, m.cols, X.data(), m.cols, p.f16[0].data(), m.cols, 0.f, Y.data(), m.rows);
     benchmark::DoNotOptimize(Y.data());
   }
   state.SetLabel(kname);
@@ -214,10 +226,11 @@ int register_all() {
           BM_shape, f, m)
           ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
     for (Mat m : {Mat{3072, 768}, Mat{768, 3072}})
-      benchmark::RegisterBenchmark((std::string("batch/") + f.name + "/" + std::to_string(m.rows) + "x" +
-                                    std::to_string(m.cols) + "/128").c_str(),
-                                   BM_batch, f, m, int64_t(128))
-          ->Args({2, 0})->Args({2, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+      for (int64_t N : {4, 16, 128})
+        benchmark::RegisterBenchmark((std::string("batch/") + f.name + "/" + std::to_string(m.rows) + "x" +
+                                      std::to_string(m.cols) + "/" + std::to_string(N)).c_str(),
+                                     BM_batch, f, m, N)
+            ->Args({2, 0})->Args({2, 1})->Args({2, -1})->Unit(benchmark::kMillisecond)->UseRealTime();
     if (std::string(f.codec) != "f16")
       for (int k = 0; k < 4; ++k)
         benchmark::RegisterBenchmark((std::string("kernel/") + f.name + "/3072x768").c_str(), BM_kernel, f,
