@@ -267,6 +267,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"threads", threads},
                       {"gemv_kernel", kernels::gemv_kernel_name()},
                       {"fixed_kernel", codec::fixed_kernel_name()},
+                      {"fixed_gemm_kernel", codec::fixed_gemm_kernel_name()},
                       {"sgemm_kernel", kernels::sgemm_kernel_name()},
                       {"prompt_tokens", P},
                       {"gen_tokens", G},
@@ -305,10 +306,11 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
 void print_table(const nlohmann::json& j) {
   const std::string form = j["form"];
   std::printf("model            %s, %s weights (%.2f bits/weight over all parameters, %.2f over the matrices), "
-              "%d threads (gemv %s, fixed-rate %s, sgemm %s)\n",
+              "%d threads (gemv %s, fixed-rate %s / batched %s, sgemm %s)\n",
               j["model"].get<std::string>().c_str(), form.c_str(), j["bits_per_weight"].get<double>(),
               j["matrix_bits_per_weight"].get<double>(), j["threads"].get<int>(),
               j["gemv_kernel"].get<std::string>().c_str(), j["fixed_kernel"].get<std::string>().c_str(),
+              j["fixed_gemm_kernel"].get<std::string>().c_str(),
               j["sgemm_kernel"].get<std::string>().c_str());
   if (j["encode_seconds"].get<double>() > 0) std::printf("encoding         %10.1f s\n", j["encode_seconds"].get<double>());
   std::printf("prompt (%4lld)    %10.1f tokens/s  %8.1f GFLOP/s (2*block matrix params*P + causal attention + head once)\n",
@@ -386,8 +388,8 @@ int bench_main(const Args& a) {
     return 0;
   }
   const double f16_ms = rows[0]["gen_ms_per_token"].get<double>(), f16_pp = rows[0]["pp_tokens_per_s"].get<double>();
-  std::printf("%s, %d threads (fixed-rate kernel %s)\n", rows[0]["model"].get<std::string>().c_str(),
-              rows[0]["threads"].get<int>(), codec::fixed_kernel_name());
+  std::printf("%s, %d threads (fixed-rate kernel %s, batched %s)\n", rows[0]["model"].get<std::string>().c_str(),
+              rows[0]["threads"].get<int>(), codec::fixed_kernel_name(), codec::fixed_gemm_kernel_name());
   std::printf("%-12s %9s %11s %9s %10s %9s %8s %12s %9s\n", "form", "bits/w", "weights MB", "ms/token", "vs f16",
               "limit ms", "GB/s", "prompt tok/s", "vs f16");
   for (const auto& r : rows) {
