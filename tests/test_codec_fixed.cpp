@@ -81,6 +81,12 @@ double row_err(const std::vector<float>& got, const std::vector<double>& ref, co
   return worst;
 }
 
+void print_kernels(const char* what, const std::vector<std::string>& names, const char* active) {
+  std::printf("%s here: ", what);
+  for (const auto& k : names) std::printf("%s ", k.c_str());
+  std::printf("(active %s)\n", active);
+}
+
 double snr(const Tensor& W, const std::vector<float>& D) {
   double s = 0, e = 0;
   const float* w = W.data<float>();
@@ -351,9 +357,7 @@ TEST(CodecFixed, GradeTargetPicksTheSmallestRateThatMeetsIt) {
 
 TEST(CodecFixed, FusedGemvMatchesDecodeAndMatvecOnEveryKernel) {
   const auto kernels = fixed_kernel_names();
-  std::printf("fixed-rate kernels here: ");
-  for (const auto& k : kernels) std::printf("%s ", k.c_str());
-  std::printf("(active %s)\n", fixed_kernel_name());
+  print_kernels("fixed-rate kernels", kernels, fixed_kernel_name());
   ASSERT_FALSE(kernels.empty());
   for (int64_t rows : {1, 37, 203})
     for (int64_t cols : {64, 96, 768}) {  // 96: a lone last 32-block
@@ -396,9 +400,7 @@ TEST(CodecFixed, FusedGemvMatchesDecodeAndMatvecOnEveryKernel) {
 // lone last 32-block (cols 96).
 TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
   const auto kernels = fixed_gemm_kernel_names();
-  std::printf("fixed-rate batched kernels here: ");
-  for (const auto& k : kernels) std::printf("%s ", k.c_str());
-  std::printf("(active %s)\n", fixed_gemm_kernel_name());
+  print_kernels("fixed-rate batched kernels", kernels, fixed_gemm_kernel_name());
   ASSERT_FALSE(kernels.empty());
   const bool vnni = fixed::find_kernels("avx512vnni") != nullptr;
   for (int64_t rows : {5, 37, 203})
