@@ -1,6 +1,8 @@
 // SGEMM throughput (GFLOP/s) of rbe::kernels::sgemm vs Eigen vs OpenBLAS at the shapes the
-// Mini GPT-2 training step uses (B*T = 4096 rows, C = 256), at 1 and 2 threads.
+// Mini GPT-2 training step uses (B*T = 4096 rows, C = 256), and at those of a 128-token
+// prompt through GPT-2 124M's four block matrices (prompt_*), at 1 and 2 threads.
 //   bench_matmul --benchmark_filter=fwd          # a subset
+//   bench_matmul --benchmark_filter='prompt_.*threads:2'
 // Counter "FLOPS" is 2*M*N*K per iteration, reported as a rate (e.g. 150G/s = 150 GFLOP/s).
 #include <benchmark/benchmark.h>
 
@@ -49,6 +51,10 @@ std::vector<Shape> shapes() {
   s.push_back({"att_qk", false, true, 256, 256, 64});  // Q[256,64] . K[256,64]^T
   s.push_back({"att_av", false, false, 256, 64, 256}); // P[256,256] . V[256,64]
   s.push_back({"square1024", false, false, 1024, 1024, 1024});
+  // A 128-token prompt through GPT-2 124M's block matrices: Y[128,out] = X[128,in] . W[out,in]^T.
+  for (const Layer& l : {Layer{"qkv", 768, 2304}, Layer{"attproj", 768, 768}, Layer{"fc", 768, 3072},
+                         Layer{"fcproj", 3072, 768}})
+    s.push_back({std::string("prompt_") + l.name, false, true, 128, l.out, l.in});
   return s;
 }
 
