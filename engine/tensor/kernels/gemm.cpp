@@ -1,6 +1,8 @@
 // SGEMM driver: BLIS-style blocking (K blocks of kc, packed B slice shared by all threads,
-// per-task packed A blocks sized for L2, register-tile micro-kernels), oneTBB threading,
-// and a run-time choice between the AVX-512, AVX2 and generic kernel sets.
+// per-task packed A blocks sized for L2, register-tile micro-kernels; for few rows of A,
+// column tasks that pack their own B panels), oneTBB threading, and a run-time choice
+// between the AVX-512, AVX2 and generic kernel sets. Also the column tasks of the f16-weight
+// product (gemm_f16.h).
 #include "gemm.h"
 
 #include <immintrin.h>
@@ -17,6 +19,7 @@
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "gemm_f16.h"
 #include "gemm_internal.h"
 #include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/threads.h"
@@ -265,10 +268,14 @@ void choose_partition(int64_t tm, int64_t tn, int T, int64_t& pm_out, int64_t& p
 // cores. Measured on the 124M prompt shapes at M = 128, 2 threads: 1.2-1.4x
 // the block-synchronous path below (docs/performance.md).
 thread_local AlignedBuffer tls_b_task;
+thread_local AlignedBuffer tls_b_f16;  // f16 weights converted for one task's panels
 
-void sgemm_column_tasks(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-                        int64_t kc, int64_t ntasks) {
+// pack_panels(p0, j0, kcur, ncols, Bp) packs depth [p0, p0+kcur) x columns
+// [j0, j0+ncols) of op(B) as ks.pack_b does.
+template <class PackPanels>
+void sgemm_column_tasks(const KernelSet& ks, bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, float beta, float* C, int64_t ldc, int64_t kc, int64_t ntasks,
+                        PackPanels&& pack_panels) {
   const int64_t MR = ks.mr, NR = ks.nr, tm = ceil_div(M, MR), tn = ceil_div(N, NR);
   const int64_t kcp_max = ceil_div(kc, ks.kpad) * ks.kpad;
   const int64_t panels_max = ceil_div(tn, ntasks);
@@ -284,7 +291,7 @@ void sgemm_column_tasks(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_
             const int64_t kcur = std::min(kc, K - p0), kcp = ceil_div(kcur, ks.kpad) * ks.kpad;
             const float beta_eff = p0 == 0 ? beta : 1.0f;
             ks.pack_a(ta, A, lda, 0, p0, M, kcur, Ap);
-            ks.pack_b(tb, B, ldb, p0, j0, kcur, ncols, Bp);
+            pack_panels(p0, j0, kcur, ncols, Bp);
             for (int64_t jt = ct0; jt < ct1; ++jt) {
               const int n = static_cast<int>(std::min(NR, N - jt * NR));
               const float* bp = Bp + (jt - ct0) * kcp * NR;
@@ -299,6 +306,20 @@ void sgemm_column_tasks(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_
       tbb::simple_partitioner());
 }
 
+// Whether the column path fits: all of A in one packed block and enough column
+// panels for every thread; then the task count (the same number of tasks for
+// every thread, each of at most kPanelsPerTask panels = 160 columns of the
+// AVX-512 kernel, their sizes within one panel).
+int64_t column_tasks_for(const KernelSet& ks, int64_t M, int64_t N, int T) {
+  constexpr int64_t kPanelsPerTask = 5;
+  const int64_t tm = ceil_div(M, ks.mr), tn = ceil_div(N, ks.nr);
+  if (T <= 1 || tm > std::max<int64_t>(1, ks.mc_max / ks.mr) || tn < 2 * T) return 0;
+  return std::min(tn, T * std::max<int64_t>(2, ceil_div(tn, int64_t(T) * kPanelsPerTask)));
+}
+
+// K blocks of (nearly) equal depth, at most kc_max.
+int64_t depth_block(const KernelSet& ks, int64_t K) { return ceil_div(K, ceil_div(K, ks.kc_max)); }
+
 void sgemm_packed(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                   float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                   float beta, float* C, int64_t ldc) {
@@ -307,18 +328,15 @@ void sgemm_packed(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, i
   int T = max_threads();
   if (flops < 3.0e6) T = 1;
 
-  const int64_t nkb = ceil_div(K, ks.kc_max);  // K blocks of (nearly) equal depth
-  const int64_t kc = ceil_div(K, nkb);
+  const int64_t kc = depth_block(ks, K);
   const int64_t tm = ceil_div(M, MR), tn = ceil_div(N, NR);
   const int64_t mc_tiles_max = std::max<int64_t>(1, ks.mc_max / MR);
 
-  // All of A in one block and enough column panels for every thread: tasks
-  // of at most kPanelsPerTask panels (160 columns of the AVX-512 kernel), the
-  // same number for every thread, their sizes within one panel.
-  constexpr int64_t kPanelsPerTask = 5;
-  if (T > 1 && tm <= mc_tiles_max && tn >= 2 * T) {
-    const int64_t ntasks = T * std::max<int64_t>(2, ceil_div(tn, int64_t(T) * kPanelsPerTask));
-    sgemm_column_tasks(ks, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, kc, std::min(ntasks, tn));
+  if (const int64_t ntasks = column_tasks_for(ks, M, N, T)) {
+    sgemm_column_tasks(ks, ta, M, N, K, alpha, A, lda, beta, C, ldc, kc, ntasks,
+                       [&](int64_t p0, int64_t j0, int64_t kcur, int64_t ncols, float* Bp) {
+                         ks.pack_b(tb, B, ldb, p0, j0, kcur, ncols, Bp);
+                       });
     return;
   }
 
@@ -472,5 +490,23 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 }
 
 const char* sgemm_kernel_name() { return gemm_detail::active_kernel().name; }
+
+bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+                       float beta, float* C, int64_t ldc) {
+  using namespace gemm_detail;
+  const KernelSet& ks = active_kernel();
+  if (M <= 0 || N <= 0 || K <= 0 || 2.0 * double(M) * double(N) * double(K) < 3.0e6) return false;
+  const int64_t ntasks = column_tasks_for(ks, M, N, max_threads());
+  if (!ntasks) return false;
+  const int64_t kc = depth_block(ks, K), panels_max = ceil_div(ceil_div(N, ks.nr), ntasks);
+  sgemm_column_tasks(ks, false, M, N, K, 1.f, A, lda, beta, C, ldc, kc, ntasks,
+                     [&](int64_t p0, int64_t j0, int64_t kcur, int64_t ncols, float* Bp) {
+                       // This task's weight rows for this depth block, to f32, then packed.
+                       float* Wf = tls_b_f16.get(size_t(panels_max * ks.nr * kcur));
+                       for (int64_t j = 0; j < ncols; ++j) f16_to_f32_row(W + (j0 + j) * ldw + p0, Wf + j * kcur, kcur);
+                       ks.pack_b(true, Wf, kcur, 0, 0, kcur, ncols, Bp);
+                     });
+  return true;
+}
 
 }  // namespace rbe::kernels

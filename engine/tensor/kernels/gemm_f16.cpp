@@ -28,6 +28,7 @@ void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
 void gemm_f16w(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
                float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
+  if (gemm_f16w_columns(M, N, K, A, lda, W, ldw, beta, C, ldc)) return;  // few rows: gemm.cpp's column tasks
   // About 512 KiB of converted weights per block (it stays in L2 while sgemm
   // reuses it for every row of A), a multiple of 16 rows.
   const int64_t rows = std::max<int64_t>(16, (512 << 10) / (std::max<int64_t>(K, 1) * 4) / 16 * 16);

@@ -11,6 +11,12 @@ namespace rbe::kernels {
 void gemm_f16w(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
                float beta, float* C, int64_t ldc);
 
+// The same product for few rows of A (all of A in one packed block): the
+// SGEMM's column tasks, each converting and packing its own weight panels
+// (gemm.cpp). Returns false, doing nothing, when the shape is not for it.
+bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+                       float beta, float* C, int64_t ldc);
+
 // dst[0:n] = f32(src[0:n]) (F16C where available).
 void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
 
