@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "codec/fixed_internal.h"
@@ -441,6 +442,36 @@ TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
       }
   const EncodedTensor e = enc(gaussian(2, 32, 1), settings("q8_0"));
   EXPECT_FALSE(fixed_gemm_with_kernel("nonsense", e, 1, nullptr, nullptr, nullptr));
+}
+
+// The workbench runs two models side by side, each on its own thread: batched
+// products from two threads at once (oneTBB tasks of both in one arena, each
+// task with its own AMX tile state) give what each gives alone.
+TEST(CodecFixed, BatchedProductsFromTwoThreadsAtOnceMatchAlone) {
+  const int64_t N = 40;
+  struct Job {
+    EncodedTensor e;
+    std::vector<float> X, alone, together;
+  };
+  std::vector<Job> jobs;
+  for (const Form& f : {kForms[0], kForms[3]}) {  // q8_0, rbe 4.25
+    Job j{enc(gaussian(203, 768, jobs.size() + 11), settings(f.codec, f.bpw)), {}, {}, {}};
+    j.X.resize(size_t(N * 768));
+    Rng rng(jobs.size() + 3);
+    for (auto& v : j.X) v = float(rng.normal());
+    j.alone.assign(size_t(N * 203), NAN);
+    ASSERT_TRUE(fixed_gemm_with_kernel(fixed_gemm_kernel_name(), j.e, N, j.X.data(), nullptr, j.alone.data()));
+    jobs.push_back(std::move(j));
+  }
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::thread> threads;
+    for (Job& j : jobs) {
+      j.together.assign(j.alone.size(), NAN);
+      threads.emplace_back([&j] { fixed_gemm_with_kernel(fixed_gemm_kernel_name(), j.e, N, j.X.data(), nullptr, j.together.data()); });
+    }
+    for (auto& t : threads) t.join();
+    for (const Job& j : jobs) ASSERT_EQ(j.together, j.alone) << j.e.codec << " round " << round;
+  }
 }
 
 // The PackedMatrix's batched product at a few rows (5: a decoding step, per
