@@ -144,8 +144,14 @@ UnpackFn unpack_for(const Layout& L) {
 // Y rows [16 t, 16 t + 16) x columns [n0, n0 + 16) from the strip: per
 // sub-block one TDPBSSD, then acc[i] (weight row i; lanes = activations)
 // += int32 sums * x scales * the row's weight scale.
-void tile_product(const int8_t* lv, const float* ws, const int8_t* xq, const float* xd, int64_t t, int64_t subs,
-                  int64_t K, int64_t n0, int64_t N, int64_t R, const float* bias, float* Y) {
+// The strip's levels: sub-block s of row i at a + i * stride + s * step.
+struct Strip {
+  const int8_t* a;
+  int64_t stride, step;
+};
+
+void tile_product(Strip st, const float* ws, const int8_t* xq, const float* xd, int64_t t, int64_t subs,
+                  int64_t n0, int64_t N, int64_t R, const float* bias, float* Y) {
   alignas(64) int32_t c[kTile * kTile];
   __m512 acc[kTile];
   for (int i = 0; i < kTile; ++i) acc[i] = _mm512_setzero_ps();
@@ -162,13 +168,13 @@ void tile_product(const int8_t* lv, const float* ws, const int8_t* xq, const flo
   // Sub-block s in tiles 0/2/4 (even) or 1/3/5 (odd); the next one's
   // product is issued before this one's sums are read back.
   _tile_zero(0);
-  _tile_loadd(2, lv, K);
+  _tile_loadd(2, st.a, st.stride);
   _tile_loadd(4, bt, 64);
   _tile_dpbssd(0, 2, 4);
   for (int64_t s = 0; s < subs; s += 2) {
     if (s + 1 < subs) {
       _tile_zero(1);
-      _tile_loadd(3, lv + (s + 1) * kSub, K);
+      _tile_loadd(3, st.a + (s + 1) * st.step, st.stride);
       _tile_loadd(5, bt + (s + 1) * kBlockBytes, 64);
       _tile_dpbssd(1, 3, 5);
     }
@@ -176,7 +182,7 @@ void tile_product(const int8_t* lv, const float* ws, const int8_t* xq, const flo
     scale_add(s);
     if (s + 2 < subs) {
       _tile_zero(0);
-      _tile_loadd(2, lv + (s + 2) * kSub, K);
+      _tile_loadd(2, st.a + (s + 2) * st.step, st.stride);
       _tile_loadd(4, bt + (s + 2) * kBlockBytes, 64);
       _tile_dpbssd(0, 2, 4);
     }
@@ -213,6 +219,7 @@ void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, c
   std::vector<float> xd(size_t(mtiles * subs * kTile), 0.f);
   quantize_activations(X, N, K, xq.data(), xd.data());
   const UnpackFn unpack = unpack_for(L);
+  const bool direct = L.kind == Kind::Q8_0;
   // Each task unpacks a strip of 16 weight rows once and runs it against
   // every activation tile; tiles are per thread, so each task loads the
   // configuration it uses.
@@ -221,9 +228,16 @@ void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, c
     std::vector<float> ws(size_t(kTile * subs));
     load_tile_config();
     for (int64_t nt = r.begin(); nt < r.end(); ++nt) {
-      unpack(L, data, nt * kTile, lv.data(), ws.data());
-      for (int64_t t = 0; t < mtiles; ++t)
-        tile_product(lv.data(), ws.data(), xq.data(), xd.data(), t, subs, K, nt * kTile, N, R, bias, Y);
+      const int64_t n0 = nt * kTile;
+      Strip st{lv.data(), K, kSub};
+      if (direct && n0 + kTile <= R) {  // q8_0 codes are the levels: tiles load them in place
+        st = Strip{reinterpret_cast<const int8_t*>(data + n0 * L.row_bytes() + 2), L.row_bytes(), L.group_bytes()};
+        for (int i = 0; i < kTile; ++i)
+          for (int64_t s = 0; s < subs; ++s) ws[size_t(i * subs + s)] = load_scale(data + (n0 + i) * L.row_bytes() + s * L.group_bytes());
+      } else {
+        unpack(L, data, n0, lv.data(), ws.data());
+      }
+      for (int64_t t = 0; t < mtiles; ++t) tile_product(st, ws.data(), xq.data(), xd.data(), t, subs, n0, N, R, bias, Y);
     }
     _tile_release();
   });
