@@ -58,8 +58,14 @@ void rows_f32(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, cons
 // ---- int8 x int8 (VPDPBUSD), 64 weights (a "pair" of sub-blocks) per step ----
 // Codes are unpacked into 64 bytes in an order that is cheap for each width
 // (pos_sub / pos_elem below); prep_q8 lays x out in the same order, so the
-// weights are never shuffled back. Levels are fed as unsigned level + 128;
-// the accumulator starts at -128 * sum(x lane), which cancels it exactly.
+// weights are never shuffled back. Levels are fed as unsigned level + 128
+// (q4_0: its codes, level + 8); the accumulator starts at -128 (-8) *
+// sum(x lane), which cancels it exactly.
+
+// What the unsigned byte fed to VPDPBUSD adds to each level: q4_0's codes
+// are level + 8 and go in as they are; every other form's levels go through
+// the table as level + 128.
+int code_offset(const Layout& L) { return L.kind == Kind::Q4_0 ? 8 : 128; }
 
 // Position p (0..63) of an unpacked pair -> sub-block (0 = A, 1 = B) and element.
 constexpr int pos_sub(int bits, int p) { return bits == 8 ? p / 32 : bits == 4 ? (p / 16) % 2 : (p / 8) % 2; }
@@ -92,7 +98,7 @@ void prep_q8(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& 
     for (int l = 0; l < 16; ++l) {
       int sum = 0;
       for (int t = 0; t < 4; ++t) sum += q[P * 64 + 4 * l + t];
-      neg[P * 16 + l] = -128 * sum;
+      neg[P * 16 + l] = -code_offset(L) * sum;
       xs[P * 16 + l] = d[pos_sub(L.bits, 4 * l)];
     }
   }
@@ -135,7 +141,9 @@ RBE_VNNI inline __m512i unpack_pair(const uint8_t* pA, const uint8_t* pB, __m512
   }
 }
 
-template <int kBits, int kGroup>
+// kRawCodes: the codes are the unsigned bytes themselves (q4_0, code = level
+// + 8; prep_q8's neg cancels the 8), so no table lookup.
+template <int kBits, int kGroup, bool kRawCodes = false>
 RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& x,
                         const float* bias, float* y) {
   __m512i table;  // unsigned levels (level + 128) in every 128-bit lane
@@ -173,6 +181,7 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
       sv = _mm512_cvtph_ps(_mm256_shuffle_epi8(_mm256_set1_epi32(int(uint32_t(hA) | uint32_t(hB) << 16)), scale_ctrl));
     }
     const __m512i codes = unpack_pair<kBits>(pA, pB, bit_ctrl);
+    if constexpr (kRawCodes) return codes;
     return kBits == 8 ? _mm512_xor_si512(codes, _mm512_set1_epi8(int8_t(0x80))) : _mm512_shuffle_epi8(table, codes);
   };
   // Four interleaved row streams (rows i, h+i, 2h+i, 3h+i of the range), as
@@ -233,7 +242,9 @@ void rows_q8(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const
   const bool g64 = L.group == 64;
   switch (L.bits) {
     case 8: return rows_q8_t<8, 32>(L, data, r0, r1, x, bias, y);
-    case 4: return g64 ? rows_q8_t<4, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<4, 32>(L, data, r0, r1, x, bias, y);
+    case 4:
+      if (L.kind == Kind::Q4_0) return rows_q8_t<4, 32, true>(L, data, r0, r1, x, bias, y);
+      return g64 ? rows_q8_t<4, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<4, 32>(L, data, r0, r1, x, bias, y);
     case 3: return g64 ? rows_q8_t<3, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<3, 32>(L, data, r0, r1, x, bias, y);
     default: return g64 ? rows_q8_t<2, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<2, 32>(L, data, r0, r1, x, bias, y);
   }

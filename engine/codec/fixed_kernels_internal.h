@@ -17,7 +17,8 @@ namespace rbe::codec::fixed {
 // activations) and laid out per 64-weight pair [64p, 64p + 64) in the byte
 // order in which the kernel unpacks that pair's weight codes: q (64 int8),
 // neg (16 int32: -128 * the sum of each 4-byte lane of q, which cancels the
-// +128 that makes the weight levels unsigned), xs (16 f32: the x scale of the
+// +128 that makes the weight levels unsigned; -8 for q4_0, whose codes go in
+// as they are, level + 8), xs (16 f32: the x scale of the
 // sub-block each lane belongs to). A missing second half is zero.
 struct ActQ8 {
   const int8_t* q;
