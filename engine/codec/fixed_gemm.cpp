@@ -35,18 +35,16 @@ void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X,
       for (int64_t r = 0; r < R; ++r) Y[n * R + r] += bias[r];
 }
 
-bool run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias,
+// Whether `name` is a batched kernel this machine runs.
+bool runs_here(const char* name) {
+  return std::strcmp(name, "sgemm") == 0 || (std::strcmp(name, "amx") == 0 && amx_gemm_available());
+}
+
+// `name` must run here (runs_here).
+void run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias,
               float* Y) {
-  if (std::strcmp(name, "amx") == 0) {
-    if (!amx_gemm_available()) return false;
-    gemm_amx(L, data, N, X, bias, Y);
-    return true;
-  }
-  if (std::strcmp(name, "sgemm") == 0) {
-    gemm_sgemm(L, data, N, X, bias, Y);
-    return true;
-  }
-  return false;
+  if (std::strcmp(name, "amx") == 0) gemm_amx(L, data, N, X, bias, Y);
+  else gemm_sgemm(L, data, N, X, bias, Y);
 }
 
 }  // namespace
@@ -69,15 +67,14 @@ const char* fixed_gemm_kernel_name() { return fixed::amx_gemm_available() ? "amx
 
 std::vector<std::string> fixed_gemm_kernel_names() {
   std::vector<std::string> v;
-  if (fixed::amx_gemm_available()) v.emplace_back("amx");
-  v.emplace_back("sgemm");
+  for (const char* n : {"amx", "sgemm"})
+    if (fixed::runs_here(n)) v.emplace_back(n);
   return v;
 }
 
 bool fixed_gemm_with_kernel(const char* name, const EncodedTensor& e, int64_t N, const float* X, const float* bias,
                             float* Y) {
-  if (std::strcmp(name, "amx") != 0 && std::strcmp(name, "sgemm") != 0) return false;
-  if (std::strcmp(name, "amx") == 0 && !fixed::amx_gemm_available()) return false;
+  if (!fixed::runs_here(name)) return false;
   const fixed::Layout L = fixed::layout_of(e);
   std::vector<float> Xr;
   if (L.kind == fixed::Kind::Rbe) {  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
@@ -85,7 +82,8 @@ bool fixed_gemm_with_kernel(const char* name, const EncodedTensor& e, int64_t N,
     fixed::rotate_rows(RandomizedHadamard(L.cols, fixed::rotation_seed(e)), Xr.data(), N, L.cols);
     X = Xr.data();
   }
-  return fixed::run_gemm(name, L, e.data, N, X, bias, Y);
+  fixed::run_gemm(name, L, e.data, N, X, bias, Y);
+  return true;
 }
 
 }  // namespace rbe::codec

@@ -141,15 +141,15 @@ UnpackFn unpack_for(const Layout& L) {
   }
 }
 
-// Y rows [16 t, 16 t + 16) x columns [n0, n0 + 16) from the strip: per
-// sub-block one TDPBSSD, then acc[i] (weight row i; lanes = activations)
-// += int32 sums * x scales * the row's weight scale.
 // The strip's levels: sub-block s of row i at a + i * stride + s * step.
 struct Strip {
   const int8_t* a;
   int64_t stride, step;
 };
 
+// Y rows [16 t, 16 t + 16) x columns [n0, n0 + 16) from the strip: per
+// sub-block one TDPBSSD, then acc[i] (weight row i; lanes = activations)
+// += int32 sums * x scales * the row's weight scale.
 void tile_product(Strip st, const float* ws, const int8_t* xq, const float* xd, int64_t t, int64_t subs,
                   int64_t n0, int64_t N, int64_t R, const float* bias, float* Y) {
   alignas(64) int32_t c[kTile * kTile];

@@ -4,13 +4,12 @@
 // or row panels decoded to f32 for the SGEMM).
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
+#include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_internal.h"
-#include "codec/fixed_kernels.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
 #include "codec/hadamard.h"
@@ -45,8 +44,7 @@ class FixedPacked final : public nn::PackedMatrix {
     // A few rows (a batched decoding step): without AMX, the fused matvec per
     // row beats decoding every weight for the SGEMM (bench_quant_gemv batch/,
     // 124M shapes: 5-6x at 4 rows, 2x at 16); AMX tiles beat both from 3 rows.
-    const bool tiles = std::strcmp(fixed_gemm_kernel_name(), "amx") == 0;
-    if (N <= 2 || (!tiles && N <= kMatvecRowsWithoutTiles)) {
+    if (N <= 2 || (!fixed::amx_gemm_available() && N <= kMatvecRowsWithoutTiles)) {
       for (int64_t n = 0; n < N; ++n) gemv(X + n * K, bias, Y + n * R);
       return;
     }

@@ -317,6 +317,9 @@ int64_t column_tasks_for(const KernelSet& ks, int64_t M, int64_t N, int T) {
   return std::min(tn, T * std::max<int64_t>(2, ceil_div(tn, int64_t(T) * kPanelsPerTask)));
 }
 
+// Products smaller than this (flops) run on the calling thread.
+constexpr double kSerialFlops = 3.0e6;
+
 // K blocks of (nearly) equal depth, at most kc_max.
 int64_t depth_block(const KernelSet& ks, int64_t K) { return ceil_div(K, ceil_div(K, ks.kc_max)); }
 
@@ -326,7 +329,7 @@ void sgemm_packed(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, i
   const int64_t MR = ks.mr, NR = ks.nr;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   int T = max_threads();
-  if (flops < 3.0e6) T = 1;
+  if (flops < kSerialFlops) T = 1;
 
   const int64_t kc = depth_block(ks, K);
   const int64_t tm = ceil_div(M, MR), tn = ceil_div(N, NR);
@@ -495,7 +498,7 @@ bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t 
                        float beta, float* C, int64_t ldc) {
   using namespace gemm_detail;
   const KernelSet& ks = active_kernel();
-  if (M <= 0 || N <= 0 || K <= 0 || 2.0 * double(M) * double(N) * double(K) < 3.0e6) return false;
+  if (M <= 0 || N <= 0 || K <= 0 || 2.0 * double(M) * double(N) * double(K) < kSerialFlops) return false;
   const int64_t ntasks = column_tasks_for(ks, M, N, max_threads());
   if (!ntasks) return false;
   const int64_t kc = depth_block(ks, K), panels_max = ceil_div(ceil_div(N, ks.nr), ntasks);
