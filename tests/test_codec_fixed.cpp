@@ -82,6 +82,33 @@ double row_err(const std::vector<float>& got, const std::vector<double>& ref, co
   return worst;
 }
 
+// x rounded to bf16, to nearest even (what VCVTNE2PS2BF16 does to finite values).
+float bf16_round(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u + 0x7fff + (u >> 16 & 1)) & 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// What the bf16 tiles compute, in double: the stored rows (level * scale,
+// in the rotated basis for rbe) and the rows of X (rotated for rbe), both
+// rounded to bf16. Returns the rows of W as the reference used them.
+std::vector<float> bf16_rows(const EncodedTensor& e, int64_t rows, int64_t cols) {
+  const fixed::Layout L = fixed::layout_of(e);
+  std::vector<float> W(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) fixed::decode_row_stored(L, e.data, r, W.data() + r * cols);
+  for (auto& w : W) w = bf16_round(w);
+  return W;
+}
+std::vector<float> bf16_x(const EncodedTensor& e, const float* x, int64_t cols) {
+  std::vector<float> xr(x, x + cols);
+  if (fixed::layout_of(e).kind == fixed::Kind::Rbe)
+    RandomizedHadamard(cols, fixed::rotation_seed(e)).forward(xr.data());
+  for (auto& v : xr) v = bf16_round(v);
+  return xr;
+}
+
 void print_kernels(const char* what, const std::vector<std::string>& names, const char* active) {
   std::printf("%s here: ", what);
   for (const auto& k : names) std::printf("%s ", k.c_str());
@@ -397,8 +424,9 @@ TEST(CodecFixed, FusedGemvMatchesDecodeAndMatvecOnEveryKernel) {
 // The batched kernels against the decode: "sgemm" to f32 rounding; "amx"
 // quantizes X exactly as the VNNI matvec quantizes x, so each of its rows
 // also matches that kernel's product of the same row up to the order of the
-// sums. Shapes that are not multiples of the 16 x 16 tiles (rows, N) and a
-// lone last 32-block (cols 96).
+// sums; "amx-bf16" matches the product of the bf16-rounded stored weights
+// and x up to the order of its f32 sums. Shapes that are not multiples of
+// the tiles (rows, N) and a lone last 32-block (cols 96).
 TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
   const auto kernels = fixed_gemm_kernel_names();
   print_kernels("fixed-rate batched kernels", kernels, fixed_gemm_kernel_name());
@@ -428,6 +456,13 @@ TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
                                        " row " + std::to_string(n);
               if (k == "sgemm") {
                 EXPECT_LT(rel_diff(y, ref), 1e-4) << what;
+                continue;
+              }
+              if (k == "amx-bf16") {
+                EXPECT_LT(row_err(y, ref, D, cols, x), 5e-3) << what;
+                const std::vector<float> Wb = bf16_rows(e, rows, cols), xb = bf16_x(e, x, cols);
+                const std::vector<double> exact = naive_matvec(Wb, rows, cols, xb.data(), bias.data());
+                EXPECT_LT(row_err(y, exact, Wb, cols, xb.data()), 1e-6) << what;
                 continue;
               }
               EXPECT_LT(row_err(y, ref, D, cols, x), 5e-3) << what;  // int8 x, as the VNNI matvec
@@ -475,8 +510,10 @@ TEST(CodecFixed, BatchedProductsFromTwoThreadsAtOnceMatchAlone) {
 }
 
 // The PackedMatrix's batched product at a few rows (5: a decoding step, per
-// row matvecs where there are no AMX tiles) and at many (40). Either path may
-// quantize x to int8 (the VNNI matvec, AMX); the exact ones are tested above.
+// row matvecs where there are no AMX tiles, int8 tiles where there are) and
+// at many (40: bf16 tiles where the CPU has them). Every path but the SGEMM
+// rounds x (int8 for the VNNI matvec and the int8 tiles, bf16 for the bf16
+// tiles); the kernels themselves are tested exactly above.
 TEST(CodecFixed, PackedMatrixGemvGemmAndRowsAgreeWithTheDecode) {
   const int64_t rows = 75, cols = 256, maxN = 40;
   const Tensor W = gaussian(rows, cols, 99);
@@ -484,7 +521,7 @@ TEST(CodecFixed, PackedMatrixGemvGemmAndRowsAgreeWithTheDecode) {
   Rng rng(5);
   for (auto& v : X) v = float(rng.normal());
   for (auto& v : bias) v = float(rng.normal());
-  const bool int8_x = std::string(fixed_gemm_kernel_name()) == "amx" || fixed_kernel_quantizes_x(fixed_kernel_name());
+  const bool rounds_x = std::string(fixed_gemm_kernel_name()) != "sgemm" || fixed_kernel_quantizes_x(fixed_kernel_name());
   for (const Form& f : kForms) {
     auto e = std::make_shared<EncodedTensor>(enc(W, settings(f.codec, f.bpw)));
     const std::vector<float> D = decode_all(*e);
@@ -501,7 +538,7 @@ TEST(CodecFixed, PackedMatrixGemvGemmAndRowsAgreeWithTheDecode) {
       for (int64_t n = 0; n < N; ++n) {
         const auto ref = naive_matvec(D, rows, cols, X.data() + n * cols, bias.data());
         const std::vector<float> y(Y.begin() + n * rows, Y.begin() + (n + 1) * rows);
-        EXPECT_LT(row_err(y, ref, D, cols, X.data() + n * cols), int8_x ? 5e-3 : 1e-5) << P->format() << " N " << N;
+        EXPECT_LT(row_err(y, ref, D, cols, X.data() + n * cols), rounds_x ? 5e-3 : 1e-5) << P->format() << " N " << N;
       }
     }
     std::vector<float> y(static_cast<size_t>(rows));

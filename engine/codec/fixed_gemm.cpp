@@ -1,10 +1,11 @@
-// The batched product of the fixed-rate forms (prompt processing): AMX int8
-// tiles where the machine has them (fixed_gemm_amx.h), else row panels decoded
-// to f32 and multiplied by the SGEMM.
+// The batched product of the fixed-rate forms (prompt processing): AMX tiles
+// where the machine has them (fixed_gemm_amx.h; bf16 for many rows, int8 for
+// a few), else row panels decoded to f32 and multiplied by the SGEMM.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -37,20 +38,37 @@ void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X,
 
 // Whether `name` is a batched kernel this machine runs.
 bool runs_here(const char* name) {
-  return std::strcmp(name, "sgemm") == 0 || (std::strcmp(name, "amx") == 0 && amx_gemm_available());
+  return std::strcmp(name, "sgemm") == 0 || (std::strcmp(name, "amx") == 0 && amx_gemm_available()) ||
+         (std::strcmp(name, "amx-bf16") == 0 && amx_bf16_gemm_available());
 }
 
 // `name` must run here (runs_here).
 void run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias,
               float* Y) {
   if (std::strcmp(name, "amx") == 0) gemm_amx(L, data, N, X, bias, Y);
+  else if (std::strcmp(name, "amx-bf16") == 0) gemm_amx_bf16(L, data, N, X, bias, Y);
   else gemm_sgemm(L, data, N, X, bias, Y);
 }
 
+// From this many rows the bf16 tiles beat the int8 ones (bench_quant_gemv
+// batch/, 124M shapes, 2 threads: 1.6-2.1x at 128 rows, 0.95-1.5x at 16;
+// at 4 rows int8 is 1.0-1.25x faster, its weights unpacked to 1 byte, not 2).
+constexpr int64_t kBf16MinRows = 16;
+
 }  // namespace
 
+const char* gemm_kernel_for(int64_t N) {
+  static const char* forced = [] {
+    const char* env = std::getenv("RBE_FIXED_GEMM");
+    return env && runs_here(env) ? env : nullptr;
+  }();
+  if (forced) return forced;
+  if (N >= kBf16MinRows && amx_bf16_gemm_available()) return "amx-bf16";
+  return amx_gemm_available() ? "amx" : "sgemm";
+}
+
 void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
-  run_gemm(fixed_gemm_kernel_name(), L, data, N, X, bias, Y);
+  run_gemm(gemm_kernel_for(N), L, data, N, X, bias, Y);
 }
 
 void rotate_rows(const RandomizedHadamard& R, float* X, int64_t N, int64_t K) {
@@ -63,11 +81,11 @@ void rotate_rows(const RandomizedHadamard& R, float* X, int64_t N, int64_t K) {
 
 namespace rbe::codec {
 
-const char* fixed_gemm_kernel_name() { return fixed::amx_gemm_available() ? "amx" : "sgemm"; }
+const char* fixed_gemm_kernel_name() { return fixed::gemm_kernel_for(128); }
 
 std::vector<std::string> fixed_gemm_kernel_names() {
   std::vector<std::string> v;
-  for (const char* n : {"amx", "sgemm"})
+  for (const char* n : {"amx", "amx-bf16", "sgemm"})
     if (fixed::runs_here(n)) v.emplace_back(n);
   return v;
 }

@@ -26,13 +26,17 @@ bool fixed_kernel_quantizes_x(const std::string& name);
 // unknown or unsupported here. Throws if e is not a fixed-rate form.
 bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const float* x, const float* bias, float* y);
 
-// The batched product (prompts), chosen once at start-up:
-//   "amx"    Intel AMX int8 tiles: X quantized to int8 per 32-block as the
-//            VNNI matvec quantizes x (codec/fixed_gemm_amx.h); where the CPU
-//            and the OS allow it, and RBE_FIXED_GEMM is not "sgemm"
-//   "sgemm"  row panels decoded to f32, multiplied by the SGEMM (exact up
-//            to f32 rounding)
-const char* fixed_gemm_kernel_name();                // the active one
+// The batched products (prompts, batched decoding steps):
+//   "amx-bf16"  Intel AMX bf16 tiles: weights as bf16 level * scale, X
+//               rounded to bf16, f32 sums (codec/fixed_gemm_amx.h); from 16
+//               rows on, where the CPU has AMX-BF16 and AVX512-BF16
+//   "amx"       Intel AMX int8 tiles: X quantized to int8 per 32-block as
+//               the VNNI matvec quantizes x; fewer rows, or no AMX-BF16
+//   "sgemm"     row panels decoded to f32, multiplied by the SGEMM (exact up
+//               to f32 rounding); no AMX, or the OS does not grant the tiles
+// RBE_FIXED_GEMM=amx|amx-bf16|sgemm forces one for every size (sgemm also
+// turns the tiles off for the few-row case, FixedPacked's matvecs instead).
+const char* fixed_gemm_kernel_name();                // the one a 128-token prompt runs
 std::vector<std::string> fixed_gemm_kernel_names();  // every one this machine runs
 // Y[N, rows] = X[N, cols] W^T (+ bias) with kernel `name` (X in the original
 // basis). Returns false when `name` is unknown or unsupported here.

@@ -230,7 +230,7 @@ int register_all() {
         benchmark::RegisterBenchmark((std::string("batch/") + f.name + "/" + std::to_string(m.rows) + "x" +
                                       std::to_string(m.cols) + "/" + std::to_string(N)).c_str(),
                                      BM_batch, f, m, N)
-            ->Args({2, 0})->Args({2, 1})->Args({2, -1})->Unit(benchmark::kMillisecond)->UseRealTime();
+            ->Args({2, 0})->Args({2, 1})->Args({2, 2})->Args({2, -1})->Unit(benchmark::kMillisecond)->UseRealTime();
     if (std::string(f.codec) != "f16")
       for (int k = 0; k < 4; ++k)
         benchmark::RegisterBenchmark((std::string("kernel/") + f.name + "/3072x768").c_str(), BM_kernel, f,
