@@ -190,21 +190,41 @@ const std::vector<Form> kForms = {{"q8_0", {}, 8.5},  {"q4_0", {}, 4.5},  {"rbe"
 
 }  // namespace
 
-TEST(CodecFixedHadamard, FwhtMatchesSylvesterMatrixAndIsOrthonormal) {
-  const int n = 16;
-  std::vector<float> x(n), y(n);
-  Rng rng(3);
-  for (auto& v : x) v = float(rng.normal());
-  for (int i = 0; i < n; ++i) {  // H[i][j] = (-1)^popcount(i & j) / sqrt(n)
-    double s = 0;
-    for (int j = 0; j < n; ++j) s += ((__builtin_popcount(i & j) & 1) ? -1.0 : 1.0) * x[size_t(j)];
-    y[size_t(i)] = float(s / 4.0);
+// One pass of radix-2 butterflies per stage, h = 1, 2, 4, ..., the last
+// stage scaling by 1/sqrt(n): the order of operations fwht keeps, in plain
+// floats, so that its passes fused in registers must match it bit for bit.
+std::vector<float> fwht_one_pass_per_stage(std::vector<float> x) {
+  const size_t n = x.size();
+  const float scale = float(1.0 / std::sqrt(double(n)));
+  for (size_t h = 1; h < n; h *= 2) {
+    const float s = 2 * h == n ? scale : 1.f;
+    for (size_t i = 0; i < n; i += 2 * h)
+      for (size_t j = i; j < i + h; ++j) {
+        const float u = x[j], v = x[j + h];
+        x[j] = (u + v) * s, x[j + h] = (u - v) * s;
+      }
   }
-  std::vector<float> z = x;
-  fwht(z.data(), n);
-  for (int i = 0; i < n; ++i) EXPECT_NEAR(z[size_t(i)], y[size_t(i)], 1e-5);
-  fwht(z.data(), n);  // its own inverse
-  for (int i = 0; i < n; ++i) EXPECT_NEAR(z[size_t(i)], x[size_t(i)], 1e-5);
+  return x;
+}
+
+TEST(CodecFixedHadamard, FwhtMatchesSylvesterMatrixAndIsOrthonormal) {
+  for (int n : {16, 64, 128, 256, 512, 1024, 2048}) {
+    std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+    Rng rng(uint64_t(3 + n));
+    for (auto& v : x) v = float(rng.normal());
+    for (int i = 0; i < n; ++i) {  // H[i][j] = (-1)^popcount(i & j) / sqrt(n)
+      double s = 0;
+      for (int j = 0; j < n; ++j) s += ((__builtin_popcount(i & j) & 1) ? -1.0 : 1.0) * x[size_t(j)];
+      y[size_t(i)] = float(s / std::sqrt(double(n)));
+    }
+    std::vector<float> z = x;
+    fwht(z.data(), n);
+    for (int i = 0; i < n; ++i) ASSERT_NEAR(z[size_t(i)], y[size_t(i)], 1e-5) << n;
+    EXPECT_EQ(z, fwht_one_pass_per_stage(x)) << n;
+    fwht(z.data(), n);  // its own inverse
+    for (int i = 0; i < n; ++i) ASSERT_NEAR(z[size_t(i)], x[size_t(i)], 1e-5) << n;
+  }
+  std::vector<float> z(12);
   EXPECT_THROW(fwht(z.data(), 12), std::invalid_argument);
 }
 

@@ -29,6 +29,52 @@ inline v8f fwht8(v8f v) {
   return v;
 }
 
+// n >= 64: the same stages in the same order, with fewer passes over x (each
+// pass loads and stores every value; the adds are cheap): stages h = 1 .. 32
+// on 64-value chunks in registers, then the rest two at a time (radix 4).
+// Bit-identical to one pass per stage (tested). 128 rows of 3072 (rbe's
+// mlp.c_proj rotation for a 128-token prompt): 282 -> 143 us on one thread.
+void fwht_signed_64(float* x, int64_t n, const float* signs, float scale) {
+  const v8f one = v8f{} + 1.f;
+  for (int64_t i = 0; i < n; i += 64) {
+    v8f v[8];
+    for (int k = 0; k < 8; ++k) {
+      v[k] = load8(x + i + 8 * k);
+      if (signs) v[k] *= load8(signs + i + 8 * k);
+      v[k] = fwht8(v[k]);
+    }
+    for (int d = 1; d < 8; d *= 2)  // h = 8 d
+      for (int k = 0; k < 8; ++k)
+        if (!(k & d)) {
+          const v8f u = v[k], w = v[k + d];
+          v[k] = u + w, v[k + d] = u - w;
+        }
+    const v8f sc = n == 64 ? v8f{} + scale : one;
+    for (int k = 0; k < 8; ++k) store8(x + i + 8 * k, n == 64 ? v[k] * sc : v[k]);
+  }
+  int64_t h = 64;
+  for (; 4 * h <= n; h *= 4) {  // stages h and 2h together
+    const v8f s = v8f{} + (4 * h == n ? scale : 1.f);
+    for (int64_t i = 0; i < n; i += 4 * h)
+      for (int64_t j = i; j < i + h; j += 8) {
+        const v8f a = load8(x + j), b = load8(x + j + h), c = load8(x + j + 2 * h), d = load8(x + j + 3 * h);
+        const v8f ab = a + b, amb = a - b, cd = c + d, cmd = c - d;
+        store8(x + j, (ab + cd) * s);
+        store8(x + j + 2 * h, (ab - cd) * s);
+        store8(x + j + h, (amb + cmd) * s);
+        store8(x + j + 3 * h, (amb - cmd) * s);
+      }
+  }
+  if (h < n) {  // one stage left, h = n / 2
+    const v8f s = v8f{} + scale;
+    for (int64_t j = 0; j < h; j += 8) {
+      const v8f u = load8(x + j), v = load8(x + j + h);
+      store8(x + j, (u + v) * s);
+      store8(x + j + h, (u - v) * s);
+    }
+  }
+}
+
 // The transform with an optional sign flip folded into the first pass.
 void fwht_signed(float* x, int64_t n, const float* signs) {
   if (!is_pow2(n)) throw std::invalid_argument("fwht: length " + std::to_string(n) + " is not a power of two");
@@ -45,6 +91,7 @@ void fwht_signed(float* x, int64_t n, const float* signs) {
     for (int64_t i = 0; i < n; ++i) x[i] *= scale;
     return;
   }
+  if (n >= 64) return fwht_signed_64(x, n, signs, scale);
   const v8f sc = v8f{} + (n == 8 ? scale : 1.f);
   for (int64_t i = 0; i < n; i += 8) {
     v8f v = load8(x + i);
