@@ -7,7 +7,7 @@
 //   rbe-bench --preset 117M --codec rbe --bpw 4.25 --threads 2
 //   rbe-bench --preset 117M --compare --threads 2            (f16, q8_0, q4_0, rbe side by side)
 //   rbe-bench --model model.rbe                              (.rbe files run from their packed form)
-//   rbe-bench --preset 117M --dtype f16 --threads 2 --profile (where a token's time goes, step by step)
+//   rbe-bench --preset 117M --dtype f16 --threads 2 --profile (where a token's and a prompt's time goes, step by step)
 //
 // Generation at batch 1 reads every weight once per token, so its floor is
 // gen_ms_limit = weight bytes read per token / read bandwidth. Counted per
@@ -217,13 +217,25 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   // warms up, best of two after it.
   model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
   nn::KVCache cache = model->make_cache(1, P + W + G);
-  double pp_s = 1e30;
+  double pp_s = 1e30, profiled_pass_s = 0;
   Tensor logits;
+  std::vector<op_timer::Entry> pp_steps;
   for (int rep = 0; rep < 3; ++rep) {
     cache.reset();
+    const bool profiled = a.profile && rep == 2;  // --profile: the steps of the last pass
+    if (profiled) {
+      op_timer::reset();
+      op_timer::set_enabled(true);
+    }
     const auto t0 = Clock::now();
     logits = model->forward_cached(ids, cache, /*last_only=*/true);
-    if (rep > 0) pp_s = std::min(pp_s, seconds_since(t0));
+    const double pass_s = seconds_since(t0);
+    if (rep > 0) pp_s = std::min(pp_s, pass_s);
+    if (profiled) {
+      op_timer::set_enabled(false);
+      pp_steps = op_timer::entries();
+      profiled_pass_s = pass_s;
+    }
   }
 
   // Generation: greedy, one token at a time; W warm-up tokens, then G timed ones.
@@ -299,6 +311,16 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
     }
     steps.push_back({{"step", "other"}, {"ms_per_token", std::max(0.0, gen_mean - timed_ms)}, {"calls_per_token", 1.0}});
     j["profile"] = steps;
+    // The prompt pass's steps (its last timed pass), in ms for the whole pass.
+    nlohmann::json pp = nlohmann::json::array();
+    double pp_timed_ms = 0;
+    for (const op_timer::Entry& e : pp_steps) {
+      pp_timed_ms += e.seconds * 1e3;
+      pp.push_back({{"step", e.name}, {"ms", e.seconds * 1e3}, {"calls", e.calls}});
+    }
+    pp.push_back({{"step", "other"}, {"ms", std::max(0.0, profiled_pass_s * 1e3 - pp_timed_ms)}, {"calls", 1}});
+    j["prompt_profile"] = pp;
+    j["prompt_profile_pass_ms"] = profiled_pass_s * 1e3;
   }
   return j;
 }
@@ -327,6 +349,15 @@ void print_table(const nlohmann::json& j) {
   std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", j["gen_ms_limit"].get<double>(),
               100 * j["efficiency"].get<double>());
   std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
+  if (j.contains("prompt_profile")) {
+    const double pass_ms = j["prompt_profile_pass_ms"].get<double>();
+    std::printf("\nwhere the prompt pass's time goes (%lld tokens, %.2f ms):\n",
+                (long long)j["prompt_tokens"].get<int64_t>(), pass_ms);
+    for (const auto& st : j["prompt_profile"])
+      std::printf("  %-14s %8.3f ms        %5.1f%%  (%lld calls)\n", st["step"].get<std::string>().c_str(),
+                  st["ms"].get<double>(), pass_ms > 0 ? 100 * st["ms"].get<double>() / pass_ms : 0.0,
+                  (long long)st["calls"].get<int64_t>());
+  }
   if (j.contains("profile")) {
     std::printf("\nwhere a generated token's time goes (mean %.2f ms):\n", j["gen_ms_per_token_mean"].get<double>());
     for (const auto& st : j["profile"]) {
@@ -452,7 +483,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");
   app.add_flag("--profile", a.profile,
                "Also time each step of the generated tokens (the layers' products, attention, norms, head, the "
-               "greedy argmax; \"other\" is the rest) and report ms per token for each");
+               "greedy argmax; \"other\" is the rest) and report ms per token for each, and the same steps of "
+               "one prompt pass");
   if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
   if (a.model.empty() && a.preset.empty()) {
     std::fprintf(stderr, "rbe-bench: error: give --model PATH or --preset NAME\n");

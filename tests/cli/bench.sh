@@ -69,7 +69,14 @@ assert all(steps[n]["gb_per_s"] > 0 for n in ("attn.c_attn", "head")) and "weigh
 # Attention reads the KV cache: its bytes per token and their rate.
 assert steps["attn.core"]["kv_bytes_per_token"] == r["kv_cache_bytes_per_token"] and steps["attn.core"]["gb_per_s"] > 0, steps["attn.core"]
 assert sum(s["ms_per_token"] for s in r["profile"]) >= r["gen_ms_per_token_mean"] * 0.999, r
-print("rbe-bench --profile OK:", len(steps), "steps")
+# The prompt pass's steps: one call of each product per layer for the whole prompt, the head once.
+pp = {s["step"]: s for s in r["prompt_profile"]}
+for name in ("embed", "attn.c_attn", "attn.core", "mlp.c_fc", "mlp.act", "mlp.c_proj", "head", "other"):
+    assert name in pp and pp[name]["ms"] >= 0, f"prompt step {name}: {list(pp)}"
+assert pp["mlp.c_fc"]["calls"] == layers and pp["head"]["calls"] == 1 and "argmax" not in pp, pp
+assert abs(sum(s["ms"] for s in r["prompt_profile"]) - r["prompt_profile_pass_ms"]) <= 1e-6 * r["prompt_profile_pass_ms"] + 1e-9, r
+assert r["prompt_profile_pass_ms"] * 1e-3 >= r["prompt_tokens"] / r["pp_tokens_per_s"] * 0.999, r  # the best pass is no slower
+print("rbe-bench --profile OK:", len(steps), "steps,", len(pp), "prompt steps")
 PY
 
 # Packed forms: the matrices' bits/weight is the form's rate, the model's is a
