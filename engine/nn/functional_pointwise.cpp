@@ -1,5 +1,6 @@
 // Fused pointwise nodes: activations and dropout.
 #include "nn/functional.h"
+#include "nn/activation_avx512.h"
 #include "nn/kernel_util.h"
 
 namespace rbe::nn::F {
@@ -48,7 +49,8 @@ void act_forward(float* y, const float* x, int64_t n, Activation a) {
   parallel_range(n, kGrain, [&](int64_t i0, int64_t i1) {
     switch (a) {
       case Activation::GeluTanh:
-        map8(y, x, i0, i1, [](v8f v) { return 0.5f * v * (1.f + tanh8(kSqrt2OverPi * (v + kGeluCoeff * v * v * v))); });
+        if (gelu_tanh_avx512_available()) gelu_tanh_avx512(x + i0, y + i0, i1 - i0);
+        else map8(y, x, i0, i1, [](v8f v) { return 0.5f * v * (1.f + tanh8(kSqrt2OverPi * (v + kGeluCoeff * v * v * v))); });
         break;
       case Activation::Gelu:
         for (int64_t i = i0; i < i1; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * float(M_SQRT1_2)));
