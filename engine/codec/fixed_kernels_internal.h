@@ -55,8 +55,8 @@ const FixedKernels& active_kernels();
 // kernel wants int8, splits rows over the TBB threads.
 void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const float* x, const float* bias, float* y);
 
-// Y[N, rows] = X W^T (+ bias) with X in the stored basis, by the active
-// batched kernel (fixed_gemm.cpp).
+// Y[N, rows] = X W^T (+ bias) with X in the stored basis, by the batched
+// kernel for N rows (fixed_gemm.cpp).
 void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
 // The batched kernel gemm() runs for N rows (fixed_kernels.h lists them).
 const char* gemm_kernel_for(int64_t N);

@@ -35,7 +35,6 @@ inline v8f fwht8(v8f v) {
 // Bit-identical to one pass per stage (tested). 128 rows of 3072 (rbe's
 // mlp.c_proj rotation for a 128-token prompt): 282 -> 143 us on one thread.
 void fwht_signed_64(float* x, int64_t n, const float* signs, float scale) {
-  const v8f one = v8f{} + 1.f;
   for (int64_t i = 0; i < n; i += 64) {
     v8f v[8];
     for (int k = 0; k < 8; ++k) {
@@ -49,8 +48,9 @@ void fwht_signed_64(float* x, int64_t n, const float* signs, float scale) {
           const v8f u = v[k], w = v[k + d];
           v[k] = u + w, v[k + d] = u - w;
         }
-    const v8f sc = n == 64 ? v8f{} + scale : one;
-    for (int k = 0; k < 8; ++k) store8(x + i + 8 * k, n == 64 ? v[k] * sc : v[k]);
+    if (n == 64)  // h = 32 was the last stage
+      for (int k = 0; k < 8; ++k) v[k] *= scale;
+    for (int k = 0; k < 8; ++k) store8(x + i + 8 * k, v[k]);
   }
   int64_t h = 64;
   for (; 4 * h <= n; h *= 4) {  // stages h and 2h together
