@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "tensor/kernels/cpu_features.h"
+#include "nn/exp_poly.h"
 
 namespace rbe::nn::detail {
 
@@ -16,27 +16,7 @@ namespace {
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 
-inline v16f splat16(float a) { return v16f{} + a; }
-
-// exp(x) as kernel_util.h's exp8 computes it (Cephes polynomial), 16 lanes.
-inline v16f exp16(v16f x) {
-  x = x < -87.3f ? splat16(-87.3f) : x;
-  x = x > 88.7f ? splat16(88.7f) : x;
-  const float kShift = 12582912.f;  // n = round(x / ln2) by adding 1.5 * 2^23
-  const v16f z = x * 1.44269504088896341f + kShift;
-  const v16f n = z - kShift;
-  v16f r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v16f p = splat16(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const v16i e = ((v16i)z - 0x4B400000 + 127) << 23;
-  return p * (v16f)e;
-}
+inline v16f exp16(v16f x) { return exp_cephes<v16f, v16i>(x); }
 
 inline v16f gelu_tanh16(v16f v) {
   const v16f u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
@@ -46,10 +26,7 @@ inline v16f gelu_tanh16(v16f v) {
 
 }  // namespace
 
-bool gelu_tanh_avx512_available() {
-  static const bool ok = kernels::cpu_has_avx512();
-  return ok;
-}
+const bool kGeluTanhAvx512Built = true;
 
 void gelu_tanh_avx512(const float* x, float* y, int64_t n) {
   int64_t i = 0;
@@ -69,7 +46,7 @@ void gelu_tanh_avx512(const float* x, float* y, int64_t n) {
 
 #else
 
-bool gelu_tanh_avx512_available() { return false; }
+const bool kGeluTanhAvx512Built = false;
 void gelu_tanh_avx512(const float*, float*, int64_t) { std::abort(); }  // callers ask first
 
 #endif

@@ -7,8 +7,9 @@
 
 namespace rbe::nn::detail {
 
-// The CPU has AVX-512 and this build compiled the kernel.
-bool gelu_tanh_avx512_available();
+// Whether this build compiled the kernel (with AVX-512 flags); callers also
+// ask kernels::cpu_has_avx512(), outside this file's flags.
+extern const bool kGeluTanhAvx512Built;
 // y[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) for i < n.
 void gelu_tanh_avx512(const float* x, float* y, int64_t n);
 

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #endif
 
+#include "nn/exp_poly.h"
 #include "tensor/dtype.h"
 #include "tensor/tensor.h"
 
@@ -54,27 +55,8 @@ inline void from_f32(float x, uint16_t* p) { *p = f32_to_f16(x); }
 inline v8f splat8(float a) { return v8f{} + a; }
 inline float hsum8(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 
-// exp(x), about 1 ulp (Cephes polynomial). Inputs below -87.3 give ~1e-38
-// instead of 0 (harmless here).
-inline v8f exp8(v8f x) {
-  x = x < -87.3f ? splat8(-87.3f) : x;
-  x = x > 88.7f ? splat8(88.7f) : x;
-  // n = round(x / ln2) by adding 1.5 * 2^23; n's integer bits sit in z.
-  const float kShift = 12582912.f;
-  const v8f z = x * 1.44269504088896341f + kShift;
-  const v8f n = z - kShift;
-  v8f r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v8f p = splat8(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const v8i e = ((v8i)z - 0x4B400000 + 127) << 23;  // (v8i)z reinterprets the bits
-  return p * (v8f)e;
-}
+// exp(x), about 1 ulp (exp_poly.h).
+inline v8f exp8(v8f x) { return exp_cephes<v8f, v8i>(x); }
 
 // tanh through exp: 1 - 2 / (exp(2u) + 1); saturates cleanly at +-1.
 inline v8f tanh8(v8f u) { return 1.f - 2.f / (exp8(2.f * u) + 1.f); }
