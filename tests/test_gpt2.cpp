@@ -237,6 +237,57 @@ TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
   EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), 1e-4f);
 }
 
+// A prompt's attention runs in blocks of query rows, each over the keys its
+// last row sees (attention.cpp, kQueryBlock = 64): prompts of 150 tokens
+// (three blocks, the last one short) in one pass and as a 70-token pass plus
+// an 80-token pass over the cache (blocks that start after cached keys), both
+// rows of a batch, against the full forward; then a row padded on the left
+// (row_start) against the same row alone.
+TEST(GPT2, PromptAttentionInQueryBlocksMatchesForward) {
+  ModelConfig c = tiny_config(32, 160, 64, 1, 2);
+  GPT2Model m(c, 9);
+  {
+    NoGradGuard ng;
+    for (auto& [name, p] : m.named_parameters())
+      if (name.find("c_attn.weight") != std::string::npos) rbe::ops::mul_(p, 6.f);  // scores over several units
+  }
+  const int64_t T = 150;
+  std::vector<int32_t> toks;
+  for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 11 + i / 7) % 32));
+  Tensor full;
+  {
+    NoGradGuard ng;
+    full = m.forward(ids_of(toks, 2, T));
+  }
+  auto cols = [&](int64_t t0, int64_t t1) {
+    std::vector<int32_t> v;
+    for (int b = 0; b < 2; ++b)
+      for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
+    return ids_of(v, 2, t1 - t0);
+  };
+  {
+    nn::KVCache cache = m.make_cache(2, T);
+    EXPECT_LT(max_abs_diff(m.forward_cached(cols(0, T), cache), full), 1e-4f) << "one pass";
+  }
+  {
+    nn::KVCache cache = m.make_cache(2, T);
+    std::vector<Tensor> pieces{m.forward_cached(cols(0, 70), cache), m.forward_cached(cols(70, T), cache)};
+    EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), 1e-4f) << "70 + 80";
+  }
+  // Row 1 holds row 0's last 100 tokens after 50 positions of padding.
+  const int64_t pad = 50;
+  std::vector<int32_t> padded(toks.begin(), toks.begin() + T);
+  for (int64_t t = 0; t < T; ++t) padded.push_back(t < pad ? 0 : toks[size_t(t)]);
+  nn::KVCache cache = m.make_cache(2, T);
+  cache.row_start = {0, pad};
+  const Tensor both = m.forward_cached(ids_of(padded, 2, T), cache);
+  nn::KVCache alone_cache = m.make_cache(1, T - pad);
+  const Tensor alone = m.forward_cached(
+      ids_of(std::vector<int32_t>(toks.begin() + pad, toks.begin() + T), 1, T - pad), alone_cache);
+  const Tensor row1 = rbe::slice(rbe::slice(both, 0, 1, 2), 1, pad, T).contiguous();
+  EXPECT_LT(max_abs_diff(row1, alone), 1e-4f) << "padded row";
+}
+
 // An f16 KV cache: the same logits as the f32 cache up to the rounding of
 // keys and values to f16, through a prompt, a second multi-token chunk (the
 // prompt path over cached f16 keys) and single-token steps, for head size 64

@@ -103,6 +103,11 @@ const float* kv_as_f32(const uint16_t* p, int64_t n, std::vector<float>& buf) {
   return buf.data();
 }
 
+// Query rows per block of a prompt's attention (below). Smaller blocks skip
+// more of the square but make smaller SGEMMs; blocks of 64, 128 and 256
+// measured alike on 896-token prompts (docs/performance.md).
+constexpr int64_t kQueryBlock = 64;
+
 // Appends qkv's keys and values [B, Tn] to cache layer `layer` and writes the
 // attention output of every query to y [B, Tn, C].
 template <class T>
@@ -116,7 +121,7 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
   float* yp = y.data<float>();
   const float scale = float(1.0 / std::sqrt(double(hd)));
   parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> S(static_cast<size_t>(Tn * nk)), Kf, Vf;
+    std::vector<float> S(static_cast<size_t>(std::min(Tn, kQueryBlock) * nk)), Kf, Vf;
     for (int64_t bh = t0; bh < t1; ++bh) {
       const int64_t b = bh / H, h = bh % H;
       T* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
@@ -144,20 +149,27 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
       const int64_t r0 = std::clamp<int64_t>(row_start[b] - L, 0, Tn), M = Tn - r0;
       for (int64_t r = 0; r < r0; ++r) std::fill_n(yp + (b * Tn + r) * C + h * hd, hd, 0.f);
       if (M == 0) continue;
-      // S[M, nv] = scale * Q[r0:] K[ks:nk]^T; query row r sits at position L + r0 + r
-      // and sees keys ks .. L + r0 + r. (Unpadded, this is the same product as alone.)
+      // Query row r sits at position L + r0 + r and sees keys ks .. L + r0 + r
+      // (unpadded, the same product as alone). Blocks of kQueryBlock query
+      // rows multiply only the keys their last row sees: the causal triangle
+      // in steps rather than the whole square.
       const float* Kf32 = kv_as_f32(Ks, nv * hd, Kf);
-      kernels::sgemm(false, true, M, nv, hd, scale, src + r0 * C3, C3, Kf32, hd, 0.f, S.data(), nv);
-      for (int64_t r = 0; r < M; ++r) {
-        float* row = S.data() + r * nv;
-        const int64_t n = L + r0 + r + 1 - ks;
-        const float mx = max_f32(row, n);
-        const float inv = float(1.0 / exp_shift_sum(row, row, n, mx));
-        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-        for (int64_t j = n; j < nv; ++j) row[j] = 0.f;
+      const float* Vf32 = kv_as_f32(Vs, nv * hd, Vf);
+      for (int64_t q0 = 0; q0 < M; q0 += kQueryBlock) {
+        const int64_t mb = std::min(kQueryBlock, M - q0), nb = L + r0 + q0 + mb - ks;
+        // S[mb, nb] = scale * Q[rows] K[ks : ks + nb]^T
+        kernels::sgemm(false, true, mb, nb, hd, scale, src + (r0 + q0) * C3, C3, Kf32, hd, 0.f, S.data(), nb);
+        for (int64_t r = 0; r < mb; ++r) {
+          float* row = S.data() + r * nb;
+          const int64_t n = L + r0 + q0 + r + 1 - ks;
+          const float mx = max_f32(row, n);
+          const float inv = float(1.0 / exp_shift_sum(row, row, n, mx));
+          for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+          for (int64_t j = n; j < nb; ++j) row[j] = 0.f;
+        }
+        kernels::sgemm(false, false, mb, hd, nb, 1.f, S.data(), nb, Vf32, hd, 0.f,
+                       yp + (b * Tn + r0 + q0) * C + h * hd, C);
       }
-      kernels::sgemm(false, false, M, hd, nv, 1.f, S.data(), nv, kv_as_f32(Vs, nv * hd, Vf), hd, 0.f,
-                     yp + (b * Tn + r0) * C + h * hd, C);
     }
   });
 }
