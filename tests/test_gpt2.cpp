@@ -36,6 +36,26 @@ int64_t expected_params(const ModelConfig& c) {
 
 Tensor ids_of(const std::vector<int32_t>& v, int64_t B, int64_t T) { return Tensor::from_vector(v, {B, T}); }
 
+Tensor forward_no_grad(GPT2Model& m, const Tensor& ids) {
+  NoGradGuard ng;
+  return m.forward(ids);
+}
+
+// Multiplies every c_attn weight by f, so that attention scores spread wider.
+void scale_c_attn(GPT2Model& m, float f) {
+  NoGradGuard ng;
+  for (auto& [name, p] : m.named_parameters())
+    if (name.find("c_attn.weight") != std::string::npos) rbe::ops::mul_(p, f);
+}
+
+// Positions [t0, t1) of every row of toks, a [B, T] batch stored row by row.
+Tensor columns(const std::vector<int32_t>& toks, int64_t B, int64_t T, int64_t t0, int64_t t1) {
+  std::vector<int32_t> v;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
+  return ids_of(v, B, t1 - t0);
+}
+
 TEST(GPT2, ParameterNamesFollowHuggingFace) {
   GPT2Model m(tiny_config(32, 16, 16, 2, 2));
   std::vector<std::string> names;
@@ -179,19 +199,10 @@ TEST(GPT2, ForwardCachedMatchesForward) {
     c.pre_ln = pre_ln;
     GPT2Model m(c, 11);
     std::vector<int32_t> toks = {3, 1, 4, 1, 5, 9, 2, 6, 7, 0, 8, 2, 1, 1, 30, 31};  // B = 2, T = 8
-    Tensor full;
-    {
-      NoGradGuard ng;
-      full = m.forward(ids_of(toks, 2, 8));
-    }
+    const Tensor full = forward_no_grad(m, ids_of(toks, 2, 8));
     nn::KVCache cache = m.make_cache(2, 16);
     std::vector<Tensor> pieces;
-    auto cols = [&](int64_t t0, int64_t t1) {
-      std::vector<int32_t> v;
-      for (int b = 0; b < 2; ++b)
-        for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * 8 + t)]);
-      return ids_of(v, 2, t1 - t0);
-    };
+    auto cols = [&](int64_t t0, int64_t t1) { return columns(toks, 2, 8, t0, t1); };
     pieces.push_back(m.forward_cached(cols(0, 5), cache));
     for (int64_t t = 5; t < 8; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
     EXPECT_EQ(cache.length, 8);
@@ -211,27 +222,14 @@ TEST(GPT2, ForwardCachedMatchesForward) {
 TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
   ModelConfig c = tiny_config(32, 80, 128, 1, 2);
   GPT2Model m(c, 5);
-  {
-    NoGradGuard ng;
-    for (auto& [name, p] : m.named_parameters())
-      if (name.find("c_attn.weight") != std::string::npos) rbe::ops::mul_(p, 8.f);
-  }
+  scale_c_attn(m, 8.f);
   const int64_t T = 70;
   std::vector<int32_t> toks;
   for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 7 + i / 5) % 32));
-  Tensor full;
-  {
-    NoGradGuard ng;
-    full = m.forward(ids_of(toks, 2, T));
-  }
+  const Tensor full = forward_no_grad(m, ids_of(toks, 2, T));
   nn::KVCache cache = m.make_cache(2, T);
   std::vector<Tensor> pieces;
-  auto cols = [&](int64_t t0, int64_t t1) {
-    std::vector<int32_t> v;
-    for (int b = 0; b < 2; ++b)
-      for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
-    return ids_of(v, 2, t1 - t0);
-  };
+  auto cols = [&](int64_t t0, int64_t t1) { return columns(toks, 2, T, t0, t1); };
   pieces.push_back(m.forward_cached(cols(0, 3), cache));
   for (int64_t t = 3; t < T; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
   EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), 1e-4f);
@@ -246,25 +244,12 @@ TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
 TEST(GPT2, PromptAttentionInQueryBlocksMatchesForward) {
   ModelConfig c = tiny_config(32, 160, 64, 1, 2);
   GPT2Model m(c, 9);
-  {
-    NoGradGuard ng;
-    for (auto& [name, p] : m.named_parameters())
-      if (name.find("c_attn.weight") != std::string::npos) rbe::ops::mul_(p, 6.f);  // scores over several units
-  }
+  scale_c_attn(m, 6.f);  // scores over several units
   const int64_t T = 150;
   std::vector<int32_t> toks;
   for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 11 + i / 7) % 32));
-  Tensor full;
-  {
-    NoGradGuard ng;
-    full = m.forward(ids_of(toks, 2, T));
-  }
-  auto cols = [&](int64_t t0, int64_t t1) {
-    std::vector<int32_t> v;
-    for (int b = 0; b < 2; ++b)
-      for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
-    return ids_of(v, 2, t1 - t0);
-  };
+  const Tensor full = forward_no_grad(m, ids_of(toks, 2, T));
+  auto cols = [&](int64_t t0, int64_t t1) { return columns(toks, 2, T, t0, t1); };
   {
     nn::KVCache cache = m.make_cache(2, T);
     EXPECT_LT(max_abs_diff(m.forward_cached(cols(0, T), cache), full), 1e-4f) << "one pass";
@@ -303,12 +288,7 @@ TEST(GPT2, F16KvCacheMatchesF32Cache) {
     const int64_t T = 40;
     std::vector<int32_t> toks;
     for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 11 + i / 3) % 32));
-    auto cols = [&](int64_t t0, int64_t t1) {
-      std::vector<int32_t> v;
-      for (int b = 0; b < 2; ++b)
-        for (int64_t t = t0; t < t1; ++t) v.push_back(toks[size_t(b * T + t)]);
-      return ids_of(v, 2, t1 - t0);
-    };
+    auto cols = [&](int64_t t0, int64_t t1) { return columns(toks, 2, T, t0, t1); };
     auto run = [&](DType kv) {
       m.set_kv_cache_dtype(kv);
       nn::KVCache cache = m.make_cache(2, T);
