@@ -7,6 +7,7 @@
 
 #include "autodiff/node.h"
 #include "nn/kernel_util.h"
+#include "nn/pointwise_avx512.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/op_timer.h"
 
@@ -120,6 +121,7 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
   const int64_t C3 = 3 * C, ML = cache.max_length;
   float* yp = y.data<float>();
   const float scale = float(1.0 / std::sqrt(double(hd)));
+  const bool softmax16 = pointwise_avx512_usable();  // score rows 16 lanes at a time
   parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> S(static_cast<size_t>(std::min(Tn, kQueryBlock) * nk)), Kf, Vf;
     for (int64_t bh = t0; bh < t1; ++bh) {
@@ -162,6 +164,10 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
         for (int64_t r = 0; r < mb; ++r) {
           float* row = S.data() + r * nb;
           const int64_t n = L + r0 + q0 + r + 1 - ks;
+          if (softmax16) {
+            softmax_row_avx512(row, n, nb);
+            continue;
+          }
           const float mx = max_f32(row, n);
           const float inv = float(1.0 / exp_shift_sum(row, row, n, mx));
           for (int64_t j = 0; j < n; ++j) row[j] *= inv;

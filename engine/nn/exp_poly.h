@@ -2,7 +2,7 @@
 // exp(x) on a GCC vector of floats (V) with its same-size int32 vector (VI):
 // the Cephes polynomial, about 1 ulp. Inputs below -87.3 give ~1e-38 instead
 // of 0 (harmless here). kernel_util.h's 8-lane exp8 and the 16-lane AVX-512
-// activation (activation_avx512.cpp) both use it; each width is instantiated
+// activation (pointwise_avx512.cpp) both use it; each width is instantiated
 // only in files built with its own ISA flags.
 namespace rbe::nn::detail {
 

@@ -1,17 +1,23 @@
 // Fused pointwise nodes: activations and dropout.
 #include "nn/functional.h"
-#include "nn/activation_avx512.h"
+#include "nn/pointwise_avx512.h"
 #include "nn/kernel_util.h"
 #include "tensor/kernels/cpu_features.h"
+
+namespace rbe::nn::detail {
+
+bool pointwise_avx512_usable() {
+  static const bool ok = kPointwiseAvx512Built && kernels::cpu_has_avx512();
+  return ok;
+}
+
+}  // namespace rbe::nn::detail
 
 namespace rbe::nn::F {
 
 using namespace rbe::nn::detail;
 
 namespace {
-
-// The 16-lane GELU runs where the CPU and the build have AVX-512.
-const bool gelu_avx512 = kGeluTanhAvx512Built && kernels::cpu_has_avx512();
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kGeluCoeff = 0.044715f;
@@ -53,7 +59,7 @@ void act_forward(float* y, const float* x, int64_t n, Activation a) {
   parallel_range(n, kGrain, [&](int64_t i0, int64_t i1) {
     switch (a) {
       case Activation::GeluTanh:
-        if (gelu_avx512) gelu_tanh_avx512(x + i0, y + i0, i1 - i0);
+        if (pointwise_avx512_usable()) gelu_tanh_avx512(x + i0, y + i0, i1 - i0);
         else map8(y, x, i0, i1, [](v8f v) { return 0.5f * v * (1.f + tanh8(kSqrt2OverPi * (v + kGeluCoeff * v * v * v))); });
         break;
       case Activation::Gelu:
