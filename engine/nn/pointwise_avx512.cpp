@@ -75,22 +75,18 @@ void softmax_row_avx512(float* row, int64_t n, int64_t len) {
   for (int i = 0; i < 16; ++i) s += double(sum[i]);
   const float inv = float(1.0 / s);
   for (int64_t i = 0; i < full; i += 16) store16(row + i, load16(row + i) * inv);
-  if (rest) std::memcpy(row + full, &(tail *= inv), size_t(rest) * sizeof(float));
+  if (rest) {
+    tail *= inv;
+    std::memcpy(row + full, &tail, size_t(rest) * sizeof(float));
+  }
   for (int64_t i = n; i < len; ++i) row[i] = 0.f;
 }
 
 void gelu_tanh_avx512(const float* x, float* y, int64_t n) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    v16f v;
-    std::memcpy(&v, x + i, sizeof v);
-    v = gelu_tanh16(v);
-    std::memcpy(y + i, &v, sizeof v);
-  }
+  for (; i + 16 <= n; i += 16) store16(y + i, gelu_tanh16(load16(x + i)));
   if (i < n) {  // the tail through a zero-padded vector
-    v16f v = {};
-    std::memcpy(&v, x + i, size_t(n - i) * sizeof(float));
-    v = gelu_tanh16(v);
+    const v16f v = gelu_tanh16(load_part(x + i, n - i, 0.f));
     std::memcpy(y + i, &v, size_t(n - i) * sizeof(float));
   }
 }
