@@ -240,6 +240,28 @@ TEST(NNFunctional, DropoutIsInvertedAndReproducible) {
   EXPECT_THROW(F::dropout(x, 1.5f, true, 1), ShapeError);
 }
 
+// The in-place forms for inference give the same bits as the graph ops, and
+// refuse tensors that need a gradient, are not contiguous, or differ in shape.
+TEST(NNFunctional, InPlaceActivationAndAddMatchTheirGraphOps) {
+  Tensor x = leaf({3, 50}, 28, 3.f), y = leaf({3, 50}, 29, 1.f);
+  for (F::Activation a : {F::Activation::Gelu, F::Activation::GeluTanh, F::Activation::Relu, F::Activation::Silu,
+                          F::Activation::Mish}) {
+    Tensor t = x.detach().clone();
+    F::activation_(t, a);
+    EXPECT_EQ(t.to_vector(), F::activation(x.detach(), a).to_vector()) << F::activation_name(a);
+  }
+  Tensor s = x.detach().clone();
+  F::add_(s, y.detach());
+  EXPECT_EQ(s.to_vector(), F::add(x.detach(), y.detach()).to_vector());
+  Tensor needs_grad = x;  // a leaf that requires a gradient
+  EXPECT_THROW(F::activation_(needs_grad, F::Activation::Relu), ShapeError);
+  EXPECT_THROW(F::add_(needs_grad, y.detach()), ShapeError);
+  Tensor other = leaf({50, 3}, 30, 1.f).detach();
+  EXPECT_THROW(F::add_(s, other), ShapeError);
+  Tensor strided = rbe::transpose(x.detach().clone(), 0, 1);
+  EXPECT_THROW(F::activation_(strided, F::Activation::Relu), ShapeError);
+}
+
 TEST(NNFunctional, ActivationsMatchComposite) {
   Tensor x = leaf({3, 50}, 28, 3.f);
   struct Case { F::Activation a; Tensor (*ref)(const Tensor&); };

@@ -27,6 +27,9 @@ Tensor linear_packed(const Tensor& x, const PackedMatrix& weight, const Tensor& 
 // a + b for tensors of the same shape (the residual stream); broadcasts
 // through rbe::add otherwise.
 Tensor add(const Tensor& a, const Tensor& b);
+// dst += src in place, for inference (no graph): dst F32 contiguous, src of
+// the same shape. Throws ShapeError otherwise, or if either needs a gradient.
+void add_(Tensor& dst, const Tensor& src);
 
 // Normalizes over the last dim. x: [..., C], weight/bias: [C].
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
@@ -69,6 +72,9 @@ enum class Activation { Gelu, GeluTanh, Relu, Silu, Mish };
 Activation activation_from_name(const std::string& name);
 const char* activation_name(Activation a);
 Tensor activation(const Tensor& x, Activation a);
+// x <- activation(x) in place, for inference (no graph): x F32 contiguous.
+// Throws ShapeError otherwise, or if x needs a gradient.
+void activation_(Tensor& x, Activation a);
 inline Tensor gelu(const Tensor& x) { return activation(x, Activation::Gelu); }
 inline Tensor gelu_tanh(const Tensor& x) { return activation(x, Activation::GeluTanh); }
 inline Tensor relu(const Tensor& x) { return activation(x, Activation::Relu); }

@@ -187,4 +187,16 @@ Tensor linear_packed(const Tensor& x, const PackedMatrix& weight, const Tensor& 
   return y;
 }
 
+void add_(Tensor& dst, const Tensor& src) {
+  if (!dst.defined() || !src.defined() || dst.dtype() != DType::F32 || !dst.is_contiguous() ||
+      dst.shape() != src.shape() || dst.requires_grad() || src.requires_grad())
+    throw ShapeError("add_: dst must be a contiguous F32 tensor of src's shape, and neither may need a gradient");
+  const Tensor sc = f32_contig(src, "add_", "src");
+  const float* ps = sc.data<float>();
+  float* pd = dst.data<float>();
+  parallel_range(dst.numel(), 1 << 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) pd[i] += ps[i];
+  });
+}
+
 }  // namespace rbe::nn::F

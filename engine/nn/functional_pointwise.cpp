@@ -170,6 +170,12 @@ Tensor activation(const Tensor& x, Activation a) {
   });
 }
 
+void activation_(Tensor& x, Activation a) {
+  if (!x.defined() || x.dtype() != DType::F32 || !x.is_contiguous() || x.requires_grad())
+    throw ShapeError(std::string(activation_name(a)) + " in place: x must be a contiguous F32 tensor without a gradient");
+  act_forward(x.data<float>(), x.data<float>(), x.numel(), a);
+}
+
 Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed) {
   if (!(p >= 0.f && p <= 1.f)) throw ShapeError("dropout: p = " + std::to_string(p) + " is not in [0, 1]");
   if (!training || p == 0.f) return x;
