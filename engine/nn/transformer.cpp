@@ -49,21 +49,24 @@ Tensor TransformerBlock::forward_cached(const Tensor& x, KVCache& cache, int64_t
   // The activation and the residual adds write into the fresh outputs of
   // c_fc, attention and the MLP (owned here alone) rather than new tensors:
   // for a prompt, each is a pass over 128 x 3072 or 128 x 768 floats less.
+  // (A plain f32 buffer, as every output here is; anything else gets a new tensor.)
+  auto writable = [](const Tensor& t) { return t.dtype() == DType::F32 && t.is_contiguous() && !t.requires_grad(); };
   auto mlp_eval = [&](const Tensor& h) {
     Tensor a = timed("mlp.c_fc", [&] { return mlp->c_fc->forward(h); });
-    timed("mlp.act", [&] {
+    a = timed("mlp.act", [&] {
+      if (!writable(a)) return F::activation(a, mlp->act);
       F::activation_(a, mlp->act);
-      return 0;
+      return a;
     });
     return timed("mlp.c_proj", [&] { return mlp->c_proj->forward(a); });
   };
   auto ln = [&](const LayerNorm& norm, const Tensor& t) { return timed("layer norm", [&] { return norm.forward(t); }); };
   auto add = [&](const Tensor& x_in, Tensor out) {  // x_in + out, into out (x + y == y + x in floats)
-    timed("residual add", [&] {
+    return timed("residual add", [&] {
+      if (!writable(out) || out.shape() != x_in.shape() || x_in.requires_grad()) return F::add(x_in, out);
       F::add_(out, x_in);
-      return 0;
+      return out;
     });
-    return out;
   };
   if (cfg_.pre_ln) {
     Tensor h = add(x, attn->forward_cached(ln(*ln_1, x), cache, layer));
