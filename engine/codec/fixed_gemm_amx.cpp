@@ -22,10 +22,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "codec/fixed_simd.h"
+#include "tensor/kernels/aligned_buffer.h"
 #include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/transpose_avx512.h"
 #define RBE_FIXED_AMX 1
@@ -144,15 +145,26 @@ void unpack_strip(const Layout& L, const uint8_t* data, int64_t n0, int8_t* lv, 
   }
 }
 
-using UnpackFn = void (*)(const Layout&, const uint8_t*, int64_t, int8_t*, float*);
-UnpackFn unpack_for(const Layout& L) {
+// f(bits, subs): L's code width and 32-blocks per scale group as compile-time
+// constants, which the unpackers of both kernels are templated on.
+template <class F>
+auto with_strip_shape(const Layout& L, F&& f) {
+  using std::integral_constant;
   const bool g64 = L.group == 64;
   switch (L.bits) {
-    case 8: return &unpack_strip<8, 1>;
-    case 4: return g64 ? &unpack_strip<4, 2> : &unpack_strip<4, 1>;
-    case 3: return g64 ? &unpack_strip<3, 2> : &unpack_strip<3, 1>;
-    default: return g64 ? &unpack_strip<2, 2> : &unpack_strip<2, 1>;
+    case 8: return f(integral_constant<int, 8>{}, integral_constant<int, 1>{});
+    case 4: return g64 ? f(integral_constant<int, 4>{}, integral_constant<int, 2>{})
+                       : f(integral_constant<int, 4>{}, integral_constant<int, 1>{});
+    case 3: return g64 ? f(integral_constant<int, 3>{}, integral_constant<int, 2>{})
+                       : f(integral_constant<int, 3>{}, integral_constant<int, 1>{});
+    default: return g64 ? f(integral_constant<int, 2>{}, integral_constant<int, 2>{})
+                        : f(integral_constant<int, 2>{}, integral_constant<int, 1>{});
   }
+}
+
+using UnpackFn = void (*)(const Layout&, const uint8_t*, int64_t, int8_t*, float*);
+UnpackFn unpack_for(const Layout& L) {
+  return with_strip_shape(L, [](auto bits, auto subs) -> UnpackFn { return &unpack_strip<bits(), subs()>; });
 }
 
 // The strip's levels: sub-block s of row i at a + i * stride + s * step.
@@ -285,13 +297,7 @@ void unpack_strip_bf16(const Layout& L, const uint8_t* data, int64_t n0, uint16_
 
 using UnpackBf16Fn = void (*)(const Layout&, const uint8_t*, int64_t, uint16_t*);
 UnpackBf16Fn unpack_bf16_for(const Layout& L) {
-  const bool g64 = L.group == 64;
-  switch (L.bits) {
-    case 8: return &unpack_strip_bf16<8, 1>;
-    case 4: return g64 ? &unpack_strip_bf16<4, 2> : &unpack_strip_bf16<4, 1>;
-    case 3: return g64 ? &unpack_strip_bf16<3, 2> : &unpack_strip_bf16<3, 1>;
-    default: return g64 ? &unpack_strip_bf16<2, 2> : &unpack_strip_bf16<2, 1>;
-  }
+  return with_strip_shape(L, [](auto bits, auto subs) -> UnpackBf16Fn { return &unpack_strip_bf16<bits(), subs()>; });
 }
 
 // C tile `tile` (16 weight rows from n0 x 16 activations from m0) into Y,
@@ -358,44 +364,30 @@ void strip_product(const uint16_t* wb, const uint16_t* xb, int64_t t, bool two, 
   }
 }
 
-// A 64-byte aligned buffer kept by each thread for the next call: a fresh
-// one of 100+ KiB per call would be new pages to fault in every time.
-uint16_t* thread_buffer(int which, size_t count) {
-  struct Buf {
-    uint16_t* p = nullptr;
-    size_t n = 0;
-    ~Buf() { std::free(p); }
-  };
-  thread_local Buf bufs[2];
-  Buf& b = bufs[which];
-  if (b.n < count) {
-    std::free(b.p);
-    b.p = static_cast<uint16_t*>(std::aligned_alloc(64, (count * 2 + 63) / 64 * 64));
-    if (!b.p) throw std::bad_alloc();
-    b.n = count;
-  }
-  return b.p;
-}
+// X in bf16: held by the calling thread across its parallel loops, so taken
+// through a ScratchLease (aligned_buffer.h). A strip of weights: only inside
+// a task body, which never waits, so the thread's own.
+thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb;
 
-bool check_available() {
-  if (const char* env = std::getenv("RBE_FIXED_GEMM"); env && std::strcmp(env, "sgemm") == 0) return false;
-  return rbe::kernels::cpu_has_avx512() && cpu_has_amx_int8() && os_grants_tiles();
-}
-
-bool check_bf16_available() {
-  if (const char* env = std::getenv("RBE_FIXED_GEMM"); env && std::strcmp(env, "sgemm") == 0) return false;
-  return rbe::kernels::cpu_has_avx512() && cpu_has_amx_bf16() && os_grants_tiles();
+// AVX-512, the OS's grant of the tile state, and RBE_FIXED_GEMM not "sgemm":
+// what both tile kernels need besides their own CPU feature.
+bool tiles_usable() {
+  static const bool ok = [] {
+    if (const char* env = std::getenv("RBE_FIXED_GEMM"); env && std::strcmp(env, "sgemm") == 0) return false;
+    return rbe::kernels::cpu_has_avx512() && os_grants_tiles();
+  }();
+  return ok;
 }
 
 }  // namespace
 
 bool amx_gemm_available() {
-  static const bool ok = check_available();
+  static const bool ok = cpu_has_amx_int8() && tiles_usable();
   return ok;
 }
 
 bool amx_bf16_gemm_available() {
-  static const bool ok = check_bf16_available();
+  static const bool ok = cpu_has_amx_bf16() && tiles_usable();
   return ok;
 }
 
@@ -403,13 +395,14 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   const int64_t K = L.cols, R = L.rows, steps = K / kSub;
   if (N <= 0 || R <= 0) return;
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
-  uint16_t* xb = thread_buffer(0, size_t(mtiles * steps * kPairBlock));
+  rbe::kernels::ScratchLease xlease(tls_xb);
+  auto* xb = static_cast<uint16_t*>(xlease->bytes(size_t(mtiles * steps * kPairBlock) * 2));
   activations_bf16(X, N, K, xb);
   const UnpackBf16Fn unpack = unpack_bf16_for(L);
   // Each task unpacks a strip of 32 weight rows once and runs it against
   // every pair of activation tiles.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    uint16_t* wb = thread_buffer(1, size_t(kStripRows * K));  // buffer 0 may be this call's X
+    auto* wb = static_cast<uint16_t*>(tls_wb.bytes(size_t(kStripRows * K) * 2));
     load_tile_config_bf16();
     for (int64_t st = r.begin(); st < r.end(); ++st) {
       const int64_t n0 = st * kStripRows;

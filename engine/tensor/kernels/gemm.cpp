@@ -21,6 +21,7 @@
 
 #include "gemm_f16.h"
 #include "gemm_internal.h"
+#include "tensor/kernels/aligned_buffer.h"
 #include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/threads.h"
 
@@ -162,31 +163,12 @@ void kernel_generic(int64_t kc, const float* __restrict Ap, const float* __restr
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scratch buffers.
-struct AlignedBuffer {
-  float* ptr = nullptr;
-  size_t cap = 0;  // floats
-  bool busy = false;
-  AlignedBuffer() = default;
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  ~AlignedBuffer() { std::free(ptr); }
-  float* get(size_t n) {
-    if (n > cap) {
-      std::free(ptr);
-      const size_t bytes = ((n * sizeof(float) + 4095) / 4096) * 4096;
-      ptr = static_cast<float*>(std::aligned_alloc(4096, bytes));
-      if (!ptr) throw std::bad_alloc();
-      cap = bytes / sizeof(float);
-    }
-    return ptr;
-  }
-};
+// Scratch buffers (aligned_buffer.h).
 // Packed-A block: only used inside a task body, which never waits on other TBB work, so a
 // thread's buffer can't be re-entered.
 thread_local AlignedBuffer tls_a;
 // Packed-B slice: held by the calling thread across a parallel_for, during which the same
-// thread may steal an unrelated task that calls sgemm again -> `busy` flag, fresh buffer then.
+// thread may steal an unrelated task that calls sgemm again: taken through a ScratchLease.
 thread_local AlignedBuffer tls_b;
 
 // ---------------------------------------------------------------------------------------------
@@ -349,14 +331,7 @@ void sgemm_packed(const KernelSet& ks, bool ta, bool tb, int64_t M, int64_t N, i
 
   // Packed B slice for one K block: tn panels of kc x NR.
   const size_t b_floats = size_t(ceil_div(kc, ks.kpad) * ks.kpad) * size_t(tn * NR);
-  AlignedBuffer own_b;
-  AlignedBuffer* bbuf = &tls_b;
-  if (bbuf->busy) bbuf = &own_b;
-  bbuf->busy = true;
-  struct Release {
-    AlignedBuffer* b;
-    ~Release() { b->busy = false; }
-  } release{bbuf};
+  ScratchLease bbuf(tls_b);
   float* Bp = bbuf->get(b_floats);
 
   for (int64_t p0 = 0; p0 < K; p0 += kc) {
