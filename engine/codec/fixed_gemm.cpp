@@ -71,10 +71,10 @@ void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const
   run_gemm(gemm_kernel_for(N), L, data, N, X, bias, Y);
 }
 
-void rotate_rows(const RandomizedHadamard& R, float* X, int64_t N, int64_t K) {
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, N, 8), [&](const tbb::blocked_range<int64_t>& b) {
-    for (int64_t n = b.begin(); n < b.end(); ++n) R.forward(X + n * K);
-  });
+const float* rotated_rows(const RandomizedHadamard& R, const float* X, int64_t N, int64_t K, std::vector<float>& buf) {
+  buf.assign(X, X + N * K);
+  R.forward_rows(buf.data(), N);
+  return buf.data();
 }
 
 }  // namespace rbe::codec::fixed
@@ -95,11 +95,8 @@ bool fixed_gemm_with_kernel(const char* name, const EncodedTensor& e, int64_t N,
   if (!fixed::runs_here(name)) return false;
   const fixed::Layout L = fixed::layout_of(e);
   std::vector<float> Xr;
-  if (L.kind == fixed::Kind::Rbe) {  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
-    Xr.assign(X, X + N * L.cols);
-    fixed::rotate_rows(RandomizedHadamard(L.cols, fixed::rotation_seed(e)), Xr.data(), N, L.cols);
-    X = Xr.data();
-  }
+  if (L.kind == fixed::Kind::Rbe)  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
+    X = fixed::rotated_rows(RandomizedHadamard(L.cols, fixed::rotation_seed(e)), X, N, L.cols, Xr);
   fixed::run_gemm(name, L, e.data, N, X, bias, Y);
   return true;
 }

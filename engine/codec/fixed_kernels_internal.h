@@ -60,7 +60,8 @@ void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const fl
 void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
 // The batched kernel gemm() runs for N rows (fixed_kernels.h lists them).
 const char* gemm_kernel_for(int64_t N);
-// X[n] <- R X[n] for the N rows of X [N, K] (rbe fixed's rotation), over the threads.
-void rotate_rows(const RandomizedHadamard& R, float* X, int64_t N, int64_t K);
+// The N rows of X [N, K] rotated by R (rbe fixed's rotation), over the
+// threads, in buf; returns buf's data.
+const float* rotated_rows(const RandomizedHadamard& R, const float* X, int64_t N, int64_t K, std::vector<float>& buf);
 
 }  // namespace rbe::codec::fixed

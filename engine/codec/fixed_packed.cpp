@@ -1,7 +1,7 @@
 // The PackedMatrix of the fixed-rate forms: gemv runs the fused kernel on the
 // packed bytes (rbe fixed rotates x once, O(K log K)); gemm rotates the rows
-// of X likewise and runs the batched kernel (fixed_gemm.cpp: AMX int8 tiles,
-// or row panels decoded to f32 for the SGEMM).
+// of X likewise and runs the batched kernel (fixed_gemm.cpp: AMX bf16 or int8
+// tiles, or row panels decoded to f32 for the SGEMM).
 
 #include <algorithm>
 #include <memory>
@@ -49,11 +49,7 @@ class FixedPacked final : public nn::PackedMatrix {
       return;
     }
     std::vector<float> Xr;
-    if (R_) {  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
-      Xr.assign(X, X + N * K);
-      fixed::rotate_rows(*R_, Xr.data(), N, K);
-      X = Xr.data();
-    }
+    if (R_) X = fixed::rotated_rows(*R_, X, N, K, Xr);  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
     fixed::gemm(L_, e_->data, N, X, bias, Y);
   }
 

@@ -176,21 +176,14 @@ void decode_stored(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1,
   });
 }
 
-void rotate_rows(const RandomizedHadamard& R, float* M, int64_t rows, bool inverse) {
-  const int64_t n = R.size();
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, 16), [&](const tbb::blocked_range<int64_t>& rr) {
-    for (int64_t r = rr.begin(); r < rr.end(); ++r) inverse ? R.inverse(M + r * n) : R.forward(M + r * n);
-  });
-}
-
 // H' = R H R^T (H symmetric): rotate rows, transpose, rotate rows.
 std::vector<float> rotate_hessian(const RandomizedHadamard& R, const float* H) {
   const int64_t n = R.size();
   std::vector<float> A(H, H + n * n), B(size_t(n * n));
-  rotate_rows(R, A.data(), n, false);  // H R^T
+  R.forward_rows(A.data(), n);  // H R^T
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) B[size_t(j * n + i)] = A[size_t(i * n + j)];  // R H
-  rotate_rows(R, B.data(), n, false);  // R H R^T
+  R.forward_rows(B.data(), n);  // R H R^T
   return B;
 }
 
@@ -317,7 +310,7 @@ EncodedTensor encode_fixed(const Tensor& W_in, const CodecSettings& s, const Pro
   if (is_rbe) {
     R = std::make_unique<RandomizedHadamard>(cols, s.seed);
     Wrot.assign(W, W + rows * cols);
-    rotate_rows(*R, Wrot.data(), rows, false);
+    R->forward_rows(Wrot.data(), rows);
   }
   const float* Ws = is_rbe ? Wrot.data() : W;
   std::vector<float> U;
@@ -380,7 +373,7 @@ void decode_fixed_rows(const EncodedTensor& e, int64_t r0, int64_t r1, float* ou
   decode_stored(L, e.data, r0, r1, out);
   if (L.kind == Kind::Rbe) {
     const RandomizedHadamard R(e.cols, fixed::rotation_seed(e));
-    rotate_rows(R, out, r1 - r0, true);
+    R.inverse_rows(out, r1 - r0);
   }
 }
 

@@ -1,6 +1,9 @@
 // Fast Walsh-Hadamard transform and the randomized (signed, blockwise) rotation.
 #include "codec/hadamard.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -133,6 +136,24 @@ void RandomizedHadamard::inverse(float* x) const {
   if (block_ > 1)
     for (int64_t b = 0; b < n_; b += block_) fwht(x + b, block_);
   for (int64_t i = 0; i < n_; ++i) x[i] *= signs_[size_t(i)];
+}
+
+namespace {
+
+template <class F>
+void each_row(int64_t rows, F&& f) {
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, 8), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t i = r.begin(); i < r.end(); ++i) f(i);
+  });
+}
+
+}  // namespace
+
+void RandomizedHadamard::forward_rows(float* M, int64_t rows) const {
+  each_row(rows, [&](int64_t r) { forward(M + r * n_); });
+}
+void RandomizedHadamard::inverse_rows(float* M, int64_t rows) const {
+  each_row(rows, [&](int64_t r) { inverse(M + r * n_); });
 }
 
 }  // namespace rbe::codec

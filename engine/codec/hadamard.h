@@ -29,6 +29,10 @@ class RandomizedHadamard {
   RandomizedHadamard(int64_t n, uint64_t seed);
   void forward(float* x) const;  // x <- R x
   void inverse(float* x) const;  // x <- R^T x
+  // forward / inverse on each of `rows` consecutive rows of size() floats of
+  // M, over the oneTBB threads.
+  void forward_rows(float* M, int64_t rows) const;
+  void inverse_rows(float* M, int64_t rows) const;
   int64_t size() const { return n_; }
   int64_t block() const { return block_; }
   const std::vector<float>& signs() const { return signs_; }
