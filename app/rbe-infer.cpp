@@ -28,7 +28,7 @@ using namespace rbe;
 namespace {
 
 struct Args {
-  std::string model, prompt, eval_file, kv_cache = "f32";
+  std::string model, prompt, eval_file, kv_cache = "f32", dtype = "f32";
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eot = false;
@@ -206,6 +206,11 @@ int main(int argc, char** argv) {
                  "contexts; keys and values rounded to f16)")
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--dtype", a.dtype,
+                 "Dense weight matrices for inference: f32 (as loaded) or f16 (half their memory, faster "
+                 "generation; weights rounded to f16, products summed in f32). Packed matrices stay packed")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--threads", a.threads, "Worker threads (0: all cores)")->capture_default_str()->check(cli::non_negative());
   auto* tokenize = app.add_flag("--tokenize", a.tokenize,
                                 "Read text on stdin, print its token ids as a JSON array (<|endoftext|> maps to its id)");
@@ -235,6 +240,7 @@ int main(int argc, char** argv) {
     if (a.detokenize) return detokenize_main(a);
     LoadedModel m = codec::load_any_model(a.model);
     m.model->eval();
+    if (a.dtype == "f16") m.model->cast_parameters(DType::F16);
     m.model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
     return a.eval_file.empty() ? generate_main(a, m) : eval_main(a, m);
   });

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -255,6 +256,67 @@ TEST(GemmF16, MatchesDoubleLoops) {
       }
     }
   }
+}
+
+float bf16_round(float x) {  // to nearest even, as VCVTNE2PS2BF16
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u + 0x7fff + (u >> 16 & 1)) & 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// The AMX tiles' f16 product against what it means to compute, in double:
+// W exactly as hi + lo, A as hi + lo (16 bits), the lo x lo term left out,
+// so sum_k a_hi w + a_lo w_hi. Within 1e-6 of the terms' magnitudes (f32
+// sums of 768 terms); plain bf16 operands would be ~1e-3 off. Strides
+// wider than the shapes, beta 0 and 1, edges of every kind, C's padding
+// untouched.
+TEST(GemmF16, TilesMatchTheirSplitOperandsInDouble) {
+  if (!kernels::gemm_f16w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const int64_t shapes[][3] = {{9, 32, 32}, {16, 70, 96}, {33, 129, 768}, {128, 64, 3072}, {47, 2304, 768}};
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+    for (const auto& s : shapes) {
+      const int64_t M = s[0], N = s[1], K = s[2], lda = K + 5, ldc = N + 3;
+      Problem p = make(N, K, 7, uint32_t(M * 5 + N));
+      std::mt19937 rng(static_cast<uint32_t>(K + M));
+      std::uniform_real_distribution<float> d(-1.f, 1.f);
+      std::vector<float> A(size_t(M * lda)), C0(size_t(M * ldc));
+      for (auto& v : A) v = d(rng) * 3.f;
+      for (auto& v : C0) v = d(rng);
+      for (float beta : {0.f, 1.f}) {
+        std::vector<float> C = C0;
+        ASSERT_TRUE(kernels::gemm_f16w_tiles(M, N, K, A.data(), lda, p.wh.data(), p.ldw, beta, C.data(), ldc));
+        for (int64_t i = 0; i < M; ++i) {
+          for (int64_t j = N; j < ldc; ++j) ASSERT_EQ(C[size_t(i * ldc + j)], C0[size_t(i * ldc + j)]);
+          for (int64_t j = 0; j < N; ++j) {
+            double ref = beta * C0[size_t(i * ldc + j)], exact = ref, m = std::abs(ref);
+            for (int64_t k = 0; k < K; ++k) {
+              const float a = A[size_t(i * lda + k)], w = p.w[size_t(j * p.ldw + k)];
+              const float ah = bf16_round(a), al = bf16_round(a - ah), wh = bf16_round(w);
+              ref += double(ah) * w + double(al) * wh;
+              exact += double(a) * w;
+              m += std::abs(double(a) * w);
+            }
+            const float got = C[size_t(i * ldc + j)];
+            ASSERT_NEAR(got, ref, 1e-6 * m) << M << "x" << N << "x" << K << " beta " << beta << " at " << i << "," << j;
+            ASSERT_NEAR(got, exact, 2e-5 * m) << M << "x" << N << "x" << K << " at " << i << "," << j;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The tiles decline what they cannot do, leaving C alone.
+TEST(GemmF16, TilesDeclineDepthsOffTheTileGrid) {
+  std::vector<uint16_t> W(size_t(40 * 40), f32_to_f16(1.f));
+  std::vector<float> A(size_t(16 * 40), 1.f), C(size_t(16 * 40), 7.f);
+  EXPECT_FALSE(kernels::gemm_f16w_tiles(16, 40, 40, A.data(), 40, W.data(), 40, 0.f, C.data(), 40));
+  for (float c : C) ASSERT_EQ(c, 7.f);
+  EXPECT_STREQ(kernels::gemm_f16w_kernel_name(16, 40), "sgemm");
+  EXPECT_STREQ(kernels::gemm_f16w_kernel_name(8, 768), "sgemm");
 }
 
 }  // namespace

@@ -10,15 +10,12 @@
 
 #if defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
     defined(__AVX512BF16__)
-#include <cpuid.h>
 #include <immintrin.h>
 // GCC 12's AVX-512 intrinsics trip these warnings on their own internals.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include <sys/syscall.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,8 +24,8 @@
 
 #include "codec/fixed_simd.h"
 #include "tensor/kernels/aligned_buffer.h"
-#include "tensor/kernels/cpu_features.h"
-#include "tensor/kernels/transpose_avx512.h"
+#include "tensor/kernels/amx_tiles.h"
+#include "tensor/kernels/amx_tiles_internal.h"
 #define RBE_FIXED_AMX 1
 #endif
 
@@ -49,35 +46,11 @@ void gemm_amx_bf16(const Layout&, const uint8_t*, int64_t, const float*, const f
 
 namespace {
 
-constexpr int kTile = 16;       // weight rows and activation rows per tile
+constexpr int kTile = rbe::kernels::kTileRows;  // weight rows and activation rows per tile
 constexpr int kBlockBytes = 512;  // one B tile: 8 rows x (16 activations x 4 int8)
 
-bool cpu_has_amx_int8() {
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  return (d >> 24 & 1) && (d >> 25 & 1);  // AMX-TILE, AMX-INT8
-}
-
-bool cpu_has_amx_bf16() {
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool tiles = (d >> 24 & 1) && (d >> 22 & 1);  // AMX-TILE, AMX-BF16
-  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
-  return tiles && (a >> 5 & 1);  // AVX512-BF16 (the f32 -> bf16 conversions)
-}
-
-// Linux hands out the 8 KiB tile state only on request (arch_prctl, 5.16+).
-bool os_grants_tiles() {
-  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
+using rbe::kernels::kPairBlock;
+using rbe::kernels::TileConfig;
 
 // Tiles 0, 1: C, 16 weight rows x 16 activations (int32); 2, 3: A, 16
 // weight rows x 32 levels; 4, 5: B, the 16 activations' 32 int8 values in
@@ -231,42 +204,6 @@ void tile_product(Strip st, const float* ws, const int8_t* xq, const float* xd, 
 // scaling between tile products (the int8 kernel's main cost).
 
 constexpr int kStripRows = 2 * kTile;  // weight rows per strip: two A tiles
-constexpr int kPairBlock = kTile * kSub;  // bf16 values in one B tile: 16 pairs x 16 activations x 2
-
-// Tiles 0-3: C, f32 (0: A0 x B0, 1: A0 x B1, 2: A1 x B0, 3: A1 x B1); 4, 5:
-// A, 16 weight rows x 32 bf16; 6, 7: B, 16 rows of (16 activations x a bf16
-// pair). Every tile is 16 rows x 64 bytes.
-void load_tile_config_bf16() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) c.rows[t] = kTile, c.colsb[t] = 64;
-  _tile_loadconfig(&c);
-}
-
-// X as bf16 (round to nearest even) in B tiles: block (m-tile t, 32-block s)
-// row k2 holds, for activation mm, the pair x[16t + mm][32s + 2k2 .. + 1]:
-// the transpose of the 16 x 16 matrix of pairs. Rows past N are zero.
-void activations_bf16(const float* X, int64_t N, int64_t K, uint16_t* xb) {
-  const int64_t steps = K / kSub, mtiles = (N + kTile - 1) / kTile;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, mtiles * steps, 8), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t b = r.begin(); b < r.end(); ++b) {
-      const int64_t t = b / steps, s = b % steps;
-      __m512 pairs[kTile];
-      for (int mm = 0; mm < kTile; ++mm) {
-        const int64_t m = t * kTile + mm;
-        if (m >= N) {
-          pairs[mm] = _mm512_setzero_ps();
-          continue;
-        }
-        const float* x = X + m * K + s * kSub;
-        pairs[mm] = _mm512_castsi512_ps(
-            (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x)));  // bf16 j = x[j]
-      }
-      rbe::kernels::transpose16(pairs);
-      for (int k2 = 0; k2 < kTile; ++k2) _mm512_store_ps(xb + b * kPairBlock + k2 * 2 * kTile, pairs[k2]);
-    }
-  });
-}
-
 // Weight rows [n0, n0 + 32) as bf16 level * scale in tile order: 32-block s
 // of row i at wb + (s * 32 + i) * 32, so that each A tile is 1 KiB in one
 // piece and the strip is read front to back; rows past the matrix are zero.
@@ -298,26 +235,6 @@ void unpack_strip_bf16(const Layout& L, const uint8_t* data, int64_t n0, uint16_
 using UnpackBf16Fn = void (*)(const Layout&, const uint8_t*, int64_t, uint16_t*);
 UnpackBf16Fn unpack_bf16_for(const Layout& L) {
   return with_strip_shape(L, [](auto bits, auto subs) -> UnpackBf16Fn { return &unpack_strip_bf16<bits(), subs()>; });
-}
-
-// C tile `tile` (16 weight rows from n0 x 16 activations from m0) into Y,
-// transposed, plus the bias; rows and columns past the edges are not written.
-void store_c(int tile, int64_t n0, int64_t m0, int64_t N, int64_t R, const float* bias, float* Y) {
-  const int64_t nn = std::min<int64_t>(kTile, R - n0), mrows = std::min<int64_t>(kTile, N - m0);
-  if (nn <= 0 || mrows <= 0) return;
-  alignas(64) float c[kTile * kTile];
-  switch (tile) {  // the tile number is an immediate
-    case 0: _tile_stored(0, c, 64); break;
-    case 1: _tile_stored(1, c, 64); break;
-    case 2: _tile_stored(2, c, 64); break;
-    default: _tile_stored(3, c, 64); break;
-  }
-  __m512 v[kTile];
-  for (int i = 0; i < kTile; ++i) v[i] = _mm512_load_ps(c + i * kTile);
-  rbe::kernels::transpose16(v);  // v[mm]: activation mm, lanes = weight rows
-  const __mmask16 mask = __mmask16((1u << nn) - 1);
-  const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + n0) : _mm512_setzero_ps();
-  for (int64_t mm = 0; mm < mrows; ++mm) _mm512_mask_storeu_ps(Y + (m0 + mm) * R + n0, mask, _mm512_add_ps(v[mm], b));
 }
 
 // The strip's 32 weight rows (wb, tile order) against activation tiles t
@@ -356,11 +273,12 @@ void strip_product(const uint16_t* wb, const uint16_t* xb, int64_t t, bool two, 
     }
   }
   const int64_t m0 = t * kTile;
-  store_c(0, n0, m0, N, R, bias, Y);
-  store_c(2, n0 + kTile, m0, N, R, bias, Y);
+  using rbe::kernels::store_c;
+  store_c(0, n0, m0, N, R, R, bias, 0.f, Y);
+  store_c(2, n0 + kTile, m0, N, R, R, bias, 0.f, Y);
   if (two) {
-    store_c(1, n0, m0 + kTile, N, R, bias, Y);
-    store_c(3, n0 + kTile, m0 + kTile, N, R, bias, Y);
+    store_c(1, n0, m0 + kTile, N, R, R, bias, 0.f, Y);
+    store_c(3, n0 + kTile, m0 + kTile, N, R, R, bias, 0.f, Y);
   }
 }
 
@@ -369,25 +287,21 @@ void strip_product(const uint16_t* wb, const uint16_t* xb, int64_t t, bool two, 
 // a task body, which never waits, so the thread's own.
 thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb;
 
-// AVX-512, the OS's grant of the tile state, and RBE_FIXED_GEMM not "sgemm":
-// what both tile kernels need besides their own CPU feature.
-bool tiles_usable() {
-  static const bool ok = [] {
-    if (const char* env = std::getenv("RBE_FIXED_GEMM"); env && std::strcmp(env, "sgemm") == 0) return false;
-    return rbe::kernels::cpu_has_avx512() && os_grants_tiles();
-  }();
-  return ok;
+// RBE_FIXED_GEMM=sgemm turns both tile kernels off.
+bool tiles_allowed() {
+  const char* env = std::getenv("RBE_FIXED_GEMM");
+  return !(env && std::strcmp(env, "sgemm") == 0);
 }
 
 }  // namespace
 
 bool amx_gemm_available() {
-  static const bool ok = cpu_has_amx_int8() && tiles_usable();
+  static const bool ok = rbe::kernels::amx_int8_usable() && tiles_allowed();
   return ok;
 }
 
 bool amx_bf16_gemm_available() {
-  static const bool ok = cpu_has_amx_bf16() && tiles_usable();
+  static const bool ok = rbe::kernels::amx_bf16_usable() && tiles_allowed();
   return ok;
 }
 
@@ -397,13 +311,13 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
   rbe::kernels::ScratchLease xlease(tls_xb);
   auto* xb = static_cast<uint16_t*>(xlease->bytes(size_t(mtiles * steps * kPairBlock) * 2));
-  activations_bf16(X, N, K, xb);
+  rbe::kernels::activations_bf16(X, K, N, K, xb, nullptr);
   const UnpackBf16Fn unpack = unpack_bf16_for(L);
   // Each task unpacks a strip of 32 weight rows once and runs it against
   // every pair of activation tiles.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
     auto* wb = static_cast<uint16_t*>(tls_wb.bytes(size_t(kStripRows * K) * 2));
-    load_tile_config_bf16();
+    rbe::kernels::load_tile_config_bf16();
     for (int64_t st = r.begin(); st < r.end(); ++st) {
       const int64_t n0 = st * kStripRows;
       unpack(L, data, n0, wb);

@@ -9,8 +9,8 @@
 // Arguments: threads (tbb::global_control), and for kernel/: the kernel index
 // in codec::fixed_kernel_names(); for batch/: the batched kernel's index in
 // codec::fixed_gemm_kernel_names() (the f16 form: what F::linear runs,
-// hgemv_multi up to 8 rows, else gemm_f16w), or -1 for N calls of the form's
-// matvec.
+// hgemv_multi up to 8 rows, else gemm_f16w; index 1: gemm_f16w_converted, its
+// SGEMM path), or -1 for N calls of the form's matvec.
 // batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for N rows (128: a prompt; 4, 16:
 // batched decoding steps), counter GFLOPs (2 N R K / time); one copy of the
 // weights, so they come from the caches when they fit (a prompt pass reads
@@ -185,7 +185,7 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
   std::vector<float> X(size_t(N * m.cols)), Y(size_t(N * m.rows));
   Rng rng(7);
   for (auto& v : X) v = float(rng.normal());
-  std::string kname = N <= 8 ? "hgemv_multi" : "gemm_f16w";
+  std::string kname = N <= 8 ? "hgemv_multi" : std::string("gemm_f16w ") + kernels::gemm_f16w_kernel_name(N, m.cols);
   const bool matvecs = state.range(1) < 0;  // -1: N calls of the form's matvec instead
   if (matvecs) {
     kname = "N matvecs";
@@ -196,9 +196,11 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
       return;
     }
     kname = names[size_t(state.range(1))];
-  } else if (state.range(1) > 0) {
-    state.SkipWithError("the f16 form has one batched kernel");
+  } else if (state.range(1) > 1 || (state.range(1) == 1 && N <= 8)) {
+    state.SkipWithError("the f16 form has two batched kernels, from 9 rows");
     return;
+  } else if (state.range(1) == 1) {
+    kname = "gemm_f16w_converted";
   }
   for (auto _ : state) {
     if (matvecs)
@@ -207,6 +209,9 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
       codec::fixed_gemm_with_kernel(kname.c_str(), *p.e, N, X.data(), nullptr, Y.data());
     else if (N <= 8)  // what F::linear runs for a few rows
       kernels::hgemv_multi(N, m.rows, m.cols, p.f16[0].data(), m.cols, X.data(), m.cols, nullptr, Y.data(), m.rows);
+    else if (state.range(1) == 1)
+      kernels::gemm_f16w_converted(N, m.rows, m.cols, X.data(), m.cols, p.f16[0].data(), m.cols, 0.f, Y.data(),
+                                   m.rows);
     else
       kernels::gemm_f16w(N, m.rows, m.cols, X.data(), m.cols, p.f16[0].data(), m.cols, 0.f, Y.data(), m.rows);
     benchmark::DoNotOptimize(Y.data());

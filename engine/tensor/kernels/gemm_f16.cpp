@@ -25,8 +25,23 @@ void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
 }
 
+namespace {
+// From this many rows the tiles beat the SGEMM (bench_quant_gemv batch/f16).
+constexpr int64_t kTilesMinRows = 9;
+bool tiles_for(int64_t M, int64_t K) { return M >= kTilesMinRows && K % 32 == 0 && gemm_f16w_tiles_usable(); }
+}  // namespace
+
+const char* gemm_f16w_kernel_name(int64_t M, int64_t K) { return tiles_for(M, K) ? "amx-bf16x3" : "sgemm"; }
+
 void gemm_f16w(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
                float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (tiles_for(M, K) && gemm_f16w_tiles(M, N, K, A, lda, W, ldw, beta, C, ldc)) return;
+  gemm_f16w_converted(M, N, K, A, lda, W, ldw, beta, C, ldc);
+}
+
+void gemm_f16w_converted(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W,
+                         int64_t ldw, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (gemm_f16w_columns(M, N, K, A, lda, W, ldw, beta, C, ldc)) return;  // few rows: gemm.cpp's column tasks
   // About 512 KiB of converted weights per block (it stays in L2 while sgemm

@@ -1,0 +1,115 @@
+#pragma once
+// Pieces shared by the AMX bf16 tile kernels (the packed forms' batched
+// product, codec/fixed_gemm_amx.cpp, and the f16-weight GEMM,
+// gemm_f16_amx.cpp). Include only from files compiled with the AMX flags
+// (*_amx.cpp); internal linkage, like transpose_avx512.h.
+//
+// The layout: a weight tile ("A") is 16 weight rows x 32 bf16 of one
+// 32-block of K, 64 bytes a row; an activation tile ("B") is the 16 x 16
+// matrix of bf16 pairs of 16 activation rows over the same 32-block,
+// transposed (row k2: the pair k = 2 k2, 2 k2 + 1 of activations 0..15), as
+// TDPBF16PS wants it. C = A B is then 16 weight rows x 16 activations in f32.
+#include <immintrin.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tensor/kernels/transpose_avx512.h"
+
+namespace rbe::kernels {
+namespace {
+
+constexpr int kTileRows = 16;   // weight rows and activation rows per tile
+constexpr int kTileDepth = 32;  // bf16 values of K per tile row
+constexpr int kPairBlock = kTileRows * kTileDepth;  // bf16 values in one tile (1 KiB)
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Eight tiles of 16 rows x 64 bytes: the bf16 kernels' only shape.
+inline void load_tile_config_bf16() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) c.rows[t] = kTileRows, c.colsb[t] = 64;
+  _tile_loadconfig(&c);
+}
+
+// bf16(x) of 32 floats, rounded to nearest even, as one vector of bf16
+// (element j = x[j]; x0 holds j < 16), and with `lo` also bf16(x - hi): the
+// part of x that hi misses, so that hi + lo carries 16 of an f32's 24
+// significant bits, and all 11 of an f16's.
+inline __m512i split_bf16(__m512 x0, __m512 x1, __m512i* lo) {
+  const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+  if (lo) {  // bf16 -> f32 is a shift into the high half
+    const __m512 h0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16));
+    const __m512 h1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16));
+    *lo = (__m512i)_mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, h1), _mm512_sub_ps(x0, h0));
+  }
+  return h;
+}
+
+// X[N, K] (row stride ldx, K a multiple of 32) as bf16 B tiles: block
+// (m-tile t, 32-block s) at hi + (t * steps + s) * kPairBlock; rows past N
+// are zero. With `lo`, also x - hi in the same layout (split_bf16).
+inline void activations_bf16(const float* X, int64_t ldx, int64_t N, int64_t K, uint16_t* hi, uint16_t* lo) {
+  const int64_t steps = K / kTileDepth, mtiles = (N + kTileRows - 1) / kTileRows;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, mtiles * steps, 8), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t b = r.begin(); b < r.end(); ++b) {
+      const int64_t t = b / steps, s = b % steps;
+      __m512 ph[kTileRows], pl[kTileRows];
+      for (int mm = 0; mm < kTileRows; ++mm) {
+        const int64_t m = t * kTileRows + mm;
+        if (m >= N) {
+          ph[mm] = pl[mm] = _mm512_setzero_ps();
+          continue;
+        }
+        const float* x = X + m * ldx + s * kTileDepth;
+        __m512i l;
+        ph[mm] = _mm512_castsi512_ps(split_bf16(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), lo ? &l : nullptr));
+        if (lo) pl[mm] = _mm512_castsi512_ps(l);
+      }
+      transpose16(ph);
+      for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(hi + b * kPairBlock + k2 * 2 * kTileRows, ph[k2]);
+      if (lo) {
+        transpose16(pl);
+        for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(lo + b * kPairBlock + k2 * 2 * kTileRows, pl[k2]);
+      }
+    }
+  });
+}
+
+// C tile `tile` (weight rows n0.. x activations m0..) into Y[m][n] (row
+// stride ldy), transposed: Y = C + bias[n] + beta * Y (Y not read when beta
+// is 0). Rows past N activations and columns past R weight rows are skipped.
+inline void store_c(int tile, int64_t n0, int64_t m0, int64_t N, int64_t R, int64_t ldy, const float* bias, float beta,
+                    float* Y) {
+  const int64_t nn = std::min<int64_t>(kTileRows, R - n0), mrows = std::min<int64_t>(kTileRows, N - m0);
+  if (nn <= 0 || mrows <= 0) return;
+  alignas(64) float c[kTileRows * kTileRows];
+  switch (tile) {  // the tile number is an immediate
+    case 0: _tile_stored(0, c, 64); break;
+    case 1: _tile_stored(1, c, 64); break;
+    case 2: _tile_stored(2, c, 64); break;
+    default: _tile_stored(3, c, 64); break;
+  }
+  __m512 v[kTileRows];
+  for (int i = 0; i < kTileRows; ++i) v[i] = _mm512_load_ps(c + i * kTileRows);
+  transpose16(v);  // v[mm]: activation mm, lanes = weight rows
+  const __mmask16 mask = __mmask16((1u << nn) - 1);
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + n0) : _mm512_setzero_ps();
+  const __m512 vb = _mm512_set1_ps(beta);
+  for (int64_t mm = 0; mm < mrows; ++mm) {
+    float* y = Y + (m0 + mm) * ldy + n0;
+    __m512 out = _mm512_add_ps(v[mm], b);
+    if (beta != 0.f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, y), out);
+    _mm512_mask_storeu_ps(y, mask, out);
+  }
+}
+
+}  // namespace
+}  // namespace rbe::kernels

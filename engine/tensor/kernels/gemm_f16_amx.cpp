@@ -1,0 +1,165 @@
+// The f16-weight GEMM on AMX bf16 tiles, operands split in two (gemm_f16.h).
+// Compiled with the AMX flags where the compiler has them; without them it
+// declines every product and gemm_f16w runs its SGEMM path.
+//
+// An f16 weight has 11 significant bits, a bf16 8: w = hi + lo with
+// hi = bf16(w) and lo = bf16(w - hi) exactly (w - hi is a multiple of w's
+// f16 step, at most 4 of them). X is split the same way, to 16 of its 24
+// bits. Of the four products, X_lo W_lo (below 2^-16 of the term) is left
+// out: X_hi W_hi + X_lo W_hi + X_hi W_lo, each summed in f32 by TDPBF16PS.
+#include "tensor/kernels/gemm_f16.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
+    defined(__AVX512BF16__)
+#include <immintrin.h>
+// GCC 12's AVX-512 intrinsics trip these warnings on their own internals.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include "tensor/kernels/aligned_buffer.h"
+#include "tensor/kernels/amx_tiles.h"
+#include "tensor/kernels/amx_tiles_internal.h"
+#define RBE_F16_AMX 1
+#endif
+
+namespace rbe::kernels {
+
+#ifndef RBE_F16_AMX
+
+bool gemm_f16w_tiles_usable() { return false; }
+bool gemm_f16w_tiles(int64_t, int64_t, int64_t, const float*, int64_t, const uint16_t*, int64_t, float, float*,
+                     int64_t) {
+  return false;
+}
+
+#else
+
+namespace {
+
+constexpr int kStripRows = 2 * kTileRows;  // weight rows per strip: two A tiles
+
+// Weight rows [n0, n0 + 32) as bf16 hi and lo parts in tile order: 32-block s
+// is four tiles from wb + 4 s kPairBlock (hi of rows 0-15, hi of 16-31, lo of
+// 0-15, lo of 16-31), so that the strip is read front to back. Rows past R
+// are zero.
+void unpack_strip(const uint16_t* W, int64_t ldw, int64_t R, int64_t K, int64_t n0, uint16_t* wb) {
+  const int64_t steps = K / kTileDepth;
+  for (int i = 0; i < kStripRows; ++i) {
+    uint16_t* hi = wb + (i / kTileRows) * kPairBlock + (i % kTileRows) * kTileDepth;
+    uint16_t* lo = hi + 2 * kPairBlock;
+    if (n0 + i >= R) {
+      for (int64_t s = 0; s < steps; ++s) {
+        std::memset(hi + 4 * s * kPairBlock, 0, kTileDepth * 2);
+        std::memset(lo + 4 * s * kPairBlock, 0, kTileDepth * 2);
+      }
+      continue;
+    }
+    const uint16_t* w = W + (n0 + i) * ldw;
+    for (int64_t s = 0; s < steps; ++s) {
+      const __m512i raw = _mm512_loadu_si512(w + s * kTileDepth);
+      __m512i l;
+      const __m512i h =
+          split_bf16(_mm512_cvtph_ps(_mm512_castsi512_si256(raw)), _mm512_cvtph_ps(_mm512_extracti64x4_epi64(raw, 1)), &l);
+      _mm512_store_si512(hi + 4 * s * kPairBlock, h);
+      _mm512_store_si512(lo + 4 * s * kPairBlock, l);
+    }
+  }
+}
+
+// The strip's 32 weight rows against activation tiles t and, when `two`,
+// t + 1: four C tiles (0: rows 0-15 x t, 1: rows 0-15 x t + 1, 2: rows 16-31
+// x t, 3: rows 16-31 x t + 1), each the three products over all of K.
+void strip_product(const uint16_t* wb, const uint16_t* xh, const uint16_t* xl, int64_t t, bool two, int64_t steps,
+                   int64_t n0, int64_t M, int64_t N, int64_t ldc, float beta, float* C) {
+  const uint16_t* h0 = xh + t * steps * kPairBlock;
+  const uint16_t* l0 = xl + t * steps * kPairBlock;
+  const int64_t next = steps * kPairBlock;  // activation tile t + 1
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t s = 0; s < steps; ++s) {
+    const uint16_t* w = wb + 4 * s * kPairBlock;
+    // W_hi against X_lo, then X_hi; W_lo against X_hi: 8 tile loads, 12 products.
+    _tile_loadd(4, w, 64);
+    _tile_loadd(5, w + kPairBlock, 64);
+    _tile_loadd(6, l0 + s * kPairBlock, 64);
+    if (two) {
+      _tile_loadd(7, l0 + next + s * kPairBlock, 64);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_loadd(6, h0 + s * kPairBlock, 64);
+    if (two) {
+      _tile_loadd(7, h0 + next + s * kPairBlock, 64);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_loadd(4, w + 2 * kPairBlock, 64);
+    _tile_loadd(5, w + 3 * kPairBlock, 64);
+    if (two) {
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+  }
+  const int64_t m0 = t * kTileRows;
+  store_c(0, n0, m0, M, N, ldc, nullptr, beta, C);
+  store_c(2, n0 + kTileRows, m0, M, N, ldc, nullptr, beta, C);
+  if (two) {
+    store_c(1, n0, m0 + kTileRows, M, N, ldc, nullptr, beta, C);
+    store_c(3, n0 + kTileRows, m0 + kTileRows, M, N, ldc, nullptr, beta, C);
+  }
+}
+
+// X's two parts: held by the calling thread across its parallel loops, so
+// taken through a ScratchLease. A strip of weights: only inside a task body,
+// which never waits, so the thread's own.
+thread_local AlignedBuffer tls_x, tls_w;
+
+}  // namespace
+
+bool gemm_f16w_tiles_usable() {
+  static const bool ok = [] {
+    if (const char* env = std::getenv("RBE_F16_GEMM"); env && std::strcmp(env, "sgemm") == 0) return false;
+    return amx_bf16_usable();
+  }();
+  return ok;
+}
+
+bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+                     float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0 || K <= 0 || K % kTileDepth != 0 || !gemm_f16w_tiles_usable()) return false;
+  const int64_t steps = K / kTileDepth, mtiles = (M + kTileRows - 1) / kTileRows;
+  const int64_t strips = (N + kStripRows - 1) / kStripRows;
+  const size_t xvals = size_t(mtiles * steps * kPairBlock);
+  ScratchLease lease(tls_x);
+  auto* xh = static_cast<uint16_t*>(lease->bytes(xvals * 2 * 2));
+  uint16_t* xl = xh + xvals;
+  activations_bf16(A, lda, M, K, xh, xl);
+  // Each task splits a strip of 32 weight rows once and runs it against
+  // every pair of activation tiles.
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    auto* wb = static_cast<uint16_t*>(tls_w.bytes(size_t(4 * steps * kPairBlock) * 2));
+    load_tile_config_bf16();
+    for (int64_t st = r.begin(); st < r.end(); ++st) {
+      const int64_t n0 = st * kStripRows;
+      unpack_strip(W, ldw, N, K, n0, wb);
+      for (int64_t t = 0; t < mtiles; t += 2)
+        strip_product(wb, xh, xl, t, t + 1 < mtiles, steps, n0, M, N, ldc, beta, C);
+    }
+    _tile_release();
+  });
+  return true;
+}
+
+#endif
+
+}  // namespace rbe::kernels
