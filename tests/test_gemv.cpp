@@ -274,7 +274,9 @@ float bf16_round(float x) {  // to nearest even, as VCVTNE2PS2BF16
 // untouched.
 TEST(GemmF16, TilesMatchTheirSplitOperandsInDouble) {
   if (!kernels::gemm_f16w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
-  const int64_t shapes[][3] = {{9, 32, 32}, {16, 70, 96}, {33, 129, 768}, {128, 64, 3072}, {47, 2304, 768}};
+  // The last two: X beyond 2 MiB, taken in blocks (the last block odd).
+  const int64_t shapes[][3] = {{9, 32, 32},      {16, 70, 96},   {33, 129, 768},
+                               {47, 2304, 768},  {700, 40, 768}, {333, 70, 3072}};
   for (int threads : {1, 2}) {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
     for (const auto& s : shapes) {
