@@ -238,7 +238,9 @@ UnpackBf16Fn unpack_bf16_for(const Layout& L) {
 }
 
 // The strip's 32 weight rows (wb, tile order) against activation tiles t
-// and, when two, t + 1: four C tiles summed over all of K.
+// and, when two, t + 1: four C tiles summed over all of K. Tiles 0-3: C, f32
+// (0: A0 x B0, 1: A0 x B1, 2: A1 x B0, 3: A1 x B1); 4, 5: A, 16 weight rows
+// x 32 bf16; 6, 7: B, 16 rows of (16 activations x a bf16 pair).
 void strip_product(const uint16_t* wb, const uint16_t* xb, int64_t t, bool two, int64_t steps, int64_t n0,
                    int64_t N, int64_t R, const float* bias, float* Y) {
   const uint16_t* b0 = xb + t * steps * kPairBlock;
