@@ -240,9 +240,11 @@ TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
 // (three blocks, the last one short) in one pass and as a 70-token pass plus
 // an 80-token pass over the cache (blocks that start after cached keys), both
 // rows of a batch, against the full forward; then a row padded on the left
-// (row_start) against the same row alone.
-TEST(GPT2, PromptAttentionInQueryBlocksMatchesForward) {
-  ModelConfig c = tiny_config(32, 160, 64, 1, 2);
+// (row_start) against the same row alone. Head size 32 takes those blocks;
+// 64 takes the fused kernel where the CPU has AVX-512 (attention_avx512.h),
+// in blocks of 16 rows.
+void check_prompt_attention_against_forward(int64_t head_size) {
+  ModelConfig c = tiny_config(32, 160, 2 * head_size, 1, 2);
   GPT2Model m(c, 9);
   scale_c_attn(m, 6.f);  // scores over several units
   const int64_t T = 150;
@@ -272,6 +274,9 @@ TEST(GPT2, PromptAttentionInQueryBlocksMatchesForward) {
   const Tensor row1 = rbe::slice(rbe::slice(both, 0, 1, 2), 1, pad, T).contiguous();
   EXPECT_LT(max_abs_diff(row1, alone), 1e-4f) << "padded row";
 }
+
+TEST(GPT2, PromptAttentionInQueryBlocksMatchesForward) { check_prompt_attention_against_forward(32); }
+TEST(GPT2, FusedPromptAttentionMatchesForward) { check_prompt_attention_against_forward(64); }
 
 // An f16 KV cache: the same logits as the f32 cache up to the rounding of
 // keys and values to f16, through a prompt, a second multi-token chunk (the

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "autodiff/node.h"
 #include "nn/kernel_util.h"
+#include "nn/attention_avx512.h"
 #include "nn/pointwise_avx512.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/op_timer.h"
@@ -109,6 +111,17 @@ const float* kv_as_f32(const uint16_t* p, int64_t n, std::vector<float>& buf) {
 // measured alike on 896-token prompts (docs/performance.md).
 constexpr int64_t kQueryBlock = 64;
 
+// Head size 64 on AVX-512: the fused kernel (attention_avx512.h) instead of
+// two SGEMMs and a softmax per block. RBE_PROMPT_ATTENTION=sgemm keeps the
+// SGEMMs (to compare).
+bool fused_prompt_attention(int64_t hd) {
+  static const bool ok = [] {
+    const char* env = std::getenv("RBE_PROMPT_ATTENTION");
+    return pointwise_avx512_usable() && !(env && std::strcmp(env, "sgemm") == 0);
+  }();
+  return hd == 64 && ok;
+}
+
 // Appends qkv's keys and values [B, Tn] to cache layer `layer` and writes the
 // attention output of every query to y [B, Tn, C].
 template <class T>
@@ -157,6 +170,10 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
       // in steps rather than the whole square.
       const float* Kf32 = kv_as_f32(Ks, nv * hd, Kf);
       const float* Vf32 = kv_as_f32(Vs, nv * hd, Vf);
+      if (fused_prompt_attention(hd)) {
+        attend_causal64_avx512(src + r0 * C3, C3, M, Kf32, Vf32, L + r0 - ks, scale, yp + (b * Tn + r0) * C + h * hd, C);
+        continue;
+      }
       for (int64_t q0 = 0; q0 < M; q0 += kQueryBlock) {
         const int64_t mb = std::min(kQueryBlock, M - q0), nb = L + r0 + q0 + mb - ks;
         // S[mb, nb] = scale * Q[rows] K[ks : ks + nb]^T
