@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_kernels.h"
@@ -497,6 +498,22 @@ TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
       }
   const EncodedTensor e = enc(gaussian(2, 32, 1), settings("q8_0"));
   EXPECT_FALSE(fixed_gemm_with_kernel("nonsense", e, 1, nullptr, nullptr, nullptr));
+}
+
+// Past 2048 rows the bf16 tiles take X 2048 rows at a time (its bf16 copy
+// stays bounded): every row of such a product equals that row alone.
+TEST(CodecFixed, Bf16TilesTakeLongInputsInPieces) {
+  if (!fixed::amx_bf16_gemm_available()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const int64_t N = 2100, rows = 40, cols = 64;
+  const EncodedTensor e = enc(gaussian(rows, cols, 4), settings("q8_0"));
+  std::vector<float> X(size_t(N * cols)), Y(size_t(N * rows), NAN), y(size_t(rows), NAN);
+  Rng rng(9);
+  for (auto& v : X) v = float(rng.normal());
+  ASSERT_TRUE(fixed_gemm_with_kernel("amx-bf16", e, N, X.data(), nullptr, Y.data()));
+  for (int64_t n : {int64_t(0), int64_t(2047), int64_t(2048), N - 1}) {
+    ASSERT_TRUE(fixed_gemm_with_kernel("amx-bf16", e, 1, X.data() + n * cols, nullptr, y.data()));
+    for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(Y[size_t(n * rows + r)], y[size_t(r)]) << "row " << n << ", " << r;
+  }
 }
 
 // The workbench runs two models side by side, each on its own thread: batched

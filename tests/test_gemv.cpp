@@ -311,6 +311,34 @@ TEST(GemmF16, TilesMatchTheirSplitOperandsInDouble) {
   }
 }
 
+// Past 1024 rows of A the tiles run 1024 at a time, and past 2 MiB of split
+// X they split W a group of strips at a time (2720 rows at K = 768): the
+// rows of such a product equal the same rows multiplied alone (every
+// element sums the same products in the same order), and a few of them
+// the double-precision product.
+TEST(GemmF16, TilesTakeLongInputsInPieces) {
+  if (!kernels::gemm_f16w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const int64_t M = 1100, N = 2800, K = 768;
+  Problem p = make(N, K, 0, 5);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> A(size_t(M * K)), C(size_t(M * N)), row(static_cast<size_t>(N));
+  for (auto& v : A) v = d(rng);
+  ASSERT_TRUE(kernels::gemm_f16w_tiles(M, N, K, A.data(), K, p.wh.data(), K, 0.f, C.data(), N));
+  for (int64_t i : {int64_t(0), int64_t(517), int64_t(1023), int64_t(1024), M - 1}) {
+    ASSERT_TRUE(kernels::gemm_f16w_tiles(1, N, K, A.data() + i * K, K, p.wh.data(), K, 0.f, row.data(), N));
+    for (int64_t j = 0; j < N; ++j) ASSERT_EQ(C[size_t(i * N + j)], row[size_t(j)]) << "row " << i << ", column " << j;
+    for (int64_t j : {int64_t(0), int64_t(2719), int64_t(2720), N - 1}) {
+      double exact = 0, m = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        exact += double(A[size_t(i * K + k)]) * p.w[size_t(j * K + k)];
+        m += std::abs(double(A[size_t(i * K + k)]) * p.w[size_t(j * K + k)]);
+      }
+      ASSERT_NEAR(row[size_t(j)], exact, 2e-5 * m) << "row " << i << ", column " << j;
+    }
+  }
+}
+
 // The tiles decline what they cannot do, leaving C alone.
 TEST(GemmF16, TilesDeclineDepthsOffTheTileGrid) {
   std::vector<uint16_t> W(size_t(40 * 40), f32_to_f16(1.f));

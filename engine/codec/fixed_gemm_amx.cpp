@@ -310,6 +310,14 @@ bool amx_bf16_gemm_available() {
 void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
   const int64_t K = L.cols, R = L.rows, steps = K / kSub;
   if (N <= 0 || R <= 0) return;
+  // At most 2048 rows of X at a time: bounds its bf16 copy, which the thread
+  // keeps (12 MiB at K = 3072; an evaluation's 8 x 1024 rows would need 48).
+  constexpr int64_t kMaxRows = 2048;
+  if (N > kMaxRows) {
+    for (int64_t n0 = 0; n0 < N; n0 += kMaxRows)
+      gemm_amx_bf16(L, data, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R);
+    return;
+  }
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
   rbe::kernels::ScratchLease xlease(tls_xb);
   auto* xb = static_cast<uint16_t*>(xlease->bytes(size_t(mtiles * steps * kPairBlock) * 2));

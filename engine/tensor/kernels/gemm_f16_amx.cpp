@@ -152,9 +152,18 @@ bool gemm_f16w_tiles_usable() {
   return ok;
 }
 
-bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
-                     float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0 || K <= 0 || K % kTileDepth != 0 || !gemm_f16w_tiles_usable()) return false;
+namespace {
+
+// Rows of A per product below: bounds the split X, 4 M K bytes (12 MiB at
+// 1024 rows of 3072; an evaluation's 8 x 1024 rows would need 96).
+constexpr int64_t kMaxRows = 1024;
+// W split at once for a long X: bounds that buffer too (8 MiB: 2720 rows of
+// 768, where the 124M head would need 154 MB).
+constexpr int64_t kMaxSplitWBytes = 8 << 20;
+
+// C[M, N] for M <= kMaxRows (gemm_f16w_tiles).
+void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw, float beta,
+             float* C, int64_t ldc) {
   const int64_t steps = K / kTileDepth, mtiles = (M + kTileRows - 1) / kTileRows;
   const int64_t strips = (N + kStripRows - 1) / kStripRows;
   const size_t xvals = size_t(mtiles * steps * kPairBlock);
@@ -177,26 +186,40 @@ bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
       }
       _tile_release();
     });
-    return true;
+    return;
   }
-  // A long X (896 rows of 768: 2.75 MB in two parts): split all of W once,
-  // then each task runs its strips against one block of X after another.
+  // A long X (896 rows of 768: 2.75 MB in two parts): split W once, a group
+  // of strips at a time, then each task runs its strips against one block of
+  // X after another.
+  const size_t strip_bytes = strip_vals(steps) * 2;
+  const int64_t group = std::max<int64_t>(1, kMaxSplitWBytes / int64_t(strip_bytes));
   ScratchLease wlease(tls_wall);
-  auto* wall = static_cast<uint16_t*>(wlease->bytes(size_t(strips) * strip_vals(steps) * 2));
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t st = r.begin(); st < r.end(); ++st)
-      unpack_strip(W, ldw, N, K, st * kStripRows, wall + size_t(st) * strip_vals(steps));
-  });
-  const int64_t grain = std::max<int64_t>(1, strips / (4 * tbb::this_task_arena::max_concurrency()));
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, grain), [&](const tbb::blocked_range<int64_t>& r) {
-    load_tile_config_bf16();
-    for (int64_t m0 = 0; m0 < mtiles; m0 += mblock)
-      for (int64_t st = r.begin(); st < r.end(); ++st)
-        for (int64_t t = m0; t < std::min(mtiles, m0 + mblock); t += 2)
-          strip_product(wall + size_t(st) * strip_vals(steps), xh, xl, t, t + 1 < mtiles, steps, st * kStripRows, M,
-                        N, ldc, beta, C);
-    _tile_release();
-  });
+  auto* wall = static_cast<uint16_t*>(wlease->bytes(size_t(std::min(group, strips)) * strip_bytes));
+  for (int64_t g0 = 0; g0 < strips; g0 += group) {
+    const int64_t g1 = std::min(strips, g0 + group);
+    auto strip = [&](int64_t st) { return wall + size_t(st - g0) * strip_vals(steps); };
+    tbb::parallel_for(tbb::blocked_range<int64_t>(g0, g1, 1), [&](const tbb::blocked_range<int64_t>& r) {
+      for (int64_t st = r.begin(); st < r.end(); ++st) unpack_strip(W, ldw, N, K, st * kStripRows, strip(st));
+    });
+    const int64_t grain = std::max<int64_t>(1, (g1 - g0) / (4 * tbb::this_task_arena::max_concurrency()));
+    tbb::parallel_for(tbb::blocked_range<int64_t>(g0, g1, grain), [&](const tbb::blocked_range<int64_t>& r) {
+      load_tile_config_bf16();
+      for (int64_t m0 = 0; m0 < mtiles; m0 += mblock)
+        for (int64_t st = r.begin(); st < r.end(); ++st)
+          for (int64_t t = m0; t < std::min(mtiles, m0 + mblock); t += 2)
+            strip_product(strip(st), xh, xl, t, t + 1 < mtiles, steps, st * kStripRows, M, N, ldc, beta, C);
+      _tile_release();
+    });
+  }
+}
+
+}  // namespace
+
+bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+                     float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0 || K <= 0 || K % kTileDepth != 0 || !gemm_f16w_tiles_usable()) return false;
+  for (int64_t m0 = 0; m0 < M; m0 += kMaxRows)
+    product(std::min(kMaxRows, M - m0), N, K, A + m0 * lda, lda, W, ldw, beta, C + m0 * ldc, ldc);
   return true;
 }
 
