@@ -5,7 +5,7 @@
 // An f16 weight has 11 significant bits, a bf16 8: w = hi + lo with
 // hi = bf16(w) and lo = bf16(w - hi) exactly (w - hi is a multiple of w's
 // f16 step, at most 4 of them). X is split the same way, to 16 of its 24
-// bits. Of the four products, X_lo W_lo (below 2^-16 of the term) is left
+// bits. Of the four products, X_lo W_lo (at most about 2^-18 of the term) is left
 // out: X_hi W_hi + X_lo W_hi + X_hi W_lo, each summed in f32 by TDPBF16PS.
 #include "tensor/kernels/gemm_f16.h"
 
