@@ -82,35 +82,30 @@ void strip_product(const uint16_t* wb, const uint16_t* xh, const uint16_t* xl, i
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
+  auto load_x = [two, next](const uint16_t* x) {  // B tiles 6 (t) and 7 (t + 1)
+    _tile_loadd(6, x, 64);
+    if (two) _tile_loadd(7, x + next, 64);
+  };
+  auto products = [two] {  // C tiles += A tiles 4, 5 x B tiles 6, 7
+    if (two) {
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(2, 5, 6);
+  };
   for (int64_t s = 0; s < steps; ++s) {
     const uint16_t* w = wb + 4 * s * kPairBlock;
     // W_hi against X_lo, then X_hi; W_lo against X_hi: 8 tile loads, 12 products.
     _tile_loadd(4, w, 64);
     _tile_loadd(5, w + kPairBlock, 64);
-    _tile_loadd(6, l0 + s * kPairBlock, 64);
-    if (two) {
-      _tile_loadd(7, l0 + next + s * kPairBlock, 64);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_loadd(6, h0 + s * kPairBlock, 64);
-    if (two) {
-      _tile_loadd(7, h0 + next + s * kPairBlock, 64);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(2, 5, 6);
+    load_x(l0 + s * kPairBlock);
+    products();
+    load_x(h0 + s * kPairBlock);
+    products();
     _tile_loadd(4, w + 2 * kPairBlock, 64);
     _tile_loadd(5, w + 3 * kPairBlock, 64);
-    if (two) {
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(2, 5, 6);
+    products();
   }
   const int64_t m0 = t * kTileRows;
   store_c(0, n0, m0, M, N, ldc, nullptr, beta, C);
