@@ -15,6 +15,7 @@
 #include "tensor/dtype.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
+#include "tensor/kernels/gemm_split.h"
 #include "tensor/kernels/gemv.h"
 #include "tensor/tensor.h"
 

@@ -321,7 +321,7 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
   rbe::kernels::ScratchLease xlease(tls_xb);
   auto* xb = static_cast<uint16_t*>(xlease->bytes(size_t(mtiles * steps * kPairBlock) * 2));
-  rbe::kernels::activations_bf16(X, K, N, K, xb, nullptr);
+  rbe::kernels::activations_bf16(X, K, N, K, 1, &xb);
   const UnpackBf16Fn unpack = unpack_bf16_for(L);
   // Each task unpacks a strip of 32 weight rows once and runs it against
   // every pair of activation tiles.

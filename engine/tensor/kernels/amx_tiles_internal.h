@@ -39,45 +39,53 @@ inline void load_tile_config_bf16() {
   _tile_loadconfig(&c);
 }
 
-// bf16(x) of 32 floats, rounded to nearest even, as one vector of bf16
-// (element j = x[j]; x0 holds j < 16), and with `lo` also bf16(x - hi): the
-// part of x that hi misses, so that hi + lo carries 16 of an f32's 24
-// significant bits, and all 11 of an f16's.
-inline __m512i split_bf16(__m512 x0, __m512 x1, __m512i* lo) {
-  const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-  if (lo) {  // bf16 -> f32 is a shift into the high half
-    const __m512 h0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16));
-    const __m512 h1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16));
-    *lo = (__m512i)_mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, h1), _mm512_sub_ps(x0, h0));
-  }
-  return h;
+// bf16 of the f32 residual: lanes 0-15 from r0, 16-31 from r1.
+inline __m512i bf16_of(__m512 r0, __m512 r1) { return (__m512i)_mm512_cvtne2ps_pbh(r1, r0); }
+// The two f32 halves of a vector of 32 bf16 (bf16 -> f32 is a shift into
+// the high half).
+inline __m512 bf16_low_half(__m512i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16));
+}
+inline __m512 bf16_high_half(__m512i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16));
 }
 
-// X[N, K] (row stride ldx, K a multiple of 32) as bf16 B tiles: block
-// (m-tile t, 32-block s) at hi + (t * steps + s) * kPairBlock; rows past N
-// are zero. With `lo`, also x - hi in the same layout (split_bf16).
-inline void activations_bf16(const float* X, int64_t ldx, int64_t N, int64_t K, uint16_t* hi, uint16_t* lo) {
+// 32 floats (x0: elements 0-15, x1: 16-31) as `parts` vectors of bf16,
+// each rounded to nearest even from what the ones before it miss:
+// part[0] = bf16(x), part[1] = bf16(x - part[0]), part[2] = bf16(x -
+// part[0] - part[1]) (each residual exact in f32). Two parts carry 16 of an
+// f32's 24 significant bits and all 11 of an f16's; three carry all 24.
+inline void split_bf16(__m512 x0, __m512 x1, int parts, __m512i* part) {
+  for (int p = 0; p < parts; ++p) {
+    part[p] = bf16_of(x0, x1);
+    if (p + 1 < parts) {
+      x0 = _mm512_sub_ps(x0, bf16_low_half(part[p]));
+      x1 = _mm512_sub_ps(x1, bf16_high_half(part[p]));
+    }
+  }
+}
+
+// X[N, K] (row stride ldx, K a multiple of 32) split into `parts` bf16 parts
+// (split_bf16), each as B tiles: block (m-tile t, 32-block s) of part p at
+// part[p] + (t * steps + s) * kPairBlock; rows past N are zero.
+inline void activations_bf16(const float* X, int64_t ldx, int64_t N, int64_t K, int parts, uint16_t* const* part) {
   const int64_t steps = K / kTileDepth, mtiles = (N + kTileRows - 1) / kTileRows;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, mtiles * steps, 8), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t b = r.begin(); b < r.end(); ++b) {
       const int64_t t = b / steps, s = b % steps;
-      __m512 ph[kTileRows], pl[kTileRows];
+      __m512 pr[3][kTileRows];
       for (int mm = 0; mm < kTileRows; ++mm) {
         const int64_t m = t * kTileRows + mm;
-        if (m >= N) {
-          ph[mm] = pl[mm] = _mm512_setzero_ps();
-          continue;
+        __m512i v[3] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+        if (m < N) {
+          const float* x = X + m * ldx + s * kTileDepth;
+          split_bf16(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), parts, v);
         }
-        const float* x = X + m * ldx + s * kTileDepth;
-        __m512i l;
-        ph[mm] = _mm512_castsi512_ps(split_bf16(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), lo ? &l : nullptr));
-        if (lo) pl[mm] = _mm512_castsi512_ps(l);
+        for (int p = 0; p < parts; ++p) pr[p][mm] = _mm512_castsi512_ps(v[p]);
       }
-      transpose16(ph);
-      for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(hi + b * kPairBlock + k2 * 2 * kTileRows, ph[k2]);
-      if (lo) {
-        transpose16(pl);
-        for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(lo + b * kPairBlock + k2 * 2 * kTileRows, pl[k2]);
+      for (int p = 0; p < parts; ++p) {
+        transpose16(pr[p]);
+        for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(part[p] + b * kPairBlock + k2 * 2 * kTileRows, pr[p][k2]);
       }
     }
   });

@@ -9,6 +9,7 @@
 
 #include "tensor/dtype.h"
 #include "tensor/kernels/gemm.h"
+#include "tensor/kernels/gemm_split.h"
 
 #if defined(__F16C__) && defined(__AVX__)
 #include <immintrin.h>

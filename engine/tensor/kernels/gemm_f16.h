@@ -2,7 +2,8 @@
 // Matrix-matrix product with an f16 weight operand, for prompt processing and
 // batched inference with f16 weights: C[M, N] = A[M, K] * W[N, K]^T + beta * C.
 // W: raw IEEE half bits, row-major, ldw >= K. beta == 0: C is overwritten.
-// Where the machine has AMX bf16 tiles, on them (gemm_f16w_tiles); else W is
+// Where the machine has AMX bf16 tiles, on them (gemm_f16w_tiles in
+// gemm_split.h, from 9 rows); else W is
 // converted a block of rows at a time into a per-task f32 buffer and fed to
 // sgemm, tasks over the blocks in parallel with oneTBB.
 #include <cstdint>
@@ -22,15 +23,6 @@ bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t 
 // the tiles, and what runs without them).
 void gemm_f16w_converted(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W,
                          int64_t ldw, float beta, float* C, int64_t ldc);
-
-// The product on AMX bf16 tiles with both operands split in two bf16 parts:
-// W exactly, A to 16 of its 24 significant bits, products summed in f32
-// (gemm_f16_amx.cpp). Returns false, doing nothing, where the tiles are not
-// usable here, RBE_F16_GEMM=sgemm turns them off, or K is not a multiple
-// of 32.
-bool gemm_f16w_tiles_usable();
-bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
-                     float beta, float* C, int64_t ldc);
 
 // Which path gemm_f16w takes for M rows and depth K: "amx-bf16x3" or "sgemm".
 const char* gemm_f16w_kernel_name(int64_t M, int64_t K);

@@ -1,0 +1,27 @@
+#pragma once
+// C[M, N] = A[M, K] W[N, K]^T + beta C on AMX bf16 tiles, with both operands
+// split into bf16 parts (gemm_split_amx.cpp): x = x_0 + x_1 + ..., each part
+// bf16 of what the parts before it miss. TDPBF16PS multiplies bf16 pairs
+// exactly and sums in f32, so the products of the parts, minus the smallest
+// ones, give the product to the precision of its operands:
+// - f16 W: two parts each (W exactly, A to 16 of its 24 bits), three
+//   products; each term off by at most about 2^-17 of itself.
+// - f32 W: three parts each (both exactly), six products; each term off by at
+//   most about 2^-26 of itself, below an f32 product's own rounding.
+// Row-major A (lda) and W (ldw), K a multiple of 32; beta == 0: C is
+// overwritten. Each returns false, doing nothing, where the tiles are not
+// usable here (amx_tiles.h), its switch turns it off (RBE_F16_GEMM=sgemm,
+// RBE_F32_GEMM=sgemm), or K is not a multiple of 32.
+#include <cstdint>
+
+namespace rbe::kernels {
+
+bool gemm_f16w_tiles_usable();
+bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+                     float beta, float* C, int64_t ldc);
+
+bool gemm_f32w_tiles_usable();
+bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
+                     float beta, float* C, int64_t ldc);
+
+}  // namespace rbe::kernels
