@@ -340,6 +340,64 @@ TEST(GemmF16, TilesTakeLongInputsInPieces) {
   }
 }
 
+// The f32 tiles (three parts each, six products) against f32 precision.
+// With one nonzero term per output there is nothing to sum: each output must
+// be the exact a * w to within f32 rounding (2^-22 of it). Two parts, or one
+// of the six products left out, would be off by up to 2^-17 or 2^-18. Then
+// dense random products against double loops (strides, beta 0 and 1, C's
+// padding, X whole and in blocks).
+TEST(GemmF32Tiles, SingleTermsAreExactToF32Rounding) {
+  if (!kernels::gemm_f32w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const int64_t M = 20, N = 40, K = 96;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(0.5f, 2.f);
+  std::vector<float> A(size_t(M * K), 0.f), W(size_t(N * K)), C(size_t(M * N));
+  for (auto& v : W) v = (rng() & 1 ? -1.f : 1.f) * d(rng);
+  for (int64_t i = 0; i < M; ++i) A[size_t(i * K + (i * 7) % K)] = (rng() & 1 ? -1.f : 1.f) * d(rng);
+  ASSERT_TRUE(kernels::gemm_f32w_tiles(M, N, K, A.data(), K, W.data(), K, 0.f, C.data(), N));
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      const int64_t k = (i * 7) % K;
+      const double exact = double(A[size_t(i * K + k)]) * W[size_t(j * K + k)];
+      ASSERT_NEAR(C[size_t(i * N + j)], exact, std::ldexp(std::abs(exact), -22)) << i << "," << j;
+    }
+}
+
+TEST(GemmF32Tiles, MatchDoubleLoops) {
+  if (!kernels::gemm_f32w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  // The last two: X's three parts beyond 2 MiB, in blocks, and whole with
+  // strips of 576 KiB.
+  const int64_t shapes[][3] = {{9, 32, 32}, {16, 70, 96}, {33, 129, 768}, {500, 40, 768}, {130, 33, 3072}};
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+    for (const auto& s : shapes) {
+      const int64_t M = s[0], N = s[1], K = s[2], lda = K + 5, ldw = K + 3, ldc = N + 3;
+      std::mt19937 rng(uint32_t(M * 5 + N));
+      std::uniform_real_distribution<float> d(-1.f, 1.f);
+      std::vector<float> A(size_t(M * lda)), W(size_t(N * ldw)), C0(size_t(M * ldc));
+      for (auto& v : A) v = d(rng) * 3.f;
+      for (auto& v : W) v = d(rng);
+      for (auto& v : C0) v = d(rng);
+      for (float beta : {0.f, 1.f}) {
+        std::vector<float> C = C0;
+        ASSERT_TRUE(kernels::gemm_f32w_tiles(M, N, K, A.data(), lda, W.data(), ldw, beta, C.data(), ldc));
+        for (int64_t i = 0; i < M; ++i) {
+          for (int64_t j = N; j < ldc; ++j) ASSERT_EQ(C[size_t(i * ldc + j)], C0[size_t(i * ldc + j)]);
+          for (int64_t j = 0; j < N; ++j) {
+            double exact = beta * C0[size_t(i * ldc + j)], m = std::abs(exact);
+            for (int64_t k = 0; k < K; ++k) {
+              const double t = double(A[size_t(i * lda + k)]) * W[size_t(j * ldw + k)];
+              exact += t;
+              m += std::abs(t);
+            }
+            ASSERT_NEAR(C[size_t(i * ldc + j)], exact, 1e-6 * m) << M << "x" << N << "x" << K << " at " << i << "," << j;
+          }
+        }
+      }
+    }
+  }
+}
+
 // The tiles decline what they cannot do, leaving C alone.
 TEST(GemmF16, TilesDeclineDepthsOffTheTileGrid) {
   std::vector<uint16_t> W(size_t(40 * 40), f32_to_f16(1.f));

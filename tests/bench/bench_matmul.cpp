@@ -3,6 +3,8 @@
 // prompt through GPT-2 124M's four block matrices (prompt_*), at 1 and 2 threads.
 //   bench_matmul --benchmark_filter=fwd          # a subset
 //   bench_matmul --benchmark_filter='prompt_.*threads:2'
+// tiles/prompt_*: the same prompt products on AMX bf16 tiles with both operands split
+// in three parts (gemm_f32w_tiles, what inference runs where the CPU has AMX-BF16).
 // Counter "FLOPS" is 2*M*N*K per iteration, reported as a rate (e.g. 150G/s = 150 GFLOP/s).
 #include <benchmark/benchmark.h>
 
@@ -14,6 +16,7 @@
 #include <oneapi/tbb/global_control.h>
 
 #include "tensor/kernels/gemm.h"
+#include "tensor/kernels/gemm_split.h"
 
 #ifdef RBE_HAVE_EIGEN
 #include <Eigen/Core>
@@ -94,6 +97,21 @@ void bm_ours(benchmark::State& state, Shape s, int threads) {
   state.SetLabel(rbe::kernels::sgemm_kernel_name());
 }
 
+void bm_tiles(benchmark::State& state, Shape s, int threads) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+  Operands o(s);
+  if (!rbe::kernels::gemm_f32w_tiles_usable()) {
+    state.SkipWithError("no usable AMX bf16 tiles here");
+    return;
+  }
+  for (auto _ : state) {
+    rbe::kernels::gemm_f32w_tiles(s.M, s.N, s.K, o.A.data(), o.lda, o.B.data(), o.ldb, 0.0f, o.C.data(), o.ldc);
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, s);
+  state.SetLabel("amx-bf16x6");
+}
+
 #ifdef RBE_HAVE_EIGEN
 void bm_eigen(benchmark::State& state, Shape s, int threads) {
   using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -140,6 +158,8 @@ int register_all() {
     for (int threads : {1, 2}) {
       const std::string suffix = shape_name(s) + "/threads:" + std::to_string(threads);
       benchmark::RegisterBenchmark(("ours/" + suffix).c_str(), bm_ours, s, threads)->UseRealTime();
+      if (s.name.rfind("prompt_", 0) == 0)
+        benchmark::RegisterBenchmark(("tiles/" + suffix).c_str(), bm_tiles, s, threads)->UseRealTime();
 #ifdef RBE_HAVE_EIGEN
       benchmark::RegisterBenchmark(("eigen/" + suffix).c_str(), bm_eigen, s, threads)
           ->UseRealTime();

@@ -65,10 +65,7 @@ inline void load32(const float* w, __m512& a, __m512& b) {
 }
 
 // bf16 values of one split strip: 32 rows x K, P parts.
-template <int P>
-size_t strip_vals(int64_t steps) {
-  return size_t(2 * P * steps * kPairBlock);
-}
+size_t strip_vals(int P, int64_t steps) { return size_t(2 * P * steps * kPairBlock); }
 
 // Weight rows [n0, n0 + 32) split into P bf16 parts, in tile order: 32-block
 // s is 2P tiles from wb + 2P s kPairBlock (part 0 of rows 0-15, part 0 of
@@ -153,15 +150,18 @@ void strip_product(const uint16_t* wb, uint16_t* const* xp, int64_t t, bool two,
 thread_local AlignedBuffer tls_x, tls_w, tls_wall;
 
 // X's P parts up to about an L2 (2 MiB here) stay there while every strip
-// passes; a longer X goes in blocks of about 512 KiB, an even number of
-// activation tiles (they go in pairs). Measured with f16 W (bench_quant_gemv
-// batch/f16, 2 threads): 896 rows of 768, 490-520 GFLOP/s without blocks,
-// 610-690 with blocks of 256-768 KiB; 128 rows of 3072 (1.5 MiB), 445-450
-// without, 350-400 with blocks of 512 KiB-1 MiB.
+// passes. A longer X goes in blocks of about 512 KiB, an even number of
+// activation tiles (they go in pairs), each strip then read again for every
+// block; unless a strip is itself that large, when that costs more than X.
+// Measured (bench_quant_gemv batch/f16, bench_matmul tiles/prompt_*, 2
+// threads): f16 W, 896 rows of 768 (strips of 96 KiB), 490-520 GFLOP/s
+// without blocks, 610-690 with blocks of 256-768 KiB; f16 W, 128 rows of
+// 3072 (X 1.5 MiB), 445-450 without, 350-400 with blocks; f32 W, 128 rows of
+// 3072 (X 2.3 MiB, strips of 576 KiB), 225-245 without, 150-200 with.
 constexpr int64_t kWholeXBytes = 2 << 20, kBlockXBytes = 512 << 10;
 int64_t mblock_tiles(int P, int64_t M, int64_t K) {
   const int64_t mtiles = (M + kTileRows - 1) / kTileRows;
-  if (2 * P * M * K <= kWholeXBytes) return mtiles;
+  if (2 * P * M * K <= kWholeXBytes || int64_t(strip_vals(P, K / kTileDepth) * 2) >= kBlockXBytes) return mtiles;
   return std::max<int64_t>(2, kBlockXBytes / (2 * P * K * kTileRows) / 2 * 2);
 }
 
@@ -190,7 +190,7 @@ void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
     // Each task splits a strip of 32 weight rows once and runs it against
     // every pair of activation tiles, all of X staying in L2.
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
-      auto* wb = static_cast<uint16_t*>(tls_w.bytes(strip_vals<P>(steps) * 2));
+      auto* wb = static_cast<uint16_t*>(tls_w.bytes(strip_vals(P, steps) * 2));
       load_tile_config_bf16();
       for (int64_t st = r.begin(); st < r.end(); ++st) {
         const int64_t n0 = st * kStripRows;
@@ -204,13 +204,13 @@ void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
   // A long X (896 rows of 768: 2.75 MB in two parts): split W once, a group
   // of strips at a time, then each task runs its strips against one block of
   // X after another.
-  const size_t strip_bytes = strip_vals<P>(steps) * 2;
+  const size_t strip_bytes = strip_vals(P, steps) * 2;
   const int64_t group = std::max<int64_t>(1, kMaxSplitWBytes / int64_t(strip_bytes));
   ScratchLease wlease(tls_wall);
   auto* wall = static_cast<uint16_t*>(wlease->bytes(size_t(std::min(group, strips)) * strip_bytes));
   for (int64_t g0 = 0; g0 < strips; g0 += group) {
     const int64_t g1 = std::min(strips, g0 + group);
-    auto strip = [&](int64_t st) { return wall + size_t(st - g0) * strip_vals<P>(steps); };
+    auto strip = [&](int64_t st) { return wall + size_t(st - g0) * strip_vals(P, steps); };
     tbb::parallel_for(tbb::blocked_range<int64_t>(g0, g1, 1), [&](const tbb::blocked_range<int64_t>& r) {
       for (int64_t st = r.begin(); st < r.end(); ++st) unpack_strip(W, ldw, N, K, st * kStripRows, strip(st));
     });
