@@ -43,6 +43,7 @@
 #include "tensor/kernels/argmax.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
+#include "tensor/kernels/gemm_split.h"
 #include "tensor/kernels/gemv.h"
 #include "tensor/kernels/read_bandwidth.h"
 #include "tensor/kernels/threads.h"
@@ -283,6 +284,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"fixed_gemm_kernel", codec::fixed_gemm_kernel_name()},
                       {"sgemm_kernel", kernels::sgemm_kernel_name()},
                       {"f16_gemm_kernel", kernels::gemm_f16w_kernel_name(P, cfg.n_embd)},
+                      {"f32_gemm_kernel", kernels::gemm_f32w_kernel_name(P, cfg.n_embd)},
                       {"prompt_tokens", P},
                       {"gen_tokens", G},
                       {"pp_tokens_per_s", double(P) / pp_s},
@@ -330,12 +332,13 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
 void print_table(const nlohmann::json& j) {
   const std::string form = j["form"];
   std::printf("model            %s, %s weights (%.2f bits/weight over all parameters, %.2f over the matrices), "
-              "%d threads (gemv %s, fixed-rate %s / batched %s, sgemm %s, f16 batched %s)\n",
+              "%d threads (gemv %s, fixed-rate %s / batched %s, sgemm %s, f16 / f32 batched %s / %s)\n",
               j["model"].get<std::string>().c_str(), form.c_str(), j["bits_per_weight"].get<double>(),
               j["matrix_bits_per_weight"].get<double>(), j["threads"].get<int>(),
               j["gemv_kernel"].get<std::string>().c_str(), j["fixed_kernel"].get<std::string>().c_str(),
               j["fixed_gemm_kernel"].get<std::string>().c_str(),
-              j["sgemm_kernel"].get<std::string>().c_str(), j["f16_gemm_kernel"].get<std::string>().c_str());
+              j["sgemm_kernel"].get<std::string>().c_str(), j["f16_gemm_kernel"].get<std::string>().c_str(),
+              j["f32_gemm_kernel"].get<std::string>().c_str());
   if (j["encode_seconds"].get<double>() > 0) std::printf("encoding         %10.1f s\n", j["encode_seconds"].get<double>());
   std::printf("prompt (%4lld)    %10.1f tokens/s  %8.1f GFLOP/s (2*block matrix params*P + causal attention + head once)\n",
               (long long)j["prompt_tokens"].get<int64_t>(), j["pp_tokens_per_s"].get<double>(),

@@ -18,6 +18,7 @@ for key in ("pp_tokens_per_s", "gen_ms_per_token", "peak_rss_mb", "bandwidth_gbs
 assert isinstance(r.get("bandwidth_method"), str) and r["bandwidth_method"], r.get("bandwidth_method")
 assert r.get("fixed_gemm_kernel") in ("amx-bf16", "amx", "sgemm"), r.get("fixed_gemm_kernel")
 assert r.get("f16_gemm_kernel") in ("amx-bf16x3", "sgemm"), r.get("f16_gemm_kernel")
+assert r.get("f32_gemm_kernel") in ("amx-bf16x6", "sgemm"), r.get("f32_gemm_kernel")
 print("rbe-bench JSON OK:", {k: round(r[k], 3) for k in ("gen_ms_per_token", "gen_ms_limit", "bandwidth_gbs")})
 PY
 }

@@ -24,4 +24,9 @@ bool gemm_f32w_tiles_usable();
 bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
                      float beta, float* C, int64_t ldc);
 
+// What an inference linear layer with f32 weights runs for M rows of depth
+// K (nn/functional_linear.cpp; up to 8 rows the multi-GEMV): "amx-bf16x6"
+// or "sgemm".
+const char* gemm_f32w_kernel_name(int64_t M, int64_t K);
+
 }  // namespace rbe::kernels

@@ -42,6 +42,7 @@ bool gemm_f32w_tiles_usable() { return false; }
 bool gemm_f32w_tiles(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float, float*, int64_t) {
   return false;
 }
+const char* gemm_f32w_kernel_name(int64_t, int64_t) { return "sgemm"; }
 
 #else
 
@@ -261,6 +262,10 @@ bool gemm_f32w_tiles_usable() {
 bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
                      float beta, float* C, int64_t ldc) {
   return shape_ok(M, N, K) && gemm_f32w_tiles_usable() && tiles(M, N, K, A, lda, W, ldw, beta, C, ldc);
+}
+
+const char* gemm_f32w_kernel_name(int64_t M, int64_t K) {
+  return M > 8 && K % kTileDepth == 0 && gemm_f32w_tiles_usable() ? "amx-bf16x6" : "sgemm";
 }
 
 #endif
