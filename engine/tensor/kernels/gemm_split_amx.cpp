@@ -227,9 +227,11 @@ void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
   }
 }
 
+// The product where `usable` and the shape allow it (gemm_split.h).
 template <class T>
-bool tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const T* W, int64_t ldw, float beta, float* C,
-           int64_t ldc) {
+bool tiles(bool usable, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const T* W, int64_t ldw,
+           float beta, float* C, int64_t ldc) {
+  if (!usable || M <= 0 || N <= 0 || K <= 0 || K % kTileDepth != 0) return false;
   for (int64_t m0 = 0; m0 < M; m0 += kMaxRows)
     product(std::min(kMaxRows, M - m0), N, K, A + m0 * lda, lda, W, ldw, beta, C + m0 * ldc, ldc);
   return true;
@@ -240,8 +242,6 @@ bool usable_unless(const char* switch_name) {
   return amx_bf16_usable() && !(env && std::strcmp(env, "sgemm") == 0);
 }
 
-bool shape_ok(int64_t M, int64_t N, int64_t K) { return M > 0 && N > 0 && K > 0 && K % kTileDepth == 0; }
-
 }  // namespace
 
 bool gemm_f16w_tiles_usable() {
@@ -251,7 +251,7 @@ bool gemm_f16w_tiles_usable() {
 
 bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
                      float beta, float* C, int64_t ldc) {
-  return shape_ok(M, N, K) && gemm_f16w_tiles_usable() && tiles(M, N, K, A, lda, W, ldw, beta, C, ldc);
+  return tiles(gemm_f16w_tiles_usable(), M, N, K, A, lda, W, ldw, beta, C, ldc);
 }
 
 bool gemm_f32w_tiles_usable() {
@@ -261,7 +261,7 @@ bool gemm_f32w_tiles_usable() {
 
 bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
                      float beta, float* C, int64_t ldc) {
-  return shape_ok(M, N, K) && gemm_f32w_tiles_usable() && tiles(M, N, K, A, lda, W, ldw, beta, C, ldc);
+  return tiles(gemm_f32w_tiles_usable(), M, N, K, A, lda, W, ldw, beta, C, ldc);
 }
 
 const char* gemm_f32w_kernel_name(int64_t M, int64_t K) {
