@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <oneapi/tbb/global_control.h>
@@ -395,6 +396,47 @@ TEST(GemmF32Tiles, MatchDoubleLoops) {
         }
       }
     }
+  }
+}
+
+// The workbench runs two models side by side, each on its own thread: split
+// products (f16 and f32 weights, X whole and in blocks) started from two
+// threads at once give what each gives alone.
+TEST(GemmSplitTiles, ProductsFromTwoThreadsAtOnceMatchAlone) {
+  if (!kernels::gemm_f16w_tiles_usable() || !kernels::gemm_f32w_tiles_usable())
+    GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  struct Job {
+    int64_t M, N, K;
+    std::vector<float> A, W, alone, together;
+    std::vector<uint16_t> Wh;
+    void run(std::vector<float>& C) const {
+      if (Wh.empty()) kernels::gemm_f32w_tiles(M, N, K, A.data(), K, W.data(), K, 0.f, C.data(), N);
+      else kernels::gemm_f16w_tiles(M, N, K, A.data(), K, Wh.data(), K, 0.f, C.data(), N);
+    }
+  };
+  std::vector<Job> jobs;
+  for (int i = 0; i < 2; ++i) {
+    Job j{i ? 40 : 700, 203, 768, {}, {}, {}, {}, {}};  // f16 W, X in blocks; f32 W, X whole
+    std::mt19937 rng(uint32_t(i + 1));
+    std::uniform_real_distribution<float> d(-1.f, 1.f);
+    j.A.resize(size_t(j.M * j.K));
+    for (auto& v : j.A) v = d(rng);
+    j.W.resize(size_t(j.N * j.K));
+    for (auto& v : j.W) v = d(rng);
+    if (i == 0)
+      for (float w : j.W) j.Wh.push_back(f32_to_f16(w));
+    j.alone.assign(size_t(j.M * j.N), NAN);
+    j.run(j.alone);
+    jobs.push_back(std::move(j));
+  }
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::thread> threads;
+    for (Job& j : jobs) {
+      j.together.assign(j.alone.size(), NAN);
+      threads.emplace_back([&j] { j.run(j.together); });
+    }
+    for (auto& t : threads) t.join();
+    for (const Job& j : jobs) ASSERT_EQ(j.together, j.alone) << (j.Wh.empty() ? "f32" : "f16") << " round " << round;
   }
 }
 
