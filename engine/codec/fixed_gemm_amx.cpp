@@ -50,6 +50,7 @@ constexpr int kTile = rbe::kernels::kTileRows;  // weight rows and activation ro
 constexpr int kBlockBytes = 512;  // one B tile: 8 rows x (16 activations x 4 int8)
 
 using rbe::kernels::kPairBlock;
+using rbe::kernels::kStripRows;
 using rbe::kernels::TileConfig;
 
 // Tiles 0, 1: C, 16 weight rows x 16 activations (int32); 2, 3: A, 16
@@ -203,7 +204,6 @@ void tile_product(Strip st, const float* ws, const int8_t* xq, const float* xd, 
 // bf16; TDPBF16PS sums in f32 over the whole row, so no per-32-block
 // scaling between tile products (the int8 kernel's main cost).
 
-constexpr int kStripRows = 2 * kTile;  // weight rows per strip: two A tiles
 // Weight rows [n0, n0 + 32) as bf16 level * scale in tile order: 32-block s
 // of row i at wb + (s * 32 + i) * 32, so that each A tile is 1 KiB in one
 // piece and the strip is read front to back; rows past the matrix are zero.
@@ -235,53 +235,6 @@ void unpack_strip_bf16(const Layout& L, const uint8_t* data, int64_t n0, uint16_
 using UnpackBf16Fn = void (*)(const Layout&, const uint8_t*, int64_t, uint16_t*);
 UnpackBf16Fn unpack_bf16_for(const Layout& L) {
   return with_strip_shape(L, [](auto bits, auto subs) -> UnpackBf16Fn { return &unpack_strip_bf16<bits(), subs()>; });
-}
-
-// The strip's 32 weight rows (wb, tile order) against activation tiles t
-// and, when two, t + 1: four C tiles summed over all of K. Tiles 0-3: C, f32
-// (0: A0 x B0, 1: A0 x B1, 2: A1 x B0, 3: A1 x B1); 4, 5: A, 16 weight rows
-// x 32 bf16; 6, 7: B, 16 rows of (16 activations x a bf16 pair).
-void strip_product(const uint16_t* wb, const uint16_t* xb, int64_t t, bool two, int64_t steps, int64_t n0,
-                   int64_t N, int64_t R, const float* bias, float* Y) {
-  const uint16_t* b0 = xb + t * steps * kPairBlock;
-  _tile_zero(0);
-  _tile_zero(2);
-  if (two) {
-    _tile_zero(1);
-    _tile_zero(3);
-    for (int64_t s = 0; s < steps; ++s) {
-      // The two B tiles of two steps ahead into L1 (measured: 3-7% at N = 128).
-      const char* ahead = reinterpret_cast<const char*>(b0 + (s + 2) * kPairBlock);
-      for (int l = 0; l < 16; ++l) {
-        _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
-        _mm_prefetch(ahead + steps * kPairBlock * 2 + 64 * l, _MM_HINT_T0);
-      }
-      _tile_loadd(4, wb + s * 2 * kPairBlock, 64);
-      _tile_loadd(5, wb + s * 2 * kPairBlock + kPairBlock, 64);
-      _tile_loadd(6, b0 + s * kPairBlock, 64);
-      _tile_loadd(7, b0 + (steps + s) * kPairBlock, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-  } else {
-    for (int64_t s = 0; s < steps; ++s) {
-      _tile_loadd(4, wb + s * 2 * kPairBlock, 64);
-      _tile_loadd(5, wb + s * 2 * kPairBlock + kPairBlock, 64);
-      _tile_loadd(6, b0 + s * kPairBlock, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(2, 5, 6);
-    }
-  }
-  const int64_t m0 = t * kTile;
-  using rbe::kernels::store_c;
-  store_c(0, n0, m0, N, R, R, bias, 0.f, Y);
-  store_c(2, n0 + kTile, m0, N, R, R, bias, 0.f, Y);
-  if (two) {
-    store_c(1, n0, m0 + kTile, N, R, R, bias, 0.f, Y);
-    store_c(3, n0 + kTile, m0 + kTile, N, R, R, bias, 0.f, Y);
-  }
 }
 
 // X in bf16: held by the calling thread across its parallel loops, so taken
@@ -331,7 +284,8 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
     for (int64_t st = r.begin(); st < r.end(); ++st) {
       const int64_t n0 = st * kStripRows;
       unpack(L, data, n0, wb);
-      for (int64_t t = 0; t < mtiles; t += 2) strip_product(wb, xb, t, t + 1 < mtiles, steps, n0, N, R, bias, Y);
+      for (int64_t t = 0; t < mtiles; t += 2)
+        rbe::kernels::strip_product<1>(wb, &xb, t, t + 1 < mtiles, steps, n0, N, R, R, bias, 0.f, Y);
     }
     _tile_release();
   });

@@ -48,8 +48,6 @@ const char* gemm_f32w_kernel_name(int64_t, int64_t) { return "sgemm"; }
 
 namespace {
 
-constexpr int kStripRows = 2 * kTileRows;  // weight rows per strip: two A tiles
-
 // Parts per operand for a weight type: f16 (raw bits) 2, f32 3.
 template <class T>
 constexpr int kParts = sizeof(T) == 2 ? 2 : 3;
@@ -91,57 +89,6 @@ void unpack_strip(const T* W, int64_t ldw, int64_t R, int64_t K, int64_t n0, uin
       split_bf16(a, b, P, part);
       for (int p = 0; p < P; ++p) _mm512_store_si512(row + (2 * P * s + 2 * p) * kPairBlock, part[p]);
     }
-  }
-}
-
-// The strip's 32 weight rows against activation tiles t and, when `two`,
-// t + 1: four C tiles (0: rows 0-15 x t, 1: rows 0-15 x t + 1, 2: rows 16-31
-// x t, 3: rows 16-31 x t + 1), each summing the products X_b W_a with
-// a + b < P over all of K. xp[b]: X's part b.
-template <int P>
-void strip_product(const uint16_t* wb, uint16_t* const* xp, int64_t t, bool two, int64_t steps, int64_t n0, int64_t M,
-                   int64_t N, int64_t ldc, float beta, float* C) {
-  const int64_t next = steps * kPairBlock;  // activation tile t + 1
-  const uint16_t* x[P];
-  for (int b = 0; b < P; ++b) x[b] = xp[b] + t * steps * kPairBlock;
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  auto load_x = [two, next](const uint16_t* p) {  // B tiles 6 (t) and 7 (t + 1)
-    _tile_loadd(6, p, 64);
-    if (two) _tile_loadd(7, p + next, 64);
-  };
-  auto products = [two] {  // C tiles += A tiles 4, 5 x B tiles 6, 7
-    if (two) {
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(2, 5, 6);
-  };
-  for (int64_t s = 0; s < steps; ++s) {
-    const uint16_t* w = wb + 2 * P * s * kPairBlock;
-    // Weight part a against X parts P - 1 - a down to 0, so that part 0 of X
-    // is loaded last and still there for the next weight part: for P = 2, 8
-    // tile loads and 12 products; for P = 3, 16 and 24.
-    int loaded = -1;
-    for (int a = 0; a < P; ++a) {
-      _tile_loadd(4, w + 2 * a * kPairBlock, 64);
-      _tile_loadd(5, w + (2 * a + 1) * kPairBlock, 64);
-      for (int b = P - 1 - a; b >= 0; --b) {
-        if (b != loaded) load_x(x[b] + s * kPairBlock);
-        loaded = b;
-        products();
-      }
-    }
-  }
-  const int64_t m0 = t * kTileRows;
-  store_c(0, n0, m0, M, N, ldc, nullptr, beta, C);
-  store_c(2, n0 + kTileRows, m0, M, N, ldc, nullptr, beta, C);
-  if (two) {
-    store_c(1, n0, m0 + kTileRows, M, N, ldc, nullptr, beta, C);
-    store_c(3, n0 + kTileRows, m0 + kTileRows, M, N, ldc, nullptr, beta, C);
   }
 }
 
@@ -196,7 +143,7 @@ void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
       for (int64_t st = r.begin(); st < r.end(); ++st) {
         const int64_t n0 = st * kStripRows;
         unpack_strip(W, ldw, N, K, n0, wb);
-        for (int64_t t = 0; t < mtiles; t += 2) strip_product<P>(wb, xp, t, t + 1 < mtiles, steps, n0, M, N, ldc, beta, C);
+        for (int64_t t = 0; t < mtiles; t += 2) strip_product<P>(wb, xp, t, t + 1 < mtiles, steps, n0, M, N, ldc, nullptr, beta, C);
       }
       _tile_release();
     });
@@ -221,7 +168,8 @@ void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
       for (int64_t m0 = 0; m0 < mtiles; m0 += mblock)
         for (int64_t st = r.begin(); st < r.end(); ++st)
           for (int64_t t = m0; t < std::min(mtiles, m0 + mblock); t += 2)
-            strip_product<P>(strip(st), xp, t, t + 1 < mtiles, steps, st * kStripRows, M, N, ldc, beta, C);
+            strip_product<P>(strip(st), xp, t, t + 1 < mtiles, steps, st * kStripRows, M, N, ldc, nullptr, beta,
+                             C);
       _tile_release();
     });
   }
