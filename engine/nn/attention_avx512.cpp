@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "nn/exp_poly.h"
+#ifdef __AVX512F__
+#include "nn/vec16.h"  // 64-byte vectors: only where they are registers
+#endif
 
 namespace rbe::nn::detail {
 
@@ -29,19 +31,9 @@ void attend_causal64_avx512(const float*, int64_t, int64_t, const float*, const 
 
 namespace {
 
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-
 constexpr int kD = 64;     // head size
 constexpr int kRows = 16;  // query rows per block (vector lanes)
 constexpr int kKeys = 16;  // keys per tile
-
-inline v16f load16(const float* p) {
-  v16f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store16(float* p, v16f v) { std::memcpy(p, &v, sizeof v); }
 
 // One block of up to 16 query rows (rows i < mr are real) over keys
 // 0 .. nkeys - 1, where row i sees keys 0 .. first + i.
@@ -87,11 +79,11 @@ void attend_block(const float* q, int64_t ldq, int64_t mr, const float* K, const
     for (int j = 0; j < kKeys; ++j) mx = s[j] > mx ? s[j] : mx;
     // A row that has seen no key yet keeps m = -inf; its terms stay zero.
     const v16f base = mx == -inf ? v16f{} : mx;
-    const v16f alpha = m == -inf ? v16f{} : exp_cephes<v16f, v16i>(m - base);
+    const v16f alpha = m == -inf ? v16f{} : exp16(m - base);
     v16f sum = v16f{};
 #pragma GCC unroll 16
     for (int j = 0; j < kKeys; ++j) {
-      s[j] = s[j] == -inf ? v16f{} : exp_cephes<v16f, v16i>(s[j] - base);
+      s[j] = s[j] == -inf ? v16f{} : exp16(s[j] - base);
       sum += s[j];
     }
     l = l * alpha + sum;

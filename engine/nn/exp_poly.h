@@ -1,9 +1,9 @@
 #pragma once
 // exp(x) on a GCC vector of floats (V) with its same-size int32 vector (VI):
 // the Cephes polynomial, about 1 ulp. Inputs below -87.3 give ~1e-38 instead
-// of 0 (harmless here). kernel_util.h's 8-lane exp8 and the 16-lane AVX-512
-// activation (pointwise_avx512.cpp) both use it; each width is instantiated
-// only in files built with its own ISA flags.
+// of 0 (harmless here). kernel_util.h's 8-lane exp8 and vec16.h's 16-lane
+// exp16 (the AVX-512 activation, softmax and prompt attention) both use it;
+// each width is instantiated only in files built with its own ISA flags.
 namespace rbe::nn::detail {
 
 template <class V, class VI>

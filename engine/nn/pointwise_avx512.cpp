@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "nn/exp_poly.h"
+#ifdef __AVX512F__
+#include "nn/vec16.h"  // 64-byte vectors: only where they are registers
+#endif
 
 namespace rbe::nn::detail {
 
@@ -13,23 +15,11 @@ namespace rbe::nn::detail {
 
 namespace {
 
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-
-inline v16f exp16(v16f x) { return exp_cephes<v16f, v16i>(x); }
-
 inline v16f gelu_tanh16(v16f v) {
   const v16f u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
   const v16f t = 1.f - 2.f / (exp16(2.f * u) + 1.f);
   return 0.5f * v * (1.f + t);
 }
-
-inline v16f load16(const float* p) {
-  v16f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store16(float* p, v16f v) { std::memcpy(p, &v, sizeof v); }
 
 // The first k < 16 lanes of p, the rest `fill`.
 inline v16f load_part(const float* p, int64_t k, float fill) {
