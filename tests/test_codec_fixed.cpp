@@ -83,14 +83,9 @@ double row_err(const std::vector<float>& got, const std::vector<double>& ref, co
   return worst;
 }
 
-// x rounded to bf16, to nearest even (what VCVTNE2PS2BF16 does to finite values).
-float bf16_round(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u = (u + 0x7fff + (u >> 16 & 1)) & 0xffff0000u;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
+// x rounded to bf16, to nearest even (what VCVTNE2PS2BF16 does to finite
+// values; tensor/dtype.h's conversion).
+float bf16_round(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
 // What the bf16 tiles compute, in double: the stored rows (level * scale,
 // in the rotated basis for rbe) and the rows of X (rotated for rbe), both

@@ -260,13 +260,8 @@ TEST(GemmF16, MatchesDoubleLoops) {
   }
 }
 
-float bf16_round(float x) {  // to nearest even, as VCVTNE2PS2BF16
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u = (u + 0x7fff + (u >> 16 & 1)) & 0xffff0000u;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
+// To nearest even, as VCVTNE2PS2BF16 (tensor/dtype.h's conversion).
+float bf16_round(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
 // The AMX tiles' f16 product against what it means to compute, in double:
 // W exactly as hi + lo, A as hi + lo (16 bits), the lo x lo term left out,
