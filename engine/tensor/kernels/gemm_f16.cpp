@@ -27,10 +27,7 @@ void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
 }
 
 namespace {
-// From 9 rows, where F::linear leaves the multi-GEMV, the tiles beat the
-// SGEMM path: 1.9-2.0x at 9 rows (bench_quant_gemv batch/f16/.../9).
-constexpr int64_t kTilesMinRows = 9;
-bool tiles_for(int64_t M, int64_t K) { return M >= kTilesMinRows && K % 32 == 0 && gemm_f16w_tiles_usable(); }
+bool tiles_for(int64_t M, int64_t K) { return M >= kSplitTilesMinRows && K % 32 == 0 && gemm_f16w_tiles_usable(); }
 }  // namespace
 
 const char* gemm_f16w_kernel_name(int64_t M, int64_t K) { return tiles_for(M, K) ? "amx-bf16x3" : "sgemm"; }
