@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "codec/fixed_gemm_amx.h"
@@ -42,11 +43,22 @@ bool runs_here(const char* name) {
          (std::strcmp(name, "amx-bf16") == 0 && amx_bf16_gemm_available());
 }
 
-// `name` must run here (runs_here).
+// The N rows of X [N, K] rotated by R (rbe fixed's rotation), over the
+// threads, in buf; returns buf's data.
+const float* rotated_rows(const RandomizedHadamard& R, const float* X, int64_t N, int64_t K, std::vector<float>& buf) {
+  buf.assign(X, X + N * K);
+  R.forward_rows(buf.data(), N);
+  return buf.data();
+}
+
+// `name` must run here (runs_here). With `rot`, X's rows are rotated first:
+// by the bf16 tiles as they convert each row, else into a copy of X.
 void run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias,
-              float* Y) {
+              float* Y, const RandomizedHadamard* rot) {
+  if (std::strcmp(name, "amx-bf16") == 0) return gemm_amx_bf16(L, data, N, X, bias, Y, rot);
+  std::vector<float> Xr;
+  if (rot) X = rotated_rows(*rot, X, N, L.cols, Xr);
   if (std::strcmp(name, "amx") == 0) gemm_amx(L, data, N, X, bias, Y);
-  else if (std::strcmp(name, "amx-bf16") == 0) gemm_amx_bf16(L, data, N, X, bias, Y);
   else gemm_sgemm(L, data, N, X, bias, Y);
 }
 
@@ -67,14 +79,9 @@ const char* gemm_kernel_for(int64_t N) {
   return amx_gemm_available() ? "amx" : "sgemm";
 }
 
-void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
-  run_gemm(gemm_kernel_for(N), L, data, N, X, bias, Y);
-}
-
-const float* rotated_rows(const RandomizedHadamard& R, const float* X, int64_t N, int64_t K, std::vector<float>& buf) {
-  buf.assign(X, X + N * K);
-  R.forward_rows(buf.data(), N);
-  return buf.data();
+void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+          const RandomizedHadamard* rot) {
+  run_gemm(gemm_kernel_for(N), L, data, N, X, bias, Y, rot);
 }
 
 }  // namespace rbe::codec::fixed
@@ -94,10 +101,10 @@ bool fixed_gemm_with_kernel(const char* name, const EncodedTensor& e, int64_t N,
                             float* Y) {
   if (!fixed::runs_here(name)) return false;
   const fixed::Layout L = fixed::layout_of(e);
-  std::vector<float> Xr;
-  if (L.kind == fixed::Kind::Rbe)  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
-    X = fixed::rotated_rows(RandomizedHadamard(L.cols, fixed::rotation_seed(e)), X, N, L.cols, Xr);
-  fixed::run_gemm(name, L, e.data, N, X, bias, Y);
+  std::unique_ptr<RandomizedHadamard> rot;
+  if (L.kind == fixed::Kind::Rbe)  // Y = X W^T = (X R^T) W'^T: X's rows rotated
+    rot = std::make_unique<RandomizedHadamard>(L.cols, fixed::rotation_seed(e));
+  fixed::run_gemm(name, L, e.data, N, X, bias, Y, rot.get());
   return true;
 }
 

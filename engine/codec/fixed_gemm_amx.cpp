@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "codec/fixed_simd.h"
+#include "codec/hadamard.h"
 #include "tensor/kernels/aligned_buffer.h"
 #include "tensor/kernels/amx_tiles.h"
 #include "tensor/kernels/amx_tiles_internal.h"
@@ -38,7 +39,8 @@ bool amx_bf16_gemm_available() { return false; }
 void gemm_amx(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*) {
   std::abort();  // unreachable: callers ask amx_gemm_available() first
 }
-void gemm_amx_bf16(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*) {
+void gemm_amx_bf16(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*,
+                   const RandomizedHadamard*) {
   std::abort();  // unreachable: callers ask amx_bf16_gemm_available() first
 }
 
@@ -260,7 +262,8 @@ bool amx_bf16_gemm_available() {
   return ok;
 }
 
-void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
+void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+                   const RandomizedHadamard* rot) {
   const int64_t K = L.cols, R = L.rows, steps = K / kSub;
   if (N <= 0 || R <= 0) return;
   // At most 2048 rows of X at a time: bounds its bf16 copy, which the thread
@@ -268,13 +271,23 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   constexpr int64_t kMaxRows = 2048;
   if (N > kMaxRows) {
     for (int64_t n0 = 0; n0 < N; n0 += kMaxRows)
-      gemm_amx_bf16(L, data, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R);
+      gemm_amx_bf16(L, data, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R, rot);
     return;
   }
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
   rbe::kernels::ScratchLease xlease(tls_xb);
   auto* xb = static_cast<uint16_t*>(xlease->bytes(size_t(mtiles * steps * kPairBlock) * 2));
-  rbe::kernels::activations_bf16(X, K, N, K, 1, &xb);
+  if (rot) {
+    rbe::kernels::activations_bf16_from_rows(
+        N, K,
+        [&](int64_t m, float* dst) {
+          std::memcpy(dst, X + m * K, size_t(K) * sizeof(float));
+          rot->forward(dst);
+        },
+        1, &xb);
+  } else {
+    rbe::kernels::activations_bf16(X, K, N, K, 1, &xb);
+  }
   const UnpackBf16Fn unpack = unpack_bf16_for(L);
   // Each task unpacks a strip of 32 weight rows once and runs it against
   // every pair of activation tiles.

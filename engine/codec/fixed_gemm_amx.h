@@ -15,6 +15,10 @@
 
 #include "codec/fixed_layout.h"
 
+namespace rbe::codec {
+class RandomizedHadamard;
+}
+
 namespace rbe::codec::fixed {
 
 // The CPU has AMX-INT8 and AVX-512, this build compiled the kernel, the
@@ -31,6 +35,9 @@ void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, c
 // rounded to bf16, sums in f32 over the whole row (no per-block scaling).
 // Needs amx_bf16_gemm_available() (AMX-BF16 and AVX512-BF16).
 bool amx_bf16_gemm_available();
-void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
+// With `rot`, multiplies the rows of X rotated by it (rbe fixed's stored
+// basis), rotating each row as it is converted to bf16.
+void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+                   const RandomizedHadamard* rot = nullptr);
 
 }  // namespace rbe::codec::fixed

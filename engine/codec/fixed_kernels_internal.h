@@ -56,12 +56,11 @@ const FixedKernels& active_kernels();
 void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const float* x, const float* bias, float* y);
 
 // Y[N, rows] = X W^T (+ bias) with X in the stored basis, by the batched
-// kernel for N rows (fixed_gemm.cpp).
-void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
+// kernel for N rows (fixed_gemm.cpp); with `rot` (rbe fixed), X's rows are
+// rotated by it first.
+void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+          const RandomizedHadamard* rot = nullptr);
 // The batched kernel gemm() runs for N rows (fixed_kernels.h lists them).
 const char* gemm_kernel_for(int64_t N);
-// The N rows of X [N, K] rotated by R (rbe fixed's rotation), over the
-// threads, in buf; returns buf's data.
-const float* rotated_rows(const RandomizedHadamard& R, const float* X, int64_t N, int64_t K, std::vector<float>& buf);
 
 }  // namespace rbe::codec::fixed

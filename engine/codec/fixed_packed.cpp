@@ -48,9 +48,7 @@ class FixedPacked final : public nn::PackedMatrix {
       for (int64_t n = 0; n < N; ++n) gemv(X + n * K, bias, Y + n * R);
       return;
     }
-    std::vector<float> Xr;
-    if (R_) X = fixed::rotated_rows(*R_, X, N, K, Xr);  // Y = X W^T = (X R^T) W'^T: rotate the rows of X once
-    fixed::gemm(L_, e_->data, N, X, bias, Y);
+    fixed::gemm(L_, e_->data, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T
   }
 
   void decode_rows(int64_t r0, int64_t r1, float* out) const override {

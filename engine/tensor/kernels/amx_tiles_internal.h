@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "tensor/kernels/aligned_buffer.h"
 #include "tensor/kernels/transpose_avx512.h"
 
 namespace rbe::kernels {
@@ -66,6 +67,24 @@ inline void split_bf16(__m512 x0, __m512 x1, int parts, __m512i* part) {
   }
 }
 
+// Activation tile block b = (m-tile t, 32-block s) of `parts` bf16 parts
+// (split_bf16) from the tile's 16 rows (rows[mm] null: a zero row past N).
+inline void activation_block(const float* const* rows, int64_t s, int64_t b, int parts, uint16_t* const* part) {
+  __m512 pr[3][kTileRows];
+  for (int mm = 0; mm < kTileRows; ++mm) {
+    __m512i v[3] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    if (rows[mm]) {
+      const float* x = rows[mm] + s * kTileDepth;
+      split_bf16(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), parts, v);
+    }
+    for (int p = 0; p < parts; ++p) pr[p][mm] = _mm512_castsi512_ps(v[p]);
+  }
+  for (int p = 0; p < parts; ++p) {
+    transpose16(pr[p]);
+    for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(part[p] + b * kPairBlock + k2 * 2 * kTileRows, pr[p][k2]);
+  }
+}
+
 // X[N, K] (row stride ldx, K a multiple of 32) split into `parts` bf16 parts
 // (split_bf16), each as B tiles: block (m-tile t, 32-block s) of part p at
 // part[p] + (t * steps + s) * kPairBlock; rows past N are zero.
@@ -74,20 +93,34 @@ inline void activations_bf16(const float* X, int64_t ldx, int64_t N, int64_t K, 
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, mtiles * steps, 8), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t b = r.begin(); b < r.end(); ++b) {
       const int64_t t = b / steps, s = b % steps;
-      __m512 pr[3][kTileRows];
+      const float* rows[kTileRows];
       for (int mm = 0; mm < kTileRows; ++mm) {
         const int64_t m = t * kTileRows + mm;
-        __m512i v[3] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-        if (m < N) {
-          const float* x = X + m * ldx + s * kTileDepth;
-          split_bf16(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), parts, v);
-        }
-        for (int p = 0; p < parts; ++p) pr[p][mm] = _mm512_castsi512_ps(v[p]);
+        rows[mm] = m < N ? X + m * ldx : nullptr;
       }
-      for (int p = 0; p < parts; ++p) {
-        transpose16(pr[p]);
-        for (int k2 = 0; k2 < kTileRows; ++k2) _mm512_store_ps(part[p] + b * kPairBlock + k2 * 2 * kTileRows, pr[p][k2]);
+      activation_block(rows, s, b, parts, part);
+    }
+  });
+}
+
+// The same layout from rows that row(m, dst) writes (K floats each), one
+// m-tile per task: the 16 rows go to a buffer of the thread's (16 K floats,
+// in L2), so a transform of X's rows (the packed forms' rotation) needs no
+// copy of the whole X.
+template <class RowFn>
+inline void activations_bf16_from_rows(int64_t N, int64_t K, RowFn&& row, int parts, uint16_t* const* part) {
+  const int64_t steps = K / kTileDepth, mtiles = (N + kTileRows - 1) / kTileRows;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, mtiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    static thread_local AlignedBuffer tls_rows;  // only inside a task body, which never waits
+    float* buf = tls_rows.get(size_t(kTileRows * K));
+    for (int64_t t = r.begin(); t < r.end(); ++t) {
+      const float* rows[kTileRows];
+      for (int mm = 0; mm < kTileRows; ++mm) {
+        const int64_t m = t * kTileRows + mm;
+        rows[mm] = nullptr;
+        if (m < N) row(m, buf + mm * K), rows[mm] = buf + mm * K;
       }
+      for (int64_t s = 0; s < steps; ++s) activation_block(rows, s, t * steps + s, parts, part);
     }
   });
 }
