@@ -81,10 +81,12 @@ TEST(GPT2, ParameterCount) {
   for (const ModelConfig& c : {tiny_config(32, 16, 16, 2, 2), tiny_config(50, 24, 32, 3, 4)}) {
     GPT2Model m(c);
     EXPECT_EQ(m.parameter_count(), expected_params(c));
+    EXPECT_EQ(c.parameter_count(), double(expected_params(c)));  // from the config alone
   }
   ModelConfig untied = tiny_config(40, 8, 8, 1, 2);
   untied.tie_word_embeddings = false;
   EXPECT_EQ(GPT2Model(untied).parameter_count(), expected_params(untied));
+  EXPECT_EQ(untied.parameter_count(), double(expected_params(untied)));
   ModelConfig gpt2_small;  // defaults are the 117M (a.k.a. 124M) model
   gpt2_small.vocab_size = 50257;
   gpt2_small.n_positions = 1024;
@@ -92,6 +94,29 @@ TEST(GPT2, ParameterCount) {
   gpt2_small.n_layer = 12;
   gpt2_small.n_head = 12;
   EXPECT_EQ(expected_params(gpt2_small), 124439808);
+  EXPECT_EQ(gpt2_small.parameter_count(), 124439808.0);
+}
+
+// A config whose f32 parameters exceed the machine's memory (a damaged
+// config.json, say) is refused before anything is allocated: with 10^9
+// blocks the model would otherwise be built for minutes, block by block.
+TEST(GPT2, ConfigLargerThanMemoryIsRefused) {
+  ModelConfig c = tiny_config(32, 16, 16, 2, 2);
+  c.n_layer = 1000000000;
+  try {
+    GPT2Model m(c);
+    FAIL() << "built a model of " << c.parameter_count() << " parameters";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than this machine's memory"), std::string::npos) << e.what();
+  }
+  c.n_layer = 2;
+  c.vocab_size = int64_t(1) << 45;
+  try {
+    GPT2Model::for_loading(c, "some/config.json");
+    FAIL() << "built a model of " << c.parameter_count() << " parameters";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("some/config.json: ", 0), 0u) << e.what();
+  }
 }
 
 TEST(GPT2, ForwardShapesAndErrors) {

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -125,7 +127,10 @@ std::vector<float> cached_logits_of(GPT2Model& m, const std::vector<int32_t>& id
 // Logits from the NumPy reference, or empty (with a failure) if it did not run.
 std::vector<double> reference_logits(const std::string& dir, const std::vector<int32_t>& ids) {
   std::string csv;
-  for (int32_t id : ids) csv += (csv.empty() ? "" : ",") + std::to_string(id);
+  for (int32_t id : ids) {
+    if (!csv.empty()) csv += ',';
+    csv += std::to_string(id);
+  }
   const std::string out = dir + "/reference_logits.bin";
   const std::string cmd = kPython + " " + RBE_SOURCE_DIR + "/tests/reference/gpt2_reference.py " + dir + " " + csv +
                           " " + out;
@@ -389,6 +394,49 @@ TEST_F(HfGpt2Corrupt, TruncatedWeights) {
   write(cfg_, hf_tensors(cfg_, "", 1));
   fs::resize_file(path("model.safetensors"), fs::file_size(path("model.safetensors")) - 100);
   expect_load_error({"model.safetensors", "file truncated"});
+}
+
+// Random damage to config.json or model.safetensors (cut short, or a few
+// bytes changed: in the safetensors length and header, or anywhere):
+// load_model either loads the folder, and the model runs, or throws a
+// std::runtime_error; never a crash, a hang or another kind of exception
+// (an absurd size in config.json must not become a bad_alloc).
+TEST_F(HfGpt2Corrupt, RandomDamageIsRejectedOrLoads) {
+  write(cfg_, hf_tensors(cfg_, "", 1));
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string config = slurp(path("config.json")), weights = slurp(path("model.safetensors"));
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, weights.data(), 8);
+  std::mt19937_64 rng(5);
+  int rejected = 0, loaded = 0;
+  for (int i = 0; i < 240; ++i) {
+    const bool in_config = i % 2 == 0;
+    std::string b = in_config ? config : weights;
+    const int how = (i / 2) % 3;
+    if (how == 0) {
+      b.resize(size_t(rng() % b.size()));
+    } else {
+      const size_t span = how == 1 && !in_config ? size_t(8 + header_len) : b.size();
+      for (int f = 0, flips = 1 + int(rng() % 3); f < flips; ++f) b[rng() % span] ^= char(1 + rng() % 255);
+    }
+    write_file_atomic(path("config.json"), in_config ? b : config);
+    write_file_atomic(path("model.safetensors"), in_config ? weights : b);
+    try {
+      LoadedModel m = load_model(dir_.string());
+      (void)logits_of(*m.model, {1, 2, 3});
+      ++loaded;  // e.g. a changed weight byte, or an ignored config key
+    } catch (const std::runtime_error&) {
+      ++rejected;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "damage " << i << " to " << (in_config ? "config.json" : "model.safetensors")
+                    << " threw something other than a runtime_error: " << e.what();
+    }
+  }
+  EXPECT_GT(rejected, 120);
+  std::printf("random damage: %d rejected, %d loaded\n", rejected, loaded);
 }
 
 TEST_F(HfGpt2Corrupt, NoFolder) {

@@ -1,6 +1,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -192,4 +193,55 @@ TEST_F(SafetensorsTest, MisalignedDataIsCopied) {
   EXPECT_EQ(file.tensor("h").to_vector(), std::vector<float>{1.5f});
   EXPECT_EQ(file.tensor("f").to_vector(), std::vector<float>{-2.25f});
   EXPECT_THROW(file.tensor("nope"), st::FormatError);
+}
+
+// Random damage: the file cut short, bytes changed in its length field and
+// header, or bytes changed anywhere. File::open either rejects the file with
+// a FormatError naming it, or every tensor it lists reads back in its listed
+// shape; never a crash or another kind of exception.
+TEST_F(SafetensorsTest, RandomDamageIsRejectedOrReadsBack) {
+  const std::string good = path("good.safetensors");
+  st::save(good,
+           {{"a", Tensor::randn({5, 7}, 1)}, {"b", Tensor::randn({3}, 2).to(DType::F16)},
+            {"c", Tensor::randn({2, 2, 2}, 3).to(DType::BF16)}, {"d", Tensor::randn({16}, 4)}},
+           {{"format", "pt"}});
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  const std::string p = path("damaged.safetensors");
+  std::mt19937_64 rng(11);
+  int rejected = 0, read = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string b = bytes;
+    if (i % 3 == 0) {
+      b.resize(size_t(rng() % b.size()));
+    } else {
+      const size_t span = i % 3 == 1 ? size_t(8 + header_len) : b.size();
+      for (int f = 0, flips = 1 + int(rng() % 3); f < flips; ++f) b[rng() % span] ^= char(1 + rng() % 255);
+    }
+    {
+      std::ofstream out(p, std::ios::binary | std::ios::trunc);
+      out.write(b.data(), std::streamsize(b.size()));
+    }
+    try {
+      const st::File f = st::File::open(p);
+      for (const st::TensorInfo& t : f.tensors()) {
+        const Tensor x = f.tensor(t.name);
+        ASSERT_EQ(x.shape(), t.shape) << "damage " << i << ", tensor " << t.name;
+        if (x.dtype() != DType::I32 && x.dtype() != DType::Bool) (void)x.to(DType::F32).to_vector();
+      }
+      ++read;  // e.g. a changed weight byte, or a changed metadata value
+    } catch (const st::FormatError& e) {
+      ++rejected;
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "damage " << i << " threw something other than a FormatError: " << e.what();
+    }
+  }
+  EXPECT_GT(rejected, 200);
+  std::printf("random damage: %d rejected, %d read back\n", rejected, read);
 }

@@ -248,12 +248,8 @@ LoadedModel instantiate(const CompressedModel& cm) {
   LoadedModel out;
   out.config = cm.config;
   out.format = "rbe";
-  try {
-    nn::SkipInitGuard no_init;  // every parameter is set below (or never read: packed layers)
-    out.model = std::make_unique<GPT2Model>(cm.config);
-  } catch (const std::bad_alloc&) {
-    throw std::runtime_error("instantiate: not enough memory for the model's configuration");
-  }
+  // Every parameter is set below (or never read: packed layers).
+  out.model = GPT2Model::for_loading(cm.config, "instantiate");
   std::map<std::string, Tensor> params;
   for (auto& [name, t] : out.model->named_parameters()) params[name] = t;
   std::map<std::string, std::shared_ptr<nn::Module>> modules;

@@ -73,10 +73,7 @@ Loaded load(const std::string& dir) {
       throw CheckpointError(dir + ": tokenizer.json has " + std::to_string(out.tokenizer->size()) +
                             " tokens but config.json says vocab_size " + std::to_string(out.config.vocab_size));
   }
-  {
-    nn::SkipInitGuard no_init;  // every parameter is read from the file below
-    out.model = std::make_unique<GPT2Model>(out.config);
-  }
+  out.model = GPT2Model::for_loading(out.config, join(dir, "config.json"));  // every parameter is read from the file below
   load_weights(*out.model, join(dir, "model.safetensors"));
   return out;
 }

@@ -102,9 +102,10 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
     throw fail(std::string("hyper-parameters: ") + e.what());
   }
 
-  {
-    nn::SkipInitGuard no_init;  // every parameter is read from the file below
-    out.model = std::make_unique<GPT2Model>(c);
+  try {
+    out.model = GPT2Model::for_loading(c, "hyper-parameters");  // every parameter is read from the file below
+  } catch (const ConfigError& e) {
+    throw fail(e.what());
   }
   std::map<std::string, nn::Module*> packable;  // parameter name -> Linear or the token embedding
   for (auto& [name, m] : out.model->named_modules())

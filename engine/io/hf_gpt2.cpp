@@ -204,11 +204,8 @@ std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out)
   if (!fs::exists(config_path)) throw HfError(dir + ": missing config.json");
   ModelConfig config = read_config(config_path);
   safetensors::ShardedFile weights = open_weights(dir);  // validate files before building the model
-  std::unique_ptr<GPT2Model> model;
-  {
-    nn::SkipInitGuard no_init;  // every parameter is read from the file below
-    model = std::make_unique<GPT2Model>(config);
-  }
+  // Every parameter is read from the file below.
+  std::unique_ptr<GPT2Model> model = GPT2Model::for_loading(config, config_path);
   load_weights(*model, weights);
   if (config_out) *config_out = config;
   return model;

@@ -43,10 +43,7 @@ LoadedModel load_model(const std::string& path) {
     out.config = ModelConfig::load(config_path);
     const std::string weights = join(path, "model.safetensors");
     if (!fs::exists(weights)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
-    {
-      nn::SkipInitGuard no_init;  // every parameter is read from the file below
-      out.model = std::make_unique<GPT2Model>(out.config);
-    }
+    out.model = GPT2Model::for_loading(out.config, config_path);  // every parameter is read from the file below
     ckpt::load_weights(*out.model, weights);
   } else {
     out.format = "hf";

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "autodiff/node.h"
+#include "nn/layers.h"
+#include "tensor/big_alloc.h"
 #include "tensor/op_timer.h"
 
 namespace rbe {
@@ -30,6 +33,15 @@ void check_config(const ModelConfig& c) {
     nn::F::activation_from_name(c.activation_function);
   } catch (const ShapeError& e) {
     throw ConfigError(std::string("GPT2Model: activation_function: ") + e.what());
+  }
+  // An absurd size (a damaged config, say) must fail here with a message,
+  // not in the allocator or after a long stall building 10^9 blocks.
+  const double bytes = 4 * c.parameter_count(), memory = machine_memory_bytes();
+  if (memory > 0 && bytes > memory) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg, "%.4g parameters (%.3g GB as f32), more than this machine's memory (%.3g GB)",
+                  c.parameter_count(), bytes / 1e9, memory / 1e9);
+    throw ConfigError(std::string("GPT2Model: the config describes ") + msg);
   }
 }
 
@@ -68,6 +80,19 @@ GPT2Model::GPT2Model(const ModelConfig& config, uint64_t seed) : config_(config)
   if (!c.tie_word_embeddings)
     lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(c.n_embd, c.vocab_size, false,
                                                                        nn::derive_seed(seed, 2), std));
+}
+
+std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, const std::string& source) {
+  try {
+    nn::SkipInitGuard no_init;
+    return std::make_unique<GPT2Model>(config);
+  } catch (const ConfigError& e) {
+    throw ConfigError(source + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    char gb[32];
+    std::snprintf(gb, sizeof gb, "%.3g", 4 * config.parameter_count() / 1e9);
+    throw ConfigError(source + ": not enough memory for the model it describes (" + gb + " GB as f32)");
+  }
 }
 
 Tensor GPT2Model::head(const Tensor& x) const {

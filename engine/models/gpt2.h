@@ -6,6 +6,7 @@
 // but every Linear weight is stored [out, in] (HF's Conv1D stores [in, out];
 // loaders transpose).
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "models/model_config.h"
@@ -18,7 +19,13 @@ class GPT2Model : public nn::Module {
  public:
   // Weights initialised as GPT-2 does (normal 0.02; residual projections scaled
   // by 1/sqrt(2*n_layer)), from the seed.
+  // Throws ConfigError for a bad config, or one whose f32 parameters exceed
+  // this machine's memory (physical plus swap).
   GPT2Model(const ModelConfig& config, uint64_t seed = 1337);
+  // For a loader that fills every parameter from a file next: the weights are
+  // left uninitialised (nn::SkipInitGuard), and a bad config or a failed
+  // allocation throws ConfigError naming `source` (the file the config came from).
+  static std::unique_ptr<GPT2Model> for_loading(const ModelConfig& config, const std::string& source);
 
   const ModelConfig& config() const { return config_; }
 

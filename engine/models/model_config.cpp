@@ -35,6 +35,14 @@ static void check_positive(const char* key, int64_t v) {
   if (v <= 0) throw ConfigError(std::string(key) + " must be positive (got " + std::to_string(v) + ")");
 }
 
+double ModelConfig::parameter_count() const {
+  const double V = double(vocab_size), P = double(n_positions), E = double(n_embd);
+  // Per block: two LayerNorms (2E each), c_attn 3E^2 + 3E, c_proj E^2 + E,
+  // c_fc 4E^2 + 4E, mlp.c_proj 4E^2 + E.
+  const double block = 12 * E * E + 13 * E;
+  return V * E + P * E + double(n_layer) * block + 2 * E + (tie_word_embeddings ? 0 : V * E);
+}
+
 void ModelConfig::validate() const {
   check_positive("vocab_size", vocab_size);
   check_positive("n_positions", n_positions);

@@ -43,6 +43,9 @@ struct ModelConfig {
   void save(const std::string& path) const;           // written to a temporary name, then renamed
 
   int64_t head_dim() const { return n_embd / n_head; }
+  // Parameters of the GPT2Model this describes (a tied head counted once),
+  // in double so that an absurd config cannot overflow; exact below 2^53.
+  double parameter_count() const;
 };
 
 }  // namespace rbe

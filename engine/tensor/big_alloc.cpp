@@ -1,6 +1,7 @@
 #include "tensor/big_alloc.h"
 
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 #include <cstdlib>
 #include <new>
@@ -20,6 +21,12 @@ void* allocate_aligned(size_t nbytes) {
   if (huge) (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
   return p;
+}
+
+double machine_memory_bytes() {
+  struct sysinfo si {};
+  if (sysinfo(&si) != 0) return 0;
+  return (double(si.totalram) + double(si.totalswap)) * double(si.mem_unit);
 }
 
 }  // namespace rbe

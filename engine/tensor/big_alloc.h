@@ -16,4 +16,7 @@ inline constexpr size_t kHugePageBytes = size_t(2) << 20;
 // Never null (throws std::bad_alloc); release with std::free.
 void* allocate_aligned(size_t nbytes);
 
+// This machine's memory: physical plus swap (sysinfo), in bytes.
+double machine_memory_bytes();
+
 }  // namespace rbe

@@ -130,6 +130,10 @@ cp -r "$M" "$C"
 $PY -c 'import json,sys; c=json.load(open(sys.argv[1])); del c["n_embd"]; json.dump(c, open(sys.argv[1],"w"))' "$C/config.json"
 expect_rc 1 "$INFER" --model "$C" --prompt "Hi" --max-tokens 2
 one_line_err; err_has "config.json"; err_has "n_embd"
+# An absurd size fails at once with a message (it once built 10^9 blocks for minutes).
+$PY -c 'import json,sys; c=json.load(open(sys.argv[2])); c["n_layer"] = 10**9; json.dump(c, open(sys.argv[1],"w"))' "$C/config.json" "$M/config.json"
+expect_rc 1 "$INFER" --model "$C" --prompt "Hi" --max-tokens 2
+one_line_err; err_has "config.json"; err_has "more than this machine's memory"
 cp "$M/config.json" "$C/config.json"
 truncate -s 100000 "$C/model.safetensors"
 expect_rc 1 "$INFER" --model "$C" --prompt "Hi" --max-tokens 2
