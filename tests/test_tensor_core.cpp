@@ -134,6 +134,46 @@ TEST(TensorCore, DTypeConversions) {
   EXPECT_SHAPE_ERROR(x.data<int32_t>(), "dtype");
 }
 
+// The bulk f16 conversions (8 at a time with F16C, what Tensor::to uses for
+// contiguous tensors) give the scalar ones' bits: every f16 value, and f32
+// values at and next to every f16 rounding boundary (ties, subnormals,
+// overflow to inf), NaNs with payloads, and random bit patterns.
+TEST(TensorCore, BulkF16ConversionsMatchTheScalarOnes) {
+  std::vector<uint16_t> halves(65536);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = uint16_t(i);
+  std::vector<float> wide(halves.size());
+  rbe::f16_to_f32_n(halves.data(), wide.data(), int64_t(halves.size()));
+  for (size_t i = 0; i < halves.size(); ++i) {
+    const float want = rbe::f16_to_f32(halves[i]);
+    ASSERT_EQ(std::memcmp(&wide[i], &want, 4), 0) << "f16 bits " << i;
+  }
+  std::vector<uint32_t> bits;
+  for (uint32_t h = 0; h < 65536; ++h) {  // each f16's f32 value, and the f32s around halfway to the next
+    float f = rbe::f16_to_f32(uint16_t(h));
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    for (uint32_t d : {0u, 1u, 0xfffu, 0x1000u, 0x1001u, 0x1fffu}) bits.push_back(u + d);
+  }
+  for (uint32_t u : {0x7fc00001u, 0xffc12345u, 0x7f800001u, 0x477ff000u, 0x477fefffu, 0x33000000u, 0x33000001u})
+    bits.push_back(u);  // NaNs with payloads, the overflow and underflow edges
+  uint64_t state = 12345;
+  for (int i = 0; i < 200000; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    bits.push_back(uint32_t(state >> 32));
+  }
+  std::vector<float> f(bits.size());
+  std::memcpy(f.data(), bits.data(), 4 * bits.size());
+  std::vector<uint16_t> h(f.size());
+  rbe::f32_to_f16_n(f.data(), h.data(), int64_t(f.size()));
+  for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(h[i], rbe::f32_to_f16(f[i])) << "f32 bits " << std::hex << bits[i];
+  // Tensor::to takes the bulk path for contiguous tensors, the element loop otherwise.
+  Tensor t = Tensor::from_vector(std::vector<float>(f.begin(), f.begin() + 4096), {64, 64});
+  std::vector<float> via_bulk = t.to(DType::F16).to(DType::F32).to_vector();
+  std::vector<float> via_loop = rbe::ops::transpose(rbe::ops::transpose(t, 0, 1).to(DType::F16), 0, 1).to_vector();
+  ASSERT_EQ(via_bulk.size(), via_loop.size());
+  EXPECT_EQ(std::memcmp(via_bulk.data(), via_loop.data(), 4 * via_bulk.size()), 0);
+}
+
 TEST(TensorCore, ViewsShareStorage) {
   Tensor x = Tensor::arange(0, 6).as_strided({2, 3}, {3, 1}, 0);
   Tensor t = x.as_strided({3, 2}, {1, 3}, 0);  // the transpose

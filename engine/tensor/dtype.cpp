@@ -3,6 +3,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
 namespace rbe {
 
 size_t dtype_size(DType t) {
@@ -86,5 +90,38 @@ uint16_t f32_to_bf16(float f) {
 }
 
 float bf16_to_f32(uint16_t b) { return float_of(uint32_t(b) << 16); }
+
+void f32_to_f16_n(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+#ifdef __F16C__
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(src + i);
+    // VCVTPS2PH keeps a NaN's payload; f32_to_f16 makes it 0x7e00 (quiet,
+    // sign kept): chunks with a NaN take the scalar path.
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))) {
+      for (int k = 0; k < 8; ++k) dst[i + k] = f32_to_f16(src[i + k]);
+      continue;
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = f32_to_f16(src[i]);
+}
+
+void f16_to_f32_n(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+#ifdef __F16C__
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    // VCVTPH2PS quiets a signalling NaN; f16_to_f32 keeps its bits.
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))) {
+      for (int k = 0; k < 8; ++k) dst[i + k] = f16_to_f32(src[i + k]);
+      continue;
+    }
+    _mm256_storeu_ps(dst + i, v);
+  }
+#endif
+  for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
 
 }  // namespace rbe

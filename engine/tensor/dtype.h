@@ -20,5 +20,10 @@ uint16_t f32_to_f16(float f);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);
 float bf16_to_f32(uint16_t b);
+// The same conversions over n contiguous values, bit-identical to the ones
+// above, 8 at a time with F16C where the build has it (a model's cast to f16
+// went from about 13 ns to under 1 ns per weight).
+void f32_to_f16_n(const float* src, uint16_t* dst, int64_t n);
+void f16_to_f32_n(const uint16_t* src, float* dst, int64_t n);
 
 }  // namespace rbe
