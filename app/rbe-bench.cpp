@@ -163,7 +163,8 @@ struct BenchModel {
 BenchModel build_model(const Args& a, const std::string& codec_name) {
   BenchModel b;
   if (!a.model.empty()) {
-    LoadedModel lm = codec::load_any_model(a.model);  // .rbe, our checkpoint folder, HuggingFace GPT-2, GGUF
+    // .rbe, our checkpoint folder, HuggingFace GPT-2, GGUF; f16 matrices read as f16 where the format allows
+    LoadedModel lm = codec::load_any_model(a.model, a.dtype == "f16" ? DType::F16 : DType::F32);
     b.model = std::move(lm.model);
     b.source = a.model;
   } else {

@@ -238,9 +238,8 @@ int main(int argc, char** argv) {
     auto threads = cli::limit_threads(a.threads);
     if (a.tokenize) return tokenize_main(a);
     if (a.detokenize) return detokenize_main(a);
-    LoadedModel m = codec::load_any_model(a.model);
+    LoadedModel m = codec::load_any_model(a.model, a.dtype == "f16" ? DType::F16 : DType::F32);
     m.model->eval();
-    if (a.dtype == "f16") m.model->cast_parameters(DType::F16);
     m.model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
     return a.eval_file.empty() ? generate_main(a, m) : eval_main(a, m);
   });

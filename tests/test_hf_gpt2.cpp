@@ -15,6 +15,7 @@
 
 #include "autodiff/node.h"
 #include "tensor/atomic_file.h"
+#include "io/checkpoint.h"
 #include "io/hf_gpt2.h"
 #include "io/model_loader.h"
 #include "io/safetensors.h"
@@ -205,6 +206,46 @@ TEST_F(HfGpt2, LogitsMatchNumpyReference) {
 
 // Our writer: an untied model with non-default activation goes out in HF's
 // layout; the reference reads it independently, and load_model reads it back exactly.
+// Loading straight into f16 (rbe-infer --dtype f16) gives the same model as
+// loading in f32 and casting: every parameter's dtype and bits, with F32,
+// F16 and BF16 tensors in the file, Conv1D weights transposed, the tied head
+// shared, and for our own checkpoint format too.
+TEST_F(HfGpt2, LoadingAsF16EqualsLoadingThenCasting) {
+  json cfg = small_config(500);
+  auto tensors = hf_tensors(cfg, "transformer.", 3);
+  *find(tensors, "transformer.h.1.mlp.c_fc.weight") = find(tensors, "transformer.h.1.mlp.c_fc.weight")->to(DType::F16);
+  *find(tensors, "transformer.h.0.attn.c_attn.weight") =
+      find(tensors, "transformer.h.0.attn.c_attn.weight")->to(DType::BF16);
+  safetensors::save(path("model.safetensors"), tensors);
+  write_config(dir_.string(), cfg);
+  const std::string ours = path("ours");
+  auto same = [](const LoadedModel& a, const LoadedModel& b, const char* what) {
+    auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
+    ASSERT_EQ(pa.size(), pb.size()) << what;
+    int64_t f16 = 0;
+    for (size_t i = 0; i < pa.size(); ++i) {
+      const Tensor x = pa[i].second.contiguous(), y = pb[i].second.contiguous();
+      ASSERT_EQ(pa[i].first, pb[i].first) << what;
+      ASSERT_EQ(x.dtype(), y.dtype()) << what << " " << pa[i].first;
+      ASSERT_EQ(x.shape(), y.shape()) << what << " " << pa[i].first;
+      EXPECT_EQ(std::memcmp(x.raw_data(), y.raw_data(), size_t(x.numel()) * dtype_size(x.dtype())), 0)
+          << what << " " << pa[i].first;
+      f16 += x.dtype() == DType::F16;
+    }
+    EXPECT_EQ(f16, 2 + 4 * a.config.n_layer) << what;  // wte, wpe and each block's four matrices
+  };
+  LoadedModel cast = load_model(dir_.string());
+  cast.model->cast_parameters(DType::F16);
+  LoadedModel direct = load_model(dir_.string(), DType::F16);
+  same(direct, cast, "hf");
+  EXPECT_EQ(logits_of(*direct.model, {1, 2, 3}), logits_of(*cast.model, {1, 2, 3}));
+
+  ckpt::save(ours, *load_model(dir_.string()).model, nullptr);
+  LoadedModel ours_cast = load_model(ours);
+  ours_cast.model->cast_parameters(DType::F16);
+  same(load_model(ours, DType::F16), ours_cast, "our checkpoint");
+}
+
 TEST_F(HfGpt2, SaveHfMatchesReferenceAndRoundTrips) {
   ModelConfig c;
   c.vocab_size = 300, c.n_positions = 32, c.n_embd = 32, c.n_layer = 2, c.n_head = 2;

@@ -297,30 +297,29 @@ LoadedModel instantiate(const CompressedModel& cm) {
   return out;
 }
 
-LoadedModel load_any_model(const std::string& path) {
-  if (fs::is_regular_file(path)) {
-    if (looks_like_rbe_file(path) || fs::path(path).extension() == ".rbe") {
-      CompressedModel cm = read_rbe_file(path);
-      try {
-        return instantiate(cm);
-      } catch (const std::exception& e) {
-        throw std::runtime_error(path + ": " + e.what());
-      }
+LoadedModel load_any_model(const std::string& path, DType matrices) {
+  if (!fs::is_regular_file(path)) return load_model(path, matrices);
+  LoadedModel m;
+  if (looks_like_rbe_file(path) || fs::path(path).extension() == ".rbe") {
+    CompressedModel cm = read_rbe_file(path);
+    try {
+      m = instantiate(cm);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
     }
+  } else {
     std::string ext = fs::path(path).extension().string();
     for (char& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    if (ext == ".gguf") {
-      GgufModel g = import_gguf(path, {pack_gguf_matrix});
-      LoadedModel m;
-      m.config = g.config;
-      m.model = std::move(g.model);
-      m.tokenizer = std::move(g.tokenizer);
-      m.format = "gguf";
-      m.model->eval();
-      return m;
-    }
+    if (ext != ".gguf") return load_model(path, matrices);
+    GgufModel g = import_gguf(path, {pack_gguf_matrix});
+    m.config = g.config;
+    m.model = std::move(g.model);
+    m.tokenizer = std::move(g.tokenizer);
+    m.format = "gguf";
+    m.model->eval();
   }
-  return load_model(path);
+  if (matrices != DType::F32) m.model->cast_parameters(matrices);  // the dense ones; packed layers stay packed
+  return m;
 }
 
 }  // namespace rbe::codec

@@ -29,8 +29,15 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // attn.bias (the causal mask) and attn.masked_bias are buffers, not weights.
 bool is_buffer(const std::string& name) { return ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias"); }
 
-// src [in, out] (any float dtype) -> dst [out, in] F32, in cache-sized tiles.
+// src [in, out] (any float dtype) -> dst [out, in] F32, in cache-sized tiles
+// (an F16 dst: through an F32 copy, converted in bulk).
 void transpose_into(Tensor& dst, const Tensor& src) {
+  if (dst.dtype() == DType::F16 && dst.is_contiguous()) {
+    Tensor f32 = Tensor::empty(dst.shape(), DType::F32);
+    transpose_into(f32, src);
+    ops::copy_(dst, f32);
+    return;
+  }
   if (dst.dtype() != DType::F32 || !dst.is_contiguous()) {
     ops::copy_(dst, ops::transpose(src, 0, 1));
     return;
@@ -199,13 +206,14 @@ void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights) {
     if (!used.count(key)) throw HfError(where(fname) + " is unexpected (not part of a GPT-2 with this config)");
 }
 
-std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out) {
+std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out, DType matrices) {
   const std::string config_path = join(dir, "config.json");
   if (!fs::exists(config_path)) throw HfError(dir + ": missing config.json");
   ModelConfig config = read_config(config_path);
   safetensors::ShardedFile weights = open_weights(dir);  // validate files before building the model
   // Every parameter is read from the file below.
   std::unique_ptr<GPT2Model> model = GPT2Model::for_loading(config, config_path);
+  if (matrices != DType::F32) model->cast_parameters(matrices);  // the f32 storage was never touched
   load_weights(*model, weights);
   if (config_out) *config_out = config;
   return model;

@@ -27,7 +27,7 @@ std::unique_ptr<Tokenizer> maybe_tokenizer(const std::string& dir, const ModelCo
 
 }  // namespace
 
-LoadedModel load_model(const std::string& path) {
+LoadedModel load_model(const std::string& path, DType matrices) {
   if (!fs::exists(path)) throw std::runtime_error(path + ": no such model folder");
   if (!fs::is_directory(path))
     throw std::runtime_error(path + ": expected a model folder (config.json + model.safetensors), got a file");
@@ -44,10 +44,11 @@ LoadedModel load_model(const std::string& path) {
     const std::string weights = join(path, "model.safetensors");
     if (!fs::exists(weights)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
     out.model = GPT2Model::for_loading(out.config, config_path);  // every parameter is read from the file below
+    if (matrices != DType::F32) out.model->cast_parameters(matrices);  // the f32 storage was never touched
     ckpt::load_weights(*out.model, weights);
   } else {
     out.format = "hf";
-    out.model = hf::load(path, &out.config);
+    out.model = hf::load(path, &out.config, matrices);
   }
   out.tokenizer = maybe_tokenizer(path, out.config);
   out.model->eval();

@@ -24,7 +24,8 @@ struct LoadedModel {
 };
 
 // Throws std::runtime_error (or a subclass) whose message names the file and,
-// where relevant, the tensor or config key.
-LoadedModel load_model(const std::string& path);
+// where relevant, the tensor or config key. `matrices`: F32, or F16 to read
+// every matrix straight into f16 (inference only: Module::cast_parameters).
+LoadedModel load_model(const std::string& path, DType matrices = DType::F32);
 
 }  // namespace rbe
