@@ -1,5 +1,8 @@
 #include "io/hf_gpt2.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -47,10 +50,13 @@ void transpose_into(Tensor& dst, const Tensor& src) {
   const float* ps = s.data<float>();
   float* pd = dst.data<float>();
   constexpr int64_t B = 64;
-  for (int64_t i0 = 0; i0 < in; i0 += B)
-    for (int64_t o0 = 0; o0 < out; o0 += B)
-      for (int64_t i = i0; i < std::min(in, i0 + B); ++i)
-        for (int64_t o = o0; o < std::min(out, o0 + B); ++o) pd[o * in + i] = ps[i * out + o];
+  // Blocks of output rows over the threads (each writes its own rows).
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, (out + B - 1) / B), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t o0 = r.begin() * B; o0 < std::min(out, r.end() * B); o0 += B)
+      for (int64_t i0 = 0; i0 < in; i0 += B)
+        for (int64_t i = i0; i < std::min(in, i0 + B); ++i)
+          for (int64_t o = o0; o < std::min(out, o0 + B); ++o) pd[o * in + i] = ps[i * out + o];
+  });
 }
 
 Shape reversed(const Shape& s) { return Shape(s.rbegin(), s.rend()); }
