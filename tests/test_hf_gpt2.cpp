@@ -5,8 +5,8 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "autodiff/node.h"
-#include "tensor/atomic_file.h"
 #include "io/checkpoint.h"
+#include "tensor/atomic_file.h"
 #include "io/hf_gpt2.h"
 #include "io/model_loader.h"
 #include "io/safetensors.h"
@@ -204,8 +204,6 @@ TEST_F(HfGpt2, LogitsMatchNumpyReference) {
   expect_close(cached_logits_of(*m.model, kIds), ref, "forward_cached");
 }
 
-// Our writer: an untied model with non-default activation goes out in HF's
-// layout; the reference reads it independently, and load_model reads it back exactly.
 // Loading straight into f16 (rbe-infer --dtype f16) gives the same model as
 // loading in f32 and casting: every parameter's dtype and bits, with F32,
 // F16 and BF16 tensors in the file, Conv1D weights transposed, the tied head
@@ -246,6 +244,8 @@ TEST_F(HfGpt2, LoadingAsF16EqualsLoadingThenCasting) {
   same(load_model(ours, DType::F16), ours_cast, "our checkpoint");
 }
 
+// Our writer: an untied model with non-default activation goes out in HF's
+// layout; the reference reads it independently, and load_model reads it back exactly.
 TEST_F(HfGpt2, SaveHfMatchesReferenceAndRoundTrips) {
   ModelConfig c;
   c.vocab_size = 300, c.n_positions = 32, c.n_embd = 32, c.n_layer = 2, c.n_head = 2;
