@@ -26,6 +26,16 @@ PY
 check_json "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)"
 # Without --bandwidth-mb the probe reads as many bytes as the weights per token.
 check_json "$("$BENCH" --preset mini --dtype f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --json)"
+# --model with --dtype f16: the checkpoint's matrices are read into f16, so a
+# token reads about half the weight bytes (the small f32 vectors stay).
+python3 - "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 8 --gen-tokens 4 --bandwidth-mb 16 --json)" \
+  "$("$BENCH" --model "$MODEL" --dtype f16 --threads 1 --prompt-tokens 8 --gen-tokens 4 --bandwidth-mb 16 --json)" <<'PY'
+import json, sys
+f32, f16 = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert f32["dtype"] == "f32" and f16["dtype"] == "f16", (f32["dtype"], f16["dtype"])
+ratio = f16["weight_bytes_per_token"] / f32["weight_bytes_per_token"]
+assert 0.5 <= ratio < 0.51, ratio
+PY
 
 # The prompt pass runs as generate() runs a prompt, logits for the last
 # position only, and pp_gflops counts that work: the mini preset (C = 256,
