@@ -1,5 +1,8 @@
 #include "tensor/dtype.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cstring>
 #include <stdexcept>
 
@@ -122,6 +125,19 @@ void f16_to_f32_n(const uint16_t* src, float* dst, int64_t n) {
   }
 #endif
   for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
+
+bool convert_bulk(const void* src, DType from, void* dst, DType to, int64_t n) {
+  const bool f32_f16 = from == DType::F32 && to == DType::F16;
+  if (!f32_f16 && !(from == DType::F16 && to == DType::F32)) return false;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, int64_t(1) << 16), [&](const tbb::blocked_range<int64_t>& r) {
+    const int64_t i = r.begin(), m = int64_t(r.size());
+    if (f32_f16)
+      f32_to_f16_n(static_cast<const float*>(src) + i, static_cast<uint16_t*>(dst) + i, m);
+    else
+      f16_to_f32_n(static_cast<const uint16_t*>(src) + i, static_cast<float*>(dst) + i, m);
+  });
+  return true;
 }
 
 }  // namespace rbe

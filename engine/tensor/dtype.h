@@ -25,5 +25,10 @@ float bf16_to_f32(uint16_t b);
 // went from about 13 ns to under 1 ns per weight).
 void f32_to_f16_n(const float* src, uint16_t* dst, int64_t n);
 void f16_to_f32_n(const uint16_t* src, float* dst, int64_t n);
+// n contiguous values of dtype `from` at src into `to` at dst, in chunks
+// over the threads, when the pair has a bulk conversion above (f32 <-> f16:
+// casting a model's weights, loading them into an f16 model); returns false,
+// doing nothing, for any other pair.
+bool convert_bulk(const void* src, DType from, void* dst, DType to, int64_t n);
 
 }  // namespace rbe

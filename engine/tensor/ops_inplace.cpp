@@ -62,12 +62,9 @@ void copy_(Tensor& dst, const Tensor& src) {
       default: raw_copy<uint8_t>(dst, src); return;
     }
   }
-  if (dst.is_contiguous() && src.is_contiguous()) {  // a weight loaded into an f16 model, say
-    if (dst.dtype() == DType::F16 && src.dtype() == DType::F32)
-      return f32_to_f16_n(src.data<float>(), dst.data<uint16_t>(), dst.numel());
-    if (dst.dtype() == DType::F32 && src.dtype() == DType::F16)
-      return f16_to_f32_n(src.data<uint16_t>(), dst.data<float>(), dst.numel());
-  }
+  if (dst.is_contiguous() && src.is_contiguous() &&
+      convert_bulk(src.raw_data(), src.dtype(), dst.raw_data(), dst.dtype(), dst.numel()))
+    return;  // a weight loaded into an f16 model, say
   dispatch(dst.dtype(), [&](auto dtag) {
     dispatch(src.dtype(), [&](auto stag) {
       using D = decltype(dtag);

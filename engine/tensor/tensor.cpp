@@ -6,9 +6,6 @@
 #include <cstring>
 #include <sstream>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include "tensor/big_alloc.h"
 #include "tensor/random.h"
 
@@ -348,20 +345,7 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
   Tensor out = empty(shape(), target);
-  // f32 <-> f16 of a whole contiguous tensor (casting a model's weights):
-  // bulk conversions in chunks over the threads.
-  const bool f32_f16 = dtype() == DType::F32 && target == DType::F16;
-  if ((f32_f16 || (dtype() == DType::F16 && target == DType::F32)) && is_contiguous()) {
-    const int64_t n = numel();
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, int64_t(1) << 16), [&](const tbb::blocked_range<int64_t>& r) {
-      if (f32_f16)
-        f32_to_f16_n(data<float>() + r.begin(), out.data<uint16_t>() + r.begin(), int64_t(r.size()));
-      else
-        f16_to_f32_n(static_cast<const uint16_t*>(raw_data()) + r.begin(), out.data<float>() + r.begin(),
-                     int64_t(r.size()));
-    });
-    return out;
-  }
+  if (is_contiguous() && convert_bulk(raw_data(), dtype(), out.raw_data(), target, numel())) return out;
   const void* src = raw_data();
   void* dst = out.raw_data();
   DType dt = dtype();
