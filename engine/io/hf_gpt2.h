@@ -58,9 +58,8 @@ std::string pickle_refusal(const std::string& dir);
 void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights);
 
 // Reads config.json and the weights of an HF folder (not the tokenizer).
-// `matrices`: F32, or F16 to keep every matrix in f16 from the start
-// (Module::cast_parameters before the weights are read, so the f32 copy is
-// never filled: half the memory of loading and then casting).
+// `matrices`: F32, or F16 to read every matrix straight into f16
+// (GPT2Model::for_loading): no f32 copy of them is ever filled.
 std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out = nullptr,
                                 DType matrices = DType::F32);
 

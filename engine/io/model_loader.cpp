@@ -43,8 +43,8 @@ LoadedModel load_model(const std::string& path, DType matrices) {
     out.config = ModelConfig::load(config_path);
     const std::string weights = join(path, "model.safetensors");
     if (!fs::exists(weights)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
-    out.model = GPT2Model::for_loading(out.config, config_path);  // every parameter is read from the file below
-    if (matrices != DType::F32) out.model->cast_parameters(matrices);  // the f32 storage was never touched
+    // Every parameter is read from the file below.
+    out.model = GPT2Model::for_loading(out.config, config_path, matrices);
     ckpt::load_weights(*out.model, weights);
   } else {
     out.format = "hf";

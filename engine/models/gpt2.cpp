@@ -82,10 +82,17 @@ GPT2Model::GPT2Model(const ModelConfig& config, uint64_t seed) : config_(config)
                                                                        nn::derive_seed(seed, 2), std));
 }
 
-std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, const std::string& source) {
+std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, const std::string& source,
+                                                  DType matrices) {
   try {
-    nn::SkipInitGuard no_init;
-    return std::make_unique<GPT2Model>(config);
+    std::unique_ptr<GPT2Model> model;
+    {
+      nn::SkipInitGuard no_init;
+      model = std::make_unique<GPT2Model>(config);
+    }
+    // The f32 storage was never written, so casting costs no f32 copy.
+    if (matrices != DType::F32) model->cast_parameters(matrices);
+    return model;
   } catch (const ConfigError& e) {
     throw ConfigError(source + ": " + e.what());
   } catch (const std::bad_alloc&) {

@@ -24,8 +24,11 @@ class GPT2Model : public nn::Module {
   GPT2Model(const ModelConfig& config, uint64_t seed = 1337);
   // For a loader that fills every parameter from a file next: the weights are
   // left uninitialised (nn::SkipInitGuard), and a bad config or a failed
-  // allocation throws ConfigError naming `source` (the file the config came from).
-  static std::unique_ptr<GPT2Model> for_loading(const ModelConfig& config, const std::string& source);
+  // allocation throws ConfigError naming `source` (the file the config came
+  // from). `matrices` F16: the matrices are f16 from the start
+  // (Module::cast_parameters), for a model loaded for inference in f16.
+  static std::unique_ptr<GPT2Model> for_loading(const ModelConfig& config, const std::string& source,
+                                                DType matrices = DType::F32);
 
   const ModelConfig& config() const { return config_; }
 
