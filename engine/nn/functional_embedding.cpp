@@ -4,7 +4,6 @@
 #include "autodiff/node.h"
 #include "nn/functional.h"
 #include "nn/kernel_util.h"
-#include "tensor/kernels/gemm_f16.h"
 
 namespace rbe::nn::F {
 
@@ -58,7 +57,7 @@ bool f16_table(const char* op, const Tensor& t, const char* name) {
 // dst[0:C] = row `row` of a contiguous [V, C] F32 or F16 table.
 void copy_row(const Tensor& table, int64_t row, int64_t C, float* dst) {
   if (table.dtype() == DType::F16)
-    kernels::f16_to_f32_row(table.data<uint16_t>() + row * C, dst, C);
+    f16_to_f32_n(table.data<uint16_t>() + row * C, dst, C);
   else
     std::memcpy(dst, table.data<float>() + row * C, size_t(C) * sizeof(float));
 }

@@ -21,6 +21,7 @@
 
 #include "gemm_f16.h"
 #include "gemm_internal.h"
+#include "tensor/dtype.h"
 #include "tensor/kernels/aligned_buffer.h"
 #include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/threads.h"
@@ -481,7 +482,7 @@ bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t 
                      [&](int64_t p0, int64_t j0, int64_t kcur, int64_t ncols, float* Bp) {
                        // This task's weight rows for this depth block, to f32, then packed.
                        float* Wf = tls_b_f16.get(size_t(panels_max * ks.nr * kcur));
-                       for (int64_t j = 0; j < ncols; ++j) f16_to_f32_row(W + (j0 + j) * ldw + p0, Wf + j * kcur, kcur);
+                       for (int64_t j = 0; j < ncols; ++j) f16_to_f32_n(W + (j0 + j) * ldw + p0, Wf + j * kcur, kcur);
                        ks.pack_b(true, Wf, kcur, 0, 0, kcur, ncols, Bp);
                      });
   return true;

@@ -11,20 +11,7 @@
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_split.h"
 
-#if defined(__F16C__) && defined(__AVX__)
-#include <immintrin.h>
-#endif
-
 namespace rbe::kernels {
-
-void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
-  int64_t i = 0;
-#if defined(__F16C__) && defined(__AVX__)
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-#endif
-  for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
-}
 
 namespace {
 bool tiles_for(int64_t M, int64_t K) { return M >= kSplitTilesMinRows && K % 32 == 0 && gemm_f16w_tiles_usable(); }
@@ -53,7 +40,7 @@ void gemm_f16w_converted(int64_t M, int64_t N, int64_t K, const float* A, int64_
         std::unique_ptr<float[]> buf(new float[size_t(rows * std::max<int64_t>(K, 1))]);
         for (int64_t b = r.begin(); b < r.end(); ++b) {
           const int64_t j0 = b * rows, nb = std::min(N, j0 + rows) - j0;
-          for (int64_t j = 0; j < nb; ++j) f16_to_f32_row(W + (j0 + j) * ldw, buf.get() + j * K, K);
+          for (int64_t j = 0; j < nb; ++j) f16_to_f32_n(W + (j0 + j) * ldw, buf.get() + j * K, K);
           sgemm(false, true, M, nb, K, 1.f, A, lda, buf.get(), K, beta, C + j0, ldc);
         }
       },

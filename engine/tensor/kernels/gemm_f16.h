@@ -27,7 +27,4 @@ void gemm_f16w_converted(int64_t M, int64_t N, int64_t K, const float* A, int64_
 // Which path gemm_f16w takes for M rows and depth K: "amx-bf16x3" or "sgemm".
 const char* gemm_f16w_kernel_name(int64_t M, int64_t K);
 
-// dst[0:n] = f32(src[0:n]) (F16C where available).
-void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
-
 }  // namespace rbe::kernels
