@@ -100,9 +100,7 @@ void store_kv(uint16_t* dst, const float* src, int64_t n) {
 const float* kv_as_f32(const float* p, int64_t n, std::vector<float>&) { return p; }
 const float* kv_as_f32(const uint16_t* p, int64_t n, std::vector<float>& buf) {
   buf.resize(size_t(n));
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) store8(buf.data() + i, load8(p + i));
-  for (; i < n; ++i) buf[size_t(i)] = to_f32(p[i]);
+  f16_to_f32_n(p, buf.data(), n);
   return buf.data();
 }
 
