@@ -164,13 +164,23 @@ TEST(RaggedBatch, PaddedLogitsEqualSingleRows) {
   Tensor batched = m.forward_cached(padded_ids(kRagged, cache), cache).contiguous();
   Tensor full = m.forward(Tensor::from_vector(kRagged[0], {1, 1})).contiguous();
   EXPECT_LT(rel_diff(batched.data<float>() + 16 * 61, full.data<float>(), 61), 1e-5);
-  // last_only: the same last-position logits, [B, 1, V].
-  nn::KVCache cache2 = m.make_cache(3, 17);
-  Tensor last = m.forward_cached(padded_ids(kRagged, cache2), cache2, true).contiguous();
-  ASSERT_EQ(last.shape(), (Shape{3, 1, 61}));
-  EXPECT_EQ(cache2.length, 17);
-  for (int64_t b = 0; b < 3; ++b)
-    EXPECT_LT(rel_diff(last.data<float>() + b * 61, batched.data<float>() + (b * 17 + 16) * 61, 61), 1e-6);
+  // last = n: the same logits of the last n positions, [B, n, V]; n >= T: all of them.
+  for (int64_t n : {1, 5, 17, 40}) {
+    nn::KVCache cache2 = m.make_cache(3, 17);
+    Tensor last = m.forward_cached(padded_ids(kRagged, cache2), cache2, n).contiguous();
+    const int64_t kept = std::min<int64_t>(n, 17);
+    ASSERT_EQ(last.shape(), (Shape{3, kept, 61})) << n;
+    EXPECT_EQ(cache2.length, 17);
+    for (int64_t b = 0; b < 3; ++b)
+      for (int64_t t = 0; t < kept; ++t)
+        EXPECT_LT(rel_diff(last.data<float>() + (b * kept + t) * 61,
+                           batched.data<float>() + (b * 17 + 17 - kept + t) * 61, 61),
+                  1e-6)
+            << "last " << n << ", row " << b << ", position " << t;
+  }
+  nn::KVCache cache3 = m.make_cache(3, 17);
+  EXPECT_THROW(m.forward_cached(padded_ids(kRagged, cache3), cache3, -1), ShapeError);
+  EXPECT_EQ(cache3.length, 0);
 }
 
 TEST(RaggedBatch, WithoutTheMaskThePaddingWouldChangeTheResult) {

@@ -121,7 +121,7 @@ std::vector<std::vector<int32_t>> generate_batch(GPT2Model& model, const std::ve
   std::vector<size_t> seq(B);  // cache row -> prompt index; rows leave when their prompt stops
   std::iota(seq.begin(), seq.end(), size_t(0));
 
-  Tensor logits = model.forward_cached(Tensor::from_vector(ids, {int64_t(B), P}), cache, true);  // [B, 1, V]
+  Tensor logits = model.forward_cached(Tensor::from_vector(ids, {int64_t(B), P}), cache, /*last=*/1);  // [B, 1, V]
   for (int i = 0; i < params.max_tokens; ++i) {
     if (cancel && cancel->load()) break;
     std::vector<int64_t> going;  // cache rows whose prompt goes on

@@ -159,7 +159,7 @@ void GPT2Model::set_kv_cache_dtype(DType dtype) {
   kv_dtype_ = dtype;
 }
 
-Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, bool last_only) {
+Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, int64_t last) {
   NoGradGuard no_grad;
   const char* op = "GPT2Model::forward_cached";
   check_ids(op, ids, cache.length, config_.n_positions);
@@ -175,6 +175,7 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, bool las
                      " entries for a batch of " + std::to_string(cache.batch));
   for (int64_t s : cache.row_start)
     if (s < 0) throw ShapeError(std::string(op) + ": negative cache.row_start " + std::to_string(s));
+  if (last < 0) throw ShapeError(std::string(op) + ": negative last " + std::to_string(last));
   const bool padded = std::any_of(cache.row_start.begin(), cache.row_start.end(), [](int64_t s) { return s > 0; });
   Tensor x;
   {
@@ -183,7 +184,7 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, bool las
   }
   for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
   const int64_t T = ids.size(1);
-  if (last_only && T > 1) x = rbe::slice(x, 1, T - 1, T).contiguous();
+  if (last > 0 && last < T) x = rbe::slice(x, 1, T - last, T).contiguous();
   {
     op_timer::Scope timer("layer norm");
     x = ln_f_->forward(x);

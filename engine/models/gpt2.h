@@ -43,11 +43,12 @@ class GPT2Model : public nn::Module {
   // returns logits [B, T_new, vocab_size] and advances the cache. Row b of a
   // left-padded batch (cache.row_start[b] > 0) gets position ids pos -
   // row_start[b]; its padded tokens are never looked up (their embeddings are
-  // zero) and their logits are finite but meaningless. last_only: logits of
-  // the last position only, [B, 1, vocab_size] (what generation needs; the
-  // head is a large share of a prompt's cost).
+  // zero) and their logits are finite but meaningless. last > 0: logits of
+  // the last `last` positions only, [B, min(last, T_new), vocab_size] (1 is
+  // what generation needs, the scored tail of a window what perplexity
+  // needs: the head is a large share of a prompt's cost).
   nn::KVCache make_cache(int64_t batch, int64_t max_length) const;
-  Tensor forward_cached(const Tensor& ids, nn::KVCache& cache, bool last_only = false);
+  Tensor forward_cached(const Tensor& ids, nn::KVCache& cache, int64_t last = 0);
   // Storage of the caches make_cache() builds from now on: F32 (the default,
   // exact) or F16 (half the memory and half the cache reads of each decoded
   // token; keys and values rounded to f16). Throws for other dtypes.

@@ -101,12 +101,12 @@ void BM_DecodeStep(benchmark::State& state) {
   const int64_t B = state.range(1), P = 60;
   nn::KVCache cache = m.make_cache(B, 1024);
   const std::vector<int32_t> prompt(size_t(B * P), 13), next(size_t(B), 7);
-  m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, true);
+  m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, /*last=*/1);
   for (auto _ : state) {
     if (cache.length == cache.max_length) {
       state.PauseTiming();
       cache.reset();
-      m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, true);
+      m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, /*last=*/1);
       state.ResumeTiming();
     }
     benchmark::DoNotOptimize(m.forward_cached(Tensor::from_vector(next, {B, 1}), cache).data<float>());
