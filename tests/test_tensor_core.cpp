@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/big_alloc.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
 
@@ -89,6 +90,48 @@ TEST(TensorCore, EmptyGroupCarvesAlignedDisjointTensorsFromOneBuffer) {
   EXPECT_EQ(kept.to_vector(), (std::vector<float>{2, 2, 2, 2}));
   EXPECT_TRUE(Tensor::empty_group({}).empty());
   EXPECT_SHAPE_ERROR(Tensor::empty_group({{2}, {3, -1}}), "negative");
+}
+
+TEST(BigAlloc, ReleasedBigBuffersAreReusedAndBounded) {
+  using namespace rbe;
+  drop_reuse_cache();
+  // Below the threshold: freed, not kept.
+  void* small = allocate_aligned(kReuseMinBytes - kHugePageBytes);
+  release_aligned(small, kReuseMinBytes - kHugePageBytes);
+  EXPECT_EQ(reuse_cache_bytes(), 0u);
+  // A big one comes back for the next request of the same padded size (a
+  // tensor's, through Storage), and not for another size.
+  const size_t big = kReuseMinBytes + 1000;  // padded to the next 2 MiB
+  const size_t padded = (big + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  void* a = allocate_aligned(big);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % kHugePageBytes, 0u);
+  std::memset(a, 7, big);
+  release_aligned(a, big);
+  EXPECT_EQ(reuse_cache_bytes(), padded);
+  void* other = allocate_aligned(padded + kHugePageBytes);
+  EXPECT_NE(other, a);
+  release_aligned(other, padded + kHugePageBytes);
+  void* again = allocate_aligned(padded - 5);
+  EXPECT_EQ(again, a);
+  EXPECT_EQ(reuse_cache_bytes(), padded + kHugePageBytes);
+  release_aligned(again, padded - 5);
+  {
+    Tensor t = Tensor::empty({int64_t(padded / 4)});
+    EXPECT_EQ(t.raw_data(), a);
+    EXPECT_EQ(reuse_cache_bytes(), padded + kHugePageBytes);
+  }
+  EXPECT_EQ(reuse_cache_bytes(), 2 * padded + kHugePageBytes);
+  // Bounded: the oldest go first, and a buffer larger than the bound is freed.
+  const size_t quarter = kReuseCacheBytes / 4;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 6; ++i) blocks.push_back(allocate_aligned(quarter));
+  for (void* p : blocks) release_aligned(p, quarter);
+  EXPECT_EQ(reuse_cache_bytes(), kReuseCacheBytes);
+  void* huge = allocate_aligned(kReuseCacheBytes + kHugePageBytes);
+  release_aligned(huge, kReuseCacheBytes + kHugePageBytes);
+  EXPECT_EQ(reuse_cache_bytes(), kReuseCacheBytes);
+  drop_reuse_cache();
+  EXPECT_EQ(reuse_cache_bytes(), 0u);
 }
 
 TEST(TensorCore, RandomIsSeeded) {

@@ -3,24 +3,109 @@
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <new>
 
 namespace rbe {
 
+namespace {
+
+size_t padded_size(size_t nbytes) {
+  const size_t align = nbytes >= kHugePageBytes ? kHugePageBytes : 64;
+  const size_t rounded = (nbytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
+  return rounded == 0 ? align : rounded;
+}
+
+// Released big buffers, oldest first. A mutex is enough: only buffers of
+// 32 MiB and more pass through here.
+struct ReuseCache {
+  std::mutex mu;
+  std::deque<std::pair<void*, size_t>> blocks;  // (buffer, padded size)
+  size_t bytes = 0;
+
+  void* take(size_t size) {
+    std::lock_guard<std::mutex> lock(mu);
+    // The newest first: its pages are the likeliest to be in cache and TLB.
+    for (auto it = blocks.rbegin(); it != blocks.rend(); ++it)
+      if (it->second == size) {
+        void* p = it->first;
+        bytes -= size;
+        blocks.erase(std::next(it).base());
+        return p;
+      }
+    return nullptr;
+  }
+  void put(void* p, size_t size) {
+    std::deque<std::pair<void*, size_t>> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (size > kReuseCacheBytes) {
+        evicted.emplace_back(p, size);
+      } else {
+        blocks.emplace_back(p, size);
+        bytes += size;
+        while (bytes > kReuseCacheBytes) {
+          evicted.push_back(blocks.front());
+          bytes -= blocks.front().second;
+          blocks.pop_front();
+        }
+      }
+    }
+    for (auto& [q, n] : evicted) std::free(q);  // outside the lock: munmap takes time
+  }
+  void drop() {
+    std::deque<std::pair<void*, size_t>> all;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      all.swap(blocks);
+      bytes = 0;
+    }
+    for (auto& [q, n] : all) std::free(q);
+  }
+};
+
+ReuseCache& reuse_cache() {
+  static ReuseCache* cache = new ReuseCache();  // never destroyed: tensors may outlive static destruction
+  return *cache;
+}
+
+}  // namespace
+
 void* allocate_aligned(size_t nbytes) {
-  const bool huge = nbytes >= kHugePageBytes;
-  const size_t align = huge ? kHugePageBytes : 64;
-  size_t rounded = (nbytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
-  if (rounded == 0) rounded = align;
-  void* p = std::aligned_alloc(align, rounded);
+  const size_t size = padded_size(nbytes);
+  const bool huge = size >= kHugePageBytes;
+  if (size >= kReuseMinBytes)
+    if (void* p = reuse_cache().take(size)) return p;
+  void* p = std::aligned_alloc(huge ? kHugePageBytes : 64, size);
+  if (!p && size >= kReuseMinBytes && reuse_cache_bytes() > 0) {
+    drop_reuse_cache();
+    p = std::aligned_alloc(kHugePageBytes, size);
+  }
   if (!p) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
   // Advice only: where transparent huge pages are off this fails and the
   // buffer simply stays on 4 KiB pages.
-  if (huge) (void)madvise(p, rounded, MADV_HUGEPAGE);
+  if (huge) (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
   return p;
+}
+
+void release_aligned(void* p, size_t nbytes) {
+  if (!p) return;
+  const size_t size = padded_size(nbytes);
+  if (size >= kReuseMinBytes) reuse_cache().put(p, size);
+  else std::free(p);
+}
+
+void drop_reuse_cache() { reuse_cache().drop(); }
+
+size_t reuse_cache_bytes() {
+  ReuseCache& c = reuse_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.bytes;
 }
 
 double machine_memory_bytes() {

@@ -13,8 +13,26 @@ namespace rbe {
 // hardware prefetcher (measured: +20% single-core read rate on this VM).
 inline constexpr size_t kHugePageBytes = size_t(2) << 20;
 
-// Never null (throws std::bad_alloc); release with std::free.
+// Buffers of at least this many bytes, once released with release_aligned,
+// are kept for the next allocation of the same padded size, up to
+// kReuseCacheBytes in all (the oldest go first). glibc serves them with a
+// fresh mmap each time (32 MiB is its largest mmap threshold), so without
+// the cache every one is faulted in and zeroed by the kernel again: the
+// logits of a perplexity batch (200–400 MB for GPT-2) cost more in page
+// faults than in the softmax that reads them.
+inline constexpr size_t kReuseMinBytes = size_t(32) << 20;
+inline constexpr size_t kReuseCacheBytes = size_t(1) << 30;
+
+// Never null (throws std::bad_alloc). Release with release_aligned (or
+// std::free, which bypasses the reuse cache).
 void* allocate_aligned(size_t nbytes);
+// p from allocate_aligned(nbytes), with the same nbytes.
+void release_aligned(void* p, size_t nbytes);
+// Frees every buffer the reuse cache holds (allocate_aligned does this
+// before it gives up on a failed allocation).
+void drop_reuse_cache();
+// Bytes the reuse cache holds now.
+size_t reuse_cache_bytes();
 
 // This machine's memory: physical plus swap (sysinfo), in bytes.
 double machine_memory_bytes();

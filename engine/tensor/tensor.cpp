@@ -79,7 +79,7 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, std::shared_
 }
 
 Storage::~Storage() {
-  if (owned_) std::free(data_);
+  if (owned_) release_aligned(data_, nbytes_);
 }
 
 // ---- constructors ----
