@@ -129,9 +129,11 @@ int eval_main(const Args& a, LoadedModel& m) {
   if (stride > ctx)
     throw std::runtime_error("--stride " + std::to_string(stride) + " must not exceed the context (" +
                              std::to_string(ctx) + ")");
-  // Default batch: logits of at most ~512 MB (GPT-2's 50257-token vocabulary makes them big).
+  // Default batch: logits and KV cache of at most ~512 MB (GPT-2's 50257-token
+  // vocabulary makes the logits big; one window at ctx 1024 runs as fast as two).
+  const int64_t floats_per_window = ctx * (m.config.vocab_size + 2 * m.config.n_layer * m.config.n_embd);
   const int64_t batch =
-      a.batch > 0 ? a.batch : std::clamp<int64_t>((int64_t(1) << 27) / (ctx * m.config.vocab_size), 1, 8);
+      a.batch > 0 ? a.batch : std::clamp<int64_t>((int64_t(1) << 27) / floats_per_window, 1, 8);
   EvalResult r = evaluate_tokens(*m.model, tokens, ctx, stride, batch);
   nlohmann::json j = {{"tokens", r.tokens}, {"loss", r.loss}, {"perplexity", r.perplexity}};
   std::cout << j.dump() << std::endl;

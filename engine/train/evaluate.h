@@ -18,7 +18,9 @@ struct EvalResult {
 // moves its end by stride (<= ctx) and scores only the new predictions, using
 // up to ctx tokens of context (stride == ctx: non-overlapping windows; smaller
 // strides give each prediction more context, like HF's sliding-window
-// perplexity). Windows run batch at a time; max_windows > 0 stops early.
+// perplexity). Windows run batch at a time, each batch as one prompt pass
+// through a KV cache of the model's cache dtype (GPT2Model::make_cache), with
+// logits for the scored positions only; max_windows > 0 stops early.
 EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t ctx, int64_t stride,
                            int64_t batch, int64_t max_windows = 0);
 

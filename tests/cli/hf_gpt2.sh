@@ -2,7 +2,7 @@
 # CLI test for rbe-infer on a HuggingFace GPT-2 folder: a small random model
 # written by hand (config.json + model.safetensors from NumPy) with the real
 # GPT-2 tokenizer files; generation, stop strings, --tokenize/--detokenize,
-# sliding-window --eval, and corrupt folders.
+# sliding-window --eval (against the NumPy reference), and corrupt folders.
 # Usage: hf_gpt2.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 BUILD=$1
@@ -111,6 +111,7 @@ else
   for i in $(seq 1 30); do echo "To be, or not to be: line $i of the play."; done >"$DATA"
 fi
 expect_rc 0 "$INFER" --model "$M" --tokenize <"$DATA"
+cp "$TMP/out" "$TMP/eval_ids.json"
 NTOK=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/out")
 expect_rc 0 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx 32 --stride 16
 [[ $(wc -l <"$TMP/out") == 1 ]] || fail "--eval printed more than one line"
@@ -121,6 +122,19 @@ assert set(r) == {"tokens", "loss", "perplexity"}, r
 assert r["tokens"] == int(sys.argv[2]) - 1, r
 assert r["loss"] > 0 and abs(math.exp(r["loss"]) - r["perplexity"]) < 1e-6 * r["perplexity"], r' "$TMP/out" "$NTOK" \
   || fail "--eval output: $(cat "$TMP/out")"
+# The same figures from the NumPy reference (float64, the windows as
+# docs/formats.md defines them), overlapping and not.
+for cs in "32 16" "32 32" "20 7"; do
+  read -r CTX STRIDE <<<"$cs"
+  expect_rc 0 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx "$CTX" --stride "$STRIDE"
+  $PY "$SRC/tests/reference/perplexity_reference.py" "$M" "$TMP/eval_ids.json" "$CTX" "$STRIDE" >"$TMP/ref.json"
+  $PY -c '
+import json, sys
+r, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert r["tokens"] == ref["tokens"], (r, ref)
+assert abs(r["loss"] - ref["loss"]) <= 1e-6 * ref["loss"], (r, ref)' "$TMP/out" "$TMP/ref.json" \
+    || fail "--eval --ctx $CTX --stride $STRIDE: $(cat "$TMP/out") against the reference $(cat "$TMP/ref.json")"
+done
 expect_rc 1 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx 128
 one_line_err; err_has "n_positions"
 
