@@ -3,9 +3,9 @@
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <new>
 
