@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
 #include <tbb/global_control.h>
 #include <unistd.h>
@@ -96,8 +97,9 @@ std::string format_duration(double s) {
   return buf;
 }
 
-ProgressBar::ProgressBar(int64_t total, int64_t start)
-    : total_(total), start_(start), tty_(stderr_is_tty()), t0_(std::chrono::steady_clock::now()) {
+ProgressBar::ProgressBar(int64_t total, int64_t start, std::string label)
+    : total_(total), start_(start), label_(std::move(label)), tty_(stderr_is_tty()),
+      t0_(std::chrono::steady_clock::now()) {
   every_ = std::max<int64_t>(1, (total - start) / 20);
 }
 
@@ -116,7 +118,7 @@ void ProgressBar::update(int64_t step, const std::string& fields, bool force) {
   double eta = done > 0 ? elapsed / double(done) * double(left) : -1;
 
   std::ostringstream line;
-  line << "step " << step << "/" << total_ << " ";
+  line << label_ << " " << step << "/" << total_ << " ";
   if (tty_) {
     constexpr int kWidth = 24;
     int filled = total_ > 0 ? int(kWidth * step / total_) : kWidth;

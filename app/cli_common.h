@@ -49,13 +49,15 @@ std::string format_duration(double seconds);
 // comes first, and at the last step and for forced lines.
 class ProgressBar {
  public:
-  ProgressBar(int64_t total, int64_t start = 0);
-  // fields: text after "step N/total". force: always print (and keep) a line.
+  // label: what is counted ("step", "tokens").
+  ProgressBar(int64_t total, int64_t start = 0, std::string label = "step");
+  // fields: text after "<label> N/total". force: always print (and keep) a line.
   void update(int64_t step, const std::string& fields, bool force = false);
   void finish();  // ends the \r line
 
  private:
   int64_t total_, start_;
+  std::string label_;
   int64_t every_;
   bool tty_;
   bool open_line_ = false;

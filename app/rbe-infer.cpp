@@ -6,9 +6,13 @@
 //   rbe-infer --model DIR --eval input.txt [--eval-all] [--ctx T] [--stride S]
 //   rbe-infer --model DIR --tokenize < text      (JSON array of ids on stdout)
 //   rbe-infer --model DIR --detokenize < ids.json (text on stdout)
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -134,7 +138,18 @@ int eval_main(const Args& a, LoadedModel& m) {
   const int64_t floats_per_window = ctx * (m.config.vocab_size + 2 * m.config.n_layer * m.config.n_embd);
   const int64_t batch =
       a.batch > 0 ? a.batch : std::clamp<int64_t>((int64_t(1) << 27) / floats_per_window, 1, 8);
-  EvalResult r = evaluate_tokens(*m.model, tokens, ctx, stride, batch);
+  // On a terminal, a progress line on stderr (a long text takes minutes).
+  std::unique_ptr<cli::ProgressBar> bar;
+  std::function<void(int64_t, int64_t)> progress;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (cli::stderr_is_tty())
+    progress = [&](int64_t scored, int64_t total) {
+      if (!bar) bar = std::make_unique<cli::ProgressBar>(total, 0, "tokens");
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      bar->update(scored, std::to_string(int64_t(double(scored) / std::max(s, 1e-9))) + " tok/s");
+    };
+  EvalResult r = evaluate_tokens(*m.model, tokens, ctx, stride, batch, 0, progress);
+  if (bar) bar->finish();
   nlohmann::json j = {{"tokens", r.tokens}, {"loss", r.loss}, {"perplexity", r.perplexity}};
   std::cout << j.dump() << std::endl;
   return 0;

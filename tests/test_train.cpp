@@ -330,6 +330,26 @@ TEST(Evaluate, WindowsScoreEveryPredictionOnce) {
   EvalResult d = evaluate_tokens(model, std::vector<int32_t>(tokens.begin(), tokens.begin() + 9), 8, 2, 2);
   EvalResult e = evaluate_tokens(model, std::vector<int32_t>(tokens.begin(), tokens.begin() + 9), 8, 8, 2);
   EXPECT_NEAR(d.loss, e.loss, 1e-5);
+  // Progress after each batch: 50 tokens in windows of 8, stride 3 -> the
+  // first window scores 8, then 14 more windows (13 of 3, the last of 2) in
+  // batches of 4 of equal length.
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  EvalResult f = evaluate_tokens(model, tokens, 8, 3, 4, 0, [&](int64_t done, int64_t total) {
+    calls.emplace_back(done, total);
+  });
+  EXPECT_NEAR(f.loss, c.loss, 1e-6);
+  const std::vector<std::pair<int64_t, int64_t>> want{{8 + 3 * 3, 49}, {8 + 7 * 3, 49}, {8 + 11 * 3, 49}, {49, 49}};
+  EXPECT_EQ(calls, want);
+  // max_windows: the total is what the run will score.
+  calls.clear();
+  evaluate_tokens(model, tokens, 8, 3, 4, 2, [&](int64_t done, int64_t total) { calls.emplace_back(done, total); });
+  EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{11, 11}}));
+  // A throwing callback leaves the model in the mode it was in.
+  model.train();
+  EXPECT_THROW(evaluate_tokens(model, tokens, 8, 8, 1, 0, [](int64_t, int64_t) { throw std::runtime_error("stop"); }),
+               std::runtime_error);
+  EXPECT_TRUE(model.is_training());
+  model.eval();
   EXPECT_THROW(evaluate_tokens(model, tokens, 32, 8, 1), ShapeError);  // ctx > n_positions
   EXPECT_THROW(evaluate_tokens(model, tokens, 8, 9, 1), ShapeError);   // stride > ctx
   EXPECT_THROW(evaluate_tokens(model, {1}, 8, 8, 1), ShapeError);

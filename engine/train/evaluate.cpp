@@ -59,7 +59,8 @@ double scored_loss(const float* logits, int64_t vocab, const std::vector<std::pa
 }  // namespace
 
 EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t ctx, int64_t stride,
-                           int64_t batch, int64_t max_windows) {
+                           int64_t batch, int64_t max_windows,
+                           const std::function<void(int64_t scored, int64_t total)>& progress) {
   const int64_t n = int64_t(tokens.size());
   if (n < 2) throw ShapeError("evaluate: need at least 2 tokens, got " + std::to_string(n));
   if (ctx <= 0 || ctx > model.config().n_positions)
@@ -71,12 +72,18 @@ EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens,
 
   std::vector<Window> windows = make_windows(n, ctx, stride);
   if (max_windows > 0 && int64_t(windows.size()) > max_windows) windows.resize(size_t(max_windows));
+  int64_t to_score = 0;
+  for (const Window& w : windows) to_score += w.score;
 
   // Each batch is one prompt pass through the KV cache (the prompt kernels),
   // with logits for the scored tail only: at stride ctx/2 that halves the
   // head, a third of GPT-2 124M's work per token.
   NoGradGuard no_grad;
-  const bool was_training = model.is_training();
+  struct ModeRestore {  // also when a forward pass or progress throws
+    GPT2Model& m;
+    bool training;
+    ~ModeRestore() { m.train(training); }
+  } restore{model, model.is_training()};
   model.eval();
   const int64_t vocab = model.config().vocab_size;
   nn::KVCache cache;
@@ -104,9 +111,9 @@ EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens,
     if (logits.dtype() != DType::F32) logits = logits.to(DType::F32);
     total += scored_loss(logits.data<float>(), vocab, rows);
     count += int64_t(rows.size());
+    if (progress) progress(count, to_score);
     i = j;
   }
-  model.train(was_training);
   EvalResult r;
   r.tokens = count;
   r.loss = count ? total / double(count) : 0.0;

@@ -1,6 +1,7 @@
 #pragma once
 // Loss of a model on held-out tokens, without recording a graph.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "models/gpt2.h"
@@ -21,8 +22,11 @@ struct EvalResult {
 // perplexity). Windows run batch at a time, each batch as one prompt pass
 // through a KV cache of the model's cache dtype (GPT2Model::make_cache), with
 // logits for the scored positions only; max_windows > 0 stops early.
+// progress, when set, is called after each batch with the predictions scored
+// so far and the number the run will score.
 EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t ctx, int64_t stride,
-                           int64_t batch, int64_t max_windows = 0);
+                           int64_t batch, int64_t max_windows = 0,
+                           const std::function<void(int64_t scored, int64_t total)>& progress = nullptr);
 
 // Mean validation loss over at most max_batches batches of non-overlapping
 // windows from the start of tokens (deterministic: no sampling).
