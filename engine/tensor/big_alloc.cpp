@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <deque>
 #include <iterator>
@@ -25,9 +26,22 @@ struct ReuseCache {
   std::mutex mu;
   std::deque<std::pair<void*, size_t>> blocks;  // (buffer, padded size)
   size_t bytes = 0;
+  // How often each recent big size was asked for. Only a size asked for
+  // again is worth keeping: a one-off buffer (a loader's f32 copy of a
+  // matrix it casts) is freed at once, as before.
+  std::deque<std::pair<size_t, int>> asked;  // (padded size, count), newest last
+  static constexpr size_t kSizesRemembered = 64;
 
+  // Counts a request for size; returns a kept buffer of that size, or null.
   void* take(size_t size) {
     std::lock_guard<std::mutex> lock(mu);
+    auto seen = std::find_if(asked.begin(), asked.end(), [&](const auto& a) { return a.first == size; });
+    if (seen != asked.end()) {
+      ++seen->second;
+    } else {
+      asked.emplace_back(size, 1);
+      if (asked.size() > kSizesRemembered) asked.pop_front();
+    }
     // The newest first: its pages are the likeliest to be in cache and TLB.
     for (auto it = blocks.rbegin(); it != blocks.rend(); ++it)
       if (it->second == size) {
@@ -42,7 +56,9 @@ struct ReuseCache {
     std::deque<std::pair<void*, size_t>> evicted;
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (size > kReuseCacheBytes) {
+      const bool repeated =
+          std::any_of(asked.begin(), asked.end(), [&](const auto& a) { return a.first == size && a.second > 1; });
+      if (!repeated || size > kReuseCacheBytes) {
         evicted.emplace_back(p, size);
       } else {
         blocks.emplace_back(p, size);

@@ -14,8 +14,9 @@ namespace rbe {
 inline constexpr size_t kHugePageBytes = size_t(2) << 20;
 
 // Buffers of at least this many bytes, once released with release_aligned,
-// are kept for the next allocation of the same padded size, up to
-// kReuseCacheBytes in all (the oldest go first). glibc serves them with a
+// are kept for the next allocation of the same padded size if that size was
+// asked for more than once (a repeating pass: perplexity batches, training
+// steps), up to kReuseCacheBytes in all (the oldest go first). glibc serves them with a
 // fresh mmap each time (32 MiB is its largest mmap threshold), so without
 // the cache every one is faulted in and zeroed by the kernel again: the
 // logits of a perplexity batch (200–400 MB for GPT-2) cost more in page
