@@ -78,6 +78,7 @@ struct ReuseCache {
       std::lock_guard<std::mutex> lock(mu);
       all.swap(blocks);
       bytes = 0;
+      asked.clear();
     }
     for (auto& [q, n] : all) std::free(q);
   }

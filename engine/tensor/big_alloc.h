@@ -29,8 +29,9 @@ inline constexpr size_t kReuseCacheBytes = size_t(1) << 30;
 void* allocate_aligned(size_t nbytes);
 // p from allocate_aligned(nbytes), with the same nbytes.
 void release_aligned(void* p, size_t nbytes);
-// Frees every buffer the reuse cache holds (allocate_aligned does this
-// before it gives up on a failed allocation).
+// Frees every buffer the reuse cache holds and forgets which sizes were
+// asked for (allocate_aligned does this before it gives up on a failed
+// allocation).
 void drop_reuse_cache();
 // Bytes the reuse cache holds now.
 size_t reuse_cache_bytes();
