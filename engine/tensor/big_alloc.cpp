@@ -93,7 +93,7 @@ ReuseCache& reuse_cache() {
 
 void* allocate_aligned(size_t nbytes) {
   const size_t size = padded_size(nbytes);
-  const bool huge = size >= kHugePageBytes;
+  const bool huge = nbytes >= kHugePageBytes;  // as padded_size decides (a 64-byte rounding may reach 2 MiB)
   if (size >= kReuseMinBytes)
     if (void* p = reuse_cache().take(size)) return p;
   void* p = std::aligned_alloc(huge ? kHugePageBytes : 64, size);
