@@ -129,6 +129,19 @@ inline double exp_shift_sum(const float* x, float* y, int64_t n, float shift) {
   return s;
 }
 
+// Sum of exp(x[i] - shift) in double (each exponential in float, about 1
+// ulp): a long row's log-sum-exp where it must hold to double precision.
+inline double exp_shift_sum_f64(const float* x, int64_t n, float shift) {
+  typedef double v8d __attribute__((vector_size(64)));
+  v8d acc = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc += __builtin_convertvector(exp8(load8(x + i) - shift), v8d);
+  double s = 0;
+  for (; i < n; ++i) s += double(fast_exp(x[i] - shift));
+  for (int j = 0; j < 8; ++j) s += acc[j];
+  return s;
+}
+
 // y[i] = exp(y[i] - shift[...]) in place over n values.
 inline void exp_shift_inplace(float* y, int64_t n, float shift) {
   int64_t i = 0;

@@ -31,19 +31,10 @@ std::vector<Window> make_windows(int64_t n, int64_t ctx, int64_t stride) {
   return w;
 }
 
-// -log softmax(row)[target] in double: the exponentials 8 at a time in
-// float (about 1 ulp), summed in double.
+// -log softmax(row)[target], the log-sum-exp in double.
 double row_loss(const float* l, int64_t vocab, int32_t target) {
-  using namespace nn::detail;
-  typedef double v8d __attribute__((vector_size(64)));
-  const float mx = max_f32(l, vocab);
-  v8d acc = {};
-  int64_t v = 0;
-  for (; v + 8 <= vocab; v += 8) acc += __builtin_convertvector(exp8(load8(l + v) - mx), v8d);
-  double s = 0;
-  for (; v < vocab; ++v) s += double(fast_exp(l[v] - mx));
-  for (int j = 0; j < 8; ++j) s += acc[j];
-  return std::log(s) + double(mx) - double(l[target]);
+  const float mx = nn::detail::max_f32(l, vocab);
+  return std::log(nn::detail::exp_shift_sum_f64(l, vocab, mx)) + double(mx) - double(l[target]);
 }
 
 // Sum of the rows' losses. logits: [rows, vocab]; rows: (row, target).
