@@ -3,7 +3,7 @@
 // or converts between text and token ids.
 //
 //   rbe-infer --model DIR --prompt "ROMEO:" --temperature 0.8 --max-tokens 200 [--stop "\n\n"]
-//   rbe-infer --model DIR --eval input.txt [--eval-all] [--ctx T] [--stride S]
+//   rbe-infer --model DIR --eval input.txt [--eval-all] [--ctx T] [--stride S] [--windows once|hf]
 //   rbe-infer --model DIR --tokenize < text      (JSON array of ids on stdout)
 //   rbe-infer --model DIR --detokenize < ids.json (text on stdout)
 #include <algorithm>
@@ -32,7 +32,7 @@ using namespace rbe;
 namespace {
 
 struct Args {
-  std::string model, prompt, eval_file, kv_cache = "f32", dtype = "f32";
+  std::string model, prompt, eval_file, kv_cache = "f32", dtype = "f32", windows = "once";
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eot = false;
@@ -148,7 +148,10 @@ int eval_main(const Args& a, LoadedModel& m) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       bar->update(scored, std::to_string(int64_t(double(scored) / std::max(s, 1e-9))) + " tok/s");
     };
-  EvalResult r = evaluate_tokens(*m.model, tokens, ctx, stride, batch, 0, progress);
+  const EvalWindows rule = a.windows == "hf" ? EvalWindows::HuggingFace : EvalWindows::Once;
+  if (rule == EvalWindows::HuggingFace && ctx < 2)
+    throw std::runtime_error("--windows hf needs --ctx of at least 2 (a window of one token scores nothing)");
+  EvalResult r = evaluate_tokens(*m.model, tokens, ctx, stride, batch, 0, progress, rule);
   if (bar) bar->finish();
   nlohmann::json j = {{"tokens", r.tokens}, {"loss", r.loss}, {"perplexity", r.perplexity}};
   std::cout << j.dump() << std::endl;
@@ -245,6 +248,13 @@ int main(int argc, char** argv) {
                  "With --eval: sliding windows; each window after the first scores only its last S tokens, with "
                  "up to ctx tokens of context (HuggingFace's sliding-window perplexity; default: ctx, non-overlapping)")
       ->check(cli::positive())
+      ->needs(eval);
+  app.add_option("--windows", a.windows,
+                 "With --eval: 'once' scores every token once; 'hf' reproduces the example code of HuggingFace's "
+                 "\"Perplexity of fixed-length models\" to the digit (which tokens each window scores and how "
+                 "windows are weighted; see docs/hf-models.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"once", "hf"}))
       ->needs(eval);
   app.add_option("--batch", a.batch, "With --eval: windows per forward pass (default: by memory, at most 8)")
       ->check(cli::positive())

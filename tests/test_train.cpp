@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 #include <filesystem>
 
@@ -5,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "autodiff/node.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "train/adamw.h"
@@ -353,4 +355,59 @@ TEST(Evaluate, WindowsScoreEveryPredictionOnce) {
   EXPECT_THROW(evaluate_tokens(model, tokens, 32, 8, 1), ShapeError);  // ctx > n_positions
   EXPECT_THROW(evaluate_tokens(model, tokens, 8, 9, 1), ShapeError);   // stride > ctx
   EXPECT_THROW(evaluate_tokens(model, {1}, 8, 8, 1), ShapeError);
+}
+
+// The loop of HuggingFace's "Perplexity of fixed-length models" example,
+// written out with the training forward (no KV cache), losses in double.
+double hf_example_loss(GPT2Model& model, const std::vector<int32_t>& tokens, int64_t max_length, int64_t stride,
+                       int64_t* n_tokens) {
+  NoGradGuard no_grad;
+  const int64_t seq_len = int64_t(tokens.size()), vocab = model.config().vocab_size;
+  double nll_sum = 0;
+  int64_t prev_end_loc = 0;
+  *n_tokens = 0;
+  for (int64_t begin_loc = 0; begin_loc < seq_len; begin_loc += stride) {
+    const int64_t end_loc = std::min(begin_loc + max_length, seq_len);
+    const int64_t trg_len = end_loc - prev_end_loc, len = end_loc - begin_loc;
+    Tensor ids = Tensor::empty({1, len}, DType::I32);
+    std::copy(tokens.begin() + begin_loc, tokens.begin() + end_loc, ids.data<int32_t>());
+    Tensor logits = model.forward(ids).contiguous();  // [1, len, vocab]
+    // Labels are the last trg_len inputs; logits row p - 1 predicts label p.
+    double sum = 0;
+    int64_t valid = 0;
+    for (int64_t p = std::max<int64_t>(len - trg_len, 1); p < len; ++p, ++valid) {
+      const float* row = logits.data<float>() + (p - 1) * vocab;
+      double z = 0;
+      for (int64_t v = 0; v < vocab; ++v) z += std::exp(double(row[v]));
+      sum += std::log(z) - double(row[tokens[size_t(begin_loc + p)]]);
+    }
+    const int64_t num_loss_tokens = trg_len - 1;  // valid labels minus the batch size (1)
+    nll_sum += sum / double(valid) * double(num_loss_tokens);
+    *n_tokens += num_loss_tokens;
+    prev_end_loc = end_loc;
+    if (end_loc == seq_len) break;
+  }
+  return nll_sum / double(*n_tokens);
+}
+
+TEST(Evaluate, HuggingFaceWindowsMatchTheirExampleLoop) {
+  GPT2Model model(tiny_config(), 5);
+  model.eval();
+  auto tokens = tiny_tokens();
+  tokens.resize(50);
+  // {ctx, stride, batch}: overlapping, non-overlapping (HF skips each window's
+  // first token), a last window of 2 inputs, and batches of several windows.
+  for (auto [ctx, stride, batch] : std::vector<std::array<int64_t, 3>>{{8, 3, 1}, {8, 3, 4}, {8, 8, 2}, {16, 12, 3}, {2, 1, 8}}) {
+    SCOPED_TRACE("ctx " + std::to_string(ctx) + " stride " + std::to_string(stride));
+    int64_t want_tokens = 0;
+    const double want = hf_example_loss(model, tokens, ctx, stride, &want_tokens);
+    EvalResult r = evaluate_tokens(model, tokens, ctx, stride, batch, 0, nullptr, EvalWindows::HuggingFace);
+    EXPECT_EQ(r.tokens, want_tokens);
+    EXPECT_NEAR(r.loss, want, 1e-5 * want);
+  }
+  // Not the default windows: at stride = ctx HF scores n - windows tokens, we n - 1.
+  EXPECT_EQ(evaluate_tokens(model, tokens, 8, 8, 1, 0, nullptr, EvalWindows::HuggingFace).tokens, 50 - 7);
+  EXPECT_EQ(evaluate_tokens(model, tokens, 8, 8, 1).tokens, 49);
+  // One-token windows score nothing.
+  EXPECT_THROW(evaluate_tokens(model, tokens, 1, 1, 1, 0, nullptr, EvalWindows::HuggingFace), ShapeError);
 }

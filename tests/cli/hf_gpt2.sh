@@ -123,18 +123,22 @@ assert r["tokens"] == int(sys.argv[2]) - 1, r
 assert r["loss"] > 0 and abs(math.exp(r["loss"]) - r["perplexity"]) < 1e-6 * r["perplexity"], r' "$TMP/out" "$NTOK" \
   || fail "--eval output: $(cat "$TMP/out")"
 # The same figures from the NumPy reference (float64, the windows as
-# docs/formats.md defines them), overlapping and not.
-for cs in "32 16" "32 32" "20 7"; do
-  read -r CTX STRIDE <<<"$cs"
-  expect_rc 0 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx "$CTX" --stride "$STRIDE"
-  $PY "$SRC/tests/reference/perplexity_reference.py" "$M" "$TMP/eval_ids.json" "$CTX" "$STRIDE" >"$TMP/ref.json"
+# docs/formats.md defines them, or HF's example loop for --windows hf),
+# overlapping and not.
+for cs in "32 16 once" "32 32 once" "20 7 once" "32 16 hf" "32 32 hf" "20 7 hf"; do
+  read -r CTX STRIDE WIN <<<"$cs"
+  expect_rc 0 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx "$CTX" --stride "$STRIDE" --windows "$WIN"
+  $PY "$SRC/tests/reference/perplexity_reference.py" "$M" "$TMP/eval_ids.json" "$CTX" "$STRIDE" "$WIN" >"$TMP/ref.json"
   $PY -c '
 import json, sys
 r, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert r["tokens"] == ref["tokens"], (r, ref)
 assert abs(r["loss"] - ref["loss"]) <= 1e-6 * ref["loss"], (r, ref)' "$TMP/out" "$TMP/ref.json" \
-    || fail "--eval --ctx $CTX --stride $STRIDE: $(cat "$TMP/out") against the reference $(cat "$TMP/ref.json")"
+    || fail "--eval --ctx $CTX --stride $STRIDE --windows $WIN: $(cat "$TMP/out") against the reference $(cat "$TMP/ref.json")"
 done
+expect_rc 1 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx 1 --windows hf
+one_line_err; err_has "at least 2"
+expect_rc 2 "$INFER" --model "$M" --eval "$DATA" --windows huggingface
 expect_rc 1 "$INFER" --model "$M" --eval "$DATA" --eval-all --ctx 128
 one_line_err; err_has "n_positions"
 
