@@ -3,10 +3,12 @@
 // cancelled run leaves the previous results intact, bad settings are refused
 // with a message, and a run with a validation text adds a rate–distortion point.
 #include <QComboBox>
+#include <QFile>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
+#include <algorithm>
 #include <cmath>
 
 #include "block_colors.h"
@@ -20,6 +22,8 @@
 #include "layer_error_chart.h"
 #include "rd_chart.h"
 #include "tensor_quality_model.h"
+#include "train/evaluate.h"
+#include "workers/validation_loss.h"
 #include "workbench_context.h"
 
 
@@ -187,6 +191,35 @@ class TestCompressPanel : public QObject {
     QVERIFY(runAndWait(true));
     QCOMPARE(panel_->rdChart()->pointCount(), 2);
     panel_->setValidationTextPath({});
+  }
+
+  void validationLossReportsProgressAndCancels() {
+    // The worker's loss is evaluate_tokens' over the held-out tail, with
+    // progress after each batch of windows and a cancel honoured between them.
+    rbe::LoadedModel m = rbe::load_model(kModel.toStdString());
+    m.model->eval();
+    QFile f(kText);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const std::string text = f.readAll().toStdString();
+    const std::vector<int32_t> tokens = workbench::heldOutTokens(*m.tokenizer, text, 20000);
+    QCOMPARE(tokens.size(), size_t(20000));
+    std::vector<double> fractions;
+    const double loss = workbench::validationLoss(*m.model, tokens, nullptr, [&](double f) { fractions.push_back(f); });
+    const rbe::EvalResult want = rbe::evaluate_tokens(*m.model, tokens, 256, 256, 4);
+    QCOMPARE(loss, want.loss);
+    QCOMPARE(fractions.size(), size_t((20000 - 1 + 4 * 256 - 1) / (4 * 256)));  // one call per batch of 4 windows
+    QVERIFY(std::is_sorted(fractions.begin(), fractions.end()));
+    QCOMPARE(fractions.back(), 1.0);
+    int polls = 0;
+    bool cancelled = false;
+    try {
+      workbench::validationLoss(*m.model, tokens, [&] { return ++polls > 3; }, nullptr);
+    } catch (const rbe::codec::Cancelled&) {
+      cancelled = true;
+    }
+    QVERIFY(cancelled);
+    QCOMPARE(polls, 4);  // once before the run, then after each of three batches
+    QVERIFY(!m.model->is_training());
   }
 
   void calibratedRunCompletes() {

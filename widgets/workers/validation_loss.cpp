@@ -25,21 +25,15 @@ double validationLoss(rbe::GPT2Model& model, const std::vector<int32_t>& tokens,
   if (tokens.size() < 2) throw std::runtime_error("the held-out text is too short to measure a loss (fewer than 2 tokens)");
   const int64_t ctx = std::min<int64_t>(model.config().n_positions, 256);
   constexpr int64_t kBatch = 4;
-  const size_t chunk = size_t(ctx * kBatch);  // predictions per chunk
-  const size_t predictions = tokens.size() - 1;
-  double total = 0;
-  int64_t scored = 0;
-  for (size_t begin = 0; begin < predictions; begin += chunk) {
-    if (cancel && cancel()) throw rbe::codec::Cancelled();
-    const size_t end = std::min(predictions, begin + chunk);
-    // Tokens [begin, end]: end - begin predictions in windows of ctx.
-    const std::vector<int32_t> slice(tokens.begin() + int64_t(begin), tokens.begin() + int64_t(end) + 1);
-    const rbe::EvalResult r = rbe::evaluate_tokens(model, slice, ctx, ctx, kBatch);
-    total += r.loss * double(r.tokens);
-    scored += r.tokens;
-    if (progress) progress(double(end) / double(predictions));
-  }
-  return total / double(scored);
+  if (cancel && cancel()) throw rbe::codec::Cancelled();
+  // One run through one KV cache; the callback after each batch of windows
+  // reports progress and, on a cancel request, ends the run by throwing.
+  return rbe::evaluate_tokens(model, tokens, ctx, ctx, kBatch, 0,
+                              [&](int64_t scored, int64_t total) {
+                                if (progress) progress(double(scored) / double(total));
+                                if (cancel && cancel()) throw rbe::codec::Cancelled();
+                              })
+      .loss;
 }
 
 }  // namespace workbench

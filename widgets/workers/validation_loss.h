@@ -1,8 +1,8 @@
 #pragma once
 // Validation loss on a held-out text, for comparing an original and a
 // compressed model: the text's last 10% (the split TextDataset and rbe-train
-// use) is tokenized and scored in chunks, so a cancel request is honoured
-// between chunks. The first 90% may serve as calibration text.
+// use) is tokenized and scored a batch of windows at a time, so a cancel
+// request is honoured between batches. The first 90% may serve as calibration text.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -20,7 +20,7 @@ std::vector<int32_t> heldOutTokens(const rbe::Tokenizer& tokenizer, const std::s
 
 // Mean next-token loss (nats/token) over `tokens` in non-overlapping windows of
 // min(n_positions, 256) tokens. cancel() true: returns early by throwing
-// rbe::codec::Cancelled. progress(f), f in [0, 1], after each chunk.
+// rbe::codec::Cancelled. progress(f), f in [0, 1], after each batch of windows.
 double validationLoss(rbe::GPT2Model& model, const std::vector<int32_t>& tokens, const std::function<bool()>& cancel,
                       const std::function<void(double)>& progress);
 
