@@ -18,7 +18,8 @@ class TextDataset {
  public:
   explicit TextDataset(std::vector<int32_t> tokens);
 
-  // Number of leading tokens that are training data: floor(0.9 * n).
+  // Number of leading tokens that are training data: n - floor(n / 10) (the
+  // validation part is the last floor(n / 10)).
   static size_t split_point(size_t n) { return n - n / 10; }
 
   const std::vector<int32_t>& train_tokens() const { return train_; }
