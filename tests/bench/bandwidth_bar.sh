@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The generation bar of issue 3, measured as the issue defines it, several
+# times: `rbe-bench --preset 117M --dtype f32|f16 --threads 2 --json`, the two
+# dtypes alternating (this VM's memory speed drifts over minutes), then each
+# run's efficiency (gen_ms_limit / gen_ms_per_token: the bandwidth limit over
+# the measured time) and, per dtype, the lowest, median and highest, and how
+# many runs reached 90%.
+# Usage: tests/bench/bandwidth_bar.sh [BUILD_DIR] [RUNS]   (defaults: build, 5)
+# Environment: KV_CACHE=f16 passes --kv-cache f16 (default: the f32 cache).
+set -euo pipefail
+build=${1:-build}
+runs=${2:-5}
+bench=$build/app/rbe-bench
+[[ -x $bench ]] || { echo "missing $bench (build it first)" >&2; exit 1; }
+extra=()
+[[ -n ${KV_CACHE:-} ]] && extra=(--kv-cache "$KV_CACHE")
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+for ((r = 1; r <= runs; r++)); do
+  for dtype in f32 f16; do
+    echo "run $r/$runs: $dtype" >&2
+    "$bench" --preset 117M --dtype "$dtype" --threads 2 --json "${extra[@]}" |
+      /usr/bin/python3 -c 'import json, sys; j = json.load(sys.stdin); j["dtype"] = sys.argv[1]; print(json.dumps(j))' "$dtype" >>"$out"
+  done
+done
+
+/usr/bin/python3 - "$out" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+print(f"{'dtype':<6} {'ms/token':>9} {'limit ms':>9} {'probe GB/s':>11} {'efficiency':>11}")
+for j in runs:
+    eff = j["gen_ms_limit"] / j["gen_ms_per_token"]
+    print(f"{j['dtype']:<6} {j['gen_ms_per_token']:>9.2f} {j['gen_ms_limit']:>9.2f} {j['bandwidth_gbs']:>11.1f} {eff:>10.1%}")
+for dtype in ("f32", "f16"):
+    effs = [j["gen_ms_limit"] / j["gen_ms_per_token"] for j in runs if j["dtype"] == dtype]
+    print(f"{dtype}: {len(effs)} runs, efficiency {min(effs):.1%} / {statistics.median(effs):.1%} / {max(effs):.1%}"
+          f" (lowest / median / highest), {sum(e >= 0.9 for e in effs)} at 90% or more")
+PY
