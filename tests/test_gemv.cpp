@@ -271,7 +271,8 @@ float bf16_round(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 // untouched.
 TEST(GemmF16, TilesMatchTheirSplitOperandsInDouble) {
   if (!kernels::gemm_f16w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
-  // The last two: X beyond 2 MiB, taken in blocks (the last block odd).
+  // The last two: X beyond 2 MiB, taken in blocks (the last block odd), and
+  // at K = 3072 in parts of 768 of depth, each adding into C.
   const int64_t shapes[][3] = {{9, 32, 32},      {16, 70, 96},   {33, 129, 768},
                                {47, 2304, 768},  {700, 40, 768}, {333, 70, 3072}};
   for (int threads : {1, 2}) {
@@ -361,8 +362,8 @@ TEST(GemmF32Tiles, SingleTermsAreExactToF32Rounding) {
 
 TEST(GemmF32Tiles, MatchDoubleLoops) {
   if (!kernels::gemm_f32w_tiles_usable()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
-  // The last two: X's three parts beyond 2 MiB, in blocks, and whole with
-  // strips of 576 KiB.
+  // The last two: X's three parts beyond 2 MiB, in blocks, and at K = 3072
+  // in parts of 768 of depth, each adding into C (beta only on the first).
   const int64_t shapes[][3] = {{9, 32, 32}, {16, 70, 96}, {33, 129, 768}, {500, 40, 768}, {130, 33, 3072}};
   for (int threads : {1, 2}) {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));

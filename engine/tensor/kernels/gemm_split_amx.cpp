@@ -118,6 +118,17 @@ int64_t mblock_tiles(int P, int64_t M, int64_t K) {
 // 96). W split at once for a long X: bounded too (8 MiB: 2720 rows of 768 in
 // two parts, where the 124M head would need 154 MB).
 constexpr int64_t kMaxRows = 1024;
+
+// A deep product (the MLP's c_proj, K = 3072) with more than kWholeXBytes of
+// split X runs in parts of this depth, each adding into C, so that X's parts
+// and the strips of one part are those of a 768-deep product (c_fc's). Whole,
+// it read all of X's parts (18 MB at 1000 rows of f32) from L3 again for
+// every strip of 576 KiB (f32 W), or every strip again for each block of X
+// (f16 W, strips of 384 KiB). Measured: bench_matmul
+// tiles/prompt_fcproj_128x768x3072 (f32 W) 337-344 -> 389-412 GFLOP/s;
+// 1000-token prompt passes (rbe-bench --prompt-tokens 1000) f32 +3-11%,
+// f16 +2-7% (docs/performance.md).
+constexpr int64_t kDepthPart = 768;
 constexpr int64_t kMaxSplitWBytes = 8 << 20;
 
 // C[M, N] for M <= kMaxRows.
@@ -180,8 +191,13 @@ template <class T>
 bool tiles(bool usable, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const T* W, int64_t ldw,
            float beta, float* C, int64_t ldc) {
   if (!usable || M <= 0 || N <= 0 || K <= 0 || K % kTileDepth != 0) return false;
-  for (int64_t m0 = 0; m0 < M; m0 += kMaxRows)
-    product(std::min(kMaxRows, M - m0), N, K, A + m0 * lda, lda, W, ldw, beta, C + m0 * ldc, ldc);
+  for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
+    const int64_t rows = std::min(kMaxRows, M - m0);
+    const int64_t part = K > kDepthPart && 2 * kParts<T> * rows * K > kWholeXBytes ? kDepthPart : K;
+    for (int64_t k0 = 0; k0 < K; k0 += part)
+      product(rows, N, std::min(part, K - k0), A + m0 * lda + k0, lda, W + k0, ldw, k0 == 0 ? beta : 1.f,
+              C + m0 * ldc, ldc);
+  }
   return true;
 }
 
