@@ -126,8 +126,8 @@ constexpr int64_t kMaxRows = 1024;
 // every strip of 576 KiB (f32 W), or every strip again for each block of X
 // (f16 W, strips of 384 KiB). Measured: bench_matmul
 // tiles/prompt_fcproj_128x768x3072 (f32 W) 337-344 -> 389-412 GFLOP/s;
-// 1000-token prompt passes (rbe-bench --prompt-tokens 1000) f32 +3-11%,
-// f16 +2-7% (docs/performance.md).
+// 1000-token prompt passes 2-11% faster, an f32 rbe-infer --eval at ctx
+// 1024 6-10% (docs/performance.md).
 constexpr int64_t kDepthPart = 768;
 constexpr int64_t kMaxSplitWBytes = 8 << 20;
 
