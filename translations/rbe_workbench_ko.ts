@@ -433,15 +433,15 @@ Check the settings (codec, target, overrides) and the validation text, then try 
             <numerusform>전체 파라미터(%2) 기준 &lt;b&gt;가중치당 %1비트&lt;/b&gt;, 행렬은 가중치당 %3비트, 텐서 %n개 부호화.</numerusform>
         </translation>
     </message>
-    <message>
-        <source>&lt;br&gt;Validation loss %1 → %2 nats/token (%3%4%) on %5 held-out tokens.</source>
-        <translation>&lt;br&gt;검증 손실 %1 → %2 nats/토큰 (%3%4%), 검증용 토큰 %5개 기준.</translation>
-    </message>
     <message numerus="yes">
         <source>%1: %n block(s)</source>
         <translation>
             <numerusform>%1: 블록 %n개</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>&lt;br&gt;Validation loss %1 → %2 nats/token (%3%4%), perplexity %5 → %6, on %7 held-out tokens.</source>
+        <translation>&lt;br&gt;검증 손실 %1 → %2 nats/토큰 (%3%4%), 퍼플렉시티 %5 → %6, 검증용 토큰 %7개 기준.</translation>
     </message>
 </context>
 <context>

@@ -19,6 +19,7 @@
 #include <QThread>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <cmath>
 
 #include "block_heatmap.h"
 #include "codec_override_table.h"
@@ -358,11 +359,13 @@ void CompressPanel::updateSummary(const CompressOutcome* outcome) {
                      .arg(t.matrixBitsPerWeight(), 0, 'f', 3);
   if (outcome && outcome->originalLoss && outcome->compressedLoss) {
     const double o = *outcome->originalLoss, c = *outcome->compressedLoss;
-    text += tr("<br>Validation loss %1 → %2 nats/token (%3%4%) on %5 held-out tokens.")
+    text += tr("<br>Validation loss %1 → %2 nats/token (%3%4%), perplexity %5 → %6, on %7 held-out tokens.")
                 .arg(o, 0, 'f', 4)
                 .arg(c, 0, 'f', 4)
                 .arg(c >= o ? QStringLiteral("+") : QString())
                 .arg(o != 0 ? 100.0 * (c - o) / o : 0.0, 0, 'f', 2)
+                .arg(std::exp(o), 0, 'f', 3)
+                .arg(std::exp(c), 0, 'f', 3)
                 .arg(outcome->validationTokens);
   }
   summary_->setText(text);

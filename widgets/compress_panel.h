@@ -56,6 +56,7 @@ class CompressPanel : public QWidget {
   QPushButton* compressButton() const { return compressButton_; }
   QPushButton* cancelButton() const { return cancelButton_; }
   QTabWidget* resultTabs() const { return tabs_; }
+  QLabel* summaryLabel() const { return summary_; }
   // Shows tensor `name`'s blocks in the heatmap (selects its table row).
   bool showTensor(const QString& name);
 

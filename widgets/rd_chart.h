@@ -21,6 +21,7 @@ class RdChart : public QChartView {
 
   void addRun(const Run& run);
   void setReferenceLoss(std::optional<double> loss);  // the original model's; nullopt hides it
+  std::optional<double> referenceLoss() const { return reference_; }
   void clearRuns();
   const std::vector<Run>& runs() const { return runs_; }
   int pointCount() const;  // points drawn (for tests)

@@ -3,6 +3,7 @@
 // cancelled run leaves the previous results intact, bad settings are refused
 // with a message, and a run with a validation text adds a rate–distortion point.
 #include <QComboBox>
+#include <QLabel>
 #include <QFile>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -190,6 +191,16 @@ class TestCompressPanel : public QObject {
     panel_->settingsForm()->setSettings(s);
     QVERIFY(runAndWait(true));
     QCOMPARE(panel_->rdChart()->pointCount(), 2);
+    // The summary gives both losses and their perplexities (exp of the loss;
+    // q4_0 moves the loss enough to tell the two apart).
+    const double original = *panel_->rdChart()->referenceLoss(), q4 = panel_->rdChart()->runs().back().validationLoss;
+    QVERIFY2(std::exp(q4) - std::exp(original) > 0.002, qPrintable(QString::number(q4)));
+    const QString summary = panel_->summaryLabel()->text();
+    QVERIFY2(summary.contains(QString::number(q4, 'f', 4)), qPrintable(summary));
+    QVERIFY2(summary.contains(QStringLiteral("perplexity %1 → %2")
+                                  .arg(std::exp(original), 0, 'f', 3)
+                                  .arg(std::exp(q4), 0, 'f', 3)),
+             qPrintable(summary));
     panel_->setValidationTextPath({});
   }
 
