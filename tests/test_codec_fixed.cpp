@@ -511,6 +511,33 @@ TEST(CodecFixed, Bf16TilesTakeLongInputsInPieces) {
   }
 }
 
+// A deep product over more than 2 MiB of bf16 X (the MLP's c_proj in a long
+// prompt): every row matches the product of the bf16-rounded stored weights
+// and x (as in BatchedKernelsAgreeWithTheDecodeAndTheMatvec, whose shapes
+// are smaller), for q8_0, q4_0 and rbe with its rotation.
+TEST(CodecFixed, Bf16TilesMatchOnADeepLongInput) {
+  if (!fixed::amx_bf16_gemm_available()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const int64_t N = 360, rows = 40, cols = 3072;  // X in bf16: 2.2 MB
+  const Tensor W = gaussian(rows, cols, 31);
+  std::vector<float> X(size_t(N * cols)), bias(static_cast<size_t>(rows));
+  Rng rng(17);
+  for (auto& v : X) v = float(rng.normal());
+  for (auto& v : bias) v = float(rng.normal());
+  for (const Form& f : {kForms[0], kForms[1], kForms[3]}) {  // q8_0, q4_0, rbe 4.25
+    const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+    std::vector<float> Y(size_t(N * rows), NAN);
+    ASSERT_TRUE(fixed_gemm_with_kernel("amx-bf16", e, N, X.data(), bias.data(), Y.data()));
+    const std::vector<float> Wb = bf16_rows(e, rows, cols);
+    for (int64_t n : {int64_t(0), int64_t(17), int64_t(200), N - 1}) {
+      const float* x = X.data() + n * cols;
+      const std::vector<float> xb = bf16_x(e, x, cols);
+      const std::vector<double> exact = naive_matvec(Wb, rows, cols, xb.data(), bias.data());
+      const std::vector<float> y(Y.begin() + n * rows, Y.begin() + (n + 1) * rows);
+      EXPECT_LT(row_err(y, exact, Wb, cols, xb.data()), 1e-6) << e.codec << " row " << n;
+    }
+  }
+}
+
 // The workbench runs two models side by side, each on its own thread: batched
 // products from two threads at once (oneTBB tasks of both in one arena, each
 // task with its own AMX tile state) give what each gives alone.
