@@ -3,8 +3,8 @@
 // cancelled run leaves the previous results intact, bad settings are refused
 // with a message, and a run with a validation text adds a rate–distortion point.
 #include <QComboBox>
-#include <QLabel>
 #include <QFile>
+#include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTableView>
