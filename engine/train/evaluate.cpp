@@ -85,11 +85,11 @@ EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens,
   if (stride <= 0 || stride > ctx)
     throw ShapeError("evaluate: stride " + std::to_string(stride) + " must be in [1, ctx = " + std::to_string(ctx) + "]");
   if (batch <= 0) throw ShapeError("evaluate: batch must be positive");
+  if (rule == EvalWindows::HuggingFace && ctx < 2)
+    throw ShapeError("evaluate: HuggingFace's windows need ctx >= 2 (a window of one token scores nothing)");
 
   std::vector<Window> windows =
       rule == EvalWindows::HuggingFace ? make_hf_windows(n, ctx, stride) : make_windows(n, ctx, stride);
-  if (windows.empty())
-    throw ShapeError("evaluate: HuggingFace's windows of " + std::to_string(ctx) + " tokens score nothing (they need 2)");
   if (max_windows > 0 && int64_t(windows.size()) > max_windows) windows.resize(size_t(max_windows));
   int64_t to_score = 0;
   for (const Window& w : windows) to_score += w.score;
@@ -121,8 +121,8 @@ EvalResult evaluate_tokens(GPT2Model& model, const std::vector<int32_t>& tokens,
     for (int64_t b = 0; b < B; ++b) {
       const Window& w = windows[i + size_t(b)];
       std::copy(tokens.begin() + w.start, tokens.begin() + w.start + T, ip + b * T);
-      // Exactly 1 unless HF's weighting asks otherwise, so the default sums as before.
-      const double weight = w.counted == w.score ? 1.0 : double(w.counted) / double(w.score);
+      // Exactly 1 for the default windows (counted == score), so they sum as before.
+      const double weight = double(w.counted) / double(w.score);
       for (int64_t t = T - w.score; t < T; ++t)
         rows.push_back({b * keep + t - (T - keep), tokens[size_t(w.start + t + 1)], weight});
       count += w.counted;
