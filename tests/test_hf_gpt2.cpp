@@ -15,10 +15,10 @@
 
 #include "autodiff/node.h"
 #include "io/checkpoint.h"
-#include "tensor/atomic_file.h"
 #include "io/hf_gpt2.h"
 #include "io/model_loader.h"
 #include "io/safetensors.h"
+#include "tensor/atomic_file.h"
 #include "tensor/ops.h"
 
 namespace {

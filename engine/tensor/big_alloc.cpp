@@ -14,8 +14,11 @@ namespace rbe {
 
 namespace {
 
+// Decided by the requested size (a 64-byte rounding may reach 2 MiB).
+size_t alignment(size_t nbytes) { return nbytes >= kHugePageBytes ? kHugePageBytes : 64; }
+
 size_t padded_size(size_t nbytes) {
-  const size_t align = nbytes >= kHugePageBytes ? kHugePageBytes : 64;
+  const size_t align = alignment(nbytes);
   const size_t rounded = (nbytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
   return rounded == 0 ? align : rounded;
 }
@@ -92,20 +95,19 @@ ReuseCache& reuse_cache() {
 }  // namespace
 
 void* allocate_aligned(size_t nbytes) {
-  const size_t size = padded_size(nbytes);
-  const bool huge = nbytes >= kHugePageBytes;  // as padded_size decides (a 64-byte rounding may reach 2 MiB)
+  const size_t size = padded_size(nbytes), align = alignment(nbytes);
   if (size >= kReuseMinBytes)
     if (void* p = reuse_cache().take(size)) return p;
-  void* p = std::aligned_alloc(huge ? kHugePageBytes : 64, size);
+  void* p = std::aligned_alloc(align, size);
   if (!p && size >= kReuseMinBytes && reuse_cache_bytes() > 0) {
     drop_reuse_cache();
-    p = std::aligned_alloc(kHugePageBytes, size);
+    p = std::aligned_alloc(align, size);
   }
   if (!p) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
   // Advice only: where transparent huge pages are off this fails and the
   // buffer simply stays on 4 KiB pages.
-  if (huge) (void)madvise(p, size, MADV_HUGEPAGE);
+  if (align == kHugePageBytes) (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
   return p;
 }
