@@ -41,7 +41,7 @@ struct Args {
   int64_t ctx = 0, stride = 0, batch = 0;
 };
 
-const Tokenizer& require_tokenizer(const std::unique_ptr<Tokenizer>& tok, const std::string& dir) {
+const Tokenizer& require_tokenizer(const Tokenizer* tok, const std::string& dir) {
   if (!tok)
     throw std::runtime_error(dir + ": the model folder has no tokenizer (a GPT-2 model needs vocab.json and merges.txt "
                                    "next to config.json)");
@@ -117,7 +117,7 @@ int detokenize_main(const Args& a) {
 
 int eval_main(const Args& a, LoadedModel& m) {
   const std::string text = cli::read_text_file(a.eval_file);
-  std::vector<int32_t> tokens = require_tokenizer(m.tokenizer, a.model).encode(text);
+  std::vector<int32_t> tokens = require_tokenizer(m.tokenizer.get(), a.model).encode(text);
   if (!a.eval_all) {
     TextDataset split(std::move(tokens));
     tokens = split.val_tokens();
@@ -159,7 +159,7 @@ int eval_main(const Args& a, LoadedModel& m) {
 }
 
 int generate_main(const Args& a, LoadedModel& m) {
-  const Tokenizer& tok = require_tokenizer(m.tokenizer, a.model);
+  const Tokenizer& tok = require_tokenizer(m.tokenizer.get(), a.model);
   std::vector<int32_t> prompt;
   if (a.prompt.empty()) {
     // No prompt: start at a document boundary — GPT-2's <|endoftext|>, or a newline for char models.

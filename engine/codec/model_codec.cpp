@@ -318,7 +318,7 @@ LoadedModel load_any_model(const std::string& path, DType matrices) {
     m.format = "gguf";
     m.model->eval();
   }
-  if (matrices != DType::F32) m.model->cast_parameters(matrices);  // the dense ones; packed layers stay packed
+  if (matrices != DType::F32) m.model->cast_matrices(matrices);  // the dense ones; packed layers stay packed
   return m;
 }
 

@@ -19,7 +19,7 @@ namespace rbe {
 struct LoadedModel {
   ModelConfig config;
   std::unique_ptr<GPT2Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::shared_ptr<const Tokenizer> tokenizer;  // shared with copies of the model (GPT2Model::inference_copy)
   std::string format;  // "rbe-checkpoint" or "hf" here; codec::load_any_model adds "rbe" and "gguf"
 };
 

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 
 #include "autodiff/node.h"
 #include "nn/layers.h"
 #include "tensor/big_alloc.h"
 #include "tensor/op_timer.h"
+#include "tensor/ops.h"
 
 namespace rbe {
 
@@ -100,6 +102,49 @@ std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, con
     std::snprintf(gb, sizeof gb, "%.3g", 4 * config.parameter_count() / 1e9);
     throw ConfigError(source + ": not enough memory for the model it describes (" + gb + " GB as f32)");
   }
+}
+
+std::unordered_set<std::string> GPT2Model::packed_weight_names() const {
+  std::unordered_set<std::string> out;
+  for (const auto& [name, m] : named_modules()) {
+    const auto* lin = dynamic_cast<const nn::Linear*>(m.get());
+    const auto* emb = dynamic_cast<const nn::Embedding*>(m.get());
+    if ((lin && lin->packed()) || (emb && emb->packed())) out.insert(name + ".weight");
+  }
+  return out;
+}
+
+int64_t GPT2Model::cast_matrices(DType dtype) {
+  const std::unordered_set<std::string> packed = packed_weight_names();
+  return cast_parameters(dtype, [&](const std::string& name, const Tensor& t) {
+    return t.dim() >= 2 && !packed.count(name);
+  });
+}
+
+std::unique_ptr<GPT2Model> GPT2Model::inference_copy(DType matrices) const {
+  std::unique_ptr<GPT2Model> out = for_loading(config_, "inference_copy");
+  // Share the packed layers first, so that cast_matrices leaves their unused
+  // dense weights alone (uninitialised and untouched, as the loaders leave them).
+  std::unordered_map<std::string, std::shared_ptr<nn::Module>> modules;
+  for (auto& [name, m] : out->named_modules()) modules.emplace(name, m);
+  for (const auto& [name, m] : named_modules()) {
+    if (const auto* lin = dynamic_cast<const nn::Linear*>(m.get()); lin && lin->packed())
+      static_cast<nn::Linear&>(*modules.at(name)).set_packed(lin->packed());
+    else if (const auto* emb = dynamic_cast<const nn::Embedding*>(m.get()); emb && emb->packed())
+      static_cast<nn::Embedding&>(*modules.at(name)).set_packed(emb->packed());
+  }
+  if (matrices != DType::F32) out->cast_matrices(matrices);
+  const std::unordered_set<std::string> packed = packed_weight_names();
+  std::unordered_map<std::string, Tensor> params;
+  for (auto& [name, t] : out->named_parameters()) params.emplace(name, t);
+  for (const auto& [name, t] : named_parameters()) {
+    if (packed.count(name)) continue;
+    Tensor dst = params.at(name);
+    ops::copy_(dst, t);  // converts to the copy's dtype
+  }
+  out->kv_dtype_ = kv_dtype_;
+  out->eval();
+  return out;
 }
 
 Tensor GPT2Model::head(const Tensor& x) const {

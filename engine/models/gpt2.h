@@ -7,6 +7,7 @@
 // loaders transpose).
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "models/model_config.h"
@@ -32,6 +33,19 @@ class GPT2Model : public nn::Module {
 
   const ModelConfig& config() const { return config_; }
 
+  // Converts the dense matrices (Module::cast_parameters' default set: Linear
+  // and embedding weights) to `dtype`, leaving out the dense weights of packed
+  // layers: they are never read, and converting them would only fill memory.
+  // Returns how many tensors were converted.
+  int64_t cast_matrices(DType dtype);
+
+  // A second model for inference with the same weights, its dense matrices
+  // stored as `matrices` (F32 or F16, exactly as cast_matrices converts them;
+  // norms and biases stay f32). Packed (compressed) layers are shared with this
+  // model, not copied. This model is left as it is. The copy is in eval mode,
+  // with this model's KV cache dtype.
+  std::unique_ptr<GPT2Model> inference_copy(DType matrices) const;
+
   // ids: [B, T] I32 with T <= n_positions. Returns logits [B, T, vocab_size].
   // Records the graph when gradients are enabled.
   Tensor forward(const Tensor& ids);
@@ -56,6 +70,8 @@ class GPT2Model : public nn::Module {
   DType kv_cache_dtype() const { return kv_dtype_; }
 
  private:
+  // Names (as named_parameters gives them) of the dense weights of packed layers.
+  std::unordered_set<std::string> packed_weight_names() const;
   Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]
   Tensor embed_padded(const Tensor& ids, const nn::KVCache& cache) const;  // per-row positions
   Tensor head(const Tensor& x) const;  // x: [B, T, C] -> logits [B, T, V]
