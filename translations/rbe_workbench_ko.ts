@@ -108,6 +108,10 @@ Compress the model and select a tensor.</source>
         <source>Compress the model (Compress panel) to compare its text with the original&apos;s here.</source>
         <translation>모델을 압축하면(압축 패널) 여기서 원본의 텍스트와 비교할 수 있습니다.</translation>
     </message>
+    <message>
+        <source>Making an f16 copy of the model&apos;s matrices…</source>
+        <translation>모델 행렬의 f16 사본을 만드는 중…</translation>
+    </message>
 </context>
 <context>
     <name>CodecOverrideTable</name>
@@ -1085,6 +1089,22 @@ Check the settings (codec, target, overrides) and the validation text, then try 
     <message>
         <source>Seed:</source>
         <translation>시드:</translation>
+    </message>
+    <message>
+        <source>f32 (as opened)</source>
+        <translation>f32 (연 그대로)</translation>
+    </message>
+    <message>
+        <source>f16 copy (half the memory)</source>
+        <translation>f16 사본 (메모리 절반)</translation>
+    </message>
+    <message>
+        <source>The original model&apos;s matrices for the chat. f16 runs a copy of the model with its matrices rounded to f16, made at the first run: they take half the memory and generate faster, and the text can differ slightly. The compressed model runs as compressed.</source>
+        <translation>채팅에 쓰는 원본 모델의 행렬입니다. f16은 행렬을 f16으로 반올림한 모델 사본(첫 실행 때 만듦)으로 실행합니다. 메모리는 절반이고 생성이 더 빠르지만, 텍스트가 조금 달라질 수 있습니다. 압축된 모델은 압축된 그대로 실행합니다.</translation>
+    </message>
+    <message>
+        <source>Weights:</source>
+        <translation>가중치:</translation>
     </message>
 </context>
 <context>

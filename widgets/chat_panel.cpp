@@ -116,8 +116,12 @@ void ChatPanel::stop() {
 
 void ChatPanel::startRun(GenerationJob* job, ChatOutputPane* pane, bool compressed) {
   auto model = compressed ? ctx_->compressedModel() : ctx_->model();
+  // The f16 weights are the original model's; the compressed model runs as compressed.
+  const rbe::DType weights = compressed ? rbe::DType::F32 : sampling_->weights();
   pane->begin(prompt());
-  job->start(model, prompt(), sampling_->params(), sampling_->kvCache());
+  if (weights == rbe::DType::F16 && model && !job->copyOf(model))
+    pane->setStatus(tr("Making an f16 copy of the model's matrices…"));
+  job->start(model, prompt(), sampling_->params(), sampling_->kvCache(), weights);
   updateButtons();
 }
 
@@ -147,6 +151,7 @@ void ChatPanel::onRunFinished(GenerationJob* job, ChatOutputPane* pane, bool com
 
 void ChatPanel::onModelChanged() {
   stop();
+  originalJob_->releaseCopy();  // the f16 copy of the previous model
   originalPane_->setNote(ctx_->model() ? tr("Press Generate (Ctrl+Return) to stream text from the opened model.")
                                        : tr("Open a model to chat with it."));
   onCompressionChanged();

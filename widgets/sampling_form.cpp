@@ -22,6 +22,15 @@ QSpinBox* intBox(QWidget* parent, int lo, int hi) {
   return b;
 }
 
+// A combo box's choice between f32 and f16 (item data "f32" / "f16").
+rbe::DType comboDtype(const QComboBox* box) {
+  return box->currentData().toString() == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32;
+}
+
+void setComboDtype(QComboBox* box, rbe::DType dtype) {
+  box->setCurrentIndex(box->findData(dtype == rbe::DType::F16 ? QStringLiteral("f16") : QStringLiteral("f32")));
+}
+
 }  // namespace
 
 SamplingForm::SamplingForm(QWidget* parent)
@@ -32,6 +41,7 @@ SamplingForm::SamplingForm(QWidget* parent)
       repetition_(doubleBox(this, 1.0, 3.0, 0.05, 2)),
       maxTokens_(intBox(this, 1, 100000)),
       seed_(intBox(this, 0, 2147483647)),
+      weights_(new QComboBox(this)),
       kvCache_(new QComboBox(this)) {
   temperature_->setToolTip(tr("0 picks the most likely token every time (greedy)."));
   topK_->setSpecialValueText(tr("off"));
@@ -39,6 +49,12 @@ SamplingForm::SamplingForm(QWidget* parent)
   topP_->setToolTip(tr("Sample from the smallest set of tokens whose probabilities add up to p (1 = off)."));
   repetition_->setToolTip(tr("Penalise tokens that already appeared (1 = off)."));
   seed_->setToolTip(tr("The same seed, prompt and settings give the same text."));
+  weights_->addItem(tr("f32 (as opened)"), QStringLiteral("f32"));
+  weights_->addItem(tr("f16 copy (half the memory)"), QStringLiteral("f16"));
+  weights_->setToolTip(
+      tr("The original model's matrices for the chat. f16 runs a copy of the model with its matrices rounded to f16, "
+         "made at the first run: they take half the memory and generate faster, and the text can differ slightly. "
+         "The compressed model runs as compressed."));
   kvCache_->addItem(tr("f32 (exact)"), QStringLiteral("f32"));
   kvCache_->addItem(tr("f16 (half the memory)"), QStringLiteral("f16"));
   kvCache_->setToolTip(
@@ -52,6 +68,7 @@ SamplingForm::SamplingForm(QWidget* parent)
   form->addRow(tr("Repetition penalty:"), repetition_);
   form->addRow(tr("Max tokens:"), maxTokens_);
   form->addRow(tr("Seed:"), seed_);
+  form->addRow(tr("Weights:"), weights_);
   form->addRow(tr("KV cache:"), kvCache_);
 
   rbe::SamplingParams defaults;
@@ -64,17 +81,16 @@ SamplingForm::SamplingForm(QWidget* parent)
   for (QDoubleSpinBox* b : {temperature_, topP_, repetition_})
     connect(b, &QDoubleSpinBox::valueChanged, this, &SamplingForm::changed);
   for (QSpinBox* b : {topK_, maxTokens_, seed_}) connect(b, &QSpinBox::valueChanged, this, &SamplingForm::changed);
-  connect(kvCache_, &QComboBox::currentIndexChanged, this, &SamplingForm::changed);
+  for (QComboBox* b : {weights_, kvCache_}) connect(b, &QComboBox::currentIndexChanged, this, &SamplingForm::changed);
 }
 
-rbe::DType SamplingForm::kvCache() const {
-  return kvCache_->currentData().toString() == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32;
-}
+rbe::DType SamplingForm::weights() const { return comboDtype(weights_); }
 
-void SamplingForm::setKvCache(rbe::DType dtype) {
-  const QString name = dtype == rbe::DType::F16 ? QStringLiteral("f16") : QStringLiteral("f32");
-  kvCache_->setCurrentIndex(kvCache_->findData(name));
-}
+void SamplingForm::setWeights(rbe::DType dtype) { setComboDtype(weights_, dtype); }
+
+rbe::DType SamplingForm::kvCache() const { return comboDtype(kvCache_); }
+
+void SamplingForm::setKvCache(rbe::DType dtype) { setComboDtype(kvCache_, dtype); }
 
 rbe::SamplingParams SamplingForm::params() const {
   rbe::SamplingParams p;
@@ -105,8 +121,11 @@ void SamplingForm::load(QSettings& s) {
   p.max_tokens = s.value(QStringLiteral("chat/maxTokens"), p.max_tokens).toInt();
   p.seed = s.value(QStringLiteral("chat/seed"), qulonglong(p.seed)).toULongLong();
   setParams(p);
-  setKvCache(s.value(QStringLiteral("chat/kvCache")).toString() == QStringLiteral("f16") ? rbe::DType::F16
-                                                                                          : rbe::DType::F32);
+  auto dtype = [&s](const char* key) {
+    return s.value(QLatin1String(key)).toString() == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32;
+  };
+  setWeights(dtype("chat/weights"));
+  setKvCache(dtype("chat/kvCache"));
 }
 
 void SamplingForm::save(QSettings& s) const {
@@ -117,5 +136,6 @@ void SamplingForm::save(QSettings& s) const {
   s.setValue(QStringLiteral("chat/repetitionPenalty"), p.repetition_penalty);
   s.setValue(QStringLiteral("chat/maxTokens"), p.max_tokens);
   s.setValue(QStringLiteral("chat/seed"), qulonglong(p.seed));
+  s.setValue(QStringLiteral("chat/weights"), weights_->currentData().toString());
   s.setValue(QStringLiteral("chat/kvCache"), kvCache_->currentData().toString());
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Sampling settings for the chat panel (temperature, top-k, top-p, repetition
-// penalty, max tokens, seed) and the KV cache's storage (f32 or f16), kept in
+// penalty, max tokens, seed), the original model's matrices for the chat (f32
+// as opened, or an f16 copy) and the KV cache's storage (f32 or f16), kept in
 // QSettings under "chat/".
 #include <QGroupBox>
 
@@ -18,6 +19,8 @@ class SamplingForm : public QGroupBox {
 
   rbe::SamplingParams params() const;
   void setParams(const rbe::SamplingParams& p);
+  rbe::DType weights() const;  // F32 (the model as opened) or F16 (an f16 copy)
+  void setWeights(rbe::DType dtype);
   rbe::DType kvCache() const;  // F32 or F16
   void setKvCache(rbe::DType dtype);
 
@@ -34,5 +37,6 @@ class SamplingForm : public QGroupBox {
   QDoubleSpinBox* repetition_;
   QSpinBox* maxTokens_;
   QSpinBox* seed_;
+  QComboBox* weights_;
   QComboBox* kvCache_;
 };

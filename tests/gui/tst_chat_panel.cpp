@@ -1,16 +1,20 @@
 // The chat panel: tokens stream in as they are generated (several pieces, and
 // exactly the text the engine generates for the same seed), Stop stops them
 // (the count stops growing), the compressed model answers in the second pane,
-// an f16 KV cache gives the engine's f16-cache text, and the sampling settings
-// are kept between runs.
+// an f16 KV cache gives the engine's f16-cache text, f16 weights give the text
+// of the model loaded in f16 (from a copy kept while the model stays open),
+// and the sampling settings are kept between runs.
 #include <QCheckBox>
 #include <QSignalSpy>
 #include <QtTest>
+#include <atomic>
+#include <stdexcept>
 
 #include "chat_output_pane.h"
 #include "chat_panel.h"
 #include "codec/model_codec.h"
 #include "generate/generate.h"
+#include "nn/layers.h"
 #include "gui_test_util.h"
 #include "sampling_form.h"
 #include "workbench_context.h"
@@ -25,6 +29,7 @@ class TestChatPanel : public QObject {
   void comparesWithTheCompressedModel();
   void reportsAPromptTheTokenizerCannotEncode();
   void generatesWithAnF16KvCache();
+  void generatesWithF16Weights();
   void keepsSamplingSettings();
 
  private:
@@ -36,6 +41,16 @@ void TestChatPanel::initTestCase() {
   guitest::isolateSettings("tst_chat_panel");
   model_ = guitest::loadShared(guitest::defaultModelDir());
 }
+
+namespace {
+
+rbe::nn::Linear& firstLinear(rbe::GPT2Model& m) {
+  for (auto& [name, mod] : m.named_modules())
+    if (auto* lin = dynamic_cast<rbe::nn::Linear*>(mod.get())) return *lin;
+  throw std::logic_error("the model has no Linear layer");
+}
+
+}  // namespace
 
 rbe::SamplingParams TestChatPanel::params(int maxTokens) const {
   rbe::SamplingParams p;
@@ -157,6 +172,67 @@ void TestChatPanel::generatesWithAnF16KvCache() {
   QCOMPARE(model_->model->kv_cache_dtype(), rbe::DType::F32);
 }
 
+void TestChatPanel::generatesWithF16Weights() {
+  WorkbenchContext ctx;
+  ctx.setModel(model_, guitest::defaultModelDir());
+  ChatPanel panel(&ctx);
+  GenerationJob* job = panel.originalJob();
+  panel.setPrompt(QStringLiteral("ROMEO:"));
+  panel.samplingForm()->setParams(params(80));
+  panel.samplingForm()->setWeights(rbe::DType::F16);
+  QSignalSpy done(&panel, &ChatPanel::generationFinished);
+  panel.generate();
+  QCOMPARE(panel.originalPane()->statusText(), QStringLiteral("Making an f16 copy of the model's matrices…"));
+  QVERIFY(done.wait(60000));
+  QCOMPARE(done.first().at(0).toBool(), true);
+
+  // The text of the same folder loaded straight into f16 (an independent path to the same weights).
+  const rbe::LoadedModel f16 = rbe::load_model(guitest::defaultModelDir().toStdString(), rbe::DType::F16);
+  const std::vector<int32_t> ref = rbe::generate(*f16.model, f16.tokenizer->encode("ROMEO:"), params(80));
+  const QString expected = QString::fromStdString(f16.tokenizer->decode(ref));
+  QCOMPARE(panel.originalPane()->generatedText(), expected);
+  // The opened model is left in f32; the copy is kept for the next run.
+  for (auto& [name, t] : model_->model->named_parameters()) QCOMPARE(t.dtype(), rbe::DType::F32);
+  const std::shared_ptr<rbe::LoadedModel> copy = job->copyOf(model_);
+  QVERIFY(copy);
+  QCOMPARE(copy->model->named_parameters().front().second.dtype(), rbe::DType::F16);  // wte
+
+  // f16 leaves this model's text unchanged, so the text alone cannot tell
+  // which model ran: count the products each model's first layer runs.
+  std::atomic<int> onCopy{0}, onOriginal{0};
+  firstLinear(*copy->model).observer = [&](const rbe::Tensor&) { ++onCopy; };
+  firstLinear(*model_->model).observer = [&](const rbe::Tensor&) { ++onOriginal; };
+  panel.generate();
+  QVERIFY(panel.originalPane()->statusText().isEmpty());  // no copy to make this time
+  QVERIFY(done.wait(60000));
+  firstLinear(*copy->model).observer = nullptr;
+  firstLinear(*model_->model).observer = nullptr;
+  QCOMPARE(panel.originalPane()->generatedText(), expected);
+  QCOMPARE(job->copyOf(model_), copy);
+  QVERIFY(onCopy.load() > 0);
+  QCOMPARE(onOriginal.load(), 0);
+
+  // Back to f32: the f32 text, and the copy is freed.
+  panel.samplingForm()->setWeights(rbe::DType::F32);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  const std::vector<int32_t> ref32 = rbe::generate(*model_->model, model_->tokenizer->encode("ROMEO:"), params(80));
+  QCOMPARE(panel.originalPane()->generatedText(), QString::fromStdString(model_->tokenizer->decode(ref32)));
+  QVERIFY(!job->copyOf(model_));
+  QCOMPARE(copy.use_count(), 1);  // only this test holds it now
+
+  // Another model opened: its copy is made anew, and the previous model's is freed.
+  panel.samplingForm()->setWeights(rbe::DType::F16);
+  panel.generate();
+  QVERIFY(done.wait(60000));
+  std::weak_ptr<rbe::LoadedModel> previous = job->copyOf(model_);
+  QVERIFY(!previous.expired());
+  auto other = guitest::loadShared(guitest::defaultModelDir());
+  ctx.setModel(other, guitest::defaultModelDir());
+  QVERIFY(previous.expired());
+  QVERIFY(!job->copyOf(model_));
+}
+
 void TestChatPanel::keepsSamplingSettings() {
   WorkbenchContext ctx;
   rbe::SamplingParams p;
@@ -171,6 +247,7 @@ void TestChatPanel::keepsSamplingSettings() {
     p.seed = 99;
     panel.samplingForm()->setParams(p);
     panel.samplingForm()->setKvCache(rbe::DType::F16);
+    panel.samplingForm()->setWeights(rbe::DType::F16);
   }
   ChatPanel next(&ctx);
   const rbe::SamplingParams q = next.samplingForm()->params();
@@ -181,6 +258,7 @@ void TestChatPanel::keepsSamplingSettings() {
   QCOMPARE(q.max_tokens, p.max_tokens);
   QCOMPARE(q.seed, p.seed);
   QCOMPARE(next.samplingForm()->kvCache(), rbe::DType::F16);
+  QCOMPARE(next.samplingForm()->weights(), rbe::DType::F16);
 }
 
 QTEST_MAIN(TestChatPanel)

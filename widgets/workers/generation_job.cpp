@@ -37,10 +37,28 @@ void GenerationJob::stop() {
   if (cancel_) cancel_->store(true);
 }
 
+std::shared_ptr<rbe::LoadedModel> GenerationJob::copyOf(const std::shared_ptr<rbe::LoadedModel>& model) const {
+  return model && copySource_.lock() == model ? copy_ : nullptr;
+}
+
+void GenerationJob::releaseCopy() {
+  if (running_) {
+    releaseCopyAfterRun_ = true;
+    return;
+  }
+  copy_.reset();
+  copySource_.reset();
+}
+
 bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt,
-                          const rbe::SamplingParams& params, rbe::DType kvCache) {
+                          const rbe::SamplingParams& params, rbe::DType kvCache, rbe::DType weights) {
   if (running_) return false;
+  const bool f16 = weights == rbe::DType::F16;
+  std::shared_ptr<rbe::LoadedModel> copy = f16 ? copyOf(model) : nullptr;
+  if (!copy) releaseCopy();  // an f32 run, or another model: the old copy is not needed
+  if (copy) copy->model->set_kv_cache_dtype(kvCache);
   if (model && model->model) model->model->set_kv_cache_dtype(kvCache);
+  releaseCopyAfterRun_ = false;
   running_ = true;
   tokens_ = 0;
   stats_ = {};
@@ -48,15 +66,25 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
   auto cancel = cancel_;
   const std::string text = prompt.toStdString();
   // `this` outlives the worker: the destructor waits for it.
-  future_ = QtConcurrent::run(workbench::jobPool(), [this, model, text, params, cancel]() {
+  future_ = QtConcurrent::run(workbench::jobPool(), [this, model, copy, f16, kvCache, text, params, cancel]() {
     using Clock = std::chrono::steady_clock;
     QString error;
     enum class End { MaxTokens, EndOfText, Stopped, ContextFull } end = End::MaxTokens;
     std::string pending;
     int count = 0;
     Clock::time_point first{}, last{};
+    std::shared_ptr<rbe::LoadedModel> run = f16 ? copy : model, made;
     try {
       if (!model || !model->model) throw std::runtime_error(tr("No model is open.").toStdString());
+      if (f16 && !run) {
+        made = std::make_shared<rbe::LoadedModel>();
+        made->config = model->config;
+        made->tokenizer = model->tokenizer;
+        made->format = model->format;
+        made->model = model->model->inference_copy(rbe::DType::F16);
+        made->model->set_kv_cache_dtype(kvCache);
+        run = made;
+      }
       if (!model->tokenizer)
         throw std::runtime_error(
             tr("This model has no tokenizer (vocab.json and merges.txt are missing from its folder), so it cannot "
@@ -70,7 +98,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
       }
       const int32_t eot = tok.eot_id();
       rbe::generate(
-          *model->model, ids, params,
+          *run->model, ids, params,
           [&](int32_t token) {
             const auto now = Clock::now();
             if (count == 0) first = now;
@@ -117,8 +145,16 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
     const QString tail = QString::fromUtf8(pending.data(), qsizetype(pending.size()));
     QMetaObject::invokeMethod(
         this,
-        [this, st, tail, error]() {
+        [this, st, tail, error, model, made]() {
           if (!tail.isEmpty()) emit textGenerated(tail);
+          if (releaseCopyAfterRun_) {
+            copy_.reset();
+            copySource_.reset();
+            releaseCopyAfterRun_ = false;
+          } else if (made) {
+            copy_ = made;
+            copySource_ = model;
+          }
           stats_ = st;
           tokens_ = st.tokens;
           running_ = false;

@@ -27,10 +27,17 @@ class GenerationJob : public QObject {
 
   // Returns false (and emits nothing) when a run is already going. kvCache:
   // the storage of the run's KV cache (F32 or F16), set on the model here, on
-  // the GUI thread, before the worker builds the cache.
+  // the GUI thread, before the worker builds the cache. weights: F32 runs
+  // `model` as it is; F16 runs an f16 copy of it (GPT2Model::inference_copy),
+  // made on the worker by the first such run and kept for the next ones while
+  // the model is the same. A run with F32 weights frees the copy.
   bool start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt, const rbe::SamplingParams& params,
-             rbe::DType kvCache = rbe::DType::F32);
+             rbe::DType kvCache = rbe::DType::F32, rbe::DType weights = rbe::DType::F32);
   void stop();
+  // The f16 copy of `model`, when this job holds one (null otherwise).
+  std::shared_ptr<rbe::LoadedModel> copyOf(const std::shared_ptr<rbe::LoadedModel>& model) const;
+  // Frees the f16 copy (after the current run, if one is going).
+  void releaseCopy();
   bool isRunning() const { return running_; }
   int tokenCount() const { return tokens_; }  // tokens delivered so far on the GUI thread
   const Stats& stats() const { return stats_; }
@@ -44,6 +51,10 @@ class GenerationJob : public QObject {
   std::shared_ptr<std::atomic<bool>> cancel_;
   QFuture<void> future_;
   bool running_ = false;
+  // The f16 copy and the model it was made from; read and written on the GUI thread only.
+  std::shared_ptr<rbe::LoadedModel> copy_;
+  std::weak_ptr<rbe::LoadedModel> copySource_;
+  bool releaseCopyAfterRun_ = false;
   int tokens_ = 0;
   Stats stats_;
 };
