@@ -66,14 +66,17 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
   auto cancel = cancel_;
   const std::string text = prompt.toStdString();
   // `this` outlives the worker: the destructor waits for it.
-  future_ = QtConcurrent::run(workbench::jobPool(), [this, model, copy, f16, kvCache, text, params, cancel]() {
+  future_ = QtConcurrent::run(workbench::jobPool(), [this, model, copy, f16, kvCache, text, params,
+                                                     cancel]() mutable {
     using Clock = std::chrono::steady_clock;
     QString error;
     enum class End { MaxTokens, EndOfText, Stopped, ContextFull } end = End::MaxTokens;
     std::string pending;
     int count = 0;
     Clock::time_point first{}, last{};
-    std::shared_ptr<rbe::LoadedModel> run = f16 ? copy : model, made;
+    // The worker lets go of the f16 copy before it reports the end (below), so
+    // that a copy the GUI thread frees then is freed at once.
+    std::shared_ptr<rbe::LoadedModel> run = f16 ? std::move(copy) : model, made;
     try {
       if (!model || !model->model) throw std::runtime_error(tr("No model is open.").toStdString());
       if (f16 && !run) {
@@ -143,9 +146,10 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
                     : end == End::ContextFull ? tr("context full")
                                               : tr("maximum length reached");
     const QString tail = QString::fromUtf8(pending.data(), qsizetype(pending.size()));
+    run.reset();
     QMetaObject::invokeMethod(
         this,
-        [this, st, tail, error, model, made]() {
+        [this, st, tail, error, model, made = std::move(made)]() {
           if (!tail.isEmpty()) emit textGenerated(tail);
           if (releaseCopyAfterRun_) {
             copy_.reset();
