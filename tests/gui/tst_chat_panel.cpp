@@ -14,8 +14,8 @@
 #include "chat_panel.h"
 #include "codec/model_codec.h"
 #include "generate/generate.h"
-#include "nn/layers.h"
 #include "gui_test_util.h"
+#include "nn/layers.h"
 #include "sampling_form.h"
 #include "workbench_context.h"
 #include "workers/generation_job.h"
@@ -221,7 +221,7 @@ void TestChatPanel::generatesWithF16Weights() {
   QVERIFY(!job->copyOf(model_));
   QTRY_COMPARE(copy.use_count(), 1);  // only this test holds it now (the worker lets go as it ends)
 
-  // Another model opened: its copy is made anew, and the previous model's is freed.
+  // A copy again, then another model opened: the copy of the previous model is freed.
   panel.samplingForm()->setWeights(rbe::DType::F16);
   panel.generate();
   QVERIFY(done.wait(60000));
