@@ -22,10 +22,11 @@ QSpinBox* intBox(QWidget* parent, int lo, int hi) {
   return b;
 }
 
+// "f16" or anything else (f32), as the combo boxes' item data and the settings spell it.
+rbe::DType dtypeNamed(const QString& name) { return name == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32; }
+
 // A combo box's choice between f32 and f16 (item data "f32" / "f16").
-rbe::DType comboDtype(const QComboBox* box) {
-  return box->currentData().toString() == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32;
-}
+rbe::DType comboDtype(const QComboBox* box) { return dtypeNamed(box->currentData().toString()); }
 
 void setComboDtype(QComboBox* box, rbe::DType dtype) {
   box->setCurrentIndex(box->findData(dtype == rbe::DType::F16 ? QStringLiteral("f16") : QStringLiteral("f32")));
@@ -121,11 +122,8 @@ void SamplingForm::load(QSettings& s) {
   p.max_tokens = s.value(QStringLiteral("chat/maxTokens"), p.max_tokens).toInt();
   p.seed = s.value(QStringLiteral("chat/seed"), qulonglong(p.seed)).toULongLong();
   setParams(p);
-  auto dtype = [&s](const char* key) {
-    return s.value(QLatin1String(key)).toString() == QStringLiteral("f16") ? rbe::DType::F16 : rbe::DType::F32;
-  };
-  setWeights(dtype("chat/weights"));
-  setKvCache(dtype("chat/kvCache"));
+  setWeights(dtypeNamed(s.value(QStringLiteral("chat/weights")).toString()));
+  setKvCache(dtypeNamed(s.value(QStringLiteral("chat/kvCache")).toString()));
 }
 
 void SamplingForm::save(QSettings& s) const {

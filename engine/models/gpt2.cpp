@@ -104,13 +104,26 @@ std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, con
   }
 }
 
+namespace {
+
+// The compressed weight a Linear or an Embedding runs from (null: none, or another module).
+const std::shared_ptr<const nn::PackedMatrix>* packed_of(const nn::Module& m) {
+  if (const auto* lin = dynamic_cast<const nn::Linear*>(&m)) return &lin->packed();
+  if (const auto* emb = dynamic_cast<const nn::Embedding*>(&m)) return &emb->packed();
+  return nullptr;
+}
+
+void set_packed_of(nn::Module& m, std::shared_ptr<const nn::PackedMatrix> p) {
+  if (auto* lin = dynamic_cast<nn::Linear*>(&m)) lin->set_packed(std::move(p));
+  if (auto* emb = dynamic_cast<nn::Embedding*>(&m)) emb->set_packed(std::move(p));
+}
+
+}  // namespace
+
 std::unordered_set<std::string> GPT2Model::packed_weight_names() const {
   std::unordered_set<std::string> out;
-  for (const auto& [name, m] : named_modules()) {
-    const auto* lin = dynamic_cast<const nn::Linear*>(m.get());
-    const auto* emb = dynamic_cast<const nn::Embedding*>(m.get());
-    if ((lin && lin->packed()) || (emb && emb->packed())) out.insert(name + ".weight");
-  }
+  for (const auto& [name, m] : named_modules())
+    if (const auto* p = packed_of(*m); p && *p) out.insert(name + ".weight");
   return out;
 }
 
@@ -127,14 +140,13 @@ std::unique_ptr<GPT2Model> GPT2Model::inference_copy(DType matrices) const {
   // dense weights alone (uninitialised and untouched, as the loaders leave them).
   std::unordered_map<std::string, std::shared_ptr<nn::Module>> modules;
   for (auto& [name, m] : out->named_modules()) modules.emplace(name, m);
-  for (const auto& [name, m] : named_modules()) {
-    if (const auto* lin = dynamic_cast<const nn::Linear*>(m.get()); lin && lin->packed())
-      static_cast<nn::Linear&>(*modules.at(name)).set_packed(lin->packed());
-    else if (const auto* emb = dynamic_cast<const nn::Embedding*>(m.get()); emb && emb->packed())
-      static_cast<nn::Embedding&>(*modules.at(name)).set_packed(emb->packed());
-  }
+  std::unordered_set<std::string> packed;
+  for (const auto& [name, m] : named_modules())
+    if (const auto* p = packed_of(*m); p && *p) {
+      set_packed_of(*modules.at(name), *p);
+      packed.insert(name + ".weight");
+    }
   if (matrices != DType::F32) out->cast_matrices(matrices);
-  const std::unordered_set<std::string> packed = packed_weight_names();
   std::unordered_map<std::string, Tensor> params;
   for (auto& [name, t] : out->named_parameters()) params.emplace(name, t);
   for (const auto& [name, t] : named_parameters()) {

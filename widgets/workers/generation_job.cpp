@@ -56,9 +56,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
   const bool f16 = weights == rbe::DType::F16;
   std::shared_ptr<rbe::LoadedModel> copy = f16 ? copyOf(model) : nullptr;
   if (!copy) releaseCopy();  // an f32 run, or another model: the old copy is not needed
-  if (copy) copy->model->set_kv_cache_dtype(kvCache);
   if (model && model->model) model->model->set_kv_cache_dtype(kvCache);
-  releaseCopyAfterRun_ = false;
   running_ = true;
   tokens_ = 0;
   stats_ = {};
@@ -85,9 +83,10 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
         made->tokenizer = model->tokenizer;
         made->format = model->format;
         made->model = model->model->inference_copy(rbe::DType::F16);
-        made->model->set_kv_cache_dtype(kvCache);
         run = made;
       }
+      // The copy is this job's alone, and only one run goes at a time.
+      if (run != model) run->model->set_kv_cache_dtype(kvCache);
       if (!model->tokenizer)
         throw std::runtime_error(
             tr("This model has no tokenizer (vocab.json and merges.txt are missing from its folder), so it cannot "
@@ -151,17 +150,16 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
         this,
         [this, st, tail, error, model, made = std::move(made)]() {
           if (!tail.isEmpty()) emit textGenerated(tail);
+          running_ = false;
           if (releaseCopyAfterRun_) {
-            copy_.reset();
-            copySource_.reset();
             releaseCopyAfterRun_ = false;
+            releaseCopy();
           } else if (made) {
             copy_ = made;
             copySource_ = model;
           }
           stats_ = st;
           tokens_ = st.tokens;
-          running_ = false;
           emit finished(error.isEmpty(), error.isEmpty() ? st.stopReason : error);
         },
         Qt::QueuedConnection);
