@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tensor/atomic_file.h"
+#include "autodiff/node.h"
 #include "gguf_test_util.h"
 #include "io/gguf.h"
 #include "io/gguf_export.h"
@@ -324,6 +325,39 @@ TEST_F(GgufTest, ImportsWhatItExports) {
     ADD_FAILURE();
   } catch (const gguf::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("gpt2.embedding_length' is missing"), std::string::npos) << e.what();
+  }
+}
+
+// Imported for f16 inference: the matrices go straight from the file's dtype
+// to f16, with the values and storage that the f32 import cast afterwards has.
+TEST_F(GgufTest, ImportsStraightToF16) {
+  if (!fs::exists(gpt2_data("encoder.json"))) GTEST_SKIP() << "no GPT-2 tokenizer files in " << RBE_SHARED_DIR;
+  GPT2Tokenizer tok = GPT2Tokenizer::from_files(gpt2_data("encoder.json"), gpt2_data("vocab.bpe"));
+  for (bool tied : {true, false}) {
+    for (DType file : {DType::F32, DType::F16}) {
+      SCOPED_TRACE(std::string(tied ? "tied " : "untied ") + dtype_name(file));
+      GPT2Model model(tiny_gpt2(tied), 13);
+      model.eval();
+      GgufExportOptions opt;
+      opt.dtype = file;
+      export_gguf(path("m.gguf"), model, &tok, opt);
+      GgufModel cast = import_gguf(path("m.gguf"));
+      cast.model->cast_matrices(DType::F16);
+      GgufImportOptions f16;
+      f16.matrices = DType::F16;
+      GgufModel direct = import_gguf(path("m.gguf"), f16);
+      auto a = cast.model->named_parameters(), b = direct.model->named_parameters();
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(b[i].second.dtype(), a[i].second.dim() >= 2 ? DType::F16 : DType::F32) << b[i].first;
+        EXPECT_EQ(b[i].second.dtype(), a[i].second.dtype()) << b[i].first;
+        EXPECT_EQ(a[i].second.to_vector(), b[i].second.to_vector()) << a[i].first;
+      }
+      NoGradGuard no_grad;
+      std::vector<int32_t> ids = tok.encode("Straight to half precision.");
+      Tensor x = Tensor::from_vector(ids, {1, int64_t(ids.size())});
+      EXPECT_EQ(cast.model->forward(x).to_vector(), direct.model->forward(x).to_vector());
+    }
   }
 }
 

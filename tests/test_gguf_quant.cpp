@@ -238,6 +238,26 @@ TEST_F(GgufQuantTest, ExportsEncodedBlocksAndReadsThemBack) {
         EXPECT_EQ(pm->bytes(), int64_t(f.info(gguf_tensor_name(name + ".weight")).nbytes)) << name;
       }
       EXPECT_EQ(n_packed, 2 * 4 + 1 + (tied ? 0 : 1));  // the tied head runs from wte
+
+      // Loaded for f16 inference: the packed layers as before, their unused
+      // dense weights left alone (f32, never written), the rest f16.
+      LoadedModel half = codec::load_any_model(p, DType::F16);
+      for (auto& [name, m] : half.model->named_modules()) {
+        const bool is_packed = [&] {
+          if (auto* lin = dynamic_cast<nn::Linear*>(m.get())) return lin->packed() != nullptr;
+          auto* emb = dynamic_cast<nn::Embedding*>(m.get());
+          return emb && name == "wte" && emb->packed() != nullptr;
+        }();
+        for (auto& [pname, t] : m->named_parameters()) {
+          if (pname != "weight" || t.dim() != 2) continue;
+          EXPECT_EQ(t.dtype(), is_packed ? DType::F32 : DType::F16) << name;
+        }
+      }
+      packed.model->cast_matrices(DType::F16);
+      NoGradGuard no_grad;
+      std::vector<int32_t> ids = tok.encode("Packed, then half.");
+      Tensor x = Tensor::from_vector(ids, {1, int64_t(ids.size())});
+      EXPECT_EQ(half.model->forward(x).to_vector(), packed.model->forward(x).to_vector());
     }
   }
 }

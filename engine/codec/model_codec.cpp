@@ -311,14 +311,16 @@ LoadedModel load_any_model(const std::string& path, DType matrices) {
     std::string ext = fs::path(path).extension().string();
     for (char& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     if (ext != ".gguf") return load_model(path, matrices);
-    GgufModel g = import_gguf(path, {pack_gguf_matrix});
+    GgufModel g = import_gguf(path, {pack_gguf_matrix, matrices});
     m.config = g.config;
     m.model = std::move(g.model);
     m.tokenizer = std::move(g.tokenizer);
     m.format = "gguf";
     m.model->eval();
   }
-  if (matrices != DType::F32) m.model->cast_matrices(matrices);  // the dense ones; packed layers stay packed
+  // The dense matrices of an .rbe file (wpe, raw ones) were filled as f32; a
+  // GGUF's already have their dtype (nothing left to cast). Packed layers stay packed.
+  if (matrices != DType::F32) m.model->cast_matrices(matrices);
   return m;
 }
 

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +12,7 @@
 #include "io/gguf_blocks.h"
 #include "io/gguf_export.h"
 #include "nn/layers.h"
+#include "tensor/ops.h"
 
 namespace rbe {
 
@@ -111,7 +114,11 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
   for (auto& [name, m] : out.model->named_modules())
     if (dynamic_cast<nn::Linear*>(m.get()) || (name == "wte" && dynamic_cast<nn::Embedding*>(m.get())))
       packable[name + ".weight"] = m.get();
+  // First the packed layers, so that the cast below leaves their dense
+  // weights (never read) uninitialised; then the dense parameters, converted
+  // straight from the file's dtype to theirs, with no f32 copy of an f16 file.
   std::set<std::string> used;
+  std::vector<std::pair<Tensor, std::string>> dense;  // parameter, GGUF tensor
   for (auto& [name, p] : out.model->named_parameters()) {
     const std::string g = gguf_tensor_name(name);
     const gguf::TensorInfo& info = f.info(g);
@@ -132,8 +139,12 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
         continue;
       }
     }
-    Tensor src = f.tensor(g).to(DType::F32).contiguous();
-    std::memcpy(p.data<float>(), src.data<float>(), size_t(p.numel()) * sizeof(float));
+    dense.emplace_back(p, g);
+  }
+  if (options.matrices != DType::F32) out.model->cast_matrices(options.matrices);
+  for (auto& [p, g] : dense) {
+    Tensor dst = p;  // the cast above replaced the storage behind this handle
+    ops::copy_(dst, f.tensor(g));  // converts from the file's dtype (Q8_0 / Q4_0: decoded)
   }
   if (c.tie_word_embeddings) used.insert("output.weight");
   for (auto& t : f.tensors())

@@ -4,7 +4,7 @@
 // and Q4_0 tensors) -> ModelConfig, GPT2Model and GPT2Tokenizer.
 // output.weight equal to token_embd.weight (or absent) gives a tied model.
 //
-// Q8_0 / Q4_0 matrices are decoded to F32 parameters, or, with
+// Q8_0 / Q4_0 matrices are decoded to dense parameters, or, with
 // GgufImportOptions::pack, attached to their Linear / token embedding as
 // packed matrices that run straight from the file's blocks (io/ cannot make
 // one itself: codec::make_packed does; codec::load_any_model passes it).
@@ -42,6 +42,9 @@ struct GgufImportOptions {
   // Linear weight and token embedding, whose dense parameter is then left
   // unset (never read: the layer runs from the packed matrix).
   std::function<std::shared_ptr<const nn::PackedMatrix>(const GgufQuantizedMatrix&)> pack;
+  // The dtype of the dense matrices (GPT2Model::cast_matrices), converted
+  // straight from the file's: F16 loads an F16 file with no f32 copy.
+  DType matrices = DType::F32;
 };
 
 // Throws gguf::FormatError (io/gguf.h) naming the file and the key or tensor
