@@ -188,7 +188,9 @@ BenchModel build_model(const Args& a, const std::string& codec_name) {
   }
   b.model->eval();
   const std::string dtype = codec_name == "f16" || codec_name == "f32" ? codec_name : a.dtype;
-  if (dtype == "f16") b.model->cast_parameters(DType::F16);  // the matrices still dense (packed ones are not parameters' storage)
+  // A --model was loaded with f16 matrices already (load_any_model); casting it
+  // again would convert the unused dense weights of its packed layers.
+  if (dtype == "f16" && a.model.empty()) b.model->cast_matrices(DType::F16);
   b.form = dtype;
   for (const auto& [name, mod] : b.model->named_modules())
     if (auto* lin = dynamic_cast<nn::Linear*>(mod.get()); lin && lin->packed()) {

@@ -83,6 +83,39 @@ TEST(InferenceF16, SmallConvertedMatricesShareOneBuffer) {
   EXPECT_TRUE(shared);
 }
 
+// A matrix of 2 MiB or more gets a buffer of its own when values are
+// converted (the heap can reuse its freed original). A loader's model
+// (for_loading: nothing written yet) has every matrix in one buffer, in order,
+// so that no 2 MiB page is left part empty at a matrix's end.
+TEST(InferenceF16, LoadersMatricesShareOneBufferBigOnesToo) {
+  ModelConfig c = small_config();
+  c.vocab_size = 4096;
+  c.n_embd = 256;  // wte: 4096 x 256 f16 = 2 MiB
+  GPT2Model converted(c, 3);
+  converted.cast_parameters(DType::F16);
+  std::unique_ptr<GPT2Model> loaded = GPT2Model::for_loading(c, "test", DType::F16);
+  std::shared_ptr<rbe::Storage> first;
+  int64_t end = 0;  // elements
+  for (auto& [name, t] : loaded->named_parameters()) {
+    if (t.dim() < 2) {
+      EXPECT_EQ(t.dtype(), DType::F32) << name;
+      continue;
+    }
+    EXPECT_EQ(t.dtype(), DType::F16) << name;
+    if (!first) first = t.storage();
+    EXPECT_EQ(t.storage(), first) << name;
+    EXPECT_GE(t.offset(), end) << name;
+    end = t.offset() + t.numel();
+  }
+  EXPECT_LE(end * 2, int64_t(first->nbytes()));
+  std::shared_ptr<rbe::Storage> wte, rest;
+  for (auto& [name, t] : converted.named_parameters()) {
+    if (t.dim() < 2) continue;
+    (name == "wte.weight" ? wte : rest) = t.storage();
+  }
+  EXPECT_NE(wte, rest);
+}
+
 TEST(InferenceF16, CachedLogitsMatchF32) {
   GPT2Model ref(small_config(), 11), rounded(small_config(), 11), half(small_config(), 11);
   ref.eval(), rounded.eval(), half.eval();

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -244,4 +245,35 @@ TEST_F(SafetensorsTest, RandomDamageIsRejectedOrReadsBack) {
   }
   EXPECT_GT(rejected, 200);
   std::printf("random damage: %d rejected, %d read back\n", rejected, read);
+}
+
+// A loader that has copied a tensor gives back its mapped pages: the process's
+// file-backed resident memory drops, and the tensor still reads back whole.
+TEST_F(SafetensorsTest, ReleaseDropsPagesAndTheDataReadsBack) {
+  auto rss_file_kb = [] {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
+    return -1L;
+  };
+  const int64_t n = 4 << 20;  // 16 MiB of f32
+  Tensor w = Tensor::empty({n}, DType::F32);
+  for (int64_t i = 0; i < n; ++i) w.data<float>()[i] = float(i % 1000003);
+  st::save(path("w.safetensors"), {{"w", w}});
+  w = Tensor();
+  st::File f = st::File::open(path("w.safetensors"));
+  auto sum = [&] {
+    Tensor t = f.tensor("w");
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += t.data<float>()[i];
+    return s;
+  };
+  const double expected = sum();  // every page of the tensor now mapped in
+  const long before = rss_file_kb();
+  if (before < 0) GTEST_SKIP() << "no RssFile in /proc/self/status";
+  f.release("w");
+  const long after = rss_file_kb();
+  EXPECT_LT(after, before - 12 * 1024) << "RssFile " << before << " -> " << after << " kB";
+  EXPECT_EQ(sum(), expected);
 }

@@ -57,6 +57,8 @@ void load_weights(GPT2Model& model, const std::string& path) {
                             ", expected a float type");
     Tensor dst = param;
     ops::copy_(dst, src);
+    src = Tensor();
+    file.release(name);  // so that the file's pages and the model's do not add up
     used.insert(name);
   }
   for (auto& info : file.tensors())

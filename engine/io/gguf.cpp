@@ -513,6 +513,11 @@ TensorBytes File::bytes(const std::string& name) const {
   return {base_ + data_offset_ + t.offset, t.nbytes};
 }
 
+void File::release(const std::string& name) const {
+  const TensorBytes b = bytes(name);
+  io::release_pages(b.data, b.size);
+}
+
 Tensor File::tensor(const std::string& name) const {
   const TensorInfo& t = info(name);
   uint8_t* p = const_cast<uint8_t*>(base_) + data_offset_ + t.offset;

@@ -165,6 +165,9 @@ class File {
   // The tensor's stored bytes (inside the mapping; keepalive() keeps them valid).
   TensorBytes bytes(const std::string& name) const;
   std::shared_ptr<const void> keepalive() const { return mapping_; }
+  // Drops the tensor's mapped pages from memory (io::release_pages), for a
+  // loader that has copied it and keeps no view of it.
+  void release(const std::string& name) const;
 
  private:
   std::string path_;

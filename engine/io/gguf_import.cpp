@@ -99,6 +99,10 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
   if (embd.dims.size() != 2) throw fail("tensor 'token_embd.weight' must have 2 dimensions");
   c.vocab_size = embd.dims[1];
   c.tie_word_embeddings = !f.contains("output.weight") || same_tensor(f, "output.weight", "token_embd.weight");
+  if (f.contains("output.weight")) {  // both were read whole: not yet in memory for the model's sake
+    f.release("output.weight");
+    f.release("token_embd.weight");
+  }
   try {
     c.validate();
   } catch (const ConfigError& e) {
@@ -141,10 +145,12 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
     }
     dense.emplace_back(p, g);
   }
-  if (options.matrices != DType::F32) out.model->cast_matrices(options.matrices);
+  if (options.matrices != DType::F32)
+    out.model->cast_matrices(options.matrices, nn::Module::CastValues::Uninitialised);  // each is filled below
   for (auto& [p, g] : dense) {
     Tensor dst = p;  // the cast above replaced the storage behind this handle
     ops::copy_(dst, f.tensor(g));  // converts from the file's dtype (Q8_0 / Q4_0: decoded)
+    f.release(g);                  // so that the file's pages and the model's do not add up
   }
   if (c.tie_word_embeddings) used.insert("output.weight");
   for (auto& t : f.tensors())

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,30 +33,44 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // attn.bias (the causal mask) and attn.masked_bias are buffers, not weights.
 bool is_buffer(const std::string& name) { return ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias"); }
 
-// src [in, out] (any float dtype) -> dst [out, in] F32, in cache-sized tiles
-// (an F16 dst: through an F32 copy, converted in bulk).
+// Rows [o0, o1) of dst [out, in] from src [in, out], in cache-sized tiles;
+// row o goes to d + (o - o0) * in.
+template <class T>
+void transpose_rows(const T* s, int64_t in, int64_t out, int64_t o0, int64_t o1, T* d) {
+  constexpr int64_t B = 64;
+  for (int64_t i0 = 0; i0 < in; i0 += B)
+    for (int64_t i = i0; i < std::min(in, i0 + B); ++i)
+      for (int64_t o = o0; o < o1; ++o) d[(o - o0) * in + i] = s[i * out + o];
+}
+
+// src [in, out] (any float dtype) -> dst [out, in] F32 or F16, blocks of rows
+// over the threads (each writes its own rows). F16 from F16 moves the bits; F16
+// from another dtype goes through a small F32 scratch per block, converted in
+// bulk: an F32 copy of the whole matrix, freed to the heap, would stay in the
+// process's memory after loading.
 void transpose_into(Tensor& dst, const Tensor& src) {
-  if (dst.dtype() == DType::F16 && dst.is_contiguous()) {
-    Tensor f32 = Tensor::empty(dst.shape(), DType::F32);
-    transpose_into(f32, src);
-    ops::copy_(dst, f32);
-    return;
-  }
-  if (dst.dtype() != DType::F32 || !dst.is_contiguous()) {
+  const bool f16 = dst.dtype() == DType::F16;
+  if ((dst.dtype() != DType::F32 && !f16) || !dst.is_contiguous()) {
     ops::copy_(dst, ops::transpose(src, 0, 1));
     return;
   }
-  Tensor s = src.to(DType::F32).contiguous();
+  const bool bits = f16 && src.dtype() == DType::F16;
+  Tensor s = bits ? src.contiguous() : src.to(DType::F32).contiguous();
   const int64_t in = s.shape()[0], out = s.shape()[1];
-  const float* ps = s.data<float>();
-  float* pd = dst.data<float>();
   constexpr int64_t B = 64;
-  // Blocks of output rows over the threads (each writes its own rows).
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, (out + B - 1) / B), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t o0 = r.begin() * B; o0 < std::min(out, r.end() * B); o0 += B)
-      for (int64_t i0 = 0; i0 < in; i0 += B)
-        for (int64_t i = i0; i < std::min(in, i0 + B); ++i)
-          for (int64_t o = o0; o < std::min(out, o0 + B); ++o) pd[o * in + i] = ps[i * out + o];
+    std::vector<float> scratch(f16 && !bits ? size_t(B * in) : 0);
+    for (int64_t o0 = r.begin() * B; o0 < std::min(out, r.end() * B); o0 += B) {
+      const int64_t o1 = std::min(out, o0 + B);
+      if (bits) {
+        transpose_rows(s.data<uint16_t>(), in, out, o0, o1, dst.data<uint16_t>() + o0 * in);
+      } else if (f16) {
+        transpose_rows(s.data<float>(), in, out, o0, o1, scratch.data());
+        f32_to_f16_n(scratch.data(), dst.data<uint16_t>() + o0 * in, (o1 - o0) * in);
+      } else {
+        transpose_rows(s.data<float>(), in, out, o0, o1, dst.data<float>() + o0 * in);
+      }
+    }
   });
 }
 
@@ -195,6 +210,8 @@ void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights) {
     Tensor dst = param;
     if (conv) transpose_into(dst, src);
     else ops::copy_(dst, src);
+    src = Tensor();
+    weights.release(fname);  // so that the file's pages and the model's do not add up
     used.insert(pname);
   }
 

@@ -18,4 +18,12 @@ struct MappedFile {
 // <reason>", "not a regular file" or "cannot map file: <reason>".
 bool map_file(const std::string& path, MappedFile& out, std::string& error);
 
+// Gives back this process's pages of [p, p + n) inside a mapping (the whole
+// pages in that range): they stop counting towards its resident memory, and a
+// later read maps them again from the file. A change made in memory to those
+// pages is lost, so a loader calls it only for bytes it has copied and keeps
+// no view of. Lets a loader converting a big file tensor by tensor peak at
+// about the model's memory instead of the model's plus the file's.
+void release_pages(const void* p, uint64_t n);
+
 }  // namespace rbe::io

@@ -284,6 +284,11 @@ const TensorInfo& ShardedFile::info(const std::string& name) const { return shar
 const std::string& ShardedFile::file_of(const std::string& name) const { return shard(name).path(); }
 Tensor ShardedFile::tensor(const std::string& name) const { return shard(name).tensor(name); }
 
+void File::release(const std::string& name) const {
+  const TensorInfo& ti = info(name);
+  io::release_pages(data_ + ti.begin, ti.end - ti.begin);
+}
+
 std::string save_sharded(const std::string& dir, const std::string& stem,
                          const std::vector<std::pair<std::string, Tensor>>& tensors, uint64_t max_shard_bytes,
                          const Metadata& metadata) {

@@ -55,6 +55,9 @@ class File {
   // A view of the mapped data (copied only when the data is misaligned for
   // its dtype). The view keeps the mapping alive.
   Tensor tensor(const std::string& name) const;
+  // Drops the tensor's mapped pages from memory (io::release_pages), for a
+  // loader that has copied it and keeps no view of it.
+  void release(const std::string& name) const;
 
  private:
   std::string path_;
@@ -87,6 +90,7 @@ class ShardedFile {
   const TensorInfo& info(const std::string& name) const;       // throws FormatError if absent
   const std::string& file_of(const std::string& name) const;   // path of the shard holding it
   Tensor tensor(const std::string& name) const;
+  void release(const std::string& name) const { shard(name).release(name); }
 
  private:
   const File& shard(const std::string& name) const;

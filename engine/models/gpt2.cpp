@@ -92,8 +92,8 @@ std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, con
       nn::SkipInitGuard no_init;
       model = std::make_unique<GPT2Model>(config);
     }
-    // The f32 storage was never written, so casting costs no f32 copy.
-    if (matrices != DType::F32) model->cast_parameters(matrices);
+    // The f32 storage was never written: nothing to convert, and its pages cost nothing.
+    if (matrices != DType::F32) model->cast_parameters(matrices, {}, CastValues::Uninitialised);
     return model;
   } catch (const ConfigError& e) {
     throw ConfigError(source + ": " + e.what());
@@ -127,11 +127,10 @@ std::unordered_set<std::string> GPT2Model::packed_weight_names() const {
   return out;
 }
 
-int64_t GPT2Model::cast_matrices(DType dtype) {
+int64_t GPT2Model::cast_matrices(DType dtype, CastValues values) {
   const std::unordered_set<std::string> packed = packed_weight_names();
-  return cast_parameters(dtype, [&](const std::string& name, const Tensor& t) {
-    return t.dim() >= 2 && !packed.count(name);
-  });
+  return cast_parameters(
+      dtype, [&](const std::string& name, const Tensor& t) { return t.dim() >= 2 && !packed.count(name); }, values);
 }
 
 std::unique_ptr<GPT2Model> GPT2Model::inference_copy(DType matrices) const {
@@ -146,7 +145,7 @@ std::unique_ptr<GPT2Model> GPT2Model::inference_copy(DType matrices) const {
       set_packed_of(*modules.at(name), *p);
       packed.insert(name + ".weight");
     }
-  if (matrices != DType::F32) out->cast_matrices(matrices);
+  if (matrices != DType::F32) out->cast_matrices(matrices, CastValues::Uninitialised);  // every one is copied below
   std::unordered_map<std::string, Tensor> params;
   for (auto& [name, t] : out->named_parameters()) params.emplace(name, t);
   for (const auto& [name, t] : named_parameters()) {

@@ -27,7 +27,8 @@ class GPT2Model : public nn::Module {
   // left uninitialised (nn::SkipInitGuard), and a bad config or a failed
   // allocation throws ConfigError naming `source` (the file the config came
   // from). `matrices` F16: the matrices are f16 from the start
-  // (Module::cast_parameters), for a model loaded for inference in f16.
+  // (Module::cast_parameters, in one buffer), for a model loaded for
+  // inference in f16.
   static std::unique_ptr<GPT2Model> for_loading(const ModelConfig& config, const std::string& source,
                                                 DType matrices = DType::F32);
 
@@ -36,8 +37,9 @@ class GPT2Model : public nn::Module {
   // Converts the dense matrices (Module::cast_parameters' default set: Linear
   // and embedding weights) to `dtype`, leaving out the dense weights of packed
   // layers: they are never read, and converting them would only fill memory.
-  // Returns how many tensors were converted.
-  int64_t cast_matrices(DType dtype);
+  // Returns how many tensors were converted. values: as cast_parameters'
+  // (Uninitialised for matrices never written, as for_loading leaves them).
+  int64_t cast_matrices(DType dtype, CastValues values = CastValues::Convert);
 
   // A second model for inference with the same weights, its dense matrices
   // stored as `matrices` (F32 or F16, exactly as cast_matrices converts them;

@@ -37,7 +37,7 @@ int64_t Module::parameter_count() const {
   return n;
 }
 
-int64_t Module::cast_parameters(DType dtype, const ParamFilter& filter) {
+int64_t Module::cast_parameters(DType dtype, const ParamFilter& filter, CastValues values) {
   std::unordered_set<TensorImpl*> seen;
   std::vector<Tensor> todo;
   for (auto& [name, t] : named_parameters()) {
@@ -49,19 +49,25 @@ int64_t Module::cast_parameters(DType dtype, const ParamFilter& filter) {
   // Converted tensors under 2 MiB share one buffer (Tensor::empty_group): a
   // token streams them all, and on 2 MiB pages the small ones (the 124M
   // model's 768x768 f16 projections) read as fast as the big ones, which get
-  // such pages on their own. (Grouping the big ones too would only raise the
-  // peak memory: their f32 originals, freed to the heap, could not be reused.)
-  auto is_small = [&](const Tensor& t) { return size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes; };
-  std::vector<Shape> small_shapes;
+  // such pages on their own. Grouping the big ones too would raise the peak
+  // memory when the values are converted: their f32 originals, freed to the
+  // heap, could not be reused. Unwritten originals cost no memory.
+  const bool convert = values == CastValues::Convert;
+  auto grouped = [&](const Tensor& t) {
+    return !convert || size_t(t.numel()) * dtype_size(dtype) < kHugePageBytes;
+  };
+  std::vector<Shape> group_shapes;
   for (const Tensor& t : todo)
-    if (is_small(t)) small_shapes.push_back(t.shape());
-  std::vector<Tensor> small = Tensor::empty_group(small_shapes, dtype);
-  size_t next_small = 0;
+    if (grouped(t)) group_shapes.push_back(t.shape());
+  std::vector<Tensor> group = Tensor::empty_group(group_shapes, dtype);
+  size_t next = 0;
   for (const Tensor& t : todo) {
-    Tensor c = t.detach().to(dtype).contiguous();
-    if (is_small(t)) {
-      ops::copy_(small[next_small], c);  // same dtype: a plain copy
-      c = small[next_small++];
+    Tensor c;
+    if (grouped(t)) {
+      c = group[next++];
+      if (convert) ops::copy_(c, t.detach());  // into its place: no temporary copy
+    } else {
+      c = t.detach().to(dtype).contiguous();
     }
     TensorImpl* impl = t.impl();
     impl->storage = c.storage();
