@@ -223,6 +223,9 @@ void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights) {
     if (head.shape() != wte.shape() ||
         std::memcmp(head.raw_data(), wte.raw_data(), size_t(wte.numel()) * sizeof(float)) != 0)
       throw HfError(where(fname) + " differs from wte.weight but config.json says tie_word_embeddings: true");
+    head = wte = Tensor();
+    weights.release(fname);
+    weights.release(by_key["wte.weight"]);
     used.insert("lm_head.weight");
   }
   for (auto& [key, fname] : by_key)
