@@ -10,6 +10,7 @@
 #include "codec/fixed_rate.h"
 #include "codec/metrics.h"
 #include "codec/rbe_entropy.h"
+#include "io/mapped_file.h"
 #include "tensor/dtype.h"
 
 namespace rbe::codec {
@@ -232,25 +233,27 @@ Tensor decode(const EncodedTensor& e) {
   return out;
 }
 
-namespace {
-// Keeps the encoding alive beside a dense matrix decoded from it.
-class OwningDense : public DensePacked {
- public:
-  OwningDense(std::shared_ptr<const EncodedTensor> e, const float* W, bool half, std::string fmt)
-      : DensePacked(e->rows, e->cols, W, half, std::move(fmt)), e_(std::move(e)) {}
-
- private:
-  std::shared_ptr<const EncodedTensor> e_;
-};
-}  // namespace
-
 std::shared_ptr<nn::PackedMatrix> make_packed(std::shared_ptr<const EncodedTensor> e) {
   if (!e) throw std::invalid_argument("make_packed: null encoding");
   if (is_fixed(*e)) return make_packed_fixed(std::move(e));
-  const Tensor W = decode(*e);
-  const bool half = e->codec != "f32";
-  const std::string fmt = e->codec == "rbe" ? "rbe-entropy" : e->codec;
-  return std::make_shared<OwningDense>(e, W.data<float>(), half, fmt);
+  if (e->rows <= 0 || e->cols <= 0) throw std::runtime_error("make_packed: bad shape");
+  Tensor w;
+  if (is_dense(e->codec)) {  // the payload is the matrix: copied as it is, nothing converted
+    const DType dtype = e->codec == "f16" ? DType::F16 : DType::F32;
+    const int64_t need = e->rows * e->cols * int64_t(dtype_size(dtype));
+    if (!e->data || e->size != need)
+      throw std::runtime_error(e->codec + " payload: expected " + std::to_string(need) + " bytes, got " +
+                               std::to_string(e->size));
+    w = Tensor::empty({e->rows, e->cols}, dtype);
+    std::memcpy(w.raw_data(), e->data, size_t(need));
+  } else {
+    w = decode(*e).to(DType::F16);  // rbe entropy: decoded once, kept as f16 (its error is far above f16's)
+  }
+  // A payload in a file's mapping (EncodedTensor::keepalive) is not read
+  // again for inference: give its pages back, so that the file's and the
+  // copy's do not add up while a model loads.
+  if (e->keepalive && e->owned.empty()) io::release_pages(e->data, uint64_t(e->size));
+  return std::make_shared<DensePacked>(std::move(w), is_dense(e->codec) ? e->codec : "rbe-entropy");
 }
 
 }  // namespace rbe::codec

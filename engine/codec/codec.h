@@ -94,7 +94,7 @@ struct EncodedTensor {
   std::vector<uint8_t> owned;           // payload when owned
   const uint8_t* data = nullptr;        // payload start (owned.data() or mapped)
   int64_t size = 0;                     // payload bytes
-  std::shared_ptr<const void> keepalive;  // keeps a mapped payload alive
+  std::shared_ptr<const void> keepalive;  // keeps a mapped payload alive (set only for one: a file's, never written)
   void set_owned(std::vector<uint8_t> bytes);  // owned = bytes; data/size follow
 };
 
@@ -119,8 +119,9 @@ Tensor decode(const EncodedTensor& e);
 void decode_rows(const EncodedTensor& e, int64_t r0, int64_t r1, float* out);
 
 // A PackedMatrix running straight from `e` (fused kernels) for q8_0, q4_0 and
-// rbe fixed; for rbe entropy, f16 and f32: decodes once and returns a dense
-// (f16) PackedMatrix. The result keeps `e`'s payload alive.
+// rbe fixed, which keeps `e`'s payload alive; for f16 and f32, a dense
+// PackedMatrix with a copy of the payload, and for rbe entropy, the decoded
+// matrix as f16 (codec/dense_packed.h), which need `e` no more.
 std::shared_ptr<nn::PackedMatrix> make_packed(std::shared_ptr<const EncodedTensor> e);
 
 }  // namespace rbe::codec

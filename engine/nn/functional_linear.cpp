@@ -2,6 +2,7 @@
 #include "autodiff/node.h"
 #include "nn/functional.h"
 #include "nn/kernel_util.h"
+#include "nn/linear_forward.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemm_split.h"
@@ -29,27 +30,6 @@ float fill_rows_with_bias(float* out, const float* bias, int64_t N, int64_t OC) 
   return 1.f;
 }
 
-// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC]. `graph`: the step
-// records a graph (training), whose backward runs the SGEMM; the forward
-// does too, so that a training step's numbers do not depend on the CPU.
-// Inference takes the split AMX tiles where the CPU has them (gemm_split.h:
-// as accurate as the SGEMM, 1.4-1.8x its speed on a prompt's products).
-void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC,
-                    int64_t OC, bool graph) {
-  if (N == 0) return;
-  if (N == 1) {  // batch-1 decoding: a bandwidth-bound GEMV streams the weight once
-    kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
-    return;
-  }
-  if (N <= kMultiGemvMaxRows) {  // batched decoding: still one pass over the weight
-    kernels::sgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
-    return;
-  }
-  const float beta = fill_rows_with_bias(out, bias, N, OC);
-  if (!graph && kernels::gemm_f32w_tiles(N, OC, IC, inp, IC, weight, IC, beta, out, OC)) return;
-  kernels::sgemm(false, true, N, OC, IC, 1.f, inp, IC, weight, IC, beta, out, OC);
-}
-
 // dbias[OC] = sum over rows of dout[N, OC]; parallel over column blocks (no races).
 void column_sums(float* dbias, const float* dout, int64_t N, int64_t OC) {
   constexpr int64_t kCols = 64;
@@ -65,22 +45,6 @@ void column_sums(float* dbias, const float* dout, int64_t N, int64_t OC) {
       for (int64_t c = c0; c < c1; ++c) dbias[c] = float(acc[c - c0]);
     }
   });
-}
-
-// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC] with f16 weights, converted on the fly.
-void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t N,
-                        int64_t IC, int64_t OC) {
-  if (N == 0) return;
-  if (N == 1) {
-    kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
-    return;
-  }
-  if (N <= kMultiGemvMaxRows) {
-    kernels::hgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
-    return;
-  }
-  const float beta = fill_rows_with_bias(out, bias, N, OC);
-  kernels::gemm_f16w(N, OC, IC, inp, IC, weight, IC, beta, out, OC);
 }
 
 // F16 weights come from Module::cast_parameters: inference only, no graph.
@@ -102,6 +66,44 @@ Tensor linear_f16(const Tensor& x, const Tensor& weight, const Tensor& bias, int
 }
 
 }  // namespace
+
+// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC]. `graph`: the step
+// records a graph (training), whose backward runs the SGEMM; the forward
+// does too, so that a training step's numbers do not depend on the CPU.
+// Inference takes the split AMX tiles where the CPU has them (gemm_split.h:
+// as accurate as the SGEMM, 1.4-1.8x its speed on a prompt's products).
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC,
+                    int64_t OC, bool graph) {
+  if (N == 0) return;
+  if (N == 1) {  // batch-1 decoding: a bandwidth-bound GEMV streams the weight once
+    kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
+    return;
+  }
+  if (N <= kMultiGemvMaxRows) {  // batched decoding: still one pass over the weight
+    kernels::sgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
+    return;
+  }
+  const float beta = fill_rows_with_bias(out, bias, N, OC);
+  if (!graph && kernels::gemm_f32w_tiles(N, OC, IC, inp, IC, weight, IC, beta, out, OC)) return;
+  kernels::sgemm(false, true, N, OC, IC, 1.f, inp, IC, weight, IC, beta, out, OC);
+}
+
+// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T + bias[OC] with f16 weights, converted on the fly.
+void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t N,
+                        int64_t IC, int64_t OC) {
+  if (N == 0) return;
+  if (N == 1) {
+    kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
+    return;
+  }
+  if (N <= kMultiGemvMaxRows) {
+    kernels::hgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
+    return;
+  }
+  const float beta = fill_rows_with_bias(out, bias, N, OC);
+  kernels::gemm_f16w(N, OC, IC, inp, IC, weight, IC, beta, out, OC);
+}
+
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const char* op = "linear";
