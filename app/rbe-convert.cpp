@@ -85,9 +85,7 @@ hf::TokenizerFiles tokenizer_files(const LoadedModel& m, const std::string& in) 
 // Our checkpoint layout: weights by our names in the chosen dtype, config, tokenizer files.
 void write_rbe(const LoadedModel& m, const std::string& in, const std::string& out, DType dtype) {
   fs::create_directories(out);
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& [name, t] : m.model->named_parameters()) tensors.emplace_back(name, t.to(dtype));
-  safetensors::save(join(out, "model.safetensors"), tensors, {{"format", "pt"}});
+  safetensors::save(join(out, "model.safetensors"), m.model->named_parameters(), {{"format", "pt"}}, dtype);
   m.config.save(join(out, "config.json"));
   if (auto* ch = dynamic_cast<const CharTokenizer*>(m.tokenizer.get())) {
     ch->save(join(out, "tokenizer.json"));
@@ -98,17 +96,11 @@ void write_rbe(const LoadedModel& m, const std::string& in, const std::string& o
   }
 }
 
-// HF's layout; weights re-stored in dtype when it is not F32 (transformers reads F16/BF16 safetensors).
+// HF's layout, weights in dtype (transformers reads F32/F16/BF16 safetensors).
 void write_hf(const LoadedModel& m, const std::string& in, const std::string& out, DType dtype) {
   std::optional<hf::TokenizerFiles> files;
   if (m.tokenizer) files = tokenizer_files(m, in);
-  hf::save(out, *m.model, files ? &*files : nullptr);
-  if (dtype != DType::F32) {
-    const std::string weights = join(out, "model.safetensors");
-    std::vector<std::pair<std::string, Tensor>> tensors;
-    for (auto& [name, t] : safetensors::load(weights)) tensors.emplace_back(name, t.to(dtype));
-    safetensors::save(weights, tensors, {{"format", "pt"}});
-  }
+  hf::save(out, *m.model, files ? &*files : nullptr, 0, dtype);
 }
 
 struct CodecArgs {
@@ -303,7 +295,11 @@ int main(int argc, char** argv) {
     auto limit = cli::limit_threads(threads);
     const DType dtype = dtype_arg == "f16" ? DType::F16 : dtype_arg == "bf16" ? DType::BF16 : DType::F32;
     std::cerr << "reading " << model << "\n";
-    LoadedModel m = codec::load_any_model(model);
+    // The HF and RBE checkpoint writers store every weight in dtype, so for f16
+    // the matrices are read as f16: the same rounding, half the memory. GGUF
+    // keeps some matrices f32 (position_embd); compression starts from f32.
+    const bool read_f16 = !compressed && dtype == DType::F16 && (to == "hf" || to == "rbe");
+    LoadedModel m = codec::load_any_model(model, read_f16 ? DType::F16 : DType::F32);
     const ModelConfig& c = m.config;
     std::cerr << "  " << m.format << ": " << c.n_layer << " layers, " << c.n_embd << " dim, " << c.n_head
               << " heads, vocab " << c.vocab_size << ", context " << c.n_positions << ", "

@@ -280,6 +280,34 @@ TEST_F(HfGpt2, SaveHfMatchesReferenceAndRoundTrips) {
   expect_close(logits_of(model, ids), reference_logits(dir_.string(), ids), "saved model");
 }
 
+// Written as F16 or BF16 (rbe-convert --to hf --dtype ...): every tensor in that
+// dtype, Conv1D ones still [in, out], holding the model's values rounded once;
+// a model read with f16 matrices writes the same F16 file as one read in f32.
+TEST_F(HfGpt2, SavesInHalfPrecision) {
+  ModelConfig c;
+  c.vocab_size = 120, c.n_positions = 16, c.n_embd = 32, c.n_layer = 2, c.n_head = 2;
+  c.tokenizer = "char";
+  GPT2Model model(c, 21);
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    hf::save(dir_.string(), model, nullptr, 0, dtype);
+    auto file = safetensors::File::open(path("model.safetensors"));
+    for (const auto& t : file.tensors()) EXPECT_EQ(t.dtype, dtype) << t.name;
+    EXPECT_EQ(file.info("h.1.mlp.c_fc.weight").shape, (Shape{32, 128}));  // [in, out]
+    LoadedModel back = load_model(dir_.string());
+    auto a = model.named_parameters(), b = back.model->named_parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(b[i].second.to_vector(), a[i].second.to(dtype).to(DType::F32).to_vector()) << a[i].first;
+  }
+  const std::string twice = path("twice");
+  hf::save(dir_.string(), model, nullptr);  // F32
+  hf::save(twice, *load_model(dir_.string(), DType::F16).model, nullptr, 0, DType::F16);
+  hf::save(dir_.string(), model, nullptr, 0, DType::F16);
+  EXPECT_EQ(read_file((fs::path(twice) / "model.safetensors").string()), read_file(path("model.safetensors")));
+  EXPECT_THROW(hf::save(dir_.string(), model, nullptr, 0, DType::I32), hf::HfError);
+}
+
 TEST_F(HfGpt2, ShardedRoundTrip) {
   ModelConfig c;
   c.vocab_size = 100, c.n_positions = 16, c.n_embd = 16, c.n_layer = 3, c.n_head = 2;

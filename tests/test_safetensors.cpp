@@ -277,3 +277,31 @@ TEST_F(SafetensorsTest, ReleaseDropsPagesAndTheDataReadsBack) {
   EXPECT_LT(after, before - 12 * 1024) << "RssFile " << before << " -> " << after << " kB";
   EXPECT_EQ(sum(), expected);
 }
+
+// Stored as another float dtype while writing: the same bytes as saving
+// converted copies; integer tensors as they are; shards sized by the stored
+// bytes; a non-float target refused.
+TEST_F(SafetensorsTest, StoresFloatsAsAskedWhileWriting) {
+  Tensor a = Tensor::randn({6, 10}, 1), b = Tensor::randn({3, 4}, 2);
+  Tensor ids = Tensor::from_vector(std::vector<int32_t>{1, 2, 3}, {3});
+  Tensor at = ops::transpose(a, 0, 1);  // a strided view: made contiguous as it is written
+  st::save(path("as.safetensors"), {{"a", at}, {"b", b}, {"ids", ids}}, {}, DType::F16);
+  st::save(path("copies.safetensors"),
+           {{"a", at.contiguous().to(DType::F16)}, {"b", b.to(DType::F16)}, {"ids", ids}});
+  auto bytes = [&](const std::string& name) {
+    std::ifstream in(path(name), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(bytes("as.safetensors"), bytes("copies.safetensors"));
+  st::File f = st::File::open(path("as.safetensors"));
+  EXPECT_EQ(f.info("a").dtype, DType::F16);
+  EXPECT_EQ(f.info("ids").dtype, DType::I32);
+
+  // 60 + 12 weights: one shard for both as F16 (144 bytes), two as F32 (288).
+  fs::create_directories(path("sh"));
+  st::save_sharded(path("sh"), "m", {{"a", a}, {"b", b}}, 150, {}, DType::F16);
+  EXPECT_TRUE(fs::exists(path("sh/m-00001-of-00001.safetensors")));
+  st::save_sharded(path("sh"), "n", {{"a", a}, {"b", b}}, 150);
+  EXPECT_TRUE(fs::exists(path("sh/n-00002-of-00002.safetensors")));
+  EXPECT_THROW(st::save(path("bad.safetensors"), {{"b", b}}, {}, DType::I32), st::FormatError);
+}

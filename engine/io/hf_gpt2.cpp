@@ -261,31 +261,31 @@ TokenizerFiles read_tokenizer_files(const std::string& dir) {
   return t;
 }
 
-void save(const std::string& dir, const GPT2Model& model, const TokenizerFiles* tokenizer, uint64_t max_shard_bytes) {
+void save(const std::string& dir, const GPT2Model& model, const TokenizerFiles* tokenizer, uint64_t max_shard_bytes,
+          DType dtype) {
   const ModelConfig& c = model.config();
   if (!c.pre_ln) throw HfError(dir + ": post-LN models cannot be written as HuggingFace GPT-2 (it is pre-LN only)");
+  if (!is_float(dtype)) throw HfError(dir + ": weights can be written as F32, F16 or BF16, not " + dtype_name(dtype));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw HfError(dir + ": cannot create folder: " + ec.message());
 
+  // Views of the parameters (Conv1D weights transposed in place, not copied):
+  // the writer converts and copies one tensor at a time.
   const std::string prefix = c.tie_word_embeddings ? "" : kPrefix;
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, p] : model.named_parameters()) {
-    if (name == "lm_head.weight") {
-      tensors.emplace_back(name, p.to(DType::F32).contiguous());
-    } else if (is_conv1d_weight(name)) {
-      tensors.emplace_back(prefix + name, ops::transpose(p, 0, 1).to(DType::F32).contiguous());
-    } else {
-      tensors.emplace_back(prefix + name, p.to(DType::F32).contiguous());
-    }
+    if (name == "lm_head.weight") tensors.emplace_back(name, p);
+    else if (is_conv1d_weight(name)) tensors.emplace_back(prefix + name, ops::transpose(p, 0, 1));
+    else tensors.emplace_back(prefix + name, p);
   }
   const safetensors::Metadata meta = {{"format", "pt"}};  // transformers requires it
   if (max_shard_bytes > 0) {
     std::error_code rm;
     fs::remove(join(dir, "model.safetensors"), rm);  // it would shadow the index
-    safetensors::save_sharded(dir, "model", tensors, max_shard_bytes, meta);
+    safetensors::save_sharded(dir, "model", tensors, max_shard_bytes, meta, dtype);
   } else {
-    safetensors::save(join(dir, "model.safetensors"), tensors, meta);
+    safetensors::save(join(dir, "model.safetensors"), tensors, meta, dtype);
   }
   write_file_atomic(join(dir, "config.json"), config_to_json(c).dump(2) + "\n");
   if (tokenizer) {

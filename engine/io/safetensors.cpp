@@ -22,6 +22,16 @@ constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MB, as the reference imple
 
 // ---- writing ----
 
+bool is_float(DType d) { return d == DType::F32 || d == DType::F16 || d == DType::BF16; }
+
+void check_store_as(const std::string& path, std::optional<DType> as) {
+  if (as && !is_float(*as))
+    throw FormatError(path + ": tensors can be stored as F32, F16 or BF16, not " + dtype_name(*as));
+}
+
+// The dtype a tensor of dtype d is written in.
+DType stored_dtype(DType d, std::optional<DType> as) { return as && is_float(d) ? *as : d; }
+
 void check_writable(const std::string& path, const std::string& name, const Tensor& t) {
   if (!t.defined()) throw FormatError(path + ": tensor '" + name + "' is undefined");
   if (name.empty() || name == "__metadata__") throw FormatError(path + ": invalid tensor name '" + name + "'");
@@ -31,7 +41,8 @@ void check_writable(const std::string& path, const std::string& name, const Tens
 }  // namespace
 
 void save(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-          const Metadata& metadata) {
+          const Metadata& metadata, std::optional<DType> as) {
+  check_store_as(path, as);
   // Data laid out by decreasing element size (stable), so every tensor is
   // aligned for its dtype when the data section is 8-byte aligned.
   std::vector<size_t> order(tensors.size());
@@ -41,17 +52,17 @@ void save(const std::string& path, const std::vector<std::pair<std::string, Tens
     check_writable(path, name, t);
     if (!seen.insert(name).second) throw FormatError(path + ": duplicate tensor name '" + name + "'");
   }
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return dtype_size(tensors[a].second.dtype()) > dtype_size(tensors[b].second.dtype());
-  });
+  auto stored = [&](size_t i) { return stored_dtype(tensors[i].second.dtype(), as); };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return dtype_size(stored(a)) > dtype_size(stored(b)); });
 
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (size_t i : order) {
     const auto& [name, t] = tensors[i];
-    uint64_t nbytes = uint64_t(t.numel()) * dtype_size(t.dtype());
-    header[name] = {{"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + nbytes}}};
+    uint64_t nbytes = uint64_t(t.numel()) * dtype_size(stored(i));
+    header[name] = {{"dtype", dtype_name(stored(i))}, {"shape", t.shape()}, {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
   }
   std::string h = header.dump();
@@ -64,7 +75,7 @@ void save(const std::string& path, const std::vector<std::pair<std::string, Tens
   w.write(len, 8);
   w.write(h);
   for (size_t i : order) {
-    Tensor t = tensors[i].second.contiguous();
+    const Tensor t = tensors[i].second.contiguous().to(stored(i));  // one tensor's copies at a time, if any
     w.write(t.raw_data(), size_t(t.numel()) * dtype_size(t.dtype()));
   }
   w.commit();
@@ -291,16 +302,17 @@ void File::release(const std::string& name) const {
 
 std::string save_sharded(const std::string& dir, const std::string& stem,
                          const std::vector<std::pair<std::string, Tensor>>& tensors, uint64_t max_shard_bytes,
-                         const Metadata& metadata) {
+                         const Metadata& metadata, std::optional<DType> as) {
   if (tensors.empty()) throw FormatError(dir + ": no tensors to write");
   if (max_shard_bytes == 0) throw FormatError(dir + ": max_shard_bytes must be positive");
+  check_store_as(dir, as);
   // Greedy packing in the given order.
   std::vector<std::vector<size_t>> groups(1);
   uint64_t in_group = 0, total = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i].second;
     if (!t.defined()) throw FormatError(dir + ": tensor '" + tensors[i].first + "' is undefined");
-    uint64_t nbytes = uint64_t(t.numel()) * dtype_size(t.dtype());
+    uint64_t nbytes = uint64_t(t.numel()) * dtype_size(stored_dtype(t.dtype(), as));
     if (!groups.back().empty() && in_group + nbytes > max_shard_bytes) {
       groups.emplace_back();
       in_group = 0;
@@ -319,7 +331,7 @@ std::string save_sharded(const std::string& dir, const std::string& stem,
       part.push_back(tensors[i]);
       weight_map[tensors[i].first] = file;
     }
-    save((std::filesystem::path(dir) / file).string(), part, metadata);
+    save((std::filesystem::path(dir) / file).string(), part, metadata, as);
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   const std::string index_path = (std::filesystem::path(dir) / (stem + ".safetensors.index.json")).string();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -29,8 +30,11 @@ using Metadata = std::map<std::string, std::string>;
 
 // Writes tensors (F32, F16, BF16, I32 or BOOL; any strides) in the given order,
 // to a temporary name then renamed. Names must be unique and not "__metadata__".
+// `as` (F32, F16 or BF16): the floating-point tensors are stored in that dtype,
+// each converted (and made contiguous) only as it is written, so that a
+// converted copy of the whole set never exists.
 void save(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-          const Metadata& metadata = {});
+          const Metadata& metadata = {}, std::optional<DType> as = std::nullopt);
 
 struct TensorInfo {
   std::string name;
@@ -106,6 +110,6 @@ class ShardedFile {
 // naming a missing shard. Returns the index path.
 std::string save_sharded(const std::string& dir, const std::string& stem,
                          const std::vector<std::pair<std::string, Tensor>>& tensors, uint64_t max_shard_bytes,
-                         const Metadata& metadata = {});
+                         const Metadata& metadata = {}, std::optional<DType> as = std::nullopt);
 
 }  // namespace rbe::safetensors
