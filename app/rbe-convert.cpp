@@ -74,12 +74,7 @@ uint64_t folder_bytes(const std::string& dir) {
 // vocab.json + merges.txt: copied from a folder, rebuilt from the tokenizer for a GGUF or .rbe input.
 hf::TokenizerFiles tokenizer_files(const LoadedModel& m, const std::string& in) {
   if (m.format == "hf" || m.format == "rbe-checkpoint") return hf::read_tokenizer_files(in);
-  const auto& bpe = dynamic_cast<const GPT2Tokenizer&>(*m.tokenizer);
-  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
-  for (size_t id = 0; id < bpe.vocab().size(); ++id) vocab[bpe.vocab()[id]] = id;
-  hf::TokenizerFiles files{vocab.dump(), "#version: 0.2\n"};
-  for (auto& [a, b] : bpe.merges()) files.merges_txt += a + " " + b + "\n";
-  return files;
+  return hf::tokenizer_files(dynamic_cast<const GPT2Tokenizer&>(*m.tokenizer));
 }
 
 // Our checkpoint layout: weights by our names in the chosen dtype, config, tokenizer files.

@@ -308,6 +308,24 @@ TEST_F(HfGpt2, SavesInHalfPrecision) {
   EXPECT_THROW(hf::save(dir_.string(), model, nullptr, 0, DType::I32), hf::HfError);
 }
 
+// The tokenizer files written from a loaded tokenizer: vocab.json in id order,
+// exactly what nlohmann's insertion-ordered object writes (the reference
+// here), and both files load back to the same tokenizer.
+TEST_F(HfGpt2, TokenizerFilesFromATokenizer) {
+  const fs::path src = fs::path(RBE_SHARED_DIR) / "data" / "gpt2";
+  if (!fs::exists(src / "encoder.json")) GTEST_SKIP() << "no GPT-2 tokenizer files in " << RBE_SHARED_DIR;
+  GPT2Tokenizer tok = GPT2Tokenizer::from_files((src / "encoder.json").string(), (src / "vocab.bpe").string());
+  const hf::TokenizerFiles files = hf::tokenizer_files(tok);
+  nlohmann::ordered_json reference = nlohmann::ordered_json::object();
+  for (size_t id = 0; id < tok.vocab().size(); ++id) reference[tok.vocab()[id]] = id;
+  EXPECT_EQ(files.vocab_json, reference.dump());
+  GPT2Tokenizer back = GPT2Tokenizer::from_strings(files.vocab_json, files.merges_txt);
+  EXPECT_EQ(back.vocab(), tok.vocab());
+  EXPECT_EQ(back.merges(), tok.merges());
+  const std::string text = "Tokenizer files, written back: \"quoted\" \\ ümlauts\n<|endoftext|>";
+  EXPECT_EQ(back.encode(text), tok.encode(text));
+}
+
 TEST_F(HfGpt2, ShardedRoundTrip) {
   ModelConfig c;
   c.vocab_size = 100, c.n_positions = 16, c.n_embd = 16, c.n_layer = 3, c.n_head = 2;

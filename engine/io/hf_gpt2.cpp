@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -259,6 +261,28 @@ TokenizerFiles read_tokenizer_files(const std::string& dir) {
   t.vocab_json = pick("vocab.json", "encoder.json");
   t.merges_txt = pick("merges.txt", "vocab.bpe");
   return t;
+}
+
+TokenizerFiles tokenizer_files(const GPT2Tokenizer& tokenizer) {
+  // The object is written by hand: nlohmann::ordered_json finds each key by a
+  // linear search, and 50257 of them took rbe-convert about a second.
+  const std::vector<std::string>& tokens = tokenizer.vocab();
+  std::vector<std::pair<std::string_view, size_t>> entries;  // (token, id), first appearance order
+  std::unordered_map<std::string_view, size_t> slot;           // token -> its entry
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    auto [it, fresh] = slot.emplace(tokens[id], entries.size());
+    if (fresh) entries.emplace_back(tokens[id], id);
+    else entries[it->second].second = id;  // a repeated token maps to its last id, as a JSON object would
+  }
+  TokenizerFiles files{"{", "#version: 0.2\n"};
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i) files.vocab_json += ',';
+    files.vocab_json += nlohmann::json(std::string(entries[i].first)).dump();  // escaped; invalid UTF-8 throws
+    files.vocab_json += ':' + std::to_string(entries[i].second);
+  }
+  files.vocab_json += '}';
+  for (const auto& [a, b] : tokenizer.merges()) files.merges_txt += a + " " + b + "\n";
+  return files;
 }
 
 void save(const std::string& dir, const GPT2Model& model, const TokenizerFiles* tokenizer, uint64_t max_shard_bytes,

@@ -16,6 +16,7 @@
 
 #include "io/safetensors.h"
 #include "models/gpt2.h"
+#include "models/gpt2_tokenizer.h"
 #include "models/model_config.h"
 
 namespace rbe::hf {
@@ -70,6 +71,9 @@ struct TokenizerFiles {
 // Reads vocab.json + merges.txt from dir (HF names), or encoder.json +
 // vocab.bpe (OpenAI's names) when those are absent. Throws HfError.
 TokenizerFiles read_tokenizer_files(const std::string& dir);
+// The two files of a tokenizer (one loaded from GGUF metadata, say): vocab.json
+// with the tokens in id order, as HF writes it, and merges.txt.
+TokenizerFiles tokenizer_files(const GPT2Tokenizer& tokenizer);
 
 // Writes an HF GPT-2 folder that transformers' GPT2LMHeadModel.from_pretrained
 // loads: config.json, model.safetensors (or shards of at most max_shard_bytes

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <exception>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "codec/rbe_file.h"
 #include "io/gguf_export.h"
@@ -51,17 +50,6 @@ std::unique_ptr<rbe::GPT2Model> denseCopy(const rbe::GPT2Model& src) {
   return dst;
 }
 
-rbe::hf::TokenizerFiles bpeFiles(const rbe::GPT2Tokenizer& tok) {
-  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
-  const auto& tokens = tok.vocab();
-  for (size_t id = 0; id < tokens.size(); ++id) vocab[tokens[id]] = id;
-  rbe::hf::TokenizerFiles files;
-  files.vocab_json = vocab.dump();
-  files.merges_txt = "#version: 0.2\n";
-  for (const auto& [a, b] : tok.merges()) files.merges_txt += a + " " + b + "\n";
-  return files;
-}
-
 QString writeRbe(const ExportRequest& r) {
   std::shared_ptr<const rbe::codec::CompressedModel> cm = r.compression;
   if (!cm) {
@@ -90,7 +78,7 @@ QString writeHf(const ExportRequest& r) {
   const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
   QDir().mkpath(r.path);
   if (bpe) {
-    const rbe::hf::TokenizerFiles files = bpeFiles(*bpe);
+    const rbe::hf::TokenizerFiles files = rbe::hf::tokenizer_files(*bpe);
     rbe::hf::save(r.path.toStdString(), model, &files);
   } else {
     rbe::hf::save(r.path.toStdString(), model, nullptr);
