@@ -99,7 +99,7 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
   if (embd.dims.size() != 2) throw fail("tensor 'token_embd.weight' must have 2 dimensions");
   c.vocab_size = embd.dims[1];
   c.tie_word_embeddings = !f.contains("output.weight") || same_tensor(f, "output.weight", "token_embd.weight");
-  if (f.contains("output.weight")) {  // both were read whole: not yet in memory for the model's sake
+  if (f.contains("output.weight")) {  // same_tensor read both whole: their pages go until the model needs them
     f.release("output.weight");
     f.release("token_embd.weight");
   }

@@ -79,10 +79,10 @@ TokenizerFiles tokenizer_files(const GPT2Tokenizer& tokenizer);
 // loads: config.json, model.safetensors (or shards of at most max_shard_bytes
 // when > 0), and vocab.json + merges.txt when tokenizer is given. Weights are
 // `dtype` (F32, F16 or BF16; transformers reads each), Conv1D ones [in, out],
-// converted one tensor at a time as the file is written. Tied models are written without the
-// "transformer." prefix (as the hub's gpt2 files); untied ones with it, next
-// to lm_head.weight (as save_pretrained writes). Post-LN models cannot be
-// expressed in HF's GPT-2 and are refused.
+// converted one tensor at a time as the file is written. Tied models are
+// written without the "transformer." prefix (as the hub's gpt2 files); untied
+// ones with it, next to lm_head.weight (as save_pretrained writes). Post-LN
+// models cannot be expressed in HF's GPT-2 and are refused.
 void save(const std::string& dir, const GPT2Model& model, const TokenizerFiles* tokenizer,
           uint64_t max_shard_bytes = 0, DType dtype = DType::F32);
 
