@@ -17,6 +17,7 @@
 #include "gui_test_util.h"
 #include "nn/layers.h"
 #include "sampling_form.h"
+#include "tensor/big_alloc.h"
 #include "workbench_context.h"
 #include "workers/generation_job.h"
 
@@ -212,7 +213,10 @@ void TestChatPanel::generatesWithF16Weights() {
   QVERIFY(onCopy.load() > 0);
   QCOMPARE(onOriginal.load(), 0);
 
-  // Back to f32: the f32 text, and the copy is freed.
+  // Back to f32: the f32 text, and the copy is freed, with any big buffers the
+  // allocator kept for reuse (two of one size put one there).
+  for (int i = 0; i < 2; ++i) rbe::Tensor::empty({int64_t(rbe::kReuseMinBytes / 4)});
+  QVERIFY(rbe::reuse_cache_bytes() > 0);
   panel.samplingForm()->setWeights(rbe::DType::F32);
   panel.generate();
   QVERIFY(done.wait(60000));
@@ -220,6 +224,7 @@ void TestChatPanel::generatesWithF16Weights() {
   QCOMPARE(panel.originalPane()->generatedText(), QString::fromStdString(model_->tokenizer->decode(ref32)));
   QVERIFY(!job->copyOf(model_));
   QTRY_COMPARE(copy.use_count(), 1);  // only this test holds it now (the worker lets go as it ends)
+  QCOMPARE(rbe::reuse_cache_bytes(), size_t(0));
 
   // A copy again, then another model opened: the copy of the previous model is freed.
   panel.samplingForm()->setWeights(rbe::DType::F16);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "process_memory.h"
+#include "tensor/big_alloc.h"
 #include "workers/background.h"
 
 namespace {
@@ -46,8 +47,12 @@ void GenerationJob::releaseCopy() {
     releaseCopyAfterRun_ = true;
     return;
   }
+  const bool had = copy_ != nullptr;
   copy_.reset();
   copySource_.reset();
+  // The copy's matrices are one big buffer, which the engine's allocator may
+  // keep for reuse (tensor/big_alloc.h); give such buffers back to the system.
+  if (had) rbe::drop_reuse_cache();
 }
 
 bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt,
