@@ -281,6 +281,59 @@ TEST(CodecFixed, SimdRowDecodeEqualsTheScalarReference) {
   }
 }
 
+// Each rbe fixed group's scale is the MSE search docs/format.md describes,
+// done here independently: scalar, each weight's nearest level by a plain
+// scan, its error summed in order. The encoder's search (vectorized) must
+// pick the same f16 scale in every group, at every rate.
+TEST(CodecFixed, RbeScalesAreTheSpecsMseSearch) {
+  for (double bpw : {2.25, 2.5, 3.25, 3.5, 4.25, 4.5}) {
+    SCOPED_TRACE(bpw);
+    Tensor W = gaussian(24, 256, uint64_t(bpw * 100));
+    for (int64_t i = 0; i < W.numel(); i += 97) W.data<float>()[i] *= 8.f;  // tails, where clipping pays
+    const EncodedTensor e = enc(W, settings("rbe", bpw));
+    const fixed::Layout L = fixed::layout_of(e);
+    std::vector<float> Wrot(W.data<float>(), W.data<float>() + W.numel());
+    RandomizedHadamard(L.cols, fixed::rotation_seed(e)).forward_rows(Wrot.data(), L.rows);
+    const int nlev = 1 << L.bits;
+    auto err = [&](const float* w, float d) {
+      const float inv = 1.f / d;
+      double sum = 0;
+      for (int i = 0; i < L.group; ++i) {
+        int best = 0;  // the nearest level, ties to the lower one
+        for (int c = 1; c < nlev; ++c)
+          if (std::fabs(w[i] * inv - float(L.levels[size_t(c)])) < std::fabs(w[i] * inv - float(L.levels[size_t(best)])))
+            best = c;
+        const float r = std::fma(-d, float(L.levels[size_t(best)]), w[i]);
+        sum = std::fma(double(r), double(r), sum);
+      }
+      return sum;
+    };
+    auto f16r = [](float v) { return f16_to_f32(f32_to_f16(v)); };
+    int64_t checked = 0;
+    for (int64_t r = 0; r < L.rows; ++r)
+      for (int64_t g = 0; g < L.groups_per_row(); ++g) {
+        const float* w = Wrot.data() + r * L.cols + g * L.group;
+        float amax = 0;
+        for (int i = 0; i < L.group; ++i) amax = std::max(amax, std::fabs(w[i]));
+        float best_d = f16r(amax / 127.f), best_f = 1.f;
+        double best = INFINITY;
+        auto try_f = [&](float f) {
+          const float d = f16r(amax / 127.f * f);
+          if (!(d > 0)) return;
+          if (const double x = err(w, d); x < best) best = x, best_d = d, best_f = f;
+        };
+        for (int s = 0; s <= 19; ++s) try_f(std::fma(0.05f, float(s), 0.3f));
+        const float f0 = best_f;
+        for (int s = -3; s <= 3; ++s)
+          if (s != 0) try_f(std::fma(0.0125f, float(s), f0));
+        const float stored = fixed::group_scale(e.data + r * L.row_bytes() + g * L.group_bytes());
+        ASSERT_EQ(stored, best_d) << "row " << r << ", group " << g;
+        ++checked;
+      }
+    EXPECT_EQ(checked, L.rows * L.groups_per_row());
+  }
+}
+
 TEST(CodecFixed, EveryFormHasItsRateAndHonestMeta) {
   const Tensor W = gaussian(33, 128, 5);
   for (const Form& f : kForms) {

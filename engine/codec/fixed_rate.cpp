@@ -4,6 +4,7 @@
 // transform first and picks each group's scale by an MSE search.
 #include "codec/fixed_rate.h"
 
+#include <immintrin.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -75,15 +76,50 @@ struct Codebook {
     for (int step = n / 2; step >= 1; step /= 2) c += (t > thresh[c + step - 1]) ? step : 0;
     return c;
   }
+  // Squared error of w quantized with scale d: the scale search's inner loop
+  // (three quarters of an rbe compression's time before it was vectorized).
   double sq_err(const float* w, int n_w, float d) const {
     const float inv = 1.f / d;
+#ifdef __AVX2__
+    if (n_w % 8 == 0) return sq_err_avx2(w, n_w, d, inv);
+#endif
     double e = 0;
     for (int i = 0; i < n_w; ++i) {
-      const float r = w[i] - d * level[nearest(w[i] * inv)];
-      e += double(r) * r;
+      const float r = std::fma(-d, level[nearest(w[i] * inv)], w[i]);
+      e = std::fma(double(r), double(r), e);
     }
     return e;
   }
+
+#ifdef __AVX2__
+  // The same, 8 weights at a time: each weight's level is the count of
+  // thresholds below it (what nearest's search finds, thresholds ascending),
+  // and its error the same single-rounding r = w - d * level as above. Only
+  // the order of the double sum differs (two 4-lane sums).
+  double sq_err_avx2(const float* w, int n_w, float d, float inv) const {
+    const __m256 vinv = _mm256_set1_ps(inv), vd = _mm256_set1_ps(d);
+    const __m256 lo = _mm256_loadu_ps(level), hi = _mm256_loadu_ps(level + 8);
+    const __m256i seven = _mm256_set1_epi32(7);
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    for (int i = 0; i < n_w; i += 8) {
+      const __m256 x = _mm256_loadu_ps(w + i);
+      const __m256 t = _mm256_mul_ps(x, vinv);
+      __m256i c = _mm256_setzero_si256();
+      for (int k = 0; k + 1 < n; ++k)  // a true compare is -1: subtracting counts it
+        c = _mm256_sub_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(t, _mm256_set1_ps(thresh[k]), _CMP_GT_OQ)));
+      __m256 lv = _mm256_permutevar8x32_ps(lo, c);
+      if (n > 8)
+        lv = _mm256_blendv_ps(lv, _mm256_permutevar8x32_ps(hi, c), _mm256_castsi256_ps(_mm256_cmpgt_epi32(c, seven)));
+      const __m256 r = _mm256_fnmadd_ps(vd, lv, x);
+      const __m256d r0 = _mm256_cvtps_pd(_mm256_castps256_ps128(r)), r1 = _mm256_cvtps_pd(_mm256_extractf128_ps(r, 1));
+      acc0 = _mm256_fmadd_pd(r0, r0, acc0);
+      acc1 = _mm256_fmadd_pd(r1, r1, acc1);
+    }
+    alignas(32) double s[4];
+    _mm256_store_pd(s, _mm256_add_pd(acc0, acc1));
+    return (s[0] + s[1]) + (s[2] + s[3]);
+  }
+#endif
 };
 
 GroupQuantizer rbe_quantizer(const Layout& L) {
@@ -105,10 +141,12 @@ GroupQuantizer rbe_quantizer(const Layout& L) {
       const double e = cb->sq_err(w, n, d);
       if (e < best) best = e, best_d = d, best_f = f;
     };
-    for (int s = 0; s <= 19; ++s) try_f(0.3f + 0.05f * float(s));
+    // The grid points with one rounding each (std::fma), as the compiler
+    // contracted them before: the same scales on any build.
+    for (int s = 0; s <= 19; ++s) try_f(std::fma(0.05f, float(s), 0.3f));
     const float f0 = best_f;
     for (int s = -3; s <= 3; ++s)
-      if (s != 0) try_f(f0 + 0.0125f * float(s));
+      if (s != 0) try_f(std::fma(0.0125f, float(s), f0));
     return best_d;
   };
   q.round = [cb](float w, float d, float* deq) -> uint8_t {
