@@ -400,6 +400,49 @@ TEST(CodecFixed, GptqFactorIsTheUpperCholeskyFactorOfTheDampedInverse) {
   EXPECT_LT(worst, 1e-3);
 }
 
+// The error-feedback sweep against a plain reference: one row at a time,
+// every update w_j -= e * u_ij with one rounding (std::fma), column by column.
+// Bit for bit, on rows that fill neither whole 16-row tiles nor whole groups
+// of columns in step with the tiles.
+TEST(CodecFixed, GptqSweepEqualsTheRowByRowReference) {
+  const int64_t rows = 37, cols = 96;
+  Rng rng(5);
+  std::vector<float> W(size_t(rows * cols)), U(size_t(cols * cols), 0.f);
+  // Updates as large as the weights, so that one rounding or two differ often.
+  for (auto& v : W) v = float(rng.normal());
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t j = i; j < cols; ++j) U[size_t(i * cols + j)] = i == j ? 1.f + float(rng.uniform()) : float(rng.normal());
+  GroupQuantizer q;  // round to nearest, 32 weights a group, on a scale that
+  q.group = 32;       // every value's last bit moves (the mean |w|): a sharp check
+  q.scale = [](const float* w, int n) {
+    float m = 0;
+    for (int i = 0; i < n; ++i) m += std::fabs(w[i]);
+    return m / float(n) / 2.f;
+  };
+  q.round = [](float w, float d, float* deq) -> uint8_t {
+    const int c = d > 0 ? int(std::clamp(std::nearbyint(w / d), -7.f, 7.f)) : 0;
+    *deq = d * float(c);
+    return uint8_t(c + 8);
+  };
+  std::vector<uint8_t> codes(W.size());
+  std::vector<float> scales(size_t(rows * cols / 32));
+  gptq_quantize_rows(W.data(), cols, U.data(), q, 0, rows, codes.data(), scales.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<float> w(W.begin() + r * cols, W.begin() + (r + 1) * cols);
+    float d = 0;
+    for (int64_t i = 0; i < cols; ++i) {
+      if (i % 32 == 0) {
+        d = q.scale(&w[size_t(i)], 32);
+        ASSERT_EQ(scales[size_t(r * (cols / 32) + i / 32)], d) << r << ", " << i;
+      }
+      float deq;
+      ASSERT_EQ(codes[size_t(r * cols + i)], q.round(w[size_t(i)], d, &deq)) << r << ", " << i;
+      const float e = (w[size_t(i)] - deq) * (1.f / U[size_t(i * cols + i)]);
+      for (int64_t j = i + 1; j < cols; ++j) w[size_t(j)] = std::fma(-e, U[size_t(i * cols + j)], w[size_t(j)]);
+    }
+  }
+}
+
 TEST(CodecFixed, GptqLowersTheOutputErrorOnCorrelatedInputs) {
   const int64_t rows = 64, cols = 128, n = 512;
   const Tensor W = gaussian(rows, cols, 31);
