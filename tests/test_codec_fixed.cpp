@@ -400,6 +400,72 @@ TEST(CodecFixed, GptqFactorIsTheUpperCholeskyFactorOfTheDampedInverse) {
   EXPECT_LT(worst, 1e-3);
 }
 
+// The factor against the column-at-a-time and row-at-a-time loops it was
+// computed with before they were blocked, written out here with the same
+// roundings (8-lane fused dots; tail products rounded, but an odd tail's
+// last fused; volatile keeps this file's compiler from fusing the rest):
+// bit for bit, at a size no block divides. H = X^T X from small integers
+// (exact in float) with fewer samples than inputs, and a tiny damping: nearly
+// singular, so that a difference in the last bit of a double grows until the
+// float factor shows it.
+TEST(CodecFixed, GptqFactorEqualsTheUnblockedLoops) {
+  const int64_t n = 203, samples = 150;
+  const double damping = 1e-10;
+  Rng rng(31);
+  std::vector<float> X(size_t(n * samples)), H(size_t(n * n), 0.f);
+  for (auto& v : X) v = float(int(rng.uniform() * 7) - 3);
+  for (int64_t s = 0; s < samples; ++s)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) H[size_t(i * n + j)] += X[size_t(s * n + i)] * X[size_t(s * n + j)];
+  auto dot = [](const double* a, const double* b, int64_t len) {
+    double acc[8] = {};
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8)
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(a[k + l], b[k + l], acc[l]);
+    double s = 0;
+    const bool odd = (len - k) % 2 == 1;
+    for (; k < len; ++k) {
+      if (odd && k == len - 1) {
+        s = std::fma(a[k], b[k], s);
+      } else {
+        volatile double p = a[k] * b[k];
+        s = s + p;
+      }
+    }
+    for (double v : acc) s = s + v;
+    return s;
+  };
+  double mean_diag = 0;
+  for (int64_t i = 0; i < n; ++i) mean_diag += H[size_t(i * n + i)];
+  mean_diag /= double(n);
+  const double damp = damping * mean_diag;
+  std::vector<double> A(size_t(n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double h = H[size_t((n - 1 - i) * n + (n - 1 - j))];
+      if (i == j) h = h + damp;
+      A[size_t(i * n + j)] = h;
+    }
+  for (int64_t j = 0; j < n; ++j) {
+    double* aj = &A[size_t(j * n)];
+    aj[j] = std::sqrt(aj[j] - dot(aj, aj, j));
+    for (int64_t i = j + 1; i < n; ++i) A[size_t(i * n + j)] = (A[size_t(i * n + j)] - dot(&A[size_t(i * n)], aj, j)) * (1.0 / aj[j]);
+  }
+  std::vector<double> Li(size_t(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    double* li = &Li[size_t(i * n)];
+    for (int64_t k = 0; k < i; ++k)
+      for (int64_t j = 0; j <= k; ++j) li[j] = std::fma(A[size_t(i * n + k)], Li[size_t(k * n + j)], li[j]);
+    const double inv = 1.0 / A[size_t(i * n + i)];
+    for (int64_t j = 0; j < i; ++j) li[j] = li[j] * -inv;
+    li[i] = inv;
+  }
+  const std::vector<float> U = gptq_inverse_cholesky(H.data(), n, damping);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j)
+      ASSERT_EQ(U[size_t(i * n + j)], float(Li[size_t((n - 1 - i) * n + (n - 1 - j))])) << i << ", " << j;
+}
+
 // The error-feedback sweep against a plain reference: one row at a time,
 // every update w_j -= e * u_ij with one rounding (std::fma), column by column.
 // Bit for bit, on rows that fill neither whole 16-row tiles nor whole groups

@@ -15,33 +15,67 @@ namespace rbe::codec {
 namespace {
 
 // Dot product in 8 independent lanes (GCC vectorizes fixed-lane loops; a
-// plain double reduction it may not reorder).
-double dot(const double* a, const double* b, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[k + j] * b[k + j];
+// plain double reduction it may not reorder): each lane's products summed
+// with fused multiply-adds; then the tail (under 8 values) in order, each
+// product rounded before it is added except an odd tail's last, which is
+// fused; then the lanes in order. These are the roundings GCC had chosen
+// for the plain loops (vectorized tail pairs, a scalar FMA for the odd one
+// out). This file is built without FP contraction, so they are written out
+// and the blocked factorization below can repeat them exactly.
+double dot_tail(const double* a, const double* b, int64_t k, int64_t n, const double (&acc)[8]) {
   double s = 0;
-  for (; k < n; ++k) s += a[k] * b[k];
+  const int64_t paired = n - ((n - k) & 1);
+  for (; k < paired; ++k) s += a[k] * b[k];
+  if (k < n) s = std::fma(a[k], b[k], s);
   for (double v : acc) s += v;
   return s;
 }
 
-// In-place lower Cholesky A = L L^T (double, row-major, lower part written).
-// Column j's rows below the diagonal are independent: split over the threads.
+double dot(const double* a, const double* b, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j) acc[j] = std::fma(a[k + j], b[k + j], acc[j]);
+  return dot_tail(a, b, k, n, acc);
+}
+
+// In-place lower Cholesky A = L L^T (double, row-major, lower part written):
+// L[i][j] = (A[i][j] - dot(row i, row j, j)) / L[j][j]. Columns go kCols at
+// a time (kCols divides 8, so their dots share the 8-lane part, [0, m)):
+// first the block's own rows, one column at a time; then every row below,
+// split over the threads, reading its [0, m) once for all kCols dots (one
+// column at a time, the loop streamed the whole triangle from memory for
+// every column) and finishing each dot as dot() does. Every entry gets the
+// same roundings in the same order as the column-at-a-time loop.
 bool cholesky_lower(std::vector<double>& A, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double* aj = &A[size_t(j * n)];
-    double d = aj[j] - dot(aj, aj, j);
-    if (!(d > 0)) return false;
-    d = std::sqrt(d);
-    aj[j] = d;
-    const double inv = 1.0 / d;
-    const int64_t grain = std::max<int64_t>(16, 32768 / std::max<int64_t>(j, 1));
-    tbb::parallel_for(tbb::blocked_range<int64_t>(j + 1, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
+  constexpr int64_t kCols = 4;
+  double inv[kCols];
+  for (int64_t j0 = 0; j0 < n; j0 += kCols) {
+    const int64_t j1 = std::min(n, j0 + kCols), m = j0 / 8 * 8;
+    for (int64_t j = j0; j < j1; ++j) {
+      double* aj = &A[size_t(j * n)];
+      double d = aj[j] - dot(aj, aj, j);
+      if (!(d > 0)) return false;
+      d = std::sqrt(d);
+      aj[j] = d;
+      inv[j - j0] = 1.0 / d;
+      for (int64_t i = j + 1; i < j1; ++i) {
+        double* ai = &A[size_t(i * n)];
+        ai[j] = (ai[j] - dot(ai, aj, j)) * inv[j - j0];
+      }
+    }
+    const int64_t grain = std::max<int64_t>(4, 8192 / std::max<int64_t>(j0, 1));
+    tbb::parallel_for(tbb::blocked_range<int64_t>(j1, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
       for (int64_t i = r.begin(); i < r.end(); ++i) {
         double* ai = &A[size_t(i * n)];
-        ai[j] = (ai[j] - dot(ai, aj, j)) * inv;
+        double acc[kCols][8] = {};
+        for (int64_t k = 0; k < m; k += 8)
+          for (int64_t c = 0; c < j1 - j0; ++c) {
+            const double* aj = &A[size_t((j0 + c) * n)];
+            for (int l = 0; l < 8; ++l) acc[c][l] = std::fma(ai[k + l], aj[k + l], acc[c][l]);
+          }
+        for (int64_t j = j0; j < j1; ++j)  // in order: each tail reads the entries just written
+          ai[j] = (ai[j] - dot_tail(ai, &A[size_t(j * n)], m, j, acc[j - j0])) * inv[j - j0];
       }
     });
   }
