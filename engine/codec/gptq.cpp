@@ -182,9 +182,7 @@ void gptq_quantize_rows(const float* W, int64_t cols, const float* U, const Grou
   const int64_t groups = cols / G;
   std::vector<float> w(size_t(cols * kRows));  // transposed tile: w[c * kRows + r]
   std::vector<float> gbuf(static_cast<size_t>(G)), d(kRows);
-  // A local array, not a vector: the compiler then knows the update below
-  // cannot write to it, keeps it in registers and vectorizes over the rows.
-  alignas(64) float err[kRows];
+  alignas(64) float err[kRows];  // the tile's errors for one column, pivot applied (push_error's e)
   for (int64_t t0 = r0; t0 < r1; t0 += kRows) {
     const int nr = int(std::min<int64_t>(kRows, r1 - t0));
     std::fill(w.begin(), w.end(), 0.f);
