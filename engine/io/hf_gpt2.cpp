@@ -78,8 +78,6 @@ void transpose_into(Tensor& dst, const Tensor& src) {
 
 Shape reversed(const Shape& s) { return Shape(s.rbegin(), s.rend()); }
 
-bool is_float(DType d) { return d == DType::F32 || d == DType::F16 || d == DType::BF16; }
-
 }  // namespace
 
 bool is_conv1d_weight(const std::string& name) {

@@ -22,8 +22,6 @@ constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MB, as the reference imple
 
 // ---- writing ----
 
-bool is_float(DType d) { return d == DType::F32 || d == DType::F16 || d == DType::BF16; }
-
 void check_store_as(const std::string& path, std::optional<DType> as) {
   if (as && !is_float(*as))
     throw FormatError(path + ": tensors can be stored as F32, F16 or BF16, not " + dtype_name(*as));

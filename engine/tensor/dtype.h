@@ -14,6 +14,8 @@ size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 DType dtype_from_name(const std::string& name);  // "F32", "F16", "BF16", "I32", "BOOL"
 const char* device_name(Device d);
+// F32, F16 or BF16: the types a weight may be stored in.
+inline bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 // IEEE half and bfloat16 conversions (round to nearest even).
 uint16_t f32_to_f16(float f);
