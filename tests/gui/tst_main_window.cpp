@@ -51,8 +51,8 @@ void TestMainWindow::initTestCase() {
   QVERIFY(tmp_.isValid());
   hfDir_ = tmp_.filePath(QStringLiteral("hf-gpt2"));
   // Big enough (the 124M shape, ~500 MB) that loading takes well over 100 ms
-  // on two cores (30M parameters loaded in 89-171 ms on a faster machine;
-  // 67M took 89 ms once loading stopped copying through the file's pages).
+  // on two cores (190-680 ms here; 67M took 89 ms once loading stopped copying
+  // through the file's pages). A faster machine gets a bigger one below.
   hfConfig_ = guitest::tinyGpt2Config(768, 12);
   guitest::writeHfFolder(hfDir_, hfConfig_);
 }
@@ -152,36 +152,50 @@ void TestMainWindow::cancelledLoadIsDropped() {
 }
 
 void TestMainWindow::eventLoopKeepsAnsweringWhileLoading() {
-  MainWindow w;
-  w.setInteractive(false);
-  w.show();
-  QTimer ticker;
-  ticker.setInterval(10);
-  QElapsedTimer sinceTick;
-  qint64 maxGap = 0;
-  int ticks = 0;
-  connect(&ticker, &QTimer::timeout, this, [&] {
-    maxGap = std::max(maxGap, sinceTick.restart());
-    ++ticks;
-  });
-  QSignalSpy done(&w, &MainWindow::modelLoadFinished);
-  QElapsedTimer loadTime;
-  loadTime.start();
-  sinceTick.start();
-  ticker.start();
-  w.openModel(hfDir_);
-  QVERIFY(done.wait(60000));
-  const qint64 loadMs = loadTime.elapsed();
-  ticker.stop();
-  QVERIFY(done.first().at(0).toBool());
-  qInfo("load took %lld ms; %d ticks, longest gap %lld ms", loadMs, ticks, maxGap);
   // Loading on the GUI thread would leave one gap as long as the load itself,
-  // so the bound on the gaps must stay below the load time.
-  QVERIFY2(loadMs >= 100, "the load was too quick to tell anything; make the test model bigger");
-  const qint64 bound = std::min<qint64>(250, loadMs * 2 / 3);
-  QVERIFY2(maxGap < bound,
-           qPrintable(QStringLiteral("the GUI thread stalled for %1 ms of a %2 ms load").arg(maxGap).arg(loadMs)));
-  QVERIFY(ticks >= 3);
+  // so the bound on the gaps must stay below the load time, and the load must
+  // be long enough to tell. On a machine that loads the folder in under
+  // 100 ms, the same test runs again on a model with twice the layers.
+  QString dir = hfDir_;
+  rbe::ModelConfig config = hfConfig_;
+  for (int attempt = 0;; ++attempt) {
+    MainWindow w;
+    w.setInteractive(false);
+    w.show();
+    QTimer ticker;
+    ticker.setInterval(10);
+    QElapsedTimer sinceTick;
+    qint64 maxGap = 0;
+    int ticks = 0;
+    connect(&ticker, &QTimer::timeout, this, [&] {
+      maxGap = std::max(maxGap, sinceTick.restart());
+      ++ticks;
+    });
+    QSignalSpy done(&w, &MainWindow::modelLoadFinished);
+    QElapsedTimer loadTime;
+    loadTime.start();
+    sinceTick.start();
+    ticker.start();
+    w.openModel(dir);
+    QVERIFY(done.wait(60000));
+    const qint64 loadMs = loadTime.elapsed();
+    ticker.stop();
+    QVERIFY(done.first().at(0).toBool());
+    qInfo("%lld layers: load took %lld ms; %d ticks, longest gap %lld ms", qlonglong(config.n_layer), loadMs, ticks,
+          maxGap);
+    if (loadMs < 100) {
+      QVERIFY2(attempt < 2, "the load was too quick to tell anything; make the test model bigger");
+      config.n_layer *= 2;
+      dir = tmp_.filePath(QStringLiteral("hf-gpt2-%1-layers").arg(config.n_layer));
+      guitest::writeHfFolder(dir, config);
+      continue;
+    }
+    const qint64 bound = std::min<qint64>(250, loadMs * 2 / 3);
+    QVERIFY2(maxGap < bound,
+             qPrintable(QStringLiteral("the GUI thread stalled for %1 ms of a %2 ms load").arg(maxGap).arg(loadMs)));
+    QVERIFY(ticks >= 3);
+    break;
+  }
 }
 
 void TestMainWindow::remembersRecentFiles() {
