@@ -510,20 +510,12 @@ Check the settings (codec, target, overrides) and the validation text, then try 
         <translation>이 모델은 문자 단위 토크나이저를 쓰는데, HuggingFace GPT-2 폴더에는 이를 담을 수 없습니다. 대신 .rbe로 내보내거나 GPT-2 토크나이저로 모델을 학습하세요.</translation>
     </message>
     <message>
-        <source>Wrote the HuggingFace folder %1.</source>
-        <translation>HuggingFace 폴더 %1을(를) 썼습니다.</translation>
-    </message>
-    <message>
         <source>The model has no tokenizer, so the folder has none either.</source>
         <translation>모델에 토크나이저가 없어 폴더에도 없습니다.</translation>
     </message>
     <message>
-        <source>Weights are the compressed model&apos;s, decoded to F32.</source>
-        <translation>가중치는 압축된 모델의 것을 F32로 복원한 값입니다.</translation>
-    </message>
-    <message>
-        <source>Wrote %1 (%2 tensors, %3 bytes).</source>
-        <translation>%1을(를) 썼습니다 (텐서 %2개, %3바이트).</translation>
+        <source>Weights are the compressed model&apos;s, decoded.</source>
+        <translation>가중치는 압축된 모델의 것을 복원한 값입니다.</translation>
     </message>
     <message>
         <source>No model is open.</source>
@@ -536,6 +528,18 @@ Check the settings (codec, target, overrides) and the validation text, then try 
     <message>
         <source>This model cannot be written as GGUF: %1</source>
         <translation>이 모델은 GGUF로 쓸 수 없습니다: %1</translation>
+    </message>
+    <message>
+        <source>Wrote the HuggingFace folder %1 (%2 weights).</source>
+        <translation>HuggingFace 폴더 %1을(를) 썼습니다 (가중치 %2).</translation>
+    </message>
+    <message>
+        <source>GGUF export writes F32 or F16 weights, not %1. Choose F32 or F16 under Export → Weight Precision.</source>
+        <translation>GGUF 내보내기는 %1이 아니라 F32 또는 F16 가중치를 씁니다. 내보내기 → 가중치 정밀도에서 F32 또는 F16을 고르세요.</translation>
+    </message>
+    <message>
+        <source>Wrote %1 (%2 tensors, %3 bytes, %4 weight matrices).</source>
+        <translation>%1을(를) 썼습니다 (텐서 %2개, %3바이트, 가중치 행렬 %4).</translation>
     </message>
 </context>
 <context>
@@ -864,6 +868,26 @@ Check the settings (codec, target, overrides) and the validation text, then try 
     <message>
         <source>Language</source>
         <translation>언어</translation>
+    </message>
+    <message>
+        <source>Weight &amp;Precision (HF, GGUF)</source>
+        <translation>가중치 정밀도(&amp;P) (HF, GGUF)</translation>
+    </message>
+    <message>
+        <source>&amp;Format Default (HF F32, GGUF F16)</source>
+        <translation>형식 기본값(&amp;F) (HF F32, GGUF F16)</translation>
+    </message>
+    <message>
+        <source>F&amp;32</source>
+        <translation>F&amp;32</translation>
+    </message>
+    <message>
+        <source>F&amp;16</source>
+        <translation>F&amp;16</translation>
+    </message>
+    <message>
+        <source>&amp;BF16 (HF only)</source>
+        <translation>&amp;BF16 (HF 전용)</translation>
     </message>
 </context>
 <context>

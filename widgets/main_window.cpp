@@ -36,6 +36,7 @@ const QString kRecentKey = QStringLiteral("recentFiles");
 const QString kGeometryKey = QStringLiteral("window/geometry");
 const QString kStateKey = QStringLiteral("window/state");
 const QString kPanelKey = QStringLiteral("window/panel");
+const QString kExportPrecisionKey = QStringLiteral("exportPrecision");
 
 QString displayName(const QString& path) {
   const QFileInfo info(path);
@@ -132,6 +133,22 @@ void MainWindow::buildMenus() {
   exportCompressedAction_ = exportMenu->addAction(tr("Use the &Compressed Weights (HF, GGUF)"));
   exportCompressedAction_->setCheckable(true);
   exportCompressedAction_->setStatusTip(tr("Write the compressed model's weights, decoded, instead of the original's"));
+  QMenu* precision = exportMenu->addMenu(tr("Weight &Precision (HF, GGUF)"));
+  precisionGroup_ = new QActionGroup(this);
+  const QString chosenPrecision = ctx_->settings().value(kExportPrecisionKey, QStringLiteral("default")).toString();
+  const std::pair<QString, QString> precisions[] = {{QStringLiteral("default"), tr("&Format Default (HF F32, GGUF F16)")},
+                                                    {QStringLiteral("f32"), tr("F&32")},
+                                                    {QStringLiteral("f16"), tr("F&16")},
+                                                    {QStringLiteral("bf16"), tr("&BF16 (HF only)")}};
+  for (const auto& [key, label] : precisions) {
+    QAction* a = precision->addAction(label);
+    a->setCheckable(true);
+    a->setData(key);
+    a->setChecked(key == chosenPrecision);
+    precisionGroup_->addAction(a);
+    connect(a, &QAction::triggered, this, [this, k = key] { ctx_->settings().setValue(kExportPrecisionKey, k); });
+  }
+  if (!precisionGroup_->checkedAction()) precisionGroup_->actions().first()->setChecked(true);
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
@@ -334,6 +351,7 @@ void MainWindow::exportModel(workbench::ExportFormat format, const QString& path
   const bool useCompressed = exportCompressedAction_->isChecked() && ctx_->compressedModel();
   req.model = useCompressed ? ctx_->compressedModel() : ctx_->model();
   req.compression = ctx_->compression();
+  req.precision = exportPrecision();
   exporting_ = true;
   updateActions();
   setBusy(tr("Exporting %1…").arg(displayName(path)), false);
@@ -355,6 +373,15 @@ void MainWindow::exportModel(workbench::ExportFormat format, const QString& path
         }
         emit exportFinished(r.ok, r.message);
       });
+}
+
+workbench::ExportPrecision MainWindow::exportPrecision() const {
+  const QAction* a = precisionGroup_->checkedAction();
+  const QString key = a ? a->data().toString() : QString();
+  if (key == QLatin1String("f32")) return workbench::ExportPrecision::F32;
+  if (key == QLatin1String("f16")) return workbench::ExportPrecision::F16;
+  if (key == QLatin1String("bf16")) return workbench::ExportPrecision::BF16;
+  return workbench::ExportPrecision::FormatDefault;
 }
 
 void MainWindow::showError(const QString& title, const QString& message, const QString& hint) {

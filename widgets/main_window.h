@@ -40,6 +40,8 @@ class MainWindow : public QMainWindow {
   Panel currentPanel() const;
   bool isLoading() const { return loadingPath_.has_value(); }
   bool isExporting() const { return exporting_; }
+  // The choice under Export → Weight Precision (HF and GGUF exports use it).
+  workbench::ExportPrecision exportPrecision() const;
 
   // Off: errors go to the status bar and errorOccurred() only, never a dialog
   // (tests, screenshot mode). On by default.
@@ -91,6 +93,7 @@ class MainWindow : public QMainWindow {
   QAction* exportHfAction_ = nullptr;
   QAction* exportGgufAction_ = nullptr;
   QAction* exportCompressedAction_ = nullptr;
+  QActionGroup* precisionGroup_ = nullptr;  // Export → Weight Precision, kept in the settings
   QActionGroup* languageGroup_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QLabel* busyLabel_ = nullptr;

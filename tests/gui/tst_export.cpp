@@ -8,6 +8,7 @@
 
 #include "codec/model_codec.h"
 #include "gui_test_util.h"
+#include "io/safetensors.h"
 #include "main_window.h"
 #include "tensor/dtype.h"
 #include "workbench_context.h"
@@ -22,11 +23,13 @@ class TestExport : public QObject {
   void compressedWeightsAreWrittenDecoded();
   void ggufFileOpensAgain();
   void characterModelIsRefusedForHfAndGguf();
+  void weightPrecisionIsChosenAndKept();
 
  private:
   bool open(MainWindow& w, const QString& path);
   bool exportAndWait(MainWindow& w, workbench::ExportFormat f, const QString& path, QString* message);
   static rbe::Tensor param(const rbe::LoadedModel& m, const std::string& name);
+  static QAction* precisionAction(MainWindow& w, const QString& key);
 
   QTemporaryDir tmp_;
   QString hfDir_;
@@ -57,6 +60,12 @@ rbe::Tensor TestExport::param(const rbe::LoadedModel& m, const std::string& name
   for (const auto& [n, t] : m.model->named_parameters())
     if (n == name) return t;
   qFatal("no parameter %s", name.c_str());
+}
+
+QAction* TestExport::precisionAction(MainWindow& w, const QString& key) {
+  for (QAction* a : w.findChildren<QAction*>())
+    if (a->isCheckable() && a->actionGroup() && a->data().toString() == key) return a;
+  return nullptr;
 }
 
 void TestExport::rbeFileOpensAgain() {
@@ -166,6 +175,61 @@ void TestExport::characterModelIsRefusedForHfAndGguf() {
   QVERIFY(!QFileInfo::exists(gguf));
   QCOMPARE(QDir(tmp_.path()).entryList({QStringLiteral("char.gguf*")}, QDir::Files), QStringList());
   QCOMPARE(errors.count(), 2);
+}
+
+// Export → Weight Precision: F16 and BF16 HuggingFace folders hold those
+// dtypes and read back as the rounded weights; GGUF refuses BF16 with a clear
+// message and no file; the choice is kept for the next window.
+void TestExport::weightPrecisionIsChosenAndKept() {
+  const QString hf16 = tmp_.filePath(QStringLiteral("hf-f16")), hfbf16 = tmp_.filePath(QStringLiteral("hf-bf16"));
+  {
+    MainWindow w;
+    w.setInteractive(false);
+    QCOMPARE(w.exportPrecision(), workbench::ExportPrecision::FormatDefault);
+    QVERIFY(open(w, hfDir_));
+    const auto& orig = *w.context()->model();
+    QString message;
+
+    QAction* f16 = precisionAction(w, QStringLiteral("f16"));
+    QVERIFY(f16);
+    f16->trigger();
+    QCOMPARE(w.exportPrecision(), workbench::ExportPrecision::F16);
+    QVERIFY2(exportAndWait(w, workbench::ExportFormat::HfFolder, hf16, &message), qPrintable(message));
+    QVERIFY2(message.contains(QStringLiteral("F16")), qPrintable(message));
+
+    QAction* bf16 = precisionAction(w, QStringLiteral("bf16"));
+    QVERIFY(bf16);
+    bf16->trigger();
+    QVERIFY2(exportAndWait(w, workbench::ExportFormat::HfFolder, hfbf16, &message), qPrintable(message));
+    const QString gguf = tmp_.filePath(QStringLiteral("bf16.gguf"));
+    QVERIFY(!exportAndWait(w, workbench::ExportFormat::Gguf, gguf, &message));
+    QVERIFY2(message.contains(QStringLiteral("F32 or F16")), qPrintable(message));
+    QVERIFY(!QFileInfo::exists(gguf));
+
+    for (const auto& [dir, dtype] : {std::pair{hf16, rbe::DType::F16}, std::pair{hfbf16, rbe::DType::BF16}}) {
+      const auto file = rbe::safetensors::File::open((dir + QStringLiteral("/model.safetensors")).toStdString());
+      QCOMPARE(file.info("h.0.mlp.c_fc.weight").dtype, dtype);
+      QCOMPARE(file.info("wte.weight").dtype, dtype);
+      const auto again = guitest::loadShared(dir);
+      for (const char* name : {"wte.weight", "h.0.mlp.c_fc.weight", "h.1.attn.c_proj.weight"}) {
+        const rbe::Tensor a = param(orig, name), b = param(*again, name);
+        QCOMPARE(b.numel(), a.numel());
+        for (int64_t i = 0; i < a.numel(); ++i) {
+          const float x = a.data<float>()[i];
+          const float want = dtype == rbe::DType::F16 ? rbe::f16_to_f32(rbe::f32_to_f16(x))
+                                                      : rbe::bf16_to_f32(rbe::f32_to_bf16(x));
+          if (b.data<float>()[i] != want) QFAIL(qPrintable(QStringLiteral("%1[%2]").arg(name).arg(i)));
+        }
+      }
+    }
+  }
+  // The next window starts on the last choice; put the default back after.
+  MainWindow again;
+  QCOMPARE(again.exportPrecision(), workbench::ExportPrecision::BF16);
+  QAction* byFormat = precisionAction(again, QStringLiteral("default"));
+  QVERIFY(byFormat);
+  byFormat->trigger();
+  QCOMPARE(again.exportPrecision(), workbench::ExportPrecision::FormatDefault);
 }
 
 QTEST_MAIN(TestExport)

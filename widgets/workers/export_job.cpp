@@ -77,34 +77,46 @@ QString writeHf(const ExportRequest& r) {
   std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model) : nullptr;
   const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
   QDir().mkpath(r.path);
+  const rbe::DType dtype = exportDtype(ExportFormat::HfFolder, r.precision);
   if (bpe) {
     const rbe::hf::TokenizerFiles files = rbe::hf::tokenizer_files(*bpe);
-    rbe::hf::save(r.path.toStdString(), model, &files);
+    rbe::hf::save(r.path.toStdString(), model, &files, 0, dtype);
   } else {
-    rbe::hf::save(r.path.toStdString(), model, nullptr);
+    rbe::hf::save(r.path.toStdString(), model, nullptr, 0, dtype);
   }
-  QString msg = QCoreApplication::translate("ExportJob", "Wrote the HuggingFace folder %1.").arg(r.path);
+  QString msg = QCoreApplication::translate("ExportJob", "Wrote the HuggingFace folder %1 (%2 weights).")
+                    .arg(r.path)
+                    .arg(QString::fromLatin1(rbe::dtype_name(dtype)));
   if (!bpe)
     msg += QLatin1Char(' ') +
            QCoreApplication::translate("ExportJob", "The model has no tokenizer, so the folder has none either.");
   if (packed)
     msg += QLatin1Char(' ') +
-           QCoreApplication::translate("ExportJob", "Weights are the compressed model's, decoded to F32.");
+           QCoreApplication::translate("ExportJob", "Weights are the compressed model's, decoded.");
   return msg;
 }
 
 QString writeGguf(const ExportRequest& r) {
+  const rbe::DType dtype = exportDtype(ExportFormat::Gguf, r.precision);
+  if (dtype != rbe::DType::F32 && dtype != rbe::DType::F16)
+    throw rbe::GgufExportError(
+        QCoreApplication::translate("ExportJob",
+                                    "GGUF export writes F32 or F16 weights, not %1. Choose F32 or F16 under Export → "
+                                    "Weight Precision.")
+            .arg(QString::fromLatin1(rbe::dtype_name(dtype)))
+            .toStdString());
   const bool packed = !packedWeights(*r.model->model).empty();
   std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model) : nullptr;
   const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
   rbe::GgufExportOptions opt;
-  opt.dtype = r.ggufF16 ? rbe::DType::F16 : rbe::DType::F32;
+  opt.dtype = dtype;
   opt.name = QFileInfo(r.path).completeBaseName().toStdString();
   const rbe::GgufExportReport rep = rbe::export_gguf(r.path.toStdString(), model, r.model->tokenizer.get(), opt);
-  QString msg = QCoreApplication::translate("ExportJob", "Wrote %1 (%2 tensors, %3 bytes).")
+  QString msg = QCoreApplication::translate("ExportJob", "Wrote %1 (%2 tensors, %3 bytes, %4 weight matrices).")
                     .arg(r.path)
                     .arg(rep.tensors)
-                    .arg(rep.file_bytes);
+                    .arg(rep.file_bytes)
+                    .arg(QString::fromLatin1(rbe::dtype_name(dtype)));
   for (const std::string& w : rep.warnings) msg += QLatin1Char(' ') + QString::fromStdString(w);
   return msg;
 }
@@ -112,6 +124,20 @@ QString writeGguf(const ExportRequest& r) {
 }  // namespace
 
 rbe::codec::ModelCodecOptions defaultCodecOptions() { return rbe::codec::ModelCodecOptions{}; }
+
+rbe::DType exportDtype(ExportFormat format, ExportPrecision precision) {
+  switch (precision) {
+    case ExportPrecision::F32:
+      return rbe::DType::F32;
+    case ExportPrecision::F16:
+      return rbe::DType::F16;
+    case ExportPrecision::BF16:
+      return rbe::DType::BF16;
+    case ExportPrecision::FormatDefault:
+      break;
+  }
+  return format == ExportFormat::Gguf ? rbe::DType::F16 : rbe::DType::F32;
+}
 
 ExportResult exportModel(const ExportRequest& r) {
   ExportResult out;
