@@ -305,8 +305,10 @@ int main(int argc, char** argv) {
       if (!ca.calib.empty()) copt.calib_text = cli::read_text_file(ca.calib);
       return write_compressed(m, copt, ca, out);
     }
-    // Dense writers need dense weights: decompress a model loaded from a .rbe file.
-    if (int64_t n = codec::densify(*m.model)) std::cerr << "  decompressed " << n << " matrices\n";
+    // Dense writers need dense weights: decompress a model loaded from a .rbe
+    // file, into the dtype its other matrices were read in.
+    if (int64_t n = codec::densify(*m.model, read_f16 ? DType::F16 : DType::F32))
+      std::cerr << "  decompressed " << n << " matrices\n";
 
     if (to == "gguf") {
       GgufExportOptions opt;

@@ -352,6 +352,34 @@ TEST(ModelCodec, DensifyAndRecompressAPackedModel) {
   EXPECT_LT(max_abs_diff(before, after), rounds_x ? 1e-2 * scale : 1e-3);
 }
 
+// densify(F16): the packed layers' weights become f16, each the f32 decode
+// rounded, through the parameter handles (the tied head follows wte), so the
+// model runs as the f32 densified one cast to f16 does.
+TEST(ModelCodec, DensifiesStraightToF16) {
+  LoadedModel m = tiny_model();
+  ModelCodecOptions opt = with_codec("q8_0");
+  opt.overrides.push_back(parse_override("wte.weight=codec:q4_0", opt.defaults));
+  CompressedModel q = compress_model(m, opt);
+  LoadedModel dense = instantiate(q), half = instantiate(q);
+  ASSERT_EQ(densify(*dense.model), 9);
+  half.model->cast_matrices(DType::F16);  // the dense ones (wpe), as load_any_model does
+  EXPECT_THROW(densify(*half.model, DType::BF16), std::invalid_argument);
+  ASSERT_EQ(densify(*half.model, DType::F16), 9);
+  EXPECT_TRUE(half.model->packed_weight_names().empty());
+  std::map<std::string, Tensor> f32s;
+  for (auto& [n, t] : dense.model->named_parameters()) f32s[n] = t;
+  for (auto& [name, t] : half.model->named_parameters()) {
+    const Tensor& ref = f32s.at(name);
+    ASSERT_EQ(t.dtype(), ref.dim() >= 2 ? DType::F16 : DType::F32) << name;
+    if (t.dtype() != DType::F16) continue;
+    const float* r = ref.data<float>();
+    const uint16_t* h = t.data<uint16_t>();
+    for (int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(h[i], f32_to_f16(r[i])) << name << "[" << i << "]";
+  }
+  const std::vector<float> want = testutil::logits_of(*dense.model->inference_copy(DType::F16), *dense.tokenizer);
+  EXPECT_EQ(max_abs_diff(testutil::logits_of(*half.model, *half.tokenizer), want), 0.0);
+}
+
 // Independent reference: the inputs every Linear sees in ordinary full-model
 // forward passes over the same windows, X^T X / n summed in double.
 std::map<std::string, std::vector<double>> reference_hessians(LoadedModel& m, const std::vector<int32_t>& ids) {

@@ -41,6 +41,9 @@ class GPT2Model : public nn::Module {
   // (Uninitialised for matrices never written, as for_loading leaves them).
   int64_t cast_matrices(DType dtype, CastValues values = CastValues::Convert);
 
+  // Names (as named_parameters gives them) of the dense weights of packed layers.
+  std::unordered_set<std::string> packed_weight_names() const;
+
   // A second model for inference with the same weights, its dense matrices
   // stored as `matrices` (F32 or F16, exactly as cast_matrices converts them;
   // norms and biases stay f32). Packed (compressed) layers are shared with this
@@ -72,8 +75,6 @@ class GPT2Model : public nn::Module {
   DType kv_cache_dtype() const { return kv_dtype_; }
 
  private:
-  // Names (as named_parameters gives them) of the dense weights of packed layers.
-  std::unordered_set<std::string> packed_weight_names() const;
   Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]
   Tensor embed_padded(const Tensor& ids, const nn::KVCache& cache) const;  // per-row positions
   Tensor head(const Tensor& x) const;  // x: [B, T, C] -> logits [B, T, V]

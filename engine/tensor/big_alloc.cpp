@@ -1,6 +1,9 @@
 #include "tensor/big_alloc.h"
 
 #include <sys/mman.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/sysinfo.h>
 
 #include <algorithm>
@@ -125,6 +128,12 @@ size_t reuse_cache_bytes() {
   ReuseCache& c = reuse_cache();
   std::lock_guard<std::mutex> lock(c.mu);
   return c.bytes;
+}
+
+void trim_freed_heap() {
+#if defined(__GLIBC__)
+  (void)malloc_trim(0);
+#endif
 }
 
 double machine_memory_bytes() {

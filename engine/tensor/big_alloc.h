@@ -36,6 +36,13 @@ void drop_reuse_cache();
 // Bytes the reuse cache holds now.
 size_t reuse_cache_bytes();
 
+// Gives the pages of freed heap memory back to the system (glibc's
+// malloc_trim; nothing elsewhere). Buffers under kReuseMinBytes come from
+// glibc's heap once its mmap threshold has risen, and a freed one in the
+// middle of the heap stays resident: call this after freeing many of them
+// (a model's packed forms, one by one) while memory is still being filled.
+void trim_freed_heap();
+
 // This machine's memory: physical plus swap (sysinfo), in bytes.
 double machine_memory_bytes();
 
