@@ -136,6 +136,24 @@ void TestExport::compressedWeightsAreWrittenDecoded() {
     QCOMPARE(got.numel(), ref.numel());
     QVERIFY2(std::memcmp(got.data<float>(), ref.data<float>(), size_t(ref.numel()) * 4) == 0, name.c_str());
   }
+  // At F16 precision: the decode rounded to f16, and the open model keeps
+  // its packed layers (the export decoded a copy).
+  QAction* f16 = precisionAction(w, QStringLiteral("f16"));
+  QVERIFY(f16);
+  f16->trigger();
+  const QString out16 = tmp_.filePath(QStringLiteral("hf-q4-f16"));
+  QVERIFY2(exportAndWait(w, workbench::ExportFormat::HfFolder, out16, &message), qPrintable(message));
+  QVERIFY(!w.context()->compressedModel()->model->packed_weight_names().empty());
+  const auto half = guitest::loadShared(out16);
+  for (const auto& [name, e] : cm->encoded) {
+    const rbe::Tensor ref = rbe::codec::decode(*e);
+    const rbe::Tensor got = param(*half, name);
+    QCOMPARE(got.numel(), ref.numel());
+    for (int64_t i = 0; i < ref.numel(); ++i)
+      if (got.data<float>()[i] != rbe::f16_to_f32(rbe::f32_to_f16(ref.data<float>()[i])))
+        QFAIL(qPrintable(QStringLiteral("%1[%2]").arg(QString::fromStdString(name)).arg(i)));
+  }
+  precisionAction(w, QStringLiteral("default"))->trigger();
 }
 
 void TestExport::ggufFileOpensAgain() {

@@ -3,57 +3,34 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
-#include <cstring>
 #include <exception>
-#include <map>
 
+#include "codec/densify.h"
 #include "codec/rbe_file.h"
 #include "io/gguf_export.h"
 #include "io/hf_gpt2.h"
 #include "models/gpt2_tokenizer.h"
-#include "nn/layers.h"
 
 namespace workbench {
 namespace {
 
-std::map<std::string, std::shared_ptr<const rbe::nn::PackedMatrix>> packedWeights(const rbe::GPT2Model& m) {
-  std::map<std::string, std::shared_ptr<const rbe::nn::PackedMatrix>> out;
-  for (const auto& [name, module] : m.named_modules()) {
-    if (auto* l = dynamic_cast<rbe::nn::Linear*>(module.get()); l && l->packed()) out[name + ".weight"] = l->packed();
-    if (auto* e = dynamic_cast<rbe::nn::Embedding*>(module.get()); e && e->packed())
-      out[name + ".weight"] = e->packed();
-  }
-  return out;
-}
+bool hasPackedWeights(const rbe::GPT2Model& m) { return !m.packed_weight_names().empty(); }
 
-// A dense F32 copy of a model whose matrices may be packed (a compressed
-// model): the writers need every weight as a plain tensor.
-std::unique_ptr<rbe::GPT2Model> denseCopy(const rbe::GPT2Model& src) {
-  const auto packed = packedWeights(src);
-  std::unique_ptr<rbe::GPT2Model> dst;
-  {
-    rbe::nn::SkipInitGuard noInit;  // every parameter is overwritten below
-    dst = std::make_unique<rbe::GPT2Model>(src.config());
-  }
-  const auto from = src.named_parameters();
-  const auto to = dst->named_parameters();
-  for (size_t i = 0; i < from.size(); ++i) {
-    const rbe::Tensor& t = to[i].second;
-    if (auto it = packed.find(from[i].first); it != packed.end()) {
-      it->second->decode_rows(0, it->second->rows(), t.data<float>());
-    } else {
-      const rbe::Tensor f = from[i].second.to(rbe::DType::F32).contiguous();
-      std::memcpy(t.data<float>(), f.data<float>(), size_t(f.numel()) * sizeof(float));
-    }
-  }
-  dst->eval();
+// A dense copy of a model whose matrices may be packed (a compressed model),
+// its matrices in `matrices` (F32 or F16; the writers convert to anything
+// else): the writers need every weight as a plain tensor. The packed forms
+// stay with the opened model; the copy decodes them into its own weights.
+std::unique_ptr<rbe::GPT2Model> denseCopy(const rbe::GPT2Model& src, rbe::DType matrices) {
+  if (matrices != rbe::DType::F16) matrices = rbe::DType::F32;
+  std::unique_ptr<rbe::GPT2Model> dst = src.inference_copy(matrices);
+  rbe::codec::densify(*dst, matrices);
   return dst;
 }
 
 QString writeRbe(const ExportRequest& r) {
   std::shared_ptr<const rbe::codec::CompressedModel> cm = r.compression;
   if (!cm) {
-    if (!packedWeights(*r.model->model).empty())
+    if (hasPackedWeights(*r.model->model))
       throw std::runtime_error(
           QCoreApplication::translate("ExportJob",
                                       "This model is already compressed but its records are not available; compress it "
@@ -73,11 +50,11 @@ QString writeHf(const ExportRequest& r) {
                                     "This model uses a character tokenizer, which a HuggingFace GPT-2 folder cannot "
                                     "hold. Export it as .rbe instead, or train a model with the GPT-2 tokenizer.")
             .toStdString());
-  const bool packed = !packedWeights(*r.model->model).empty();
-  std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model) : nullptr;
+  const rbe::DType dtype = exportDtype(ExportFormat::HfFolder, r.precision);
+  const bool packed = hasPackedWeights(*r.model->model);
+  std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model, dtype) : nullptr;
   const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
   QDir().mkpath(r.path);
-  const rbe::DType dtype = exportDtype(ExportFormat::HfFolder, r.precision);
   if (bpe) {
     const rbe::hf::TokenizerFiles files = rbe::hf::tokenizer_files(*bpe);
     rbe::hf::save(r.path.toStdString(), model, &files, 0, dtype);
@@ -105,8 +82,8 @@ QString writeGguf(const ExportRequest& r) {
                                     "Weight Precision.")
             .arg(QString::fromLatin1(rbe::dtype_name(dtype)))
             .toStdString());
-  const bool packed = !packedWeights(*r.model->model).empty();
-  std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model) : nullptr;
+  const bool packed = hasPackedWeights(*r.model->model);
+  std::unique_ptr<rbe::GPT2Model> copy = packed ? denseCopy(*r.model->model, rbe::DType::F32) : nullptr;
   const rbe::GPT2Model& model = copy ? *copy : *r.model->model;
   rbe::GgufExportOptions opt;
   opt.dtype = dtype;
