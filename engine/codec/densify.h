@@ -11,9 +11,10 @@ namespace rbe::codec {
 
 // Returns how many layers were decoded. The dense weights become `matrices`
 // (F32 or F16: the f32 decode rounded as cast_matrices rounds). Each layer is
-// decoded a few rows at a time straight into its weight, and its packed form
-// is let go before the next, so the peak is the dense model, not the dense
-// model plus a whole f32 copy of the biggest matrix.
+// decoded straight into its weight (F16 through an f32 panel of about 4 MiB),
+// and its packed form is let go, its pages given back, before the next: the
+// peak is about the dense model plus what is still packed, not that plus a
+// whole f32 copy of the biggest matrix.
 int64_t densify(GPT2Model& model, DType matrices = DType::F32);
 
 }  // namespace rbe::codec

@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <exception>
+#include <stdexcept>
 
 #include "codec/densify.h"
 #include "codec/rbe_file.h"
@@ -76,7 +77,7 @@ QString writeHf(const ExportRequest& r) {
 QString writeGguf(const ExportRequest& r) {
   const rbe::DType dtype = exportDtype(ExportFormat::Gguf, r.precision);
   if (dtype != rbe::DType::F32 && dtype != rbe::DType::F16)
-    throw rbe::GgufExportError(
+    throw std::runtime_error(
         QCoreApplication::translate("ExportJob",
                                     "GGUF export writes F32 or F16 weights, not %1. Choose F32 or F16 under Export → "
                                     "Weight Precision.")
