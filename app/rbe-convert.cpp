@@ -290,11 +290,15 @@ int main(int argc, char** argv) {
     auto limit = cli::limit_threads(threads);
     const DType dtype = dtype_arg == "f16" ? DType::F16 : dtype_arg == "bf16" ? DType::BF16 : DType::F32;
     std::cerr << "reading " << model << "\n";
-    // The HF and RBE checkpoint writers store every weight in dtype, so for f16
-    // the matrices are read as f16: the same rounding, half the memory. GGUF
-    // keeps some matrices f32 (position_embd); compression starts from f32.
-    const bool read_f16 = !compressed && dtype == DType::F16 && (to == "hf" || to == "rbe");
-    LoadedModel m = codec::load_any_model(model, read_f16 ? DType::F16 : DType::F32);
+    // The writers store every weight in dtype, so for f16 the matrices are
+    // read as f16: the same rounding, half the memory. A GGUF keeps its
+    // position table f32, so that one is read f32; compression and quantized
+    // GGUF start from f32.
+    const bool read_f16 = !compressed && dtype == DType::F16;
+    const MatrixStorage storage =
+        read_f16 ? MatrixStorage(DType::F16, to == "gguf" ? gguf_f32_matrices() : std::vector<std::string>{})
+                 : MatrixStorage(DType::F32);
+    LoadedModel m = codec::load_any_model(model, storage);
     const ModelConfig& c = m.config;
     std::cerr << "  " << m.format << ": " << c.n_layer << " layers, " << c.n_embd << " dim, " << c.n_head
               << " heads, vocab " << c.vocab_size << ", context " << c.n_positions << ", "

@@ -17,6 +17,8 @@
 #include "io/gguf.h"
 #include "io/gguf_export.h"
 #include "io/gguf_import.h"
+#include "io/hf_gpt2.h"
+#include "io/model_loader.h"
 #include "models/char_tokenizer.h"
 #include "models/gpt2.h"
 #include "models/gpt2_tokenizer.h"
@@ -358,6 +360,46 @@ TEST_F(GgufTest, ImportsStraightToF16) {
       Tensor x = Tensor::from_vector(ids, {1, int64_t(ids.size())});
       EXPECT_EQ(cast.model->forward(x).to_vector(), direct.model->forward(x).to_vector());
     }
+  }
+}
+
+// rbe-convert --to gguf --dtype f16 reads the model with f16 matrices but
+// the ones an F16 GGUF keeps f32 (gguf_f32_matrices: the position table).
+// From an HF folder and from an F32 GGUF, the file written is byte for byte
+// the one the f32 model writes; with nothing kept f32 it would not be.
+TEST_F(GgufTest, ModelReadForAnF16ExportWritesTheSameFile) {
+  if (!fs::exists(gpt2_data("encoder.json"))) GTEST_SKIP() << "no GPT-2 tokenizer files in " << RBE_SHARED_DIR;
+  GPT2Tokenizer tok = GPT2Tokenizer::from_files(gpt2_data("encoder.json"), gpt2_data("vocab.bpe"));
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  GgufExportOptions f16;
+  f16.dtype = DType::F16;
+  for (bool tied : {true, false}) {
+    SCOPED_TRACE(tied ? "tied" : "untied");
+    GPT2Model model(tiny_gpt2(tied), 21);
+    model.eval();
+    export_gguf(path("want.gguf"), model, &tok, f16);
+    const std::string want = bytes(path("want.gguf"));
+
+    export_gguf(path("f32.gguf"), model, &tok);
+    const hf::TokenizerFiles files = hf::tokenizer_files(tok);
+    hf::save(path("hf"), model, &files);
+    const MatrixStorage storage(DType::F16, gguf_f32_matrices());
+    GgufImportOptions opt;
+    opt.matrices = storage;
+    GgufModel from_gguf = import_gguf(path("f32.gguf"), opt);
+    LoadedModel from_hf = load_model(path("hf"), storage);
+    for (GPT2Model* m : {from_gguf.model.get(), from_hf.model.get()}) {
+      for (auto& [name, t] : m->named_parameters())
+        EXPECT_EQ(t.dtype(), t.dim() >= 2 && name != "wpe.weight" ? DType::F16 : DType::F32) << name;
+      export_gguf(path("got.gguf"), *m, &tok, f16);
+      EXPECT_TRUE(bytes(path("got.gguf")) == want);
+    }
+    GgufModel all_f16 = import_gguf(path("f32.gguf"), {nullptr, DType::F16});
+    export_gguf(path("rounded.gguf"), *all_f16.model, &tok, f16);
+    EXPECT_FALSE(bytes(path("rounded.gguf")) == want);  // the position table rounded to f16
   }
 }
 

@@ -297,7 +297,7 @@ LoadedModel instantiate(const CompressedModel& cm) {
   return out;
 }
 
-LoadedModel load_any_model(const std::string& path, DType matrices) {
+LoadedModel load_any_model(const std::string& path, const MatrixStorage& matrices) {
   if (!fs::is_regular_file(path)) return load_model(path, matrices);
   LoadedModel m;
   if (looks_like_rbe_file(path) || fs::path(path).extension() == ".rbe") {
@@ -320,7 +320,7 @@ LoadedModel load_any_model(const std::string& path, DType matrices) {
   }
   // The dense matrices of an .rbe file (wpe, raw ones) were filled as f32; a
   // GGUF's already have their dtype (nothing left to cast). Packed layers stay packed.
-  if (matrices != DType::F32) m.model->cast_matrices(matrices);
+  if (matrices.dtype != DType::F32) m.model->cast_matrices(matrices);
   return m;
 }
 

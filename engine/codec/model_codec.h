@@ -43,9 +43,9 @@ LoadedModel instantiate(const CompressedModel& cm);
 
 // Opens any model: .rbe files (rbe_file.h; format "rbe"), .gguf files
 // (io/gguf_import.h; format "gguf") and everything io::load_model opens.
-// Errors name the path. `matrices` F16: the dense matrices in f16
-// (inference only), read straight into f16 from folders, cast after loading
-// from the other formats.
-LoadedModel load_any_model(const std::string& path, DType matrices = DType::F32);
+// Errors name the path. `matrices` F16: the dense matrices (but those it
+// keeps f32) in f16 (inference only), read straight into f16 from folders
+// and GGUF files, cast after loading from .rbe files.
+LoadedModel load_any_model(const std::string& path, const MatrixStorage& matrices = {});
 
 }  // namespace rbe::codec

@@ -1,5 +1,6 @@
 #include "io/gguf_export.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -49,6 +50,8 @@ void check_exportable(const ModelConfig& c, const GPT2Tokenizer*& bpe, const Tok
 gguf::Value u32(int64_t v) { return gguf::Value::u32(uint32_t(v)); }
 
 }  // namespace
+
+std::vector<std::string> gguf_f32_matrices() { return {"wpe.weight"}; }
 
 std::string gguf_tensor_name(const std::string& p) {
   if (p == "wte.weight") return "token_embd.weight";
@@ -131,13 +134,15 @@ GgufExportReport export_gguf(const std::string& path, const GPT2Model& model, co
       return quantize(param, t.to(DType::F32).contiguous(), matrix);
     });
   };
+  const std::vector<std::string> f32_matrices = gguf_f32_matrices();
   const Tensor* wte = nullptr;
   bool has_head = false;
   const auto params = model.named_parameters();
   for (auto& [name, t] : params) {
     const std::string g = gguf_tensor_name(name);
     // 2-D weights follow the matrix type, except the position table (F32 like llama.cpp's converter).
-    if (t.dim() == 2 && g != "position_embd.weight") add_matrix(g, name, t);
+    if (t.dim() == 2 && std::find(f32_matrices.begin(), f32_matrices.end(), name) == f32_matrices.end())
+      add_matrix(g, name, t);
     else w.add_tensor(g, t, gguf::GgmlType::F32);
     if (name == "wte.weight") wte = &t;
     if (name == "lm_head.weight") has_head = true;

@@ -62,6 +62,11 @@ GgufExportReport export_gguf(const std::string& path, const GPT2Model& model, co
                              const GgufExportOptions& options = {},
                              const std::function<void(size_t, size_t)>& progress = nullptr);
 
+// The matrices (our parameter names) written as F32 whatever `dtype` is: the
+// position table, as llama.cpp's converter keeps it. A model read for an F16
+// export can keep these f32 (MatrixStorage::keep_f32) and the rest f16.
+std::vector<std::string> gguf_f32_matrices();
+
 // GGUF name of one of our parameter names: "wte.weight" -> "token_embd.weight",
 // "h.3.mlp.c_fc.bias" -> "blk.3.ffn_up.bias", ... Throws GgufExportError on an unknown name.
 std::string gguf_tensor_name(const std::string& param_name);

@@ -145,7 +145,7 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
     }
     dense.emplace_back(p, g);
   }
-  if (options.matrices != DType::F32)
+  if (options.matrices.dtype != DType::F32)
     out.model->cast_matrices(options.matrices, nn::Module::CastValues::Uninitialised);  // each is filled below
   for (auto& [p, g] : dense) {
     Tensor dst = p;  // the cast above replaced the storage behind this handle

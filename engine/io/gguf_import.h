@@ -44,7 +44,7 @@ struct GgufImportOptions {
   std::function<std::shared_ptr<const nn::PackedMatrix>(const GgufQuantizedMatrix&)> pack;
   // The dtype of the dense matrices (GPT2Model::cast_matrices), converted
   // straight from the file's: F16 loads an F16 file with no f32 copy.
-  DType matrices = DType::F32;
+  MatrixStorage matrices = DType::F32;
 };
 
 // Throws gguf::FormatError (io/gguf.h) naming the file and the key or tensor

@@ -232,7 +232,7 @@ void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights) {
     if (!used.count(key)) throw HfError(where(fname) + " is unexpected (not part of a GPT-2 with this config)");
 }
 
-std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out, DType matrices) {
+std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out, const MatrixStorage& matrices) {
   const std::string config_path = join(dir, "config.json");
   if (!fs::exists(config_path)) throw HfError(dir + ": missing config.json");
   ModelConfig config = read_config(config_path);

@@ -59,10 +59,10 @@ std::string pickle_refusal(const std::string& dir);
 void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights);
 
 // Reads config.json and the weights of an HF folder (not the tokenizer).
-// `matrices`: F32, or F16 to read every matrix straight into f16
-// (GPT2Model::for_loading): no f32 copy of them is ever filled.
+// `matrices`: F32, or F16 to read every matrix (but those it keeps f32)
+// straight into f16 (GPT2Model::for_loading): no f32 copy of them is ever filled.
 std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out = nullptr,
-                                DType matrices = DType::F32);
+                                const MatrixStorage& matrices = {});
 
 struct TokenizerFiles {
   std::string vocab_json;  // contents of vocab.json (encoder.json)

@@ -27,7 +27,7 @@ std::unique_ptr<Tokenizer> maybe_tokenizer(const std::string& dir, const ModelCo
 
 }  // namespace
 
-LoadedModel load_model(const std::string& path, DType matrices) {
+LoadedModel load_model(const std::string& path, const MatrixStorage& matrices) {
   if (!fs::exists(path)) throw std::runtime_error(path + ": no such model folder");
   if (!fs::is_directory(path))
     throw std::runtime_error(path + ": expected a model folder (config.json + model.safetensors), got a file");

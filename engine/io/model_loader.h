@@ -25,7 +25,8 @@ struct LoadedModel {
 
 // Throws std::runtime_error (or a subclass) whose message names the file and,
 // where relevant, the tensor or config key. `matrices`: F32, or F16 to read
-// every matrix straight into f16 (inference only: Module::cast_parameters).
-LoadedModel load_model(const std::string& path, DType matrices = DType::F32);
+// every matrix (but those it keeps f32) straight into f16 (inference only:
+// Module::cast_parameters).
+LoadedModel load_model(const std::string& path, const MatrixStorage& matrices = {});
 
 }  // namespace rbe

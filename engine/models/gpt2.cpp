@@ -84,8 +84,12 @@ GPT2Model::GPT2Model(const ModelConfig& config, uint64_t seed) : config_(config)
                                                                        nn::derive_seed(seed, 2), std));
 }
 
+bool MatrixStorage::keeps_f32(const std::string& name) const {
+  return std::find(keep_f32.begin(), keep_f32.end(), name) != keep_f32.end();
+}
+
 std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, const std::string& source,
-                                                  DType matrices) {
+                                                  const MatrixStorage& matrices) {
   try {
     std::unique_ptr<GPT2Model> model;
     {
@@ -93,7 +97,7 @@ std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, con
       model = std::make_unique<GPT2Model>(config);
     }
     // The f32 storage was never written: nothing to convert, and its pages cost nothing.
-    if (matrices != DType::F32) model->cast_parameters(matrices, {}, CastValues::Uninitialised);
+    if (matrices.dtype != DType::F32) model->cast_matrices(matrices, CastValues::Uninitialised);
     return model;
   } catch (const ConfigError& e) {
     throw ConfigError(source + ": " + e.what());
@@ -127,10 +131,14 @@ std::unordered_set<std::string> GPT2Model::packed_weight_names() const {
   return out;
 }
 
-int64_t GPT2Model::cast_matrices(DType dtype, CastValues values) {
+int64_t GPT2Model::cast_matrices(const MatrixStorage& matrices, CastValues values) {
   const std::unordered_set<std::string> packed = packed_weight_names();
   return cast_parameters(
-      dtype, [&](const std::string& name, const Tensor& t) { return t.dim() >= 2 && !packed.count(name); }, values);
+      matrices.dtype,
+      [&](const std::string& name, const Tensor& t) {
+        return t.dim() >= 2 && !packed.count(name) && !matrices.keeps_f32(name);
+      },
+      values);
 }
 
 std::unique_ptr<GPT2Model> GPT2Model::inference_copy(DType matrices) const {

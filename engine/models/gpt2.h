@@ -16,6 +16,18 @@
 
 namespace rbe {
 
+// How a loader stores a model's matrices (the 2-D weights cast_matrices
+// converts): `dtype`, except the parameters named in `keep_f32`, which stay
+// F32 (a GGUF export keeps the position table f32, as llama.cpp's converter
+// does). A plain DType converts to it, with nothing kept.
+struct MatrixStorage {
+  DType dtype = DType::F32;
+  std::vector<std::string> keep_f32;
+  MatrixStorage(DType d = DType::F32, std::vector<std::string> keep = {})  // NOLINT: implicit on purpose
+      : dtype(d), keep_f32(std::move(keep)) {}
+  bool keeps_f32(const std::string& name) const;
+};
+
 class GPT2Model : public nn::Module {
  public:
   // Weights initialised as GPT-2 does (normal 0.02; residual projections scaled
@@ -30,7 +42,7 @@ class GPT2Model : public nn::Module {
   // (Module::cast_parameters, in one buffer), for a model loaded for
   // inference in f16.
   static std::unique_ptr<GPT2Model> for_loading(const ModelConfig& config, const std::string& source,
-                                                DType matrices = DType::F32);
+                                                const MatrixStorage& matrices = {});
 
   const ModelConfig& config() const { return config_; }
 
@@ -39,7 +51,8 @@ class GPT2Model : public nn::Module {
   // layers: they are never read, and converting them would only fill memory.
   // Returns how many tensors were converted. values: as cast_parameters'
   // (Uninitialised for matrices never written, as for_loading leaves them).
-  int64_t cast_matrices(DType dtype, CastValues values = CastValues::Convert);
+  // Matrices named in `matrices.keep_f32` are left as they are.
+  int64_t cast_matrices(const MatrixStorage& matrices, CastValues values = CastValues::Convert);
 
   // Names (as named_parameters gives them) of the dense weights of packed layers.
   std::unordered_set<std::string> packed_weight_names() const;
