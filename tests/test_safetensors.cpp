@@ -309,3 +309,24 @@ TEST_F(SafetensorsTest, StoresFloatsAsAskedWhileWriting) {
   EXPECT_TRUE(fs::exists(path("sh/n-00002-of-00002.safetensors")));
   EXPECT_THROW(st::save(path("bad.safetensors"), {{"b", b}}, {}, DType::I32), st::FormatError);
 }
+
+// Tensors over the writer's 1 MiB panel are converted a panel of rows at a
+// time: a transposed view, a permuted 3-D view and a contiguous f32 matrix
+// (several panels each, the last one short) come out as their whole copies.
+TEST_F(SafetensorsTest, WritesBigViewsPanelByPanel) {
+  Tensor w = Tensor::randn({700, 611}, 3), cube = Tensor::randn({5, 300, 277}, 4);
+  const std::vector<std::pair<std::string, Tensor>> views = {
+      {"wt", ops::transpose(w, 0, 1)}, {"cube", ops::permute(cube, {1, 0, 2})}, {"w", w}};
+  for (DType as : {DType::F32, DType::F16, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(as));
+    std::vector<std::pair<std::string, Tensor>> copies;
+    for (const auto& [name, t] : views) copies.emplace_back(name, t.contiguous().to(as));
+    st::save(path("views.safetensors"), views, {}, as);
+    st::save(path("copies.safetensors"), copies);
+    auto bytes = [&](const std::string& name) {
+      std::ifstream in(path(name), std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    EXPECT_TRUE(bytes("views.safetensors") == bytes("copies.safetensors"));
+  }
+}
