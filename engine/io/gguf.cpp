@@ -8,6 +8,7 @@
 
 #include "io/gguf_blocks.h"
 #include "io/mapped_file.h"
+#include "io/tensor_write.h"
 #include "tensor/atomic_file.h"
 
 namespace rbe::gguf {
@@ -262,8 +263,7 @@ void Writer::write(const std::string& path, const std::function<void(size_t, siz
                           shape_str(p.shape));
       w.write(bytes.data(), nbytes);
     } else {
-      Tensor data = p.data.to(p.type == GgmlType::F32 ? DType::F32 : DType::F16).contiguous();
-      w.write(data.raw_data(), nbytes);
+      io::write_tensor(w, p.data, p.type == GgmlType::F32 ? DType::F32 : DType::F16);
     }
     size_t pad = size_t(align_up(nbytes, alignment_) - nbytes);
     while (pad > 0) {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/mapped_file.h"
+#include "io/tensor_write.h"
 #include "tensor/atomic_file.h"
-#include "tensor/ops.h"
 
 namespace rbe::safetensors {
 
@@ -20,7 +20,6 @@ using nlohmann::json;
 namespace {
 
 constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MB, as the reference implementation
-constexpr size_t kPanelBytes = size_t(1) << 20;  // rows converted at a time when writing
 
 // ---- writing ----
 
@@ -36,30 +35,6 @@ void check_writable(const std::string& path, const std::string& name, const Tens
   if (!t.defined()) throw FormatError(path + ": tensor '" + name + "' is undefined");
   if (name.empty() || name == "__metadata__") throw FormatError(path + ": invalid tensor name '" + name + "'");
   if (t.device() != Device::CPU) throw FormatError(path + ": tensor '" + name + "' is not on the CPU");
-}
-
-// Writes t's elements in row-major order as dtype `as`. Stored as it is when
-// it already is; else converted a panel of about 1 MiB of rows at a time
-// (a transposed Conv1D weight, an f32 matrix written as f16), so that no
-// whole copy of a tensor is ever made: with whole copies, writing a 124M
-// model's HF folder grew the heap by 160 MB.
-void write_tensor(AtomicFileWriter& w, const Tensor& t, DType as) {
-  const size_t elem = dtype_size(as);
-  if (t.is_contiguous() && t.dtype() == as) {
-    w.write(t.raw_data(), size_t(t.numel()) * elem);
-    return;
-  }
-  if (t.dim() < 2 || t.numel() == 0) {
-    const Tensor c = t.contiguous().to(as);
-    w.write(c.raw_data(), size_t(c.numel()) * elem);
-    return;
-  }
-  const int64_t rows = t.size(0), row_elems = t.numel() / rows;
-  const int64_t panel = std::max<int64_t>(1, int64_t(kPanelBytes) / std::max<int64_t>(1, row_elems * int64_t(elem)));
-  for (int64_t r = 0; r < rows; r += panel) {
-    const Tensor c = ops::slice(t, 0, r, std::min(rows, r + panel)).contiguous().to(as);
-    w.write(c.raw_data(), size_t(c.numel()) * elem);
-  }
 }
 
 }  // namespace
@@ -98,7 +73,7 @@ void save(const std::string& path, const std::vector<std::pair<std::string, Tens
   for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));  // little-endian
   w.write(len, 8);
   w.write(h);
-  for (size_t i : order) write_tensor(w, tensors[i].second, stored(i));
+  for (size_t i : order) io::write_tensor(w, tensors[i].second, stored(i));
   w.commit();
 }
 
