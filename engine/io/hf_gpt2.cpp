@@ -78,6 +78,17 @@ void transpose_into(Tensor& dst, const Tensor& src) {
 
 Shape reversed(const Shape& s) { return Shape(s.rbegin(), s.rend()); }
 
+// Whether a and b hold bit for bit the same values as f32. Tensors of one
+// dtype compare their stored bytes (every conversion to f32 is one to one), so
+// an F16 file's head and embedding are not copied to f32 to be compared.
+bool same_values(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  if (a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous())
+    return std::memcmp(a.raw_data(), b.raw_data(), size_t(a.numel()) * dtype_size(a.dtype())) == 0;
+  const Tensor x = a.to(DType::F32).contiguous(), y = b.to(DType::F32).contiguous();
+  return std::memcmp(x.raw_data(), y.raw_data(), size_t(x.numel()) * sizeof(float)) == 0;
+}
+
 }  // namespace
 
 bool is_conv1d_weight(const std::string& name) {
@@ -218,12 +229,8 @@ void load_weights(GPT2Model& model, const safetensors::ShardedFile& weights) {
   // A stored head next to a tied model must be the embedding itself.
   if (model.config().tie_word_embeddings && by_key.count("lm_head.weight")) {
     const std::string& fname = by_key["lm_head.weight"];
-    Tensor head = fetch(fname).to(DType::F32).contiguous();
-    Tensor wte = fetch(by_key["wte.weight"]).to(DType::F32).contiguous();
-    if (head.shape() != wte.shape() ||
-        std::memcmp(head.raw_data(), wte.raw_data(), size_t(wte.numel()) * sizeof(float)) != 0)
+    if (!same_values(fetch(fname), fetch(by_key["wte.weight"])))
       throw HfError(where(fname) + " differs from wte.weight but config.json says tie_word_embeddings: true");
-    head = wte = Tensor();
     weights.release(fname);
     weights.release(by_key["wte.weight"]);
     used.insert("lm_head.weight");
