@@ -370,10 +370,6 @@ TEST_F(GgufTest, ImportsStraightToF16) {
 TEST_F(GgufTest, ModelReadForAnF16ExportWritesTheSameFile) {
   if (!fs::exists(gpt2_data("encoder.json"))) GTEST_SKIP() << "no GPT-2 tokenizer files in " << RBE_SHARED_DIR;
   GPT2Tokenizer tok = GPT2Tokenizer::from_files(gpt2_data("encoder.json"), gpt2_data("vocab.bpe"));
-  auto bytes = [](const std::string& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
   GgufExportOptions f16;
   f16.dtype = DType::F16;
   for (bool tied : {true, false}) {
@@ -381,7 +377,7 @@ TEST_F(GgufTest, ModelReadForAnF16ExportWritesTheSameFile) {
     GPT2Model model(tiny_gpt2(tied), 21);
     model.eval();
     export_gguf(path("want.gguf"), model, &tok, f16);
-    const std::string want = bytes(path("want.gguf"));
+    const std::string want = read_file(path("want.gguf"));
 
     export_gguf(path("f32.gguf"), model, &tok);
     const hf::TokenizerFiles files = hf::tokenizer_files(tok);
@@ -395,11 +391,11 @@ TEST_F(GgufTest, ModelReadForAnF16ExportWritesTheSameFile) {
       for (auto& [name, t] : m->named_parameters())
         EXPECT_EQ(t.dtype(), t.dim() >= 2 && name != "wpe.weight" ? DType::F16 : DType::F32) << name;
       export_gguf(path("got.gguf"), *m, &tok, f16);
-      EXPECT_TRUE(bytes(path("got.gguf")) == want);
+      EXPECT_TRUE(read_file(path("got.gguf")) == want);
     }
     GgufModel all_f16 = import_gguf(path("f32.gguf"), {nullptr, DType::F16});
     export_gguf(path("rounded.gguf"), *all_f16.model, &tok, f16);
-    EXPECT_FALSE(bytes(path("rounded.gguf")) == want);  // the position table rounded to f16
+    EXPECT_FALSE(read_file(path("rounded.gguf")) == want);  // the position table rounded to f16
   }
 }
 

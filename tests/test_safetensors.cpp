@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/safetensors.h"
+#include "tensor/atomic_file.h"
 #include "tensor/ops.h"
 
 using namespace rbe;
@@ -292,11 +293,7 @@ TEST_F(SafetensorsTest, StoresFloatsAsAskedWhileWriting) {
   st::save(path("as.safetensors"), {{"a", at}, {"b", b}, {"ids", ids}}, {}, DType::F16);
   st::save(path("copies.safetensors"),
            {{"a", at.contiguous().to(DType::F16)}, {"b", b.to(DType::F16)}, {"ids", ids}});
-  auto bytes = [&](const std::string& name) {
-    std::ifstream in(path(name), std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  EXPECT_EQ(bytes("as.safetensors"), bytes("copies.safetensors"));
+  EXPECT_EQ(read_file(path("as.safetensors")), read_file(path("copies.safetensors")));
   st::File f = st::File::open(path("as.safetensors"));
   EXPECT_EQ(f.info("a").dtype, DType::F16);
   EXPECT_EQ(f.info("ids").dtype, DType::I32);
@@ -323,10 +320,6 @@ TEST_F(SafetensorsTest, WritesBigViewsPanelByPanel) {
     for (const auto& [name, t] : views) copies.emplace_back(name, t.contiguous().to(as));
     st::save(path("views.safetensors"), views, {}, as);
     st::save(path("copies.safetensors"), copies);
-    auto bytes = [&](const std::string& name) {
-      std::ifstream in(path(name), std::ios::binary);
-      return std::string(std::istreambuf_iterator<char>(in), {});
-    };
-    EXPECT_TRUE(bytes("views.safetensors") == bytes("copies.safetensors"));
+    EXPECT_TRUE(read_file(path("views.safetensors")) == read_file(path("copies.safetensors")));
   }
 }

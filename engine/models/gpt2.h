@@ -48,11 +48,11 @@ class GPT2Model : public nn::Module {
   const ModelConfig& config() const { return config_; }
 
   // Converts the dense matrices (Module::cast_parameters' default set: Linear
-  // and embedding weights) to `dtype`, leaving out the dense weights of packed
-  // layers: they are never read, and converting them would only fill memory.
-  // Returns how many tensors were converted. values: as cast_parameters'
-  // (Uninitialised for matrices never written, as for_loading leaves them).
-  // Matrices named in `matrices.keep_f32` are left as they are.
+  // and embedding weights) to `matrices.dtype`, leaving out those named in
+  // `matrices.keep_f32` and the dense weights of packed layers: they are never
+  // read, and converting them would only fill memory. Returns how many tensors
+  // were converted. values: as cast_parameters' (Uninitialised for matrices
+  // never written, as for_loading leaves them).
   int64_t cast_matrices(const MatrixStorage& matrices, CastValues values = CastValues::Convert);
 
   // Names (as named_parameters gives them) of the dense weights of packed layers.
