@@ -79,6 +79,81 @@ void rows_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, c
   }
 }
 
+// ---- AVX2 with int8 activations (avx2q8) ----
+// x quantized per 32-block as the VNNI kernel does (d = max|x| / 127, round
+// to nearest), kept in element order: q (32 int8 per block), xs (d per block).
+void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& out) {
+  const int64_t nsub = L.cols / kSub;
+  buf.resize(size_t(nsub * (kSub + 4) + 32));
+  uint8_t* base = buf.data() + ((32 - reinterpret_cast<uintptr_t>(buf.data()) % 32) % 32);
+  int8_t* q = reinterpret_cast<int8_t*>(base);
+  float* xs = reinterpret_cast<float*>(base + nsub * kSub);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < nsub; ++b) {
+    const float* xb = x + b * kSub;
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    xs[b] = amax / 127.f;
+    const __m256 inv = _mm256_set1_ps(amax > 0 ? 127.f / amax : 0.f);
+    __m256i n[4];
+    for (int i = 0; i < 4; ++i) n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // nearest, ties to even
+    // packs interleave the 128-bit lanes; the permutation puts the 32 values back in order.
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * kSub),
+                       _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  out = ActQ8{q, nullptr, xs, nsub};
+}
+
+// One sub-block: the 8 int32 partial sums of levels . q. VPMADDUBSW takes
+// unsigned x signed bytes, so |w| goes in unsigned and w's sign moves to q
+// (|level| <= 128, |q| <= 127: a pair sums to at most 32512, no saturation).
+inline __m256i sub_dot_q8(__m256i w, const int8_t* q) {
+  const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(q));
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+template <int kBits, int kSubs>
+void rows_q8_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
+                    float* y) {
+  const __m256i table = level_table(L);
+  const int sb = L.sub_bytes(), gb = L.group_bytes();
+  const int64_t groups = L.groups_per_row();
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* g = data + r * L.row_bytes();
+    // Two accumulators, so that consecutive sub-blocks' FMAs do not wait on each other.
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
+      const float dw = load_scale(g);
+      for (int k = 0; k < kSubs; ++k) {
+        const int64_t b = gi * kSubs + k;
+        const __m256i p = sub_dot_q8(sub_levels<kBits>(g + 2 + k * sb, table), a.q + b * kSub);
+        acc[b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a.xs[b]), acc[b & 1]);
+      }
+    }
+    y[r] = hsum256(_mm256_add_ps(acc[0], acc[1])) + (bias ? bias[r] : 0.f);
+  }
+}
+
+void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
+                  float* y) {
+  const int S = L.subs_per_group();
+  switch (L.bits) {
+    case 8: return rows_q8_avx2_t<8, 1>(L, data, r0, r1, a, bias, y);
+    case 4: return S == 1 ? rows_q8_avx2_t<4, 1>(L, data, r0, r1, a, bias, y) : rows_q8_avx2_t<4, 2>(L, data, r0, r1, a, bias, y);
+    case 3: return S == 1 ? rows_q8_avx2_t<3, 1>(L, data, r0, r1, a, bias, y) : rows_q8_avx2_t<3, 2>(L, data, r0, r1, a, bias, y);
+    default: return S == 1 ? rows_q8_avx2_t<2, 1>(L, data, r0, r1, a, bias, y) : rows_q8_avx2_t<2, 2>(L, data, r0, r1, a, bias, y);
+  }
+}
+
 // Row decode: per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
 template <int kBits, int kSubs>
 void decode_row_avx2_t(const Layout& L, const uint8_t* data, int64_t r, float* out) {
@@ -127,7 +202,7 @@ bool cpu_has_avx2() { return kernels::cpu_has_avx2() && kernels::cpu_has_f16c();
 const FixedKernels& select_kernels() {
   if (const char* env = std::getenv("RBE_FIXED_KERNEL"))
     if (const FixedKernels* k = find_kernels(env)) return *k;
-  for (const char* name : {"avx512vnni", "avx512", "avx2"})
+  for (const char* name : {"avx512vnni", "avx512", "avx2q8", "avx2"})
     if (const FixedKernels* k = find_kernels(name)) return *k;
   return kFixedGeneric;
 }
@@ -143,8 +218,10 @@ void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
 
 #ifdef RBE_FIXED_HAVE_AVX2
 const FixedKernels kFixedAvx2 = {"avx2", &rows_avx2, nullptr, nullptr};
+const FixedKernels kFixedAvx2Q8 = {"avx2q8", &rows_avx2, &prep_q8_avx2, &rows_q8_avx2};
 #else
 const FixedKernels kFixedAvx2 = {"generic", &rows_generic, nullptr, nullptr};
+const FixedKernels kFixedAvx2Q8 = {"generic", &rows_generic, nullptr, nullptr};
 #endif
 const FixedKernels kFixedGeneric = {"generic", &rows_generic, nullptr, nullptr};
 
@@ -164,6 +241,7 @@ const FixedKernels* find_kernels(const char* name) {
   if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kFixedAvx512 : nullptr;
 #ifdef RBE_FIXED_HAVE_AVX2
   if (std::strcmp(name, "avx2") == 0) return cpu_has_avx2() ? &kFixedAvx2 : nullptr;
+  if (std::strcmp(name, "avx2q8") == 0) return cpu_has_avx2() ? &kFixedAvx2Q8 : nullptr;
 #endif
   if (std::strcmp(name, "generic") == 0) return &kFixedGeneric;
   return nullptr;
@@ -193,7 +271,7 @@ const char* fixed_kernel_name() { return fixed::active_kernels().name; }
 
 std::vector<std::string> fixed_kernel_names() {
   std::vector<std::string> v;
-  for (const char* n : {"avx512vnni", "avx512", "avx2", "generic"})
+  for (const char* n : {"avx512vnni", "avx512", "avx2q8", "avx2", "generic"})
     if (fixed::find_kernels(n)) v.emplace_back(n);
   return v;
 }

@@ -5,7 +5,9 @@
 //   "avx512vnni"  x quantized to int8 per 32-block (as llama.cpp's Q8
 //                 activations), int8 x int8 dot products (VPDPBUSD)
 //   "avx512"      codes unpacked to int8 levels, converted to f32, FMA with x
-//   "avx2"        the same with 256-bit vectors
+//   "avx2q8"      x quantized to int8 as for avx512vnni, int8 products by
+//                 VPMADDUBSW (|level| unsigned, its sign moved onto x)
+//   "avx2"        codes to f32 and FMA with x, with 256-bit vectors
 //   "generic"     scalar: decode each group to f32 and dot with x
 // All are multithreaded over row chunks with oneTBB (honouring
 // tbb::global_control).

@@ -14,7 +14,9 @@ class RandomizedHadamard;
 namespace rbe::codec::fixed {
 
 // x quantized to int8 per 32-block (d = max|x| / 127, as llama.cpp's Q8
-// activations) and laid out per 64-weight pair [64p, 64p + 64) in the byte
+// activations), arranged for the kernel that prepared it. avx2q8: q holds
+// the blocks in element order, xs one scale per block, neg is null and pairs
+// counts blocks. avx512vnni: laid out per 64-weight pair [64p, 64p + 64) in the byte
 // order in which the kernel unpacks that pair's weight codes: q (64 int8),
 // neg (16 int32: -128 * the sum of each 4-byte lane of q, which cancels the
 // +128 that makes the weight levels unsigned; -8 for q4_0, whose codes go in
@@ -46,6 +48,7 @@ struct FixedKernels {
 extern const FixedKernels kFixedAvx512;      // fixed_kernels_avx512.cpp
 extern const FixedKernels kFixedAvx512Vnni;  // fixed_kernels_avx512.cpp
 extern const FixedKernels kFixedAvx2;        // fixed_kernels.cpp
+extern const FixedKernels kFixedAvx2Q8;      // fixed_kernels.cpp
 extern const FixedKernels kFixedGeneric;     // fixed_kernels.cpp
 
 const FixedKernels* find_kernels(const char* name);  // null when unknown / unsupported here
