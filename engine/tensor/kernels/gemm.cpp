@@ -246,12 +246,13 @@ void choose_partition(int64_t tm, int64_t tn, int T, int64_t& pm_out, int64_t& p
 
 // Few rows of A (a prompt against a weight matrix): each task owns a run of
 // B's column panels and goes through the whole depth for them, packing its
-// own panels (they stay in its core's caches) and all of A (a few hundred KB
-// at most), so there is no barrier per K block and no packed B shared across
-// cores. Measured on the 124M prompt shapes at M = 128, 2 threads: 1.2-1.4x
-// the block-synchronous path below (docs/performance.md).
+// own panels (they stay in its core's caches), so there is no barrier per K
+// block and no packed B shared across cores. A (a few hundred KB at most) is
+// packed once for all tasks. Measured on the 124M prompt shapes at M = 128,
+// 2 threads: 1.2-1.4x the block-synchronous path below (docs/performance.md).
 thread_local AlignedBuffer tls_b_task;
 thread_local AlignedBuffer tls_b_f16;  // f16 weights converted for one task's panels
+thread_local AlignedBuffer tls_a_shared;  // all of A packed, held by the calling thread across the tasks
 
 // pack_panels(p0, j0, kcur, ncols, Bp) packs depth [p0, p0+kcur) x columns
 // [j0, j0+ncols) of op(B) as ks.pack_b does.
@@ -262,10 +263,18 @@ void sgemm_column_tasks(const KernelSet& ks, bool ta, int64_t M, int64_t N, int6
   const int64_t MR = ks.mr, NR = ks.nr, tm = ceil_div(M, MR), tn = ceil_div(N, NR);
   const int64_t kcp_max = ceil_div(kc, ks.kpad) * ks.kpad;
   const int64_t panels_max = ceil_div(tn, ntasks);
+  // All of A packed once, every depth block, before the tasks: each task
+  // used to pack it again (some 40 times for a 128 x 3072 x 768 product).
+  const int64_t nkb = ceil_div(K, kc);
+  const size_t a_block = size_t(tm + 1) * size_t(MR * kcp_max);
+  ScratchLease abuf(tls_a_shared);
+  float* Aall = abuf->get(a_block * size_t(nkb));
+  tbb::parallel_for(int64_t(0), nkb, [&](int64_t b) {
+    ks.pack_a(ta, A, lda, 0, b * kc, M, std::min(kc, K - b * kc), Aall + size_t(b) * a_block);
+  });
   tbb::parallel_for(
       tbb::blocked_range<int64_t>(0, ntasks, 1),
       [&](const tbb::blocked_range<int64_t>& r) {
-        float* Ap = tls_a.get(size_t(tm + 1) * MR * kcp_max);
         float* Bp = tls_b_task.get(size_t(panels_max) * NR * kcp_max);
         for (int64_t t = r.begin(); t < r.end(); ++t) {
           const int64_t ct0 = chunk_begin(tn, ntasks, t), ct1 = chunk_begin(tn, ntasks, t + 1);
@@ -273,7 +282,7 @@ void sgemm_column_tasks(const KernelSet& ks, bool ta, int64_t M, int64_t N, int6
           for (int64_t p0 = 0; p0 < K; p0 += kc) {
             const int64_t kcur = std::min(kc, K - p0), kcp = ceil_div(kcur, ks.kpad) * ks.kpad;
             const float beta_eff = p0 == 0 ? beta : 1.0f;
-            ks.pack_a(ta, A, lda, 0, p0, M, kcur, Ap);
+            const float* Ap = Aall + size_t(p0 / kc) * a_block;
             pack_panels(p0, j0, kcur, ncols, Bp);
             for (int64_t jt = ct0; jt < ct1; ++jt) {
               const int n = static_cast<int>(std::min(NR, N - jt * NR));
