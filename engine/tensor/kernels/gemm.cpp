@@ -82,6 +82,53 @@ void pack_b_portable(bool trans, const float* B, int64_t ldb, int64_t p0, int64_
   }
 }
 
+// In-place transpose of an 8x8 block of floats (r[i] = row i).
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  __m256 u[8];
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// pack_b_portable<16> for op(B) = B^T (B's rows are the panel's columns: the
+// weights of a prompt's products), whole panels 8 depths at a time through
+// 8x8 transposes; partial panels and the depth tail as pack_b_portable.
+void pack_b_avx2(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc,
+                 float* dst) {
+  constexpr int NR = 16;
+  if (!trans) return pack_b_portable<NR>(trans, B, ldb, p0, j0, kc, nc, dst);
+  const int64_t k8 = kc & ~int64_t(7);
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    float* d = dst + (jp / NR) * kc * NR;
+    if (nc - jp < NR) {
+      pack_b_portable<NR>(trans, B + jp * ldb, ldb, p0, j0, kc, nc - jp, d);
+      continue;
+    }
+    const float* s = B + (j0 + jp) * ldb + p0;
+    for (int64_t k = 0; k < k8; k += 8)
+      for (int h = 0; h < 2; ++h) {  // columns 8h .. 8h + 7 of the panel
+        __m256 r[8];
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(s + (8 * h + j) * ldb + k);
+        transpose8(r);
+        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(d + (k + i) * NR + 8 * h, r[i]);
+      }
+    for (int64_t k = k8; k < kc; ++k)
+      for (int j = 0; j < NR; ++j) d[k * NR + j] = s[j * ldb + k];
+  }
+}
+
 // Writes an MR x NR tile held in `acc` (row stride NR) into C[0:m, 0:n].
 template <int NR>
 inline void store_tile(const float* acc, float* C, int64_t ldc, float alpha, float beta, int m,
@@ -447,7 +494,7 @@ const KernelSet kAvx2Kernels = {"avx2",
                                 /*kc_max=*/256,
                                 /*mc_max=*/kAvx2MR * 24,
                                 &pack_a_portable<kAvx2MR>,
-                                &pack_b_portable<kAvx2NR>,
+                                &pack_b_avx2,
                                 &kernel_avx2};
 const KernelSet kGenericKernels = {"generic",
                                    kGenMR,
