@@ -22,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_simd.h"
 #include "codec/hadamard.h"
 #include "tensor/kernels/aligned_buffer.h"
@@ -121,26 +122,9 @@ void unpack_strip(const Layout& L, const uint8_t* data, int64_t n0, int8_t* lv, 
   }
 }
 
-// f(bits, subs): L's code width and 32-blocks per scale group as compile-time
-// constants, which the unpackers of both kernels are templated on.
-template <class F>
-auto with_strip_shape(const Layout& L, F&& f) {
-  using std::integral_constant;
-  const bool g64 = L.group == 64;
-  switch (L.bits) {
-    case 8: return f(integral_constant<int, 8>{}, integral_constant<int, 1>{});
-    case 4: return g64 ? f(integral_constant<int, 4>{}, integral_constant<int, 2>{})
-                       : f(integral_constant<int, 4>{}, integral_constant<int, 1>{});
-    case 3: return g64 ? f(integral_constant<int, 3>{}, integral_constant<int, 2>{})
-                       : f(integral_constant<int, 3>{}, integral_constant<int, 1>{});
-    default: return g64 ? f(integral_constant<int, 2>{}, integral_constant<int, 2>{})
-                        : f(integral_constant<int, 2>{}, integral_constant<int, 1>{});
-  }
-}
-
 using UnpackFn = void (*)(const Layout&, const uint8_t*, int64_t, int8_t*, float*);
 UnpackFn unpack_for(const Layout& L) {
-  return with_strip_shape(L, [](auto bits, auto subs) -> UnpackFn { return &unpack_strip<bits(), subs()>; });
+  return with_layout(L, [](auto bits, auto subs) -> UnpackFn { return &unpack_strip<bits(), subs()>; });
 }
 
 // The strip's levels: sub-block s of row i at a + i * stride + s * step.
@@ -236,7 +220,7 @@ void unpack_strip_bf16(const Layout& L, const uint8_t* data, int64_t n0, uint16_
 
 using UnpackBf16Fn = void (*)(const Layout&, const uint8_t*, int64_t, uint16_t*);
 UnpackBf16Fn unpack_bf16_for(const Layout& L) {
-  return with_strip_shape(L, [](auto bits, auto subs) -> UnpackBf16Fn { return &unpack_strip_bf16<bits(), subs()>; });
+  return with_layout(L, [](auto bits, auto subs) -> UnpackBf16Fn { return &unpack_strip_bf16<bits(), subs()>; });
 }
 
 // X in bf16: held by the calling thread across its parallel loops, so taken

@@ -145,13 +145,7 @@ void rows_q8_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1
 
 void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
                   float* y) {
-  const int S = L.subs_per_group();
-  switch (L.bits) {
-    case 8: return rows_q8_avx2_t<8, 1>(L, data, r0, r1, a, bias, y);
-    case 4: return S == 1 ? rows_q8_avx2_t<4, 1>(L, data, r0, r1, a, bias, y) : rows_q8_avx2_t<4, 2>(L, data, r0, r1, a, bias, y);
-    case 3: return S == 1 ? rows_q8_avx2_t<3, 1>(L, data, r0, r1, a, bias, y) : rows_q8_avx2_t<3, 2>(L, data, r0, r1, a, bias, y);
-    default: return S == 1 ? rows_q8_avx2_t<2, 1>(L, data, r0, r1, a, bias, y) : rows_q8_avx2_t<2, 2>(L, data, r0, r1, a, bias, y);
-  }
+  with_layout(L, [&](auto bits, auto subs) { rows_q8_avx2_t<bits(), subs()>(L, data, r0, r1, a, bias, y); });
 }
 
 // Row decode: per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
@@ -174,24 +168,12 @@ void decode_row_avx2_t(const Layout& L, const uint8_t* data, int64_t r, float* o
 }
 
 void decode_row_avx2(const Layout& L, const uint8_t* data, int64_t r, float* out) {
-  const int S = L.subs_per_group();
-  switch (L.bits) {
-    case 8: return decode_row_avx2_t<8, 1>(L, data, r, out);
-    case 4: return S == 1 ? decode_row_avx2_t<4, 1>(L, data, r, out) : decode_row_avx2_t<4, 2>(L, data, r, out);
-    case 3: return S == 1 ? decode_row_avx2_t<3, 1>(L, data, r, out) : decode_row_avx2_t<3, 2>(L, data, r, out);
-    default: return S == 1 ? decode_row_avx2_t<2, 1>(L, data, r, out) : decode_row_avx2_t<2, 2>(L, data, r, out);
-  }
+  with_layout(L, [&](auto bits, auto subs) { decode_row_avx2_t<bits(), subs()>(L, data, r, out); });
 }
 
 void rows_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x, const float* bias,
                float* y) {
-  const int S = L.subs_per_group();
-  switch (L.bits) {
-    case 8: return rows_avx2_t<8, 1>(L, data, r0, r1, x, bias, y);
-    case 4: return S == 1 ? rows_avx2_t<4, 1>(L, data, r0, r1, x, bias, y) : rows_avx2_t<4, 2>(L, data, r0, r1, x, bias, y);
-    case 3: return S == 1 ? rows_avx2_t<3, 1>(L, data, r0, r1, x, bias, y) : rows_avx2_t<3, 2>(L, data, r0, r1, x, bias, y);
-    default: return S == 1 ? rows_avx2_t<2, 1>(L, data, r0, r1, x, bias, y) : rows_avx2_t<2, 2>(L, data, r0, r1, x, bias, y);
-  }
+  with_layout(L, [&](auto bits, auto subs) { rows_avx2_t<bits(), subs()>(L, data, r0, r1, x, bias, y); });
 }
 #endif
 

@@ -46,13 +46,7 @@ void rows_f32_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, co
 
 void rows_f32(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x, const float* bias,
               float* y) {
-  const int S = L.subs_per_group();
-  switch (L.bits) {
-    case 8: return rows_f32_t<8, 1>(L, data, r0, r1, x, bias, y);
-    case 4: return S == 1 ? rows_f32_t<4, 1>(L, data, r0, r1, x, bias, y) : rows_f32_t<4, 2>(L, data, r0, r1, x, bias, y);
-    case 3: return S == 1 ? rows_f32_t<3, 1>(L, data, r0, r1, x, bias, y) : rows_f32_t<3, 2>(L, data, r0, r1, x, bias, y);
-    default: return S == 1 ? rows_f32_t<2, 1>(L, data, r0, r1, x, bias, y) : rows_f32_t<2, 2>(L, data, r0, r1, x, bias, y);
-  }
+  with_layout(L, [&](auto bits, auto subs) { rows_f32_t<bits(), subs()>(L, data, r0, r1, x, bias, y); });
 }
 
 // ---- int8 x int8 (VPDPBUSD), 64 weights (a "pair" of sub-blocks) per step ----

@@ -3,6 +3,7 @@
 // ISA-specific row kernels (fixed_kernels_avx512.cpp). Declarations only, so
 // that no AVX-512 code leaks into translation units that run on AVX2 machines.
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "codec/fixed_layout.h"
@@ -50,6 +51,24 @@ extern const FixedKernels kFixedAvx512Vnni;  // fixed_kernels_avx512.cpp
 extern const FixedKernels kFixedAvx2;        // fixed_kernels.cpp
 extern const FixedKernels kFixedAvx2Q8;      // fixed_kernels.cpp
 extern const FixedKernels kFixedGeneric;     // fixed_kernels.cpp
+
+// f(bits, subs): L's code width (8, 4, 3 or 2) and 32-blocks per scale group
+// (1 or 2) as std::integral_constant<int, ...>, which the row kernels and
+// unpackers of every ISA are templated on; returns what f returns.
+template <class F>
+auto with_layout(const Layout& L, F&& f) {
+  using std::integral_constant;
+  const bool g64 = L.group == 64;
+  switch (L.bits) {
+    case 8: return f(integral_constant<int, 8>{}, integral_constant<int, 1>{});
+    case 4: return g64 ? f(integral_constant<int, 4>{}, integral_constant<int, 2>{})
+                       : f(integral_constant<int, 4>{}, integral_constant<int, 1>{});
+    case 3: return g64 ? f(integral_constant<int, 3>{}, integral_constant<int, 2>{})
+                       : f(integral_constant<int, 3>{}, integral_constant<int, 1>{});
+    default: return g64 ? f(integral_constant<int, 2>{}, integral_constant<int, 2>{})
+                        : f(integral_constant<int, 2>{}, integral_constant<int, 1>{});
+  }
+}
 
 const FixedKernels* find_kernels(const char* name);  // null when unknown / unsupported here
 const FixedKernels& active_kernels();

@@ -115,6 +115,16 @@ void rows_avx2(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const
   }
 }
 
+// Into L2: the first `ahead` bytes of each of S row streams (rows r0 + s*h),
+// which the prefetches in a kernel's loop, `ahead` bytes further on, miss.
+template <class T>
+inline void prefetch_stream_starts(const T* W, int64_t r0, int64_t h, int64_t ldw, int S, int ahead) {
+  for (int s = 0; s < S; ++s) {
+    const char* q = reinterpret_cast<const char*>(W + (r0 + s * h) * ldw);
+    for (int b = 0; b < ahead; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
+  }
+}
+
 // The rows [r0, r1) as four interleaved streams, as the AVX-512 kernel reads
 // them (gemv_avx512.cpp): step i computes rows r0 + i, r0 + h + i, r0 + 2h + i
 // and r0 + 3h + i (h = a quarter of the range), one 64-byte line of each row
@@ -130,11 +140,7 @@ void rows_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ld
   constexpr int kAhead = 1024;
   const int64_t h = (r1 - r0) / S;
   const int64_t KE = K / E * E, K8 = K & ~int64_t(7);
-  if (h > 0)
-    for (int s = 0; s < S; ++s) {
-      const char* q = reinterpret_cast<const char*>(W + (r0 + s * h) * ldw);
-      for (int b = 0; b < kAhead; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
-    }
+  if (h > 0) prefetch_stream_starts(W, r0, h, ldw, S, kAhead);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
     for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
@@ -202,11 +208,7 @@ void multi_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t l
   constexpr int kAhead = 1024;
   const int64_t h = (r1 - r0) / S;
   const int64_t KE = K / E * E, K8 = K & ~int64_t(7);
-  if (h > 0)
-    for (int s = 0; s < S; ++s) {
-      const char* q = reinterpret_cast<const char*>(W + (r0 + s * h) * ldw);
-      for (int b = 0; b < kAhead; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
-    }
+  if (h > 0) prefetch_stream_starts(W, r0, h, ldw, S, kAhead);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
     for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
