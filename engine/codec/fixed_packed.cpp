@@ -44,7 +44,8 @@ class FixedPacked final : public nn::PackedMatrix {
     // A few rows (a batched decoding step): without AMX, the fused matvec per
     // row beats decoding every weight for the SGEMM (bench_quant_gemv batch/,
     // 124M shapes: 5-6x at 4 rows, 2x at 16 with the AVX-512 VNNI matvec; on
-    // an AVX2 Zen 3, avx2q8: 1.4-2.9x at 4 rows, level at 8-12, 0.5-1x at 16);
+    // an AVX2 Zen 3, avx2q8: 1.5-2.9x at 4 rows, 0.9-1.6x at 8, 0.5-1.2x at 12
+    // and 16);
     // AMX tiles beat both from 3 rows.
     if (N <= 2 || (!fixed::amx_gemm_available() && N <= kMatvecRowsWithoutTiles)) {
       for (int64_t n = 0; n < N; ++n) gemv(X + n * K, bias, Y + n * R);
