@@ -11,7 +11,7 @@
 // codec::fixed_gemm_kernel_names() (the f16 form: what F::linear runs,
 // hgemv_multi up to 8 rows, else gemm_f16w; index 1: gemm_f16w_converted, its
 // SGEMM path), or -1 for N calls of the form's matvec.
-// batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for N rows (128, 896: prompts; 4, 9,
+// batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for N rows (128, 896: prompts; 4, 8, 9, 12,
 // 16: batched decoding steps; 9: the fewest that F::linear sends to a GEMM), counter GFLOPs (2 N R K / time); one copy of the
 // weights, so they come from the caches when they fit (a prompt pass reads
 // each matrix once per N rows; a decoding step's come from memory).
@@ -231,7 +231,7 @@ int register_all() {
           BM_shape, f, m)
           ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
     for (Mat m : {Mat{3072, 768}, Mat{768, 3072}})
-      for (int64_t N : {4, 9, 16, 128, 896})
+      for (int64_t N : {4, 8, 9, 12, 16, 128, 896})
         benchmark::RegisterBenchmark((std::string("batch/") + f.name + "/" + std::to_string(m.rows) + "x" +
                                       std::to_string(m.cols) + "/" + std::to_string(N)).c_str(),
                                      BM_batch, f, m, N)
