@@ -599,6 +599,40 @@ TEST(CodecFixed, FusedGemvMatchesDecodeAndMatvecOnEveryKernel) {
   EXPECT_FALSE(fixed_gemv_with_kernel("nonsense", enc(gaussian(2, 32, 1), settings("q8_0")), nullptr, nullptr, nullptr));
 }
 
+// A few inputs at once (fixed::gemv_rows, what a batched decoding step runs
+// without AMX): each output row equals, bit for bit, the matvec of its input
+// alone, on every kernel (those with a multi-input path and those without).
+TEST(CodecFixed, FewRowProductsEqualTheMatvecPerRowOnEveryKernel) {
+  for (int64_t rows : {5, 203})
+    for (int64_t cols : {64, 96, 768}) {
+      const Tensor W = gaussian(rows, cols, uint64_t(11 * rows + cols));
+      std::vector<float> bias(static_cast<size_t>(rows));
+      Rng rng(uint64_t(rows * cols));
+      for (auto& v : bias) v = float(rng.normal()) * 0.1f;
+      for (const Form& f : kForms) {
+        if (cols % 64 != 0 && f.expect_bpw == 2.25) continue;
+        const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+        const fixed::Layout L = fixed::layout_of(e);
+        for (const auto& k : fixed_kernel_names()) {
+          const fixed::FixedKernels* ks = fixed::find_kernels(k.c_str());
+          ASSERT_NE(ks, nullptr);
+          for (int64_t N : {1, 3, 4, 7}) {
+            std::vector<float> X(size_t(N * cols));
+            for (auto& v : X) v = float(rng.normal());
+            std::vector<float> Y(size_t(N * rows), NAN), y(static_cast<size_t>(rows));
+            fixed::gemv_rows(*ks, L, e.data, N, X.data(), bias.data(), Y.data());
+            for (int64_t n = 0; n < N; ++n) {
+              fixed::gemv(*ks, L, e.data, X.data() + n * cols, bias.data(), y.data());
+              EXPECT_EQ(std::memcmp(y.data(), Y.data() + n * rows, y.size() * sizeof(float)), 0)
+                  << k << " " << e.codec << " " << f.expect_bpw << " " << rows << "x" << cols << " N " << N
+                  << " input " << n;
+            }
+          }
+        }
+      }
+    }
+}
+
 // The batched kernels against the decode: "sgemm" to f32 rounding; "amx"
 // quantizes X exactly as the VNNI matvec quantizes x, so each of its rows
 // also matches that kernel's product of the same row up to the order of the

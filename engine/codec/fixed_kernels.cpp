@@ -148,6 +148,48 @@ void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, 
   with_layout(L, [&](auto bits, auto subs) { rows_q8_avx2_t<bits(), subs()>(L, data, r0, r1, a, bias, y); });
 }
 
+// M inputs at once: each sub-block's codes unpacked (and |level| taken) once,
+// then each input's sums in the order rows_q8_avx2_t takes them.
+template <int kBits, int kSubs, int M>
+void rows_q8_multi_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* a,
+                          const float* bias, float* Y, int64_t ldy) {
+  const __m256i table = level_table(L);
+  const int sb = L.sub_bytes(), gb = L.group_bytes();
+  const int64_t groups = L.groups_per_row();
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* g = data + r * L.row_bytes();
+    __m256 acc[M][2];
+    for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+    for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
+      const float dw = load_scale(g);
+      for (int k = 0; k < kSubs; ++k) {
+        const int64_t b = gi * kSubs + k;
+        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table), aw = _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+        for (int m = 0; m < M; ++m) {
+          const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[m].q + b * kSub));
+          const __m256i p =
+              _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
+          acc[m][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a[m].xs[b]), acc[m][b & 1]);
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m) Y[m * ldy + r] = hsum256(_mm256_add_ps(acc[m][0], acc[m][1])) + (bias ? bias[r] : 0.f);
+  }
+}
+
+void rows_q8_multi_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* a, int M,
+                        const float* bias, float* Y, int64_t ldy) {
+  with_layout(L, [&](auto bits, auto subs) {
+    switch (M) {
+      case 1: return rows_q8_multi_avx2_t<bits(), subs(), 1>(L, data, r0, r1, a, bias, Y, ldy);
+      case 2: return rows_q8_multi_avx2_t<bits(), subs(), 2>(L, data, r0, r1, a, bias, Y, ldy);
+      case 3: return rows_q8_multi_avx2_t<bits(), subs(), 3>(L, data, r0, r1, a, bias, Y, ldy);
+      default: return rows_q8_multi_avx2_t<bits(), subs(), 4>(L, data, r0, r1, a, bias, Y, ldy);
+    }
+  });
+}
+
 // Row decode: per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
 template <int kBits, int kSubs>
 void decode_row_avx2_t(const Layout& L, const uint8_t* data, int64_t r, float* out) {
@@ -199,13 +241,13 @@ void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
 }  // namespace
 
 #ifdef RBE_FIXED_HAVE_AVX2
-const FixedKernels kFixedAvx2 = {"avx2", &rows_avx2, nullptr, nullptr};
-const FixedKernels kFixedAvx2Q8 = {"avx2q8", &rows_avx2, &prep_q8_avx2, &rows_q8_avx2};
+const FixedKernels kFixedAvx2 = {"avx2", &rows_avx2, nullptr, nullptr, nullptr};
+const FixedKernels kFixedAvx2Q8 = {"avx2q8", &rows_avx2, &prep_q8_avx2, &rows_q8_avx2, &rows_q8_multi_avx2};
 #else
-const FixedKernels kFixedAvx2 = {"generic", &rows_generic, nullptr, nullptr};
-const FixedKernels kFixedAvx2Q8 = {"generic", &rows_generic, nullptr, nullptr};
+const FixedKernels kFixedAvx2 = {"generic", &rows_generic, nullptr, nullptr, nullptr};
+const FixedKernels kFixedAvx2Q8 = {"generic", &rows_generic, nullptr, nullptr, nullptr};
 #endif
-const FixedKernels kFixedGeneric = {"generic", &rows_generic, nullptr, nullptr};
+const FixedKernels kFixedGeneric = {"generic", &rows_generic, nullptr, nullptr, nullptr};
 
 void decode_row_stored(const Layout& L, const uint8_t* data, int64_t r, float* out) {
 #ifdef RBE_FIXED_HAVE_AVX2
@@ -242,6 +284,23 @@ void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const fl
     run_rows(L.rows, L.row_bytes(), [&](int64_t r0, int64_t r1) { ks.q8(L, data, r0, r1, a, bias, y); });
   } else {
     run_rows(L.rows, L.row_bytes(), [&](int64_t r0, int64_t r1) { ks.f32(L, data, r0, r1, x, bias, y); });
+  }
+}
+
+void gemv_rows(const FixedKernels& ks, const Layout& L, const uint8_t* data, int64_t N, const float* X,
+               const float* bias, float* Y) {
+  const int64_t R = L.rows, K = L.cols;
+  if (!ks.q8_multi) {
+    for (int64_t n = 0; n < N; ++n) gemv(ks, L, data, X + n * K, bias, Y + n * R);
+    return;
+  }
+  for (int64_t n0 = 0; n0 < N; n0 += kMultiRowsQ8) {
+    const int M = int(std::min<int64_t>(kMultiRowsQ8, N - n0));
+    std::vector<uint8_t> bufs[kMultiRowsQ8];  // per call: a nested TBB task may run another product here
+    ActQ8 a[kMultiRowsQ8]{};
+    for (int m = 0; m < M; ++m) ks.prep(L, X + (n0 + m) * K, bufs[m], a[m]);
+    float* Yg = Y + n0 * R;
+    run_rows(R, L.row_bytes(), [&](int64_t r0, int64_t r1) { ks.q8_multi(L, data, r0, r1, a, M, bias, Yg, R); });
   }
 }
 

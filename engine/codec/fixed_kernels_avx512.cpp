@@ -256,7 +256,7 @@ void rows_q8(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const
 
 }  // namespace
 
-const FixedKernels kFixedAvx512 = {"avx512", &rows_f32, nullptr, nullptr};
-const FixedKernels kFixedAvx512Vnni = {"avx512vnni", &rows_f32, &prep_q8, &rows_q8};
+const FixedKernels kFixedAvx512 = {"avx512", &rows_f32, nullptr, nullptr, nullptr};
+const FixedKernels kFixedAvx512Vnni = {"avx512vnni", &rows_f32, &prep_q8, &rows_q8, nullptr};
 
 }  // namespace rbe::codec::fixed

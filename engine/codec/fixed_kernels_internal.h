@@ -39,11 +39,18 @@ using PrepQ8Fn = void (*)(const Layout& L, const float* x, std::vector<uint8_t>&
 using RowsQ8Fn = void (*)(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& x,
                           const float* bias, float* y);
 
+// Y[m * ldy + r] for M <= kMultiRowsQ8 inputs at once, each prepared by prep:
+// every row's result bit for bit that of q8 on that input alone.
+inline constexpr int kMultiRowsQ8 = 4;
+using RowsQ8MultiFn = void (*)(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* x, int M,
+                               const float* bias, float* Y, int64_t ldy);
+
 struct FixedKernels {
   const char* name;
   RowsF32Fn f32;  // used when q8 is null
   PrepQ8Fn prep;
   RowsQ8Fn q8;
+  RowsQ8MultiFn q8_multi;  // null: one q8 pass per input
 };
 
 extern const FixedKernels kFixedAvx512;      // fixed_kernels_avx512.cpp
@@ -76,6 +83,11 @@ const FixedKernels& active_kernels();
 // y = W x (+ bias) with x already in the stored basis: quantizes x when the
 // kernel wants int8, splits rows over the TBB threads.
 void gemv(const FixedKernels& ks, const Layout& L, const uint8_t* data, const float* x, const float* bias, float* y);
+// Y[N, rows] = X[N, cols] W^T (+ bias), X in the stored basis, as N gemv
+// calls would give it; with q8_multi, each block of codes is unpacked once
+// for up to kMultiRowsQ8 inputs.
+void gemv_rows(const FixedKernels& ks, const Layout& L, const uint8_t* data, int64_t N, const float* X,
+               const float* bias, float* Y);
 
 // Y[N, rows] = X W^T (+ bias) with X in the stored basis, by the batched
 // kernel for N rows (fixed_gemm.cpp); with `rot` (rbe fixed), X's rows are

@@ -40,15 +40,20 @@ class FixedPacked final : public nn::PackedMatrix {
   }
 
   void gemm(int64_t N, const float* X, const float* bias, float* Y) const override {
-    const int64_t R = L_.rows, K = L_.cols;
-    // A few rows (a batched decoding step): without AMX, the fused matvec per
-    // row beats decoding every weight for the SGEMM (bench_quant_gemv batch/,
-    // 124M shapes: 5-6x at 4 rows, 2x at 16 with the AVX-512 VNNI matvec; on
-    // an AVX2 Zen 3, avx2q8: 1.5-2.9x at 4 rows, 0.9-1.6x at 8, 0.5-1.2x at 12
-    // and 16);
-    // AMX tiles beat both from 3 rows.
+    const int64_t K = L_.cols;
+    // A few rows (a batched decoding step): without AMX, the fused matvec
+    // beats decoding every weight for the SGEMM (bench_quant_gemv batch/,
+    // 124M shapes: one AVX-512 VNNI matvec per row 5-6x at 4 rows, 2x at 16;
+    // on an AVX2 Zen 3, avx2q8 taking 4 rows at once 2.5-6x at 4 rows,
+    // 0.9-2x at 16); AMX tiles beat both from 3 rows.
     if (N <= 2 || (!fixed::amx_gemm_available() && N <= kMatvecRowsWithoutTiles)) {
-      for (int64_t n = 0; n < N; ++n) gemv(X + n * K, bias, Y + n * R);
+      std::vector<float> Xr;
+      if (R_) {
+        Xr.assign(X, X + N * K);
+        R_->forward_rows(Xr.data(), N);
+        X = Xr.data();
+      }
+      fixed::gemv_rows(fixed::active_kernels(), L_, e_->data, N, X, bias, Y);
       return;
     }
     fixed::gemm(L_, e_->data, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T

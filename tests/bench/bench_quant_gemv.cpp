@@ -10,7 +10,8 @@
 // in codec::fixed_kernel_names(); for batch/: the batched kernel's index in
 // codec::fixed_gemm_kernel_names() (the f16 form: what F::linear runs,
 // hgemv_multi up to 8 rows, else gemm_f16w; index 1: gemm_f16w_converted, its
-// SGEMM path), or -1 for N calls of the form's matvec.
+// SGEMM path), -1 for N calls of the form's matvec, or -2 for the packed
+// form's PackedMatrix::gemm (what F::linear runs for it).
 // batch/FORM/RxK/N: Y[N, R] = X[N, K] W^T for N rows (128, 896: prompts; 4, 8, 9, 12,
 // 16: batched decoding steps; 9: the fewest that F::linear sends to a GEMM), counter GFLOPs (2 N R K / time); one copy of the
 // weights, so they come from the caches when they fit (a prompt pass reads
@@ -186,9 +187,16 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
   Rng rng(7);
   for (auto& v : X) v = float(rng.normal());
   std::string kname = N <= 8 ? "hgemv_multi" : std::string("gemm_f16w ") + kernels::gemm_f16w_kernel_name(N, m.cols);
-  const bool matvecs = state.range(1) < 0;  // -1: N calls of the form's matvec instead
+  const bool matvecs = state.range(1) == -1;  // -1: N calls of the form's matvec instead
+  const bool packed = state.range(1) == -2;   // -2: the form's PackedMatrix::gemm (what F::linear runs)
   if (matvecs) {
     kname = "N matvecs";
+  } else if (packed) {
+    if (!p.f16.empty()) {
+      state.SkipWithError("the f16 form has no PackedMatrix");
+      return;
+    }
+    kname = "PackedMatrix::gemm";
   } else if (p.f16.empty()) {
     const auto names = codec::fixed_gemm_kernel_names();
     if (state.range(1) >= int64_t(names.size())) {
@@ -205,6 +213,8 @@ void BM_batch(benchmark::State& state, Form f, Mat m, int64_t N) {
   for (auto _ : state) {
     if (matvecs)
       for (int64_t n = 0; n < N; ++n) gemv(p, 0, X.data() + n * m.cols, Y.data() + n * m.rows);
+    else if (packed)
+      p.pm[0]->gemm(N, X.data(), nullptr, Y.data());
     else if (p.f16.empty())
       codec::fixed_gemm_with_kernel(kname.c_str(), *p.e, N, X.data(), nullptr, Y.data());
     else if (N <= 8)  // what F::linear runs for a few rows
@@ -235,7 +245,7 @@ int register_all() {
         benchmark::RegisterBenchmark((std::string("batch/") + f.name + "/" + std::to_string(m.rows) + "x" +
                                       std::to_string(m.cols) + "/" + std::to_string(N)).c_str(),
                                      BM_batch, f, m, N)
-            ->Args({2, 0})->Args({2, 1})->Args({2, 2})->Args({2, -1})->Unit(benchmark::kMillisecond)->UseRealTime();
+            ->Args({2, 0})->Args({2, 1})->Args({2, 2})->Args({2, -1})->Args({2, -2})->Unit(benchmark::kMillisecond)->UseRealTime();
     if (std::string(f.codec) != "f16")
       for (int k = 0; k < 5; ++k)  // at most 5 kernels: avx512vnni avx512 avx2q8 avx2 generic
         benchmark::RegisterBenchmark((std::string("kernel/") + f.name + "/3072x768").c_str(), BM_kernel, f,
