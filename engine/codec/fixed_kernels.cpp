@@ -112,44 +112,11 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
   out = ActQ8{q, nullptr, xs, nsub};
 }
 
-// One sub-block: the 8 int32 partial sums of levels . q. VPMADDUBSW takes
-// unsigned x signed bytes, so |w| goes in unsigned and w's sign moves to q
-// (|level| <= 128, |q| <= 127: a pair sums to at most 32512, no saturation).
-inline __m256i sub_dot_q8(__m256i w, const int8_t* q) {
-  const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(q));
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
-template <int kBits, int kSubs>
-void rows_q8_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
-                    float* y) {
-  const __m256i table = level_table(L);
-  const int sb = L.sub_bytes(), gb = L.group_bytes();
-  const int64_t groups = L.groups_per_row();
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* g = data + r * L.row_bytes();
-    // Two accumulators, so that consecutive sub-blocks' FMAs do not wait on each other.
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
-      const float dw = load_scale(g);
-      for (int k = 0; k < kSubs; ++k) {
-        const int64_t b = gi * kSubs + k;
-        const __m256i p = sub_dot_q8(sub_levels<kBits>(g + 2 + k * sb, table), a.q + b * kSub);
-        acc[b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a.xs[b]), acc[b & 1]);
-      }
-    }
-    y[r] = hsum256(_mm256_add_ps(acc[0], acc[1])) + (bias ? bias[r] : 0.f);
-  }
-}
-
-void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
-                  float* y) {
-  with_layout(L, [&](auto bits, auto subs) { rows_q8_avx2_t<bits(), subs()>(L, data, r0, r1, a, bias, y); });
-}
-
-// M inputs at once: each sub-block's codes unpacked (and |level| taken) once,
-// then each input's sums in the order rows_q8_avx2_t takes them.
+// M inputs at once (M = 1: the matvec), each sub-block's codes unpacked and
+// |level| taken once. VPMADDUBSW takes unsigned x signed bytes, so |level|
+// goes in unsigned and the level's sign moves onto q (|level| <= 128,
+// |q| <= 127: a pair sums to at most 32512, no saturation). Two accumulators
+// per input, so that consecutive sub-blocks' FMAs do not wait on each other.
 template <int kBits, int kSubs, int M>
 void rows_q8_multi_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* a,
                           const float* bias, float* Y, int64_t ldy) {
@@ -174,7 +141,8 @@ void rows_q8_multi_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int6
         }
       }
     }
-    for (int m = 0; m < M; ++m) Y[m * ldy + r] = hsum256(_mm256_add_ps(acc[m][0], acc[m][1])) + (bias ? bias[r] : 0.f);
+    for (int m = 0; m < M; ++m)
+      Y[m * ldy + r] = hsum256(_mm256_add_ps(acc[m][0], acc[m][1])) + (bias ? bias[r] : 0.f);
   }
 }
 
@@ -188,6 +156,11 @@ void rows_q8_multi_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_
       default: return rows_q8_multi_avx2_t<bits(), subs(), 4>(L, data, r0, r1, a, bias, Y, ldy);
     }
   });
+}
+
+void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
+                  float* y) {
+  rows_q8_multi_avx2(L, data, r0, r1, &a, 1, bias, y, 0);
 }
 
 // Row decode: per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
