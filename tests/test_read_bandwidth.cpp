@@ -28,4 +28,19 @@ TEST(ReadBandwidth, ReportsAPositiveRateAndTheLoopThatReachedIt) {
   }
 }
 
+// The probe behind both: each loop reads the whole buffer (rounded up to
+// whole 4 KiB pages, at least 1 MiB) and reports a positive rate.
+TEST(ReadBandwidth, ProbeRunsEachLoopOverItsWholeBuffer) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 2);
+  rbe::kernels::ReadProbe small(100);
+  EXPECT_EQ(small.bytes(), int64_t(1) << 20);
+  rbe::kernels::ReadProbe probe((int64_t(5) << 20) + 1);
+  EXPECT_EQ(probe.bytes(), (int64_t(5) << 20) + 4096);
+  ASSERT_EQ(rbe::kernels::ReadProbe::loops(), size_t(6));
+  for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) {
+    const double gbs = probe.pass(l);
+    EXPECT_TRUE(std::isfinite(gbs) && gbs > 0) << rbe::kernels::ReadProbe::loop_name(l) << ": " << gbs;
+  }
+}
+
 }  // namespace

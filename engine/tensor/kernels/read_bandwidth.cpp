@@ -58,49 +58,59 @@ const Loop kLoops[] = {
 
 }  // namespace
 
-ReadBandwidth measure_read_bandwidth(int64_t bytes, int passes) {
-  using Clock = std::chrono::steady_clock;
+ReadProbe::ReadProbe(int64_t bytes)
+    : lines_(std::max<int64_t>(1 << 20, (bytes + 4095) / 4096 * 4096) / kLine),
+      buf_(allocate_aligned(size_t(lines_ * kLine)), &std::free) {
   const int threads = usable_threads();
-  const int64_t lines = std::max<int64_t>(1 << 20, (bytes + 4095) / 4096 * 4096) / kLine;
   // Chunks of 4 MiB (fewer when the buffer is small), a multiple of 4 lines;
-  // `lines` is a multiple of 64, so every chunk, the last one too, splits into
+  // `lines_` is a multiple of 64, so every chunk, the last one too, splits into
   // whole lines for each of a loop's 1 or 4 streams.
-  const int64_t chunk = std::max<int64_t>(4, std::min<int64_t>((4 << 20) / kLine, lines / (4 * threads)) / 4 * 4);
-  const int64_t nchunks = (lines + chunk - 1) / chunk;
-  std::unique_ptr<v8f[], decltype(&std::free)> buf(
-      static_cast<v8f*>(allocate_aligned(size_t(lines * kLine))), &std::free);
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, lines), [&](const tbb::blocked_range<int64_t>& r) {
+  chunk_ = std::max<int64_t>(4, std::min<int64_t>((4 << 20) / kLine, lines_ / (4 * threads)) / 4 * 4);
+  v8f* buf = static_cast<v8f*>(buf_.get());
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, lines_), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t i = r.begin(); i < r.end(); ++i) buf[size_t(i * kPerLine)] = buf[size_t(i * kPerLine + 1)] = v8f{} + 1.f;
   });
-  // Each loop's median pass (generation is reported as a median too), then the fastest loop.
-  const size_t nloops = std::size(kLoops);
-  std::vector<std::vector<double>> rates(nloops);
+}
+
+size_t ReadProbe::loops() { return std::size(kLoops); }
+const char* ReadProbe::loop_name(size_t loop) { return kLoops[loop].name; }
+
+double ReadProbe::pass(size_t loop) {
+  using Clock = std::chrono::steady_clock;
+  const Loop& l = kLoops[loop];
+  const v8f* buf = static_cast<const v8f*>(buf_.get());
+  const int64_t nchunks = (lines_ + chunk_ - 1) / chunk_;
   std::vector<double> sums(static_cast<size_t>(nchunks));
+  const auto t0 = Clock::now();
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nchunks, 1),
+      [&](const tbb::blocked_range<int64_t>& r) {
+        for (int64_t c = r.begin(); c < r.end(); ++c) {
+          const int64_t n = std::min(lines_, (c + 1) * chunk_) - c * chunk_;  // the last chunk may be short
+          sums[size_t(c)] = l.fn(buf + c * chunk_ * kPerLine, n);
+        }
+      },
+      tbb::simple_partitioner());
+  const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+  double total = 0;
+  for (double s : sums) total += s;
+  if (total != double(lines_) * 16) throw std::runtime_error("read bandwidth probe: wrong sum");  // keeps the reads alive
+  return double(lines_ * kLine) / dt / 1e9;
+}
+
+ReadBandwidth measure_read_bandwidth(int64_t bytes, int passes) {
+  ReadProbe probe(bytes);
+  // Each loop's median pass (generation is reported as a median too), then the fastest loop.
+  const size_t nloops = ReadProbe::loops();
+  std::vector<std::vector<double>> rates(nloops);
   for (int pass = 0; pass < std::max(1, passes); ++pass)
-    for (size_t l = 0; l < nloops; ++l) {
-      const Loop& loop = kLoops[l];
-      const auto t0 = Clock::now();
-      tbb::parallel_for(
-          tbb::blocked_range<int64_t>(0, nchunks, 1),
-          [&](const tbb::blocked_range<int64_t>& r) {
-            for (int64_t c = r.begin(); c < r.end(); ++c) {
-              const int64_t n = std::min(lines, (c + 1) * chunk) - c * chunk;  // the last chunk may be short
-              sums[size_t(c)] = loop.fn(buf.get() + c * chunk * kPerLine, n);
-            }
-          },
-          tbb::simple_partitioner());
-      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-      double total = 0;
-      for (double s : sums) total += s;
-      if (total != double(lines) * 16) throw std::runtime_error("read bandwidth probe: wrong sum");  // keeps the reads alive
-      rates[l].push_back(double(lines * kLine) / dt / 1e9);
-    }
+    for (size_t l = 0; l < nloops; ++l) rates[l].push_back(probe.pass(l));
   ReadBandwidth best;
   for (size_t l = 0; l < nloops; ++l) {
     std::vector<double>& r = rates[l];
     std::sort(r.begin(), r.end());
     const double median = r[r.size() / 2];
-    if (median > best.gbs) best = {median, kLoops[l].name};
+    if (median > best.gbs) best = {median, ReadProbe::loop_name(l)};
   }
   return best;
 }
