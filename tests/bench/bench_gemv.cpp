@@ -9,9 +9,13 @@
 // token_reads/f32|f16/T: the same matrices read in the GEMV's row chunks
 // (kGemvRowChunking) and its memory schedule (4 row streams per chunk, each
 // prefetched 1 KiB (f32) / 2 KiB (f16) ahead into L2) with no arithmetic but a
-// sum: the ceiling of that schedule, to set token_gemvs against.
+// sum: the ceiling of that schedule (the AVX-512 kernel's; the AVX2 kernel
+// does not prefetch), to set token_gemvs against.
 //   bench_gemv --benchmark_filter='token_(gemvs|reads)/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+// token_vs_probe/f32|f16/2: the products as a fraction of the probe read
+// right before each of them (counter of_probe), below.
+//   bench_gemv --benchmark_filter=token_vs_probe
 // layer_calls/f32|f16/N/stacked: the cost of a call (12 products against one
 // product of the same bytes), below.
 // token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
@@ -21,6 +25,8 @@
 //       --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -255,6 +261,41 @@ void BM_read_probe(benchmark::State& state) {
   state.counters["probe_GBps"] = gbs;
 }
 
+// A token's products paired with the probe: each iteration reads the same
+// bytes once with every loop of rbe-bench's probe (untimed), then runs the 49
+// products (timed); counter of_probe is the median over iterations of the
+// products' rate over the fastest loop's rate in that iteration. Pairing each
+// token with a probe next to it in time keeps a VM's drifting memory speed
+// (it moved 1.5x within seconds on the Zen 3 VM) out of the ratio. T threads.
+//   bench_gemv --benchmark_filter=token_vs_probe
+template <class T>
+void BM_token_vs_probe(benchmark::State& state) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const auto mats = token_matrices();
+  const TokenWeights<T> tw = token_weights<T>(mats);
+  rbe::kernels::ReadProbe probe(tw.bytes);
+  std::vector<float> x(4 * 768, 0.5f), y(static_cast<size_t>(tw.max_n));
+  std::vector<double> ratios;
+  for (auto _ : state) {
+    double best = 0;
+    for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) best = std::max(best, probe.pass(l));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < mats.size(); ++i) {
+      if constexpr (sizeof(T) == 4)
+        rbe::kernels::sgemv(mats[i].N, mats[i].K, tw.w[i].get(), mats[i].K, x.data(), nullptr, y.data());
+      else
+        rbe::kernels::hgemv(mats[i].N, mats[i].K, tw.w[i].get(), mats[i].K, x.data(), nullptr, y.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(dt);
+    ratios.push_back(double(tw.bytes) / dt / 1e9 / best);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  state.counters["of_probe"] = ratios[ratios.size() / 2];
+  state.SetBytesProcessed(state.iterations() * tw.bytes);
+}
+
 BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_reads, float)->Name("token_reads/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -263,6 +304,8 @@ BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct(
 BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->Arg(2)->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
+BENCHMARK_TEMPLATE(BM_token_vs_probe, uint16_t)->Name("token_vs_probe/f16")->Arg(2)->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, uint16_t)->Name("read_probe/f16")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -116,7 +116,7 @@ void rows_avx2(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const
 }
 
 // Into L2: the first `ahead` bytes of each of S row streams (rows r0 + s*h),
-// which the prefetches in a kernel's loop, `ahead` bytes further on, miss.
+// which the prefetches in multi_avx2_streams' loop, `ahead` bytes further on, miss.
 template <class T>
 inline void prefetch_stream_starts(const T* W, int64_t r0, int64_t h, int64_t ldw, int S, int ahead) {
   for (int s = 0; s < S; ++s) {
@@ -128,19 +128,19 @@ inline void prefetch_stream_starts(const T* W, int64_t r0, int64_t h, int64_t ld
 // The rows [r0, r1) as four interleaved streams, as the AVX-512 kernel reads
 // them (gemv_avx512.cpp): step i computes rows r0 + i, r0 + h + i, r0 + 2h + i
 // and r0 + 3h + i (h = a quarter of the range), one 64-byte line of each row
-// per iteration sharing the x loads, each stream prefetched kAhead bytes ahead
-// into L2; the rows left over go through rows_avx2. On an AMD EPYC (Zen 3) VM
-// this read f16 weights about 1.5x faster than rows_avx2, which steps 4
-// adjacent rows 8 weights at a time (docs/performance.md, "AVX2 machines").
+// per iteration sharing the x loads; the rows left over go through rows_avx2.
+// On an AMD EPYC (Zen 3) VM this read f16 weights about 1.5x faster than
+// rows_avx2, which steps 4 adjacent rows 8 weights at a time. No software
+// prefetch: there, with the hardware prefetcher alone, a token's f32 products
+// read at about 96% of the bandwidth probe against 78% when each stream was
+// prefetched 1 KiB ahead (docs/performance.md, "AVX2 machines").
 template <class T>
 void rows_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x,
                        const float* bias, float* y) {
   constexpr int S = 4;
   constexpr int64_t E = 64 / int64_t(sizeof(T));  // weights per line
-  constexpr int kAhead = 1024;
   const int64_t h = (r1 - r0) / S;
   const int64_t KE = K / E * E, K8 = K & ~int64_t(7);
-  if (h > 0) prefetch_stream_starts(W, r0, h, ldw, S, kAhead);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
     for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
@@ -148,12 +148,10 @@ void rows_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ld
     for (int s = 0; s < S; ++s) a[s][0] = a[s][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < KE; k += E) {
 #pragma GCC unroll 4
-      for (int s = 0; s < S; ++s) {
-        _mm_prefetch(reinterpret_cast<const char*>(w[s] + k) + kAhead, _MM_HINT_T1);
+      for (int s = 0; s < S; ++s)
 #pragma GCC unroll 4
         for (int64_t j = 0; j < E; j += 8)
           a[s][(j / 8) & 1] = _mm256_fmadd_ps(load8(w[s] + k + j), _mm256_loadu_ps(x + k + j), a[s][(j / 8) & 1]);
-      }
     }
     for (int64_t k = KE; k < K8; k += 8) {
       const __m256 xv = _mm256_loadu_ps(x + k);
@@ -198,7 +196,8 @@ void multi_avx2_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, co
 
 // S weight rows times M inputs (S*M accumulators, S + 1 more registers, within
 // the 16 ymm), the S rows being S interleaved streams of the range as in
-// rows_avx2_streams, each prefetched 1 KiB ahead; the rows left over go
+// rows_avx2_streams, but each prefetched 1 KiB ahead (on the Zen 3 VM, without
+// it M = 2 read f32 faster, M = 8 slower, M = 4 the same); the rows left over go
 // through multi_avx2_m. Each 8 weights are loaded once for all M inputs, each
 // 8 inputs once for all S rows.
 template <class T, int M, int S>
