@@ -17,7 +17,8 @@
 // parameters and biases. A packed matrix counts its packed bytes (what the
 // fused kernel reads). The KV cache reads are reported separately. The read
 // bandwidth is the best of several read-only loops over a buffer as large as
-// those weights (tensor/kernels/read_bandwidth.h), measured after the run.
+// those weights (tensor/kernels/read_bandwidth.h), read after every timed
+// token: the median over the tokens of each one's best loop.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -200,7 +201,50 @@ BenchModel build_model(const Args& a, const std::string& codec_name) {
   return b;
 }
 
-// Builds and runs one model; add_limit() adds the bandwidth fields after it.
+// The read bandwidth probe, paired with the timed tokens: after each token,
+// every loop of the probe reads the buffer once, and that token's bandwidth is
+// the fastest loop's rate. A VM's memory speed can drift by half within
+// seconds (docs/performance.md, "AVX2 machines"); a probe run once before or
+// after the tokens then measures another machine than the one they ran on.
+class PairedProbe {
+ public:
+  // The buffer is as large as the weights a token reads (--bandwidth-mb
+  // overrides), so that caches help it exactly as much as they can help the
+  // weights; at most 2 GiB, far beyond any cache, so that a large model's
+  // probe does not double its memory.
+  PairedProbe(const Args& a, double weight_bytes)
+      : probe_(a.bandwidth_mb > 0 ? a.bandwidth_mb << 20 : std::min<int64_t>(int64_t(weight_bytes), 2ll << 30)),
+        wins_(kernels::ReadProbe::loops(), 0) {}
+
+  void after_token() {
+    double best = 0;
+    size_t best_loop = 0;
+    for (size_t l = 0; l < kernels::ReadProbe::loops(); ++l)
+      if (const double gbs = probe_.pass(l); gbs > best) best = gbs, best_loop = l;
+    gbs_.push_back(best);
+    ++wins_[best_loop];
+  }
+
+  // The median token's bandwidth, the lowest and highest, and the loop that was fastest most often.
+  void report(nlohmann::json& j) const {
+    std::vector<double> g = gbs_;
+    std::sort(g.begin(), g.end());
+    const size_t most = size_t(std::max_element(wins_.begin(), wins_.end()) - wins_.begin());
+    j["bandwidth_gbs"] = g.empty() ? 0.0 : g[g.size() / 2];
+    j["bandwidth_gbs_min"] = g.empty() ? 0.0 : g.front();
+    j["bandwidth_gbs_max"] = g.empty() ? 0.0 : g.back();
+    j["bandwidth_method"] = kernels::ReadProbe::loop_name(most);
+  }
+
+  double megabytes() const { return double(probe_.bytes()) / double(1 << 20); }
+
+ private:
+  kernels::ReadProbe probe_;
+  std::vector<double> gbs_;
+  std::vector<int> wins_;
+};
+
+// Builds and runs one model, its read bandwidth paired with the timed tokens.
 nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   BenchModel bm = build_model(a, codec_name);
   GPT2Model* model = bm.model.get();
@@ -243,10 +287,18 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
     }
   }
 
-  // Generation: greedy, one token at a time; W warm-up tokens, then G timed ones.
+  // Generation: greedy, one token at a time; W warm-up tokens, then G timed
+  // ones, each followed by the bandwidth probe (untimed).
+  const ModelCosts k = model_costs(*model);
   int32_t next = argmax_last(logits);
   std::vector<double> ms;
+  std::unique_ptr<PairedProbe> probe;
+  double rss_before_probe = 0;
   for (int64_t i = 0; i < W + G; ++i) {
+    if (i == W) {
+      rss_before_probe = peak_rss_mb();
+      probe = std::make_unique<PairedProbe>(a, k.weight_bytes_per_token);
+    }
     if (a.profile && i == W) {  // --profile: time the steps of the G timed tokens
       op_timer::reset();
       op_timer::set_enabled(true);
@@ -257,7 +309,10 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
       op_timer::Scope timer("argmax");  // the greedy pick, part of every generated token
       next = argmax_last(logits);
     }
-    if (i >= W) ms.push_back(seconds_since(t0) * 1e3);
+    if (i >= W) {
+      ms.push_back(seconds_since(t0) * 1e3);
+      probe->after_token();  // outside every op_timer scope: not a step of the token
+    }
   }
   op_timer::set_enabled(false);
   std::vector<double> sorted = ms;
@@ -265,9 +320,9 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   const double gen_median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
   double gen_mean = 0;
   for (double v : ms) gen_mean += v / double(ms.size());
-  const double rss = peak_rss_mb();
-
-  const ModelCosts k = model_costs(*model);
+  // The model's peak: before the probe's buffer was allocated, or during the
+  // timed tokens with that buffer (wholly resident: it was filled) taken off.
+  const double rss = std::max(rss_before_probe, peak_rss_mb() - probe->megabytes());
   const double attn_flops = 4.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(P) * double(P + 1) / 2;
   const double pp_flops = 2.0 * (k.matmul_params - k.head_params) * double(P) + 2.0 * k.head_params + attn_flops;
   const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(dtype_size(cache.dtype())) *
@@ -299,6 +354,9 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
                       {"kv_cache", a.kv_cache},
                       {"kv_cache_bytes_per_token", kv_bytes}};
+  probe->report(j);
+  j["gen_ms_limit"] = k.weight_bytes_per_token / (j["bandwidth_gbs"].get<double>() * 1e9) * 1e3;
+  j["efficiency"] = gen_median > 0 ? j["gen_ms_limit"].get<double>() / gen_median : 0.0;
   if (a.profile) {  // ms per token of each step; "other" is the rest of the mean token
     nlohmann::json steps = nlohmann::json::array();
     double timed_ms = 0;
@@ -349,8 +407,11 @@ void print_table(const nlohmann::json& j) {
   std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n",
               (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
               j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
-  std::printf("read bandwidth   %10.1f GB/s (%d threads; best loop: %s)\n", j["bandwidth_gbs"].get<double>(),
-              j["threads"].get<int>(), j["bandwidth_method"].get<std::string>().c_str());
+  std::printf("read bandwidth   %10.1f GB/s (median of a probe after each timed token, %.1f-%.1f; %d threads; "
+              "best loop: %s)\n",
+              j["bandwidth_gbs"].get<double>(), j["bandwidth_gbs_min"].get<double>(),
+              j["bandwidth_gbs_max"].get<double>(), j["threads"].get<int>(),
+              j["bandwidth_method"].get<std::string>().c_str());
   std::printf("weights/token    %10.1f MB (+ %s KV cache %.1f MB on average)\n",
               j["weight_bytes_per_token"].get<double>() / 1e6, j["kv_cache"].get<std::string>().c_str(),
               j["kv_cache_bytes_per_token"].get<double>() / 1e6);
@@ -384,31 +445,10 @@ void print_table(const nlohmann::json& j) {
   }
 }
 
-// The read bandwidth for a model that reads `weight_bytes` per token: the
-// probe reads a buffer that large (--bandwidth-mb overrides), so that caches
-// help it exactly as much as they can help the weights; at most 2 GiB, far
-// beyond any cache, so that a large model's probe does not double its memory.
-kernels::ReadBandwidth probe_for(const Args& a, double weight_bytes) {
-  const int64_t bytes = a.bandwidth_mb > 0 ? a.bandwidth_mb << 20 : std::min<int64_t>(int64_t(weight_bytes), 2ll << 30);
-  return kernels::measure_read_bandwidth(bytes);
-}
-
-// Fills in the limit from the probe, measured after the model ran (its buffer
-// must not count in the model's peak RSS).
-void add_limit(const Args& a, nlohmann::json& j) {
-  const kernels::ReadBandwidth bw = probe_for(a, j["weight_bytes_per_token"].get<double>());
-  const double limit = j["weight_bytes_per_token"].get<double>() / (bw.gbs * 1e9) * 1e3;
-  j["bandwidth_gbs"] = bw.gbs;
-  j["bandwidth_method"] = bw.method;
-  j["gen_ms_limit"] = limit;
-  j["efficiency"] = j["gen_ms_per_token"].get<double>() > 0 ? limit / j["gen_ms_per_token"].get<double>() : 0.0;
-}
-
 int bench_main(const Args& a) {
   auto threads_guard = cli::limit_threads(a.threads);
   if (!a.compare) {
     nlohmann::json j = bench_one(a, a.codec);
-    add_limit(a, j);
     if (a.json) std::cout << j.dump() << std::endl;
     else print_table(j);
     return 0;
@@ -420,7 +460,6 @@ int bench_main(const Args& a) {
     Args b = a;
     b.compare = false;
     rows.push_back(bench_one(b, c));
-    add_limit(a, rows.back());
   }
   if (a.json) {
     std::cout << nlohmann::json(rows).dump() << std::endl;
