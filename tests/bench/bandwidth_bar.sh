@@ -3,7 +3,8 @@
 # times: `rbe-bench --preset 117M --dtype f32|f16 --threads 2 --json`, the two
 # dtypes alternating (this VM's memory speed drifts over minutes), then each
 # run's efficiency (gen_ms_limit / gen_ms_per_token: the bandwidth limit over
-# the measured time) and, per dtype, the lowest, median and highest, and how
+# the measured time; the probe, median of one read after each timed token, and
+# its range) and, per dtype, the lowest, median and highest, and how
 # many runs reached 90%.
 # Usage: tests/bench/bandwidth_bar.sh [BUILD_DIR] [RUNS]   (defaults: build, 5)
 # Environment: KV_CACHE=f16 passes --kv-cache f16 (default: the f32 cache).
@@ -28,10 +29,11 @@ done
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
-print(f"{'dtype':<6} {'ms/token':>9} {'limit ms':>9} {'probe GB/s':>11} {'efficiency':>11}")
+print(f"{'dtype':<6} {'ms/token':>9} {'limit ms':>9} {'probe GB/s':>11} {'probe range':>12} {'efficiency':>11}")
 for j in runs:
     eff = j["gen_ms_limit"] / j["gen_ms_per_token"]
-    print(f"{j['dtype']:<6} {j['gen_ms_per_token']:>9.2f} {j['gen_ms_limit']:>9.2f} {j['bandwidth_gbs']:>11.1f} {eff:>10.1%}")
+    rng = f"{j['bandwidth_gbs_min']:.1f}-{j['bandwidth_gbs_max']:.1f}"
+    print(f"{j['dtype']:<6} {j['gen_ms_per_token']:>9.2f} {j['gen_ms_limit']:>9.2f} {j['bandwidth_gbs']:>11.1f} {rng:>12} {eff:>10.1%}")
 for dtype in ("f32", "f16"):
     effs = [j["gen_ms_limit"] / j["gen_ms_per_token"] for j in runs if j["dtype"] == dtype]
     print(f"{dtype}: {len(effs)} runs, efficiency {min(effs):.1%} / {statistics.median(effs):.1%} / {max(effs):.1%}"
