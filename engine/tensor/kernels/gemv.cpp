@@ -132,8 +132,9 @@ inline void prefetch_stream_starts(const T* W, int64_t r0, int64_t h, int64_t ld
 // On an AMD EPYC (Zen 3) VM this read f16 weights about 1.5x faster than
 // rows_avx2, which steps 4 adjacent rows 8 weights at a time. No software
 // prefetch: there, with the hardware prefetcher alone, a token's f32 products
-// read at about 96% of the bandwidth probe against 78% when each stream was
-// prefetched 1 KiB ahead (docs/performance.md, "AVX2 machines").
+// read at 88-95% of a bandwidth probe paired with them, against 76-89% when
+// each stream was prefetched 1 KiB ahead (docs/performance.md, "A probe
+// paired with the tokens").
 template <class T>
 void rows_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x,
                        const float* bias, float* y) {
