@@ -13,9 +13,9 @@
 // does not prefetch), to set token_gemvs against.
 //   bench_gemv --benchmark_filter='token_(gemvs|reads)/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
-// token_vs_probe/f32|f16/2: the products as a fraction of the probe read
-// right before each of them (counter of_probe), below.
-//   bench_gemv --benchmark_filter=token_vs_probe
+// token_vs_probe/f32|f16/2/M: the products for M = 1, 2, 4, 8 input rows as a
+// fraction of the probe read right before each of them (counter of_probe), below.
+//   bench_gemv --benchmark_filter='token_vs_probe/f(32|16)/2/1/'
 // layer_calls/f32|f16/N/stacked: the cost of a call (12 products against one
 // product of the same bytes), below.
 // token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
@@ -263,30 +263,38 @@ void BM_read_probe(benchmark::State& state) {
 
 // A token's products paired with the probe: each iteration reads the same
 // bytes once with every loop of rbe-bench's probe (untimed), then runs the 49
-// products (timed); counter of_probe is the median over iterations of the
-// products' rate over the fastest loop's rate in that iteration. Pairing each
-// token with a probe next to it in time keeps a VM's drifting memory speed
-// (it moved 1.5x within seconds on the Zen 3 VM) out of the ratio. T threads.
+// products for M input rows (timed; M > 1 through sgemv_multi / hgemv_multi);
+// counter of_probe is the median over iterations of the products' rate over
+// the fastest loop's rate in that iteration. Pairing each token with a probe
+// next to it in time keeps a VM's drifting memory speed (it moved 1.5x within
+// seconds on the Zen 3 VM) out of the ratio. Args: threads, M.
 //   bench_gemv --benchmark_filter=token_vs_probe
 template <class T>
 void BM_token_vs_probe(benchmark::State& state) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
+  const int64_t M = state.range(1);
   const auto mats = token_matrices();
   const TokenWeights<T> tw = token_weights<T>(mats);
   rbe::kernels::ReadProbe probe(tw.bytes);
-  std::vector<float> x(4 * 768, 0.5f), y(static_cast<size_t>(tw.max_n));
+  const int64_t max_k = 4 * 768;
+  Buffer<float> x = make_buffer<float>(M * max_k), y = make_buffer<float>(M * tw.max_n);
+  for (int64_t i = 0; i < M * max_k; ++i) x[size_t(i)] = 0.5f;
   std::vector<double> ratios;
   for (auto _ : state) {
     double best = 0;
     for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) best = std::max(best, probe.pass(l));
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < mats.size(); ++i) {
-      if constexpr (sizeof(T) == 4)
-        rbe::kernels::sgemv(mats[i].N, mats[i].K, tw.w[i].get(), mats[i].K, x.data(), nullptr, y.data());
-      else
-        rbe::kernels::hgemv(mats[i].N, mats[i].K, tw.w[i].get(), mats[i].K, x.data(), nullptr, y.data());
+      const int64_t N = mats[i].N, K = mats[i].K;
+      if constexpr (sizeof(T) == 4) {
+        if (M == 1) rbe::kernels::sgemv(N, K, tw.w[i].get(), K, x.get(), nullptr, y.get());
+        else rbe::kernels::sgemv_multi(M, N, K, tw.w[i].get(), K, x.get(), K, nullptr, y.get(), N);
+      } else {
+        if (M == 1) rbe::kernels::hgemv(N, K, tw.w[i].get(), K, x.get(), nullptr, y.get());
+        else rbe::kernels::hgemv_multi(M, N, K, tw.w[i].get(), K, x.get(), K, nullptr, y.get(), N);
+      }
     }
-    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(y.get());
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.SetIterationTime(dt);
     ratios.push_back(double(tw.bytes) / dt / 1e9 / best);
@@ -304,8 +312,8 @@ BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct(
 BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->Arg(2)->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
-BENCHMARK_TEMPLATE(BM_token_vs_probe, uint16_t)->Name("token_vs_probe/f16")->Arg(2)->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
+BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
+BENCHMARK_TEMPLATE(BM_token_vs_probe, uint16_t)->Name("token_vs_probe/f16")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, uint16_t)->Name("read_probe/f16")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -115,16 +115,6 @@ void rows_avx2(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const
   }
 }
 
-// Into L2: the first `ahead` bytes of each of S row streams (rows r0 + s*h),
-// which the prefetches in multi_avx2_streams' loop, `ahead` bytes further on, miss.
-template <class T>
-inline void prefetch_stream_starts(const T* W, int64_t r0, int64_t h, int64_t ldw, int S, int ahead) {
-  for (int s = 0; s < S; ++s) {
-    const char* q = reinterpret_cast<const char*>(W + (r0 + s * h) * ldw);
-    for (int b = 0; b < ahead; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
-  }
-}
-
 // The rows [r0, r1) as four interleaved streams, as the AVX-512 kernel reads
 // them (gemv_avx512.cpp): step i computes rows r0 + i, r0 + h + i, r0 + 2h + i
 // and r0 + 3h + i (h = a quarter of the range), one 64-byte line of each row
@@ -197,18 +187,16 @@ void multi_avx2_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, co
 
 // S weight rows times M inputs (S*M accumulators, S + 1 more registers, within
 // the 16 ymm), the S rows being S interleaved streams of the range as in
-// rows_avx2_streams, but each prefetched 1 KiB ahead (on the Zen 3 VM, without
-// it M = 2 read f32 faster, M = 8 slower, M = 4 the same); the rows left over go
-// through multi_avx2_m. Each 8 weights are loaded once for all M inputs, each
+// rows_avx2_streams, with no software prefetch either (on the Zen 3 VM a
+// prefetch 1 KiB ahead was no faster for any M, and slower for f32 at M = 2
+// and 4); the rows left over go through multi_avx2_m. Each 8 weights are loaded once for all M inputs, each
 // 8 inputs once for all S rows.
 template <class T, int M, int S>
 void multi_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
                         const float* bias, float* Y, int64_t ldy) {
   constexpr int64_t E = 64 / int64_t(sizeof(T));  // weights per line
-  constexpr int kAhead = 1024;
   const int64_t h = (r1 - r0) / S;
   const int64_t KE = K / E * E, K8 = K & ~int64_t(7);
-  if (h > 0) prefetch_stream_starts(W, r0, h, ldw, S, kAhead);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
     for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
@@ -228,12 +216,9 @@ void multi_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t l
         for (int s = 0; s < S; ++s) acc[s][m] = _mm256_fmadd_ps(wv[s], xv, acc[s][m]);
       }
     };
-    for (int64_t k = 0; k < KE; k += E) {
-#pragma GCC unroll 8
-      for (int s = 0; s < S; ++s) _mm_prefetch(reinterpret_cast<const char*>(w[s] + k) + kAhead, _MM_HINT_T1);
+    for (int64_t k = 0; k < KE; k += E)
 #pragma GCC unroll 8
       for (int64_t j = 0; j < E; j += 8) step(k + j);
-    }
     for (int64_t k = KE; k < K8; k += 8) step(k);
     for (int s = 0; s < S; ++s) {
       const int64_t r = r0 + s * h + i;
