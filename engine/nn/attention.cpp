@@ -23,8 +23,14 @@ namespace {
 // nv cached positions. K and V stream from memory every token (12 MB per
 // token on the 124M model at 192 positions), so they are read in blocks of
 // kBlock positions, K then V, with an online softmax (the running maximum
-// rescales the partial sum): two streams in flight instead of one, each
-// prefetched kAhead bytes ahead as the GEMV does; q and out stay in registers.
+// rescales the partial sum): two streams in flight instead of one; q and out
+// stay in registers. K is prefetched kAhead bytes ahead; a block's V rows are
+// prefetched while its K rows are scored, so that they arrive before the
+// weighted sum reads them. On the Zen 3 VM, with an f16 cache, that was
+// faster than prefetching V kAhead ahead in its own loop in 7 of 8 alternating
+// pairs (0.39-0.54 against 0.45-0.61 ms per token); with an f32 cache no
+// difference stood out of the noise (docs/performance.md, "A probe paired
+// with the tokens").
 // T: the cache's storage, float or f16 bits (converted as loaded).
 template <int HD, class T>
 void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale, float* scores, float* out) {
@@ -38,8 +44,11 @@ void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale
     const int64_t n = std::min(kBlock, nv - j0);
     for (int64_t j = 0; j < n; ++j) {
       const T* kj = K + (j0 + j) * HD;
-      for (int b = 0; b < HD * int(sizeof(T)); b += 64)
+      const char* vj = reinterpret_cast<const char*>(V + (j0 + j) * HD);
+      for (int b = 0; b < HD * int(sizeof(T)); b += 64) {
         __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
+        __builtin_prefetch(vj + b, 0, 2);
+      }
       v8f acc = qv[0] * load8(kj);
       for (int c = 1; c < C; ++c) acc += qv[c] * load8(kj + 8 * c);
       scores[j] = scale * hsum8(acc);
@@ -54,8 +63,6 @@ void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale
     l += exp_shift_sum(scores, scores, n, m);
     for (int64_t j = 0; j < n; ++j) {
       const T* vj = V + (j0 + j) * HD;
-      for (int b = 0; b < HD * int(sizeof(T)); b += 64)
-        __builtin_prefetch(reinterpret_cast<const char*>(vj) + kAhead + b, 0, 2);
       const v8f p = splat8(scores[j]);
       for (int c = 0; c < C; ++c) o[c] += p * load8(vj + 8 * c);
     }
