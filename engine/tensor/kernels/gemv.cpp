@@ -189,14 +189,13 @@ void multi_avx2_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, co
 // the 16 ymm), the S rows being S interleaved streams of the range as in
 // rows_avx2_streams, with no software prefetch either (on the Zen 3 VM a
 // prefetch 1 KiB ahead was no faster for any M, and slower for f32 at M = 2
-// and 4); the rows left over go through multi_avx2_m. Each 8 weights are loaded once for all M inputs, each
-// 8 inputs once for all S rows.
+// and 4); the rows left over go through multi_avx2_m. Each 8 weights are
+// loaded once for all M inputs, each 8 inputs once for all S rows.
 template <class T, int M, int S>
 void multi_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
                         const float* bias, float* Y, int64_t ldy) {
-  constexpr int64_t E = 64 / int64_t(sizeof(T));  // weights per line
   const int64_t h = (r1 - r0) / S;
-  const int64_t KE = K / E * E, K8 = K & ~int64_t(7);
+  const int64_t K8 = K & ~int64_t(7);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
     for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
@@ -216,10 +215,8 @@ void multi_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t l
         for (int s = 0; s < S; ++s) acc[s][m] = _mm256_fmadd_ps(wv[s], xv, acc[s][m]);
       }
     };
-    for (int64_t k = 0; k < KE; k += E)
-#pragma GCC unroll 8
-      for (int64_t j = 0; j < E; j += 8) step(k + j);
-    for (int64_t k = KE; k < K8; k += 8) step(k);
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < K8; k += 8) step(k);
     for (int s = 0; s < S; ++s) {
       const int64_t r = r0 + s * h + i;
       for (int m = 0; m < M; ++m) {
