@@ -23,6 +23,11 @@
 // gemm_f16w (method 1) in the same run, default threads. Args: method, M.
 //   bench_gemv --benchmark_filter=token_batch --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true
+// in_cache/f32|f16/KiB: one thread, one product of 768-wide rows whose
+// weights (24 KiB: L1; 384 KiB: L2; 6 MiB: L3) stay in cache between
+// iterations: the kernel's arithmetic rate with memory out of the way
+// (counter ns_per_8: nanoseconds per 8 weights).
+//   bench_gemv --benchmark_filter=in_cache
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -304,12 +309,31 @@ void BM_token_vs_probe(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * tw.bytes);
 }
 
+// One thread, so the product runs on the calling core (no task split).
+template <class T>
+void BM_in_cache(benchmark::State& state) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 1);
+  const int64_t K = 768, N = std::max<int64_t>(4, (state.range(0) << 10) / (K * int64_t(sizeof(T))));
+  const TokenWeights<T> tw = token_weights<T>({{N, K}});
+  std::vector<float> x(static_cast<size_t>(K), 0.5f), y(static_cast<size_t>(N));
+  for (auto _ : state) {
+    if constexpr (sizeof(T) == 4) rbe::kernels::sgemv(N, K, tw.w[0].get(), K, x.data(), nullptr, y.data());
+    else rbe::kernels::hgemv(N, K, tw.w[0].get(), K, x.data(), nullptr, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * tw.bytes);
+  state.counters["ns_per_8"] = benchmark::Counter(double(state.iterations()) * double(N * K) / 8,
+                                                  benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_reads, float)->Name("token_reads/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_reads, uint16_t)->Name("token_reads/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_in_cache, float)->Name("in_cache/f32")->Arg(24)->Arg(384)->Arg(6144)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_in_cache, uint16_t)->Name("in_cache/f16")->Arg(24)->Arg(384)->Arg(6144)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
