@@ -162,6 +162,9 @@ TEST(Gemm, RespectsGlobalControlAndNests) {
   {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 1);
     check_case({false, true, 200, 96, 128, 1.0f, 0.0f}, "", rng);
+    // Few rows (a prompt): the column tasks, one after another on one thread.
+    check_case({false, true, 64, 200, 300, 1.0f, 0.5f}, "", rng);
+    check_case({true, false, 64, 200, 300, 1.0f, 0.0f}, "", rng);
   }
   // Nested: several sgemm calls inside an outer parallel_for, each checked.
   const int64_t M = 96, N = 80, K = 112;
