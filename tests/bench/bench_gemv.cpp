@@ -60,6 +60,17 @@ Buffer<T> make_buffer(int64_t n) {
   return Buffer<T>(static_cast<T*>(rbe::allocate_aligned(size_t(n) * sizeof(T))), &std::free);
 }
 
+// The M inputs X [M, K] times W [N, K] into Y [M, N] for either storage (the
+// benchmarks are templated on it); M = 1 is the single-vector product.
+void product(int64_t M, int64_t N, int64_t K, const float* W, const float* X, float* Y) {
+  if (M == 1) rbe::kernels::sgemv(N, K, W, K, X, nullptr, Y);
+  else rbe::kernels::sgemv_multi(M, N, K, W, K, X, K, nullptr, Y, N);
+}
+void product(int64_t M, int64_t N, int64_t K, const uint16_t* W, const float* X, float* Y) {
+  if (M == 1) rbe::kernels::hgemv(N, K, W, K, X, nullptr, Y);
+  else rbe::kernels::hgemv_multi(M, N, K, W, K, X, K, nullptr, Y, N);
+}
+
 struct Mat {
   int64_t N, K;
 };
@@ -105,12 +116,7 @@ void BM_token_gemvs(benchmark::State& state) {
   const int64_t bytes = tw.bytes, max_n = tw.max_n;
   std::vector<float> x(4 * 768, 0.5f), y(static_cast<size_t>(max_n));
   for (auto _ : state) {
-    for (size_t i = 0; i < mats.size(); ++i) {
-      if constexpr (sizeof(T) == 4)
-        rbe::kernels::sgemv(mats[i].N, mats[i].K, w[i].get(), mats[i].K, x.data(), nullptr, y.data());
-      else
-        rbe::kernels::hgemv(mats[i].N, mats[i].K, w[i].get(), mats[i].K, x.data(), nullptr, y.data());
-    }
+    for (size_t i = 0; i < mats.size(); ++i) product(1, mats[i].N, mats[i].K, w[i].get(), x.data(), y.data());
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(state.iterations() * bytes);
@@ -180,13 +186,10 @@ void BM_token_batch(benchmark::State& state) {
   for (auto _ : state) {
     for (size_t i = 0; i < mats.size(); ++i) {
       const int64_t N = mats[i].N, K = mats[i].K;
-      if constexpr (sizeof(T) == 4) {
-        if (gemm) rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
-        else rbe::kernels::sgemv_multi(M, N, K, w[i].get(), K, x.get(), K, nullptr, y.get(), N);
-      } else {
-        if (gemm) rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
-        else rbe::kernels::hgemv_multi(M, N, K, w[i].get(), K, x.get(), K, nullptr, y.get(), N);
-      }
+      if (!gemm) product(M, N, K, w[i].get(), x.get(), y.get());
+      else if constexpr (sizeof(T) == 4)
+        rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
+      else rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
     }
     benchmark::DoNotOptimize(y.get());
   }
@@ -212,10 +215,7 @@ void BM_layer_calls(benchmark::State& state) {
   Buffer<float> flush = make_buffer<float>(flush_n);
   for (int64_t i = 0; i < flush_n; ++i) flush[size_t(i)] = 1.f;
   std::vector<float> x(size_t(K), 0.5f), y(size_t(L * N));
-  auto gemv = [&](int64_t rows, const T* W, float* out) {
-    if constexpr (sizeof(T) == 4) rbe::kernels::sgemv(rows, K, W, K, x.data(), nullptr, out);
-    else rbe::kernels::hgemv(rows, K, W, K, x.data(), nullptr, out);
-  };
+  auto gemv = [&](int64_t rows, const T* W, float* out) { product(1, rows, K, W, x.data(), out); };
   for (auto _ : state) {
     state.PauseTiming();
     float sum = 0.f;
@@ -290,14 +290,7 @@ void BM_token_vs_probe(benchmark::State& state) {
     for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) best = std::max(best, probe.pass(l));
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < mats.size(); ++i) {
-      const int64_t N = mats[i].N, K = mats[i].K;
-      if constexpr (sizeof(T) == 4) {
-        if (M == 1) rbe::kernels::sgemv(N, K, tw.w[i].get(), K, x.get(), nullptr, y.get());
-        else rbe::kernels::sgemv_multi(M, N, K, tw.w[i].get(), K, x.get(), K, nullptr, y.get(), N);
-      } else {
-        if (M == 1) rbe::kernels::hgemv(N, K, tw.w[i].get(), K, x.get(), nullptr, y.get());
-        else rbe::kernels::hgemv_multi(M, N, K, tw.w[i].get(), K, x.get(), K, nullptr, y.get(), N);
-      }
+      product(M, mats[i].N, mats[i].K, tw.w[i].get(), x.get(), y.get());
     }
     benchmark::DoNotOptimize(y.get());
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -317,8 +310,7 @@ void BM_in_cache(benchmark::State& state) {
   const TokenWeights<T> tw = token_weights<T>({{N, K}});
   std::vector<float> x(static_cast<size_t>(K), 0.5f), y(static_cast<size_t>(N));
   for (auto _ : state) {
-    if constexpr (sizeof(T) == 4) rbe::kernels::sgemv(N, K, tw.w[0].get(), K, x.data(), nullptr, y.data());
-    else rbe::kernels::hgemv(N, K, tw.w[0].get(), K, x.data(), nullptr, y.data());
+    product(1, N, K, tw.w[0].get(), x.data(), y.data());
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(state.iterations() * tw.bytes);
