@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <oneapi/tbb/global_control.h>
 
 #include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_internal.h"
@@ -277,6 +280,13 @@ TEST(CodecFixed, SimdRowDecodeEqualsTheScalarReference) {
       fixed::decode_row_stored(L, e.data, r, a.data());
       fixed::decode_row_scalar(L, e.data, r, b.data());
       ASSERT_EQ(a, b) << L.name() << " row " << r;
+      // A run of groups is that part of the row (the prompt products decode depth blocks).
+      const int64_t g0 = 1, g1 = L.groups_per_row() - (L.groups_per_row() > 2 ? 1 : 0);
+      std::vector<float> part(size_t((g1 - g0) * L.group)), part_scalar(part.size());
+      fixed::decode_groups_stored(L, e.data, r, g0, g1, part.data());
+      fixed::decode_groups_scalar(L, e.data, r, g0, g1, part_scalar.data());
+      ASSERT_TRUE(std::equal(part.begin(), part.end(), a.begin() + g0 * L.group)) << L.name() << " row " << r;
+      ASSERT_EQ(part, part_scalar) << L.name() << " row " << r;
     }
   }
 }
@@ -689,6 +699,30 @@ TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
       }
   const EncodedTensor e = enc(gaussian(2, 32, 1), settings("q8_0"));
   EXPECT_FALSE(fixed_gemm_with_kernel("nonsense", e, 1, nullptr, nullptr, nullptr));
+}
+
+// A prompt's product through the SGEMM decodes whole scale groups inside its
+// column tasks, one depth block at a time: at 1600 columns (GPT-2 XL) the
+// SGEMM's depth block (229) is not a multiple of a group and is rounded up
+// to one; every row of the product still matches the decode.
+TEST(CodecFixed, SgemmProductDecodesWholeGroupsPerDepthBlock) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 2);
+  const int64_t rows = 203, cols = 1600, N = 21;
+  const Tensor W = gaussian(rows, cols, 31);
+  std::vector<float> X(size_t(N * cols));
+  Rng rng(8);
+  for (auto& v : X) v = float(rng.normal());
+  for (const Form& f : kForms) {
+    const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+    const std::vector<float> D = decode_all(e);
+    std::vector<float> Y(size_t(N * rows), NAN);
+    ASSERT_TRUE(fixed_gemm_with_kernel("sgemm", e, N, X.data(), nullptr, Y.data()));
+    for (int64_t n = 0; n < N; ++n) {
+      const std::vector<float> y(Y.begin() + n * rows, Y.begin() + (n + 1) * rows);
+      EXPECT_LT(rel_diff(y, naive_matvec(D, rows, cols, X.data() + n * cols, nullptr)), 1e-4)
+          << e.codec << " " << f.expect_bpw << " row " << n;
+    }
+  }
 }
 
 // Past 2048 rows the bf16 tiles take X 2048 rows at a time (its bf16 copy

@@ -3,6 +3,8 @@
 // internal sgemm_with_kernel entry point).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -186,6 +188,59 @@ TEST(Gemm, RespectsGlobalControlAndNests) {
       }
     }
   }
+}
+
+
+// The column tasks with weights decoded on the fly (gemm_decoded_columns, what
+// the f16 and fixed-rate prompt products run): the product of the decoded
+// weights, every depth block the decoder is asked for whole multiples of the
+// alignment (but the last, which ends at K), and false, C untouched, for
+// shapes that are not for it.
+TEST(Gemm, DecodedColumnsMatchTheProductInWholeDepthBlocks) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 2);
+  std::mt19937 rng(23);
+  struct Shape {
+    int64_t M, N, K, align;
+    float beta;
+  };
+  for (const Shape& c : {Shape{40, 200, 768, 32, 0.f}, Shape{21, 203, 1600, 64, 0.5f}, Shape{64, 130, 300, 1, 0.f}}) {
+    const auto A = random_vec(size_t(c.M * c.K), rng), W = random_vec(size_t(c.N * c.K), rng);
+    std::vector<float> C0 = random_vec(size_t(c.M * c.N), rng);
+    if (c.beta == 0.f) std::fill(C0.begin(), C0.end(), std::numeric_limits<float>::quiet_NaN());
+    std::vector<float> C = C0;
+    std::atomic<int> misaligned{0}, calls{0};
+    const bool ran = rbe::kernels::gemm_decoded_columns(
+        c.M, c.N, c.K, A.data(), c.K, c.align,
+        [&](int64_t j0, int64_t n, int64_t p0, int64_t kcur, float* out) {
+          ++calls;
+          if (p0 % c.align != 0 || (kcur % c.align != 0 && p0 + kcur != c.K)) ++misaligned;
+          for (int64_t j = 0; j < n; ++j)
+            std::copy_n(W.data() + (j0 + j) * c.K + p0, kcur, out + j * kcur);
+        },
+        c.beta, C.data(), c.N);
+    const std::string what = std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K);
+    ASSERT_TRUE(ran) << what;
+    EXPECT_GT(calls.load(), 1) << what;
+    EXPECT_EQ(misaligned.load(), 0) << what;
+    int bad = 0;
+    for (int64_t i = 0; i < c.M; ++i)
+      for (int64_t j = 0; j < c.N; ++j) {
+        double s = 0, mag = 0;
+        for (int64_t k = 0; k < c.K; ++k) {
+          s += double(A[i * c.K + k]) * W[j * c.K + k];
+          mag += std::fabs(double(A[i * c.K + k]) * W[j * c.K + k]);
+        }
+        if (c.beta != 0.f) s += double(c.beta) * C0[i * c.N + j];
+        if (!(std::fabs(C[i * c.N + j] - s) <= 1e-4 * mag + 1e-6) && bad++ < 5)
+          ADD_FAILURE() << what << " at (" << i << "," << j << "): got " << C[i * c.N + j] << " want " << s;
+      }
+  }
+  // Too many rows of A for one packed block, and a product too small for tasks.
+  auto never = [](int64_t, int64_t, int64_t, int64_t, float*) { ADD_FAILURE() << "decoded a shape not for it"; };
+  std::vector<float> A(2000 * 64, 1.f), C(2000 * 64, 7.f);
+  EXPECT_FALSE(rbe::kernels::gemm_decoded_columns(2000, 64, 64, A.data(), 64, 1, never, 0.f, C.data(), 64));
+  EXPECT_FALSE(rbe::kernels::gemm_decoded_columns(2, 64, 64, A.data(), 64, 1, never, 0.f, C.data(), 64));
+  EXPECT_EQ(std::count(C.begin(), C.end(), 7.f), int64_t(C.size()));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The batched product of the fixed-rate forms (prompt processing): AMX tiles
 // where the machine has them (fixed_gemm_amx.h; bf16 for many rows, int8 for
-// a few), else row panels decoded to f32 and multiplied by the SGEMM.
+// a few), else the SGEMM on weights decoded to f32: inside its column tasks
+// for few rows, as row panels for more.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -19,10 +20,10 @@
 namespace rbe::codec::fixed {
 namespace {
 
-void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
+// Row panels decoded to f32 (~4 MiB, 1360 rows at K = 768: fewer, larger
+// SGEMMs; measured: 128-token prompts +10% over 256-row panels; flat beyond).
+void gemm_decoded_panels(const Layout& L, const uint8_t* data, int64_t N, const float* X, float* Y) {
   const int64_t R = L.rows, K = L.cols;
-  // Panels of ~4 MiB of f32 (1360 rows at K = 768): fewer, larger SGEMMs
-  // (measured: 128-token prompts +10% over 256-row panels; flat beyond).
   const int64_t panel = std::clamp<int64_t>((4 << 20) / (4 * K) / 16 * 16, 16, 4096);
   std::vector<float> W(size_t(std::min(panel, R) * K));
   for (int64_t r0 = 0; r0 < R; r0 += panel) {
@@ -32,6 +33,20 @@ void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X,
     });
     kernels::sgemm(false, true, N, pr, K, 1.f, X, K, W.data(), K, 0.f, Y + r0, R);
   }
+}
+
+// Few rows (a prompt of up to ~144 tokens): the SGEMM's column tasks decode
+// their own panels a depth block (whole scale groups) at a time, so no f32
+// copy of the matrix goes through L3 (gemm_decoded_columns). Else panels.
+void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
+  const int64_t R = L.rows, K = L.cols, G = L.group;
+  const bool columns = kernels::gemm_decoded_columns(
+      N, R, K, X, K, G,
+      [&](int64_t j0, int64_t n, int64_t p0, int64_t kcur, float* out) {
+        for (int64_t j = 0; j < n; ++j) decode_groups_stored(L, data, j0 + j, p0 / G, (p0 + kcur) / G, out + j * kcur);
+      },
+      0.f, Y, R);
+  if (!columns) gemm_decoded_panels(L, data, N, X, Y);
   if (bias)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t r = 0; r < R; ++r) Y[n * R + r] += bias[r];

@@ -163,13 +163,13 @@ void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, 
   rows_q8_multi_avx2(L, data, r0, r1, &a, 1, bias, y, 0);
 }
 
-// Row decode: per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
+// Row decode (a run of groups): per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.
 template <int kBits, int kSubs>
-void decode_row_avx2_t(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+void decode_groups_avx2_t(const Layout& L, const uint8_t* data, int64_t r, int64_t g0, int64_t g1, float* out) {
   const __m256i table = level_table(L);
   const int sb = L.sub_bytes(), gb = L.group_bytes();
-  const uint8_t* g = data + r * L.row_bytes();
-  for (int64_t gi = 0; gi < L.groups_per_row(); ++gi, g += gb) {
+  const uint8_t* g = data + r * L.row_bytes() + g0 * gb;
+  for (int64_t gi = g0; gi < g1; ++gi, g += gb) {
     const __m256 d = _mm256_set1_ps(load_scale(g));
     for (int k = 0; k < kSubs; ++k, out += kSub) {
       const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table);
@@ -182,8 +182,8 @@ void decode_row_avx2_t(const Layout& L, const uint8_t* data, int64_t r, float* o
   }
 }
 
-void decode_row_avx2(const Layout& L, const uint8_t* data, int64_t r, float* out) {
-  with_layout(L, [&](auto bits, auto subs) { decode_row_avx2_t<bits(), subs()>(L, data, r, out); });
+void decode_groups_avx2(const Layout& L, const uint8_t* data, int64_t r, int64_t g0, int64_t g1, float* out) {
+  with_layout(L, [&](auto bits, auto subs) { decode_groups_avx2_t<bits(), subs()>(L, data, r, g0, g1, out); });
 }
 
 void rows_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x, const float* bias,
@@ -222,12 +222,12 @@ const FixedKernels kFixedAvx2Q8 = {"generic", &rows_generic, nullptr, nullptr, n
 #endif
 const FixedKernels kFixedGeneric = {"generic", &rows_generic, nullptr, nullptr, nullptr};
 
-void decode_row_stored(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+void decode_groups_stored(const Layout& L, const uint8_t* data, int64_t r, int64_t g0, int64_t g1, float* out) {
 #ifdef RBE_FIXED_HAVE_AVX2
   static const bool avx2 = cpu_has_avx2();
-  if (avx2) return decode_row_avx2(L, data, r, out);
+  if (avx2) return decode_groups_avx2(L, data, r, g0, g1, out);
 #endif
-  decode_row_scalar(L, data, r, out);
+  decode_groups_scalar(L, data, r, g0, g1, out);
 }
 
 const FixedKernels* find_kernels(const char* name) {

@@ -61,10 +61,10 @@ std::string Layout::name() const {
   }
 }
 
-void decode_row_scalar(const Layout& L, const uint8_t* data, int64_t r, float* out) {
-  const uint8_t* g = data + r * L.row_bytes();
+void decode_groups_scalar(const Layout& L, const uint8_t* data, int64_t r, int64_t g0, int64_t g1, float* out) {
+  const uint8_t* g = data + r * L.row_bytes() + g0 * L.group_bytes();
   const int S = L.subs_per_group(), sb = L.sub_bytes();
-  for (int64_t gi = 0; gi < L.groups_per_row(); ++gi, g += L.group_bytes()) {
+  for (int64_t gi = 0; gi < g1 - g0; ++gi, g += L.group_bytes()) {
     const float d = group_scale(g);
     for (int s = 0; s < S; ++s) {
       const uint8_t* p = g + 2 + s * sb;

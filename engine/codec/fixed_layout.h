@@ -99,10 +99,19 @@ inline float group_scale(const uint8_t* g) {
   return f16_to_f32(h);
 }
 
-// Decodes row r (in the stored basis: rbe rows stay rotated) to out[cols]:
+// Decodes scale groups [g0, g1) of row r (weights g0 * group .. g1 * group,
+// in the stored basis: rbe rows stay rotated) to out[(g1 - g0) * group]:
 // SIMD where the machine has AVX2 (fixed_kernels.cpp), else the scalar
 // reference; both give identical numbers (one product d * level per weight).
-void decode_row_stored(const Layout& L, const uint8_t* data, int64_t r, float* out);
-void decode_row_scalar(const Layout& L, const uint8_t* data, int64_t r, float* out);
+void decode_groups_stored(const Layout& L, const uint8_t* data, int64_t r, int64_t g0, int64_t g1, float* out);
+void decode_groups_scalar(const Layout& L, const uint8_t* data, int64_t r, int64_t g0, int64_t g1, float* out);
+
+// The whole row r to out[cols].
+inline void decode_row_stored(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+  decode_groups_stored(L, data, r, 0, L.groups_per_row(), out);
+}
+inline void decode_row_scalar(const Layout& L, const uint8_t* data, int64_t r, float* out) {
+  decode_groups_scalar(L, data, r, 0, L.groups_per_row(), out);
+}
 
 }  // namespace rbe::codec::fixed

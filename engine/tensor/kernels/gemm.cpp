@@ -1,8 +1,8 @@
 // SGEMM driver: BLIS-style blocking (K blocks of kc, packed B slice shared by all threads,
 // per-task packed A blocks sized for L2, register-tile micro-kernels; for few rows of A,
 // column tasks that pack their own B panels), oneTBB threading, and a run-time choice
-// between the AVX-512, AVX2 and generic kernel sets. Also the column tasks of the f16-weight
-// product (gemm_f16.h).
+// between the AVX-512, AVX2 and generic kernel sets. Also the column tasks of products whose
+// weights are decoded on the fly (f16, the fixed-rate forms: gemm_decoded_columns).
 #include "gemm.h"
 
 #include <immintrin.h>
@@ -298,7 +298,7 @@ void choose_partition(int64_t tm, int64_t tn, int T, int64_t& pm_out, int64_t& p
 // packed once for all tasks. Measured on the 124M prompt shapes at M = 128,
 // 2 threads: 1.2-1.4x the block-synchronous path below (docs/performance.md).
 thread_local AlignedBuffer tls_b_task;
-thread_local AlignedBuffer tls_b_f16;  // f16 weights converted for one task's panels
+thread_local AlignedBuffer tls_b_decoded;  // one task's weights decoded to f32 (gemm_decoded_columns)
 thread_local AlignedBuffer tls_a_shared;  // all of A packed, held by the calling thread across the tasks
 
 // pack_panels(p0, j0, kcur, ncols, Bp) packs depth [p0, p0+kcur) x columns
@@ -530,22 +530,32 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 
 const char* sgemm_kernel_name() { return gemm_detail::active_kernel().name; }
 
-bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
-                       float beta, float* C, int64_t ldc) {
+bool gemm_decoded_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t depth_align,
+                          const DecodeWeightRows& decode, float beta, float* C, int64_t ldc) {
   using namespace gemm_detail;
   const KernelSet& ks = active_kernel();
   if (M <= 0 || N <= 0 || K <= 0 || 2.0 * double(M) * double(N) * double(K) < kSerialFlops) return false;
   const int64_t ntasks = column_tasks_for(ks, M, N, max_threads());
   if (!ntasks) return false;
-  const int64_t kc = depth_block(ks, K), panels_max = ceil_div(ceil_div(N, ks.nr), ntasks);
+  const int64_t align = std::max<int64_t>(1, depth_align);
+  const int64_t kc = std::min(K, ceil_div(depth_block(ks, K), align) * align);
+  const int64_t panels_max = ceil_div(ceil_div(N, ks.nr), ntasks);
   sgemm_column_tasks(ks, false, M, N, K, 1.f, A, lda, beta, C, ldc, kc, ntasks,
                      [&](int64_t p0, int64_t j0, int64_t kcur, int64_t ncols, float* Bp) {
-                       // This task's weight rows for this depth block, to f32, then packed.
-                       float* Wf = tls_b_f16.get(size_t(panels_max * ks.nr * kcur));
-                       for (int64_t j = 0; j < ncols; ++j) f16_to_f32_n(W + (j0 + j) * ldw + p0, Wf + j * kcur, kcur);
+                       float* Wf = tls_b_decoded.get(size_t(panels_max * ks.nr * kcur));
+                       decode(j0, ncols, p0, kcur, Wf);
                        ks.pack_b(true, Wf, kcur, 0, 0, kcur, ncols, Bp);
                      });
   return true;
+}
+
+bool gemm_f16w_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
+                       float beta, float* C, int64_t ldc) {
+  return gemm_decoded_columns(M, N, K, A, lda, 1,
+                              [&](int64_t j0, int64_t n, int64_t p0, int64_t kcur, float* out) {
+                                for (int64_t j = 0; j < n; ++j) f16_to_f32_n(W + (j0 + j) * ldw + p0, out + j * kcur, kcur);
+                              },
+                              beta, C, ldc);
 }
 
 }  // namespace rbe::kernels

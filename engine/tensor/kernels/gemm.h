@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 namespace rbe::kernels {
 // C[M,N] = alpha * op(A) * op(B) + beta * C, all row-major with leading dimensions.
 // op(A) is A[M,K] (lda >= K) or, when trans_a, A is stored [K,M] (lda >= M) and used transposed.
@@ -12,4 +13,18 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
            float beta, float* C, int64_t ldc);
 // Name of the kernel chosen at start-up ("avx512", "avx2", "generic"), for reports.
 const char* sgemm_kernel_name();
+
+// Writes depth [p0, p0 + kcur) of weight rows [j0, j0 + n) as f32 to out
+// (row-major, n x kcur); p0 and kcur are multiples of the depth_align passed
+// below, but the last block, which ends at K.
+using DecodeWeightRows = std::function<void(int64_t j0, int64_t n, int64_t p0, int64_t kcur, float* out)>;
+
+// C[M, N] = A[M, K] * W[N, K]^T + beta * C for a weight matrix kept in another
+// form (f16, the fixed-rate codes), for few rows of A (a prompt): the SGEMM's
+// column tasks, each decoding the weights of its own panels one depth block at
+// a time and packing them while they are in L1/L2, so no f32 copy of W is made.
+// Returns false, doing nothing, when the shape is not for it (too many rows of
+// A, too few columns for the threads, or too small to run on tasks).
+bool gemm_decoded_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t depth_align,
+                          const DecodeWeightRows& decode, float beta, float* C, int64_t ldc);
 }
