@@ -115,34 +115,51 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
 // M inputs at once (M = 1: the matvec), each sub-block's codes unpacked and
 // |level| taken once. VPMADDUBSW takes unsigned x signed bytes, so |level|
 // goes in unsigned and the level's sign moves onto q (|level| <= 128,
-// |q| <= 127: a pair sums to at most 32512, no saturation). Two accumulators
-// per input, so that consecutive sub-blocks' FMAs do not wait on each other.
+// |q| <= 127: a pair sums to at most 32512, no saturation). Sub-blocks go in
+// pairs, each into its own accumulators, so that consecutive sub-blocks' FMAs
+// do not wait on each other. The pair is spelled out: with the accumulator
+// picked by the sub-block's parity at run time, GCC kept the accumulators on
+// the stack, a store and a reload per sub-block (docs/performance.md, "AVX2
+// int8 kernel: accumulators in registers, and a prefetch"). With this much
+// arithmetic per byte, few of a row's lines are in flight from the loads
+// alone, so the rows are prefetched kAhead bytes ahead (rows are contiguous:
+// the prefetch runs on into the next).
+constexpr int64_t kAhead = 2048;
 template <int kBits, int kSubs, int M>
 void rows_q8_multi_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* a,
                           const float* bias, float* Y, int64_t ldy) {
+  static_assert(kSubs == 1 || kSubs == 2, "a pair of sub-blocks is one group or two");
   const __m256i table = level_table(L);
   const int sb = L.sub_bytes(), gb = L.group_bytes();
-  const int64_t groups = L.groups_per_row();
+  const int64_t nsub = L.groups_per_row() * kSubs;
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* g = data + r * L.row_bytes();
-    __m256 acc[M][2];
-    for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
-    for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
-      const float dw = load_scale(g);
-      for (int k = 0; k < kSubs; ++k) {
-        const int64_t b = gi * kSubs + k;
-        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table), aw = _mm256_sign_epi8(w, w);
+    const uint8_t* row = data + r * L.row_bytes();
+    __m256 acc0[M], acc1[M];
+    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = _mm256_setzero_ps();
+    // Sub-block b (sub-block k of group g, scale dw) into acc.
+    auto sub = [&](const uint8_t* g, float dw, int64_t b, int k, __m256* acc) __attribute__((always_inline)) {
+      const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table), aw = _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
-        for (int m = 0; m < M; ++m) {
-          const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[m].q + b * kSub));
-          const __m256i p =
-              _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
-          acc[m][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a[m].xs[b]), acc[m][b & 1]);
-        }
+      for (int m = 0; m < M; ++m) {
+        const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[m].q + b * kSub));
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
+        acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a[m].xs[b]), acc[m]);
       }
+    };
+    int64_t b = 0;
+    for (; b + 2 <= nsub; b += 2) {  // sub-blocks b and b + 1: one group's two (kSubs = 2) or two groups
+      const uint8_t* g0 = row + (b / kSubs) * gb;
+      const uint8_t* g1 = kSubs == 2 ? g0 : g0 + gb;
+      _mm_prefetch(reinterpret_cast<const char*>(g0 + kAhead), _MM_HINT_T0);
+      const float d0 = load_scale(g0), d1 = kSubs == 2 ? d0 : load_scale(g1);
+      sub(g0, d0, b, 0, acc0);
+      sub(g1, d1, b + 1, kSubs - 1, acc1);
     }
-    for (int m = 0; m < M; ++m)
-      Y[m * ldy + r] = hsum256(_mm256_add_ps(acc[m][0], acc[m][1])) + (bias ? bias[r] : 0.f);
+    if (b < nsub) {  // kSubs = 1 and an odd count
+      const uint8_t* g = row + b * gb;
+      sub(g, load_scale(g), b, 0, acc0);
+    }
+    for (int m = 0; m < M; ++m) Y[m * ldy + r] = hsum256(_mm256_add_ps(acc0[m], acc1[m])) + (bias ? bias[r] : 0.f);
   }
 }
 
