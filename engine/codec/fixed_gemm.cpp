@@ -35,9 +35,10 @@ void gemm_decoded_panels(const Layout& L, const uint8_t* data, int64_t N, const 
   }
 }
 
-// Few rows (a prompt of up to ~144 tokens): the SGEMM's column tasks decode
-// their own panels a depth block (whole scale groups) at a time, so no f32
-// copy of the matrix goes through L3 (gemm_decoded_columns). Else panels.
+// Few rows (a prompt: up to 144 rows on the AVX2 SGEMM, 280 on AVX-512): the
+// SGEMM's column tasks decode their own panels a depth block (whole scale
+// groups) at a time, so no f32 copy of the matrix goes through L3
+// (gemm_decoded_columns). Else panels.
 void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
   const int64_t R = L.rows, K = L.cols, G = L.group;
   const bool columns = kernels::gemm_decoded_columns(
