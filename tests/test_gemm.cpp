@@ -190,7 +190,6 @@ TEST(Gemm, RespectsGlobalControlAndNests) {
   }
 }
 
-
 // The column tasks with weights decoded on the fly (gemm_decoded_columns, what
 // the f16 and fixed-rate prompt products run): the product of the decoded
 // weights, every depth block the decoder is asked for whole multiples of the
