@@ -102,7 +102,11 @@ void prep_q8(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& 
 #pragma GCC push_options
 #pragma GCC target("avx512vnni,avx512bitalg")
 #define RBE_VNNI __attribute__((target("avx512vnni,avx512bitalg")))
+#ifdef __clang__  // clang does not apply the pragma to lambdas' call operators
+#define RBE_VNNI_LAMBDA __attribute__((always_inline, target("avx512vnni,avx512bitalg")))
+#else
 #define RBE_VNNI_LAMBDA __attribute__((always_inline))
+#endif
 
 // The 64 codes of sub-blocks A and B (bytes; for kBits = 8 the raw int8 levels).
 // kAdjacent: B's codes follow A's (pB == pA + 16 at 4 bits: the two

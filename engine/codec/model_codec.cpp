@@ -163,7 +163,7 @@ CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& op
     const int64_t n = W.numel();
     ProgressFn inner;
     if (progress)
-      inner = [&, n](double f, const std::string&) {
+      inner = [&, n, &name = name](double f, const std::string&) {  // a structured binding, captured by name
         progress(total ? (double(weights_done) + f * double(n)) / double(total) : 1.0, name);
       };
     if (progress) progress(total ? double(weights_done) / double(total) : 0.0, name);

@@ -3,6 +3,8 @@
 // x86-64-v3, and the AVX-512 kernels (files *_avx512.cpp) may only be chosen
 // where these say so. Shared by the GEMM, GEMV and packed-weight kernels.
 
+#include <cpuid.h>
+
 namespace rbe::kernels {
 
 inline bool cpu_has_avx512() {  // the subset every *_avx512.cpp file is compiled for
@@ -10,6 +12,10 @@ inline bool cpu_has_avx512() {  // the subset every *_avx512.cpp file is compile
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
 }
 inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-inline bool cpu_has_f16c() { return __builtin_cpu_supports("f16c"); }
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports has no "f16c").
+inline bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
 
 }  // namespace rbe::kernels
