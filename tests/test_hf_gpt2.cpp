@@ -417,6 +417,16 @@ TEST_F(HfGpt2Corrupt, ConfigMissingNEmbd) {
   expect_load_error({"config.json", "n_embd"});
 }
 
+// A config that describes far more than the file holds (a damaged
+// vocab_size) is refused from the tensor count, before the model is built,
+// rather than by the first shape that disagrees after it.
+TEST_F(HfGpt2Corrupt, ConfigLargerThanItsWeightsIsRefusedBeforeBuilding) {
+  json cfg = cfg_;
+  cfg["vocab_size"] = 5000000;
+  write(cfg, hf_tensors(cfg_, "", 1));
+  expect_load_error({"config.json", "describes", "more than twice the", "weights stored with it"});
+}
+
 TEST_F(HfGpt2Corrupt, UnsupportedVariant) {
   json cfg = cfg_;
   cfg["n_inner"] = 100;

@@ -249,7 +249,10 @@ LoadedModel instantiate(const CompressedModel& cm) {
   out.config = cm.config;
   out.format = "rbe";
   // Every parameter is set below (or never read: packed layers).
-  out.model = GPT2Model::for_loading(cm.config, "instantiate");
+  double stored = 0;
+  for (const auto& [name, e] : cm.encoded) stored += double(e->rows) * double(e->cols);
+  for (const auto& [name, t] : cm.raw) stored += double(t.numel());
+  out.model = GPT2Model::for_loading(cm.config, "instantiate", {}, stored);
   std::map<std::string, Tensor> params;
   for (auto& [name, t] : out.model->named_parameters()) params[name] = t;
   std::map<std::string, std::shared_ptr<nn::Module>> modules;

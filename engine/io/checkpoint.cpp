@@ -75,7 +75,9 @@ Loaded load(const std::string& dir) {
       throw CheckpointError(dir + ": tokenizer.json has " + std::to_string(out.tokenizer->size()) +
                             " tokens but config.json says vocab_size " + std::to_string(out.config.vocab_size));
   }
-  out.model = GPT2Model::for_loading(out.config, join(dir, "config.json"));  // every parameter is read from the file below
+  // Every parameter is read from the file below.
+  out.model = GPT2Model::for_loading(out.config, join(dir, "config.json"), {},
+                                     safetensors::File::open(join(dir, "model.safetensors")).element_count());
   load_weights(*out.model, join(dir, "model.safetensors"));
   return out;
 }

@@ -110,7 +110,9 @@ GgufModel import_gguf(const std::string& path, const GgufImportOptions& options)
   }
 
   try {
-    out.model = GPT2Model::for_loading(c, "hyper-parameters");  // every parameter is read from the file below
+    double stored = 0;
+    for (const gguf::TensorInfo& t : f.tensors()) stored += double(shape_numel(t.dims));
+    out.model = GPT2Model::for_loading(c, "hyper-parameters", {}, stored);  // every parameter is read from the file below
   } catch (const ConfigError& e) {
     throw fail(e.what());
   }

@@ -245,7 +245,7 @@ std::unique_ptr<GPT2Model> load(const std::string& dir, ModelConfig* config_out,
   ModelConfig config = read_config(config_path);
   safetensors::ShardedFile weights = open_weights(dir);  // validate files before building the model
   // Every parameter is read from the file below.
-  std::unique_ptr<GPT2Model> model = GPT2Model::for_loading(config, config_path, matrices);
+  std::unique_ptr<GPT2Model> model = GPT2Model::for_loading(config, config_path, matrices, weights.element_count());
   load_weights(*model, weights);
   if (config_out) *config_out = config;
   return model;

@@ -5,6 +5,7 @@
 
 #include "io/checkpoint.h"
 #include "io/hf_gpt2.h"
+#include "io/safetensors.h"
 
 namespace rbe {
 
@@ -44,7 +45,8 @@ LoadedModel load_model(const std::string& path, const MatrixStorage& matrices) {
     const std::string weights = join(path, "model.safetensors");
     if (!fs::exists(weights)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
     // Every parameter is read from the file below.
-    out.model = GPT2Model::for_loading(out.config, config_path, matrices);
+    out.model =
+        GPT2Model::for_loading(out.config, config_path, matrices, safetensors::File::open(weights).element_count());
     ckpt::load_weights(*out.model, weights);
   } else {
     out.format = "hf";

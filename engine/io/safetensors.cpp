@@ -182,6 +182,12 @@ File File::open(const std::string& path) {
   return f;
 }
 
+double File::element_count() const {
+  double n = 0;
+  for (const TensorInfo& t : tensors_) n += double(shape_numel(t.shape));
+  return n;
+}
+
 std::vector<std::string> File::names() const {
   std::vector<std::string> out;
   for (auto& t : tensors_) out.push_back(t.name);
@@ -273,6 +279,12 @@ ShardedFile ShardedFile::open_index(const std::string& index_path) {
                    s.shards_[it->second].path());
     }
   return s;
+}
+
+double ShardedFile::element_count() const {
+  double n = 0;
+  for (const File& f : shards_) n += f.element_count();
+  return n;
 }
 
 std::vector<std::string> ShardedFile::names() const {

@@ -55,6 +55,9 @@ class File {
   std::vector<std::string> names() const;
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;  // throws FormatError if absent
+  // Elements of every tensor, summed (a loader's check of a config against
+  // the file, before it allocates the model).
+  double element_count() const;
 
   // A view of the mapped data (copied only when the data is misaligned for
   // its dtype). The view keeps the mapping alive.
@@ -90,6 +93,7 @@ class ShardedFile {
 
   const std::string& path() const { return path_; }  // the index (or the single file)
   std::vector<std::string> names() const;              // sorted
+  double element_count() const;                        // of every shard's tensors
   bool contains(const std::string& name) const { return shard_of_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;       // throws FormatError if absent
   const std::string& file_of(const std::string& name) const;   // path of the shard holding it

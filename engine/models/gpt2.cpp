@@ -89,7 +89,15 @@ bool MatrixStorage::keeps_f32(const std::string& name) const {
 }
 
 std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, const std::string& source,
-                                                  const MatrixStorage& matrices) {
+                                                  const MatrixStorage& matrices, double stored_weights) {
+  // Twice, not once: a file a tensor short still reaches load_weights' message
+  // naming the missing tensor.
+  if (stored_weights >= 0 && config.parameter_count() > 2 * stored_weights) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, ": describes %.4g parameters, more than twice the %.4g weights stored with it",
+                  config.parameter_count(), stored_weights);
+    throw ConfigError(source + msg);
+  }
   try {
     std::unique_ptr<GPT2Model> model;
     {

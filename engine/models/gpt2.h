@@ -41,9 +41,12 @@ class GPT2Model : public nn::Module {
   // allocation throws ConfigError naming `source` (the file the config came
   // from). `matrices` F16: the matrices are f16 from the start
   // (Module::cast_parameters, in one buffer), for a model loaded for
-  // inference in f16.
+  // inference in f16. `stored_weights` (when >= 0): how many weights the
+  // file(s) hold; a config that describes more than twice as many parameters
+  // is refused before anything is allocated (a damaged vocab_size or n_layer
+  // in a small file would otherwise reserve the model's memory first).
   static std::unique_ptr<GPT2Model> for_loading(const ModelConfig& config, const std::string& source,
-                                                const MatrixStorage& matrices = {});
+                                                const MatrixStorage& matrices = {}, double stored_weights = -1);
 
   const ModelConfig& config() const { return config_; }
 
