@@ -90,15 +90,17 @@ bool MatrixStorage::keeps_f32(const std::string& name) const {
 
 std::unique_ptr<GPT2Model> GPT2Model::for_loading(const ModelConfig& config, const std::string& source,
                                                   const MatrixStorage& matrices, double stored_weights) {
-  // Twice, not once: a file a tensor short still reaches load_weights' message
-  // naming the missing tensor.
-  if (stored_weights >= 0 && config.parameter_count() > 2 * stored_weights) {
-    char msg[160];
-    std::snprintf(msg, sizeof msg, ": describes %.4g parameters, more than twice the %.4g weights stored with it",
-                  config.parameter_count(), stored_weights);
-    throw ConfigError(source + msg);
-  }
   try {
+    check_config(config);  // its own errors (a bad value, more than the machine's memory) first
+    // Twice, not once: a file a tensor short still reaches the loader's
+    // message naming the missing tensor.
+    if (stored_weights >= 0 && config.parameter_count() > 2 * stored_weights) {
+      char msg[160];
+      std::snprintf(msg, sizeof msg,
+                    "GPT2Model: the config describes %.4g parameters, more than twice the %.4g weights stored with it",
+                    config.parameter_count(), stored_weights);
+      throw ConfigError(msg);
+    }
     std::unique_ptr<GPT2Model> model;
     {
       nn::SkipInitGuard no_init;
