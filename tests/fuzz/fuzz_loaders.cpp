@@ -19,12 +19,14 @@
 #include "codec/model_codec.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
+#include "models/gpt2_tokenizer.h"
 
 #define RBE_FUZZ_SAFETENSORS 1
 #define RBE_FUZZ_GGUF 2
 #define RBE_FUZZ_RBE 3
 #define RBE_FUZZ_CONFIG 4
 #define RBE_FUZZ_GGUF_MODEL 5
+#define RBE_FUZZ_TOKENIZER 6
 
 namespace {
 
@@ -114,8 +116,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     write(dir + "/config.json", data, size);
     rbe::LoadedModel m = rbe::codec::load_any_model(dir);
     run(m);
+#elif RBE_FUZZ_TARGET == RBE_FUZZ_TOKENIZER
+    // vocab.json and merges.txt, split at the input's first NUL byte; a
+    // tokenizer built from them encodes and decodes a fixed text.
+    const std::string_view in(reinterpret_cast<const char*>(data), size);
+    const size_t cut = in.find('\0');
+    if (cut == std::string_view::npos) return 0;
+    const rbe::GPT2Tokenizer tok = rbe::GPT2Tokenizer::from_strings(in.substr(0, cut), in.substr(cut + 1));
+    const std::string text = "Hello, t\xc3\xa9st <|endoftext|> 12 \xff\xfe!";
+    const std::vector<int32_t> ids = tok.encode(text);
+    if (tok.decode(ids) != text) __builtin_trap();  // every byte is in the vocabulary, so decoding must give it back
 #else
-#error "RBE_FUZZ_TARGET: 1 safetensors, 2 gguf, 3 rbe, 4 config, 5 gguf_model"
+#error "RBE_FUZZ_TARGET: 1 safetensors, 2 gguf, 3 rbe, 4 config, 5 gguf_model, 6 tokenizer"
 #endif
   } catch (const std::exception&) {
     // The clear error every bad input must get (its text is checked by the unit tests).

@@ -2,16 +2,18 @@
 // (config.json, model.safetensors, tokenizer.json), safetensors files in every
 // dtype, a GGUF file with each kind of metadata and tensor type, and .rbe
 // files in the codecs and storages a user can choose, and a tiny GPT-2 as
-// GGUF F16 and Q8_0 with a byte-level BPE vocabulary. Usage: make_seeds DIR
+// GGUF F16 and Q8_0 with a byte-level BPE vocabulary, whose vocab.json and
+// merges.txt also seed the tokenizer target. Usage: make_seeds DIR
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "codec/codec.h"
 #include "codec/model_codec.h"
 #include "codec/rbe_file.h"
 #include "codec/settings_spec.h"
-#include "codec/codec.h"
 #include "io/checkpoint.h"
 #include "io/gguf_export.h"
 #include "io/gguf.h"
@@ -19,6 +21,7 @@
 #include "io/safetensors.h"
 #include "models/char_tokenizer.h"
 #include "models/gpt2_tokenizer.h"
+#include "tensor/atomic_file.h"
 
 using namespace rbe;
 namespace fs = std::filesystem;
@@ -75,8 +78,9 @@ void write_gguf(const std::string& path) {
 }
 
 // A byte-level BPE vocabulary of the 256 byte symbols, one merge ("Ġ t")
-// and <|endoftext|>: the smallest tokenizer a GGUF export takes.
-GPT2Tokenizer tiny_bpe() {
+// and <|endoftext|>, the smallest tokenizer a GGUF export takes: vocab.json
+// and merges.txt.
+std::pair<std::string, std::string> tiny_bpe_files() {
   nlohmann::json vocab = nlohmann::json::object();
   auto utf8 = [](uint32_t cp) {
     std::string s;
@@ -87,7 +91,12 @@ GPT2Tokenizer tiny_bpe() {
   for (int b = 0; b < 256; ++b) vocab[utf8(GPT2Tokenizer::byte_to_unicode(uint8_t(b)))] = b;
   vocab[utf8(GPT2Tokenizer::byte_to_unicode(' ')) + "t"] = 256;
   vocab[std::string(GPT2Tokenizer::kEndOfText)] = 257;
-  return GPT2Tokenizer::from_strings(vocab.dump(), "#version: 0.2\n" + utf8(GPT2Tokenizer::byte_to_unicode(' ')) + " t\n");
+  return {vocab.dump(), "#version: 0.2\n" + utf8(GPT2Tokenizer::byte_to_unicode(' ')) + " t\n"};
+}
+
+GPT2Tokenizer tiny_bpe() {
+  const auto [vocab, merges] = tiny_bpe_files();
+  return GPT2Tokenizer::from_strings(vocab, merges);
 }
 
 // The tiny model with that vocabulary, as GGUF F16 and Q8_0 (what llama.cpp reads).
@@ -119,7 +128,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  for (const char* sub : {"safetensors", "gguf", "gguf_model", "rbe", "config", "model"}) fs::create_directories(dir + "/" + sub);
+  for (const char* sub : {"safetensors", "gguf", "gguf_model", "rbe", "config", "model", "tokenizer"}) fs::create_directories(dir + "/" + sub);
   LoadedModel m = tiny_model();
   const auto* tok = static_cast<const CharTokenizer*>(m.tokenizer.get());
 
@@ -136,6 +145,10 @@ int main(int argc, char** argv) {
 
   write_gguf(dir + "/gguf/tiny.gguf");
   write_gguf_models(dir + "/gguf_model");
+  {
+    const auto [vocab, merges] = tiny_bpe_files();
+    write_file_atomic(dir + "/tokenizer/tiny.bin", vocab + std::string(1, '\0') + merges);  // fuzz_tokenizer's split
+  }
 
   const char* forms[][2] = {{"rbe_fixed", "codec:rbe,bpw:4"},
                             {"rbe_entropy", "codec:rbe,storage:entropy,bpw:4,block-size:16"},

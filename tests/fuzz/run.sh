@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the file readers with libFuzzer under AddressSanitizer and
 # UndefinedBehaviorSanitizer: safetensors, GGUF (the file, and a GPT-2 from
-# it, loaded and run one window), .rbe (loaded and run) and a checkpoint's
-# config.json (loaded and run). Builds the fuzzing
+# it, loaded and run one window), .rbe (loaded and run), a checkpoint's
+# config.json (loaded and run) and GPT-2 tokenizer files (vocab.json and
+# merges.txt, built and run over a text). Builds the fuzzing
 # configuration (RBE_FUZZ=ON, clang) in its own folder, writes the seeds
 # (make_seeds.cpp), then runs each target for SECONDS. The corpus grows in
 # BUILD_DIR/fuzz-corpus/<target> across runs; a crash, sanitizer report,
@@ -20,11 +21,11 @@ command -v ninja >/dev/null && gen=(-G Ninja)
 [[ -f $build/CMakeCache.txt ]] && gen=()
 CC=clang CXX=clang++ cmake -S "$src" -B "$build" "${gen[@]}" -DRBE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DRBE_BUILD_GUI=OFF -DBUILD_TESTING=OFF -DRBE_CUDA=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_safetensors fuzz_gguf fuzz_rbe fuzz_config fuzz_gguf_model fuzz_make_seeds
+cmake --build "$build" -j"$(nproc)" --target fuzz_safetensors fuzz_gguf fuzz_rbe fuzz_config fuzz_gguf_model fuzz_tokenizer fuzz_make_seeds
 
 seeds=$build/fuzz-seeds
 "$build/tests/fuzz/fuzz_make_seeds" "$seeds"
-for t in safetensors gguf gguf_model rbe config; do
+for t in safetensors gguf gguf_model rbe config tokenizer; do
   corpus=$build/fuzz-corpus/$t
   mkdir -p "$corpus"
   log=$build/fuzz-$t.log
