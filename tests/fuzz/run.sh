@@ -7,9 +7,10 @@
 # configuration (RBE_FUZZ=ON, clang) in its own folder, writes the seeds
 # (make_seeds.cpp), then runs each target for SECONDS. The corpus grows in
 # BUILD_DIR/fuzz-corpus/<target> across runs; a crash, sanitizer report,
-# timeout (10 s) or allocation over 1 GB stops the script with its input saved
-# as BUILD_DIR/fuzz-<target>-crash-* (replay: the target's executable with
-# that file as its argument).
+# timeout (10 s) or allocation over 1 GB stops the script with its input
+# saved as BUILD_DIR/fuzz-<target>-{crash,oom,timeout,leak}-* (replay: the
+# target's executable with that file as its argument; fuzz_config also needs
+# RBE_FUZZ_MODEL=BUILD_DIR/fuzz-seeds/model).
 # Usage: tests/fuzz/run.sh [SECONDS per target, default 60] [BUILD_DIR, default build-fuzz]
 set -euo pipefail
 secs=${1:-60}
