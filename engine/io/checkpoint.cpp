@@ -43,8 +43,8 @@ void save(const std::string& dir, const GPT2Model& model, const CharTokenizer* t
   }
 }
 
-void load_weights(GPT2Model& model, const std::string& path) {
-  safetensors::File file = safetensors::File::open(path);
+void load_weights(GPT2Model& model, const safetensors::File& file) {
+  const std::string& path = file.path();
   std::set<std::string> used;
   for (auto& [name, param] : model.named_parameters()) {
     if (!file.contains(name)) throw CheckpointError(path + ": missing tensor '" + name + "'");
@@ -75,10 +75,10 @@ Loaded load(const std::string& dir) {
       throw CheckpointError(dir + ": tokenizer.json has " + std::to_string(out.tokenizer->size()) +
                             " tokens but config.json says vocab_size " + std::to_string(out.config.vocab_size));
   }
+  const safetensors::File weights = safetensors::File::open(join(dir, "model.safetensors"));
   // Every parameter is read from the file below.
-  out.model = GPT2Model::for_loading(out.config, join(dir, "config.json"), {},
-                                     safetensors::File::open(join(dir, "model.safetensors")).element_count());
-  load_weights(*out.model, join(dir, "model.safetensors"));
+  out.model = GPT2Model::for_loading(out.config, join(dir, "config.json"), {}, weights.element_count());
+  load_weights(*out.model, weights);
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors.h"
 #include "models/char_tokenizer.h"
 #include "models/gpt2.h"
 #include "train/adamw.h"
@@ -47,9 +48,10 @@ struct Loaded {
 // Reads config.json, tokenizer.json (if char) and model.safetensors.
 Loaded load(const std::string& dir);
 
-// Copies weights from a safetensors file into model by parameter name
-// (converting F16/BF16 to F32). Missing, unexpected or mis-shaped tensors throw.
-void load_weights(GPT2Model& model, const std::string& safetensors_path);
+// Copies weights from an opened safetensors file into model by parameter
+// name (converting F16/BF16 to F32). Missing, unexpected or mis-shaped tensors
+// throw. The caller opens the file once: for_loading counts its weights first.
+void load_weights(GPT2Model& model, const safetensors::File& file);
 
 bool has_train_state(const std::string& dir);
 // Reads train_state.json; throws CheckpointError if absent or malformed.

@@ -42,11 +42,11 @@ LoadedModel load_model(const std::string& path, const MatrixStorage& matrices) {
   if (hf::detect_format(path) == "rbe-checkpoint") {
     out.format = "rbe-checkpoint";
     out.config = ModelConfig::load(config_path);
-    const std::string weights = join(path, "model.safetensors");
-    if (!fs::exists(weights)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
+    const std::string weights_path = join(path, "model.safetensors");
+    if (!fs::exists(weights_path)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
+    const safetensors::File weights = safetensors::File::open(weights_path);
     // Every parameter is read from the file below.
-    out.model =
-        GPT2Model::for_loading(out.config, config_path, matrices, safetensors::File::open(weights).element_count());
+    out.model = GPT2Model::for_loading(out.config, config_path, matrices, weights.element_count());
     ckpt::load_weights(*out.model, weights);
   } else {
     out.format = "hf";
