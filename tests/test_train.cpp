@@ -310,6 +310,8 @@ TEST(Checkpoint, LoadErrorsNameTheTensor) {
   AdamW opt(model.named_parameters());
   expect_msg([&] { ckpt::load_train_state(dir.string(), opt); }, "no training state");
   expect_msg([&] { ckpt::load((dir / "nope").string()); }, "nope");
+  fs::remove(weights);
+  expect_msg([&] { ckpt::load(dir.string()); }, "missing model.safetensors");
   fs::remove_all(dir);
 }
 

@@ -75,11 +75,19 @@ Loaded load(const std::string& dir) {
       throw CheckpointError(dir + ": tokenizer.json has " + std::to_string(out.tokenizer->size()) +
                             " tokens but config.json says vocab_size " + std::to_string(out.config.vocab_size));
   }
-  const safetensors::File weights = safetensors::File::open(join(dir, "model.safetensors"));
-  // Every parameter is read from the file below.
-  out.model = GPT2Model::for_loading(out.config, join(dir, "config.json"), {}, weights.element_count());
-  load_weights(*out.model, weights);
+  out.model = read_model(dir, out.config);
   return out;
+}
+
+std::unique_ptr<GPT2Model> read_model(const std::string& dir, const ModelConfig& config,
+                                      const MatrixStorage& matrices) {
+  const std::string path = join(dir, "model.safetensors");
+  if (!fs::exists(path)) throw CheckpointError(dir + ": missing model.safetensors");
+  const safetensors::File weights = safetensors::File::open(path);
+  // Every parameter is read from the file below.
+  auto model = GPT2Model::for_loading(config, join(dir, "config.json"), matrices, weights.element_count());
+  load_weights(*model, weights);
+  return model;
 }
 
 bool has_train_state(const std::string& dir) {

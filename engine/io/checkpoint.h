@@ -48,6 +48,12 @@ struct Loaded {
 // Reads config.json, tokenizer.json (if char) and model.safetensors.
 Loaded load(const std::string& dir);
 
+// Builds the model `config` describes and reads dir/model.safetensors into it
+// (load_weights); `matrices` as for GPT2Model::for_loading. Throws
+// CheckpointError for a missing file.
+std::unique_ptr<GPT2Model> read_model(const std::string& dir, const ModelConfig& config,
+                                      const MatrixStorage& matrices = {});
+
 // Copies weights from an opened safetensors file into model by parameter
 // name (converting F16/BF16 to F32). Missing, unexpected or mis-shaped tensors
 // throw. The caller opens the file once: for_loading counts its weights first.

@@ -2,10 +2,8 @@
 
 #include <filesystem>
 
-
 #include "io/checkpoint.h"
 #include "io/hf_gpt2.h"
-#include "io/safetensors.h"
 
 namespace rbe {
 
@@ -42,12 +40,7 @@ LoadedModel load_model(const std::string& path, const MatrixStorage& matrices) {
   if (hf::detect_format(path) == "rbe-checkpoint") {
     out.format = "rbe-checkpoint";
     out.config = ModelConfig::load(config_path);
-    const std::string weights_path = join(path, "model.safetensors");
-    if (!fs::exists(weights_path)) throw ckpt::CheckpointError(path + ": missing model.safetensors");
-    const safetensors::File weights = safetensors::File::open(weights_path);
-    // Every parameter is read from the file below.
-    out.model = GPT2Model::for_loading(out.config, config_path, matrices, weights.element_count());
-    ckpt::load_weights(*out.model, weights);
+    out.model = ckpt::read_model(path, out.config, matrices);
   } else {
     out.format = "hf";
     out.model = hf::load(path, &out.config, matrices);
