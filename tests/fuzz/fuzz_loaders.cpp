@@ -18,6 +18,7 @@
 #include "autodiff/node.h"
 #include "codec/model_codec.h"
 #include "io/gguf.h"
+#include "io/hf_gpt2.h"
 #include "io/safetensors.h"
 #include "models/gpt2_tokenizer.h"
 
@@ -27,6 +28,8 @@
 #define RBE_FUZZ_CONFIG 4
 #define RBE_FUZZ_GGUF_MODEL 5
 #define RBE_FUZZ_TOKENIZER 6
+#define RBE_FUZZ_SHARDED 7
+#define RBE_FUZZ_ENCODE 8
 
 namespace {
 
@@ -48,7 +51,26 @@ const std::string& scratch_dir() {
 
 std::string scratch(const std::string& name) { return scratch_dir() + "/" + name; }
 
-void write(const std::string& path, const uint8_t* data, size_t size) {
+// A folder named by an environment variable (run.sh sets them), or exit.
+[[maybe_unused]] std::string folder_from_env(const char* var) {
+  const char* dir = std::getenv(var);
+  if (!dir || !std::filesystem::is_directory(dir)) {
+    std::fprintf(stderr, "set %s to a folder (see tests/fuzz/run.sh)\n", var);
+    std::exit(2);
+  }
+  return dir;
+}
+
+// A scratch copy of `files` from `src`, made once; the input then goes in beside them.
+[[maybe_unused]] std::string scratch_copy(const std::string& src, const std::vector<std::string>& files) {
+  const std::string d = scratch("model");
+  std::filesystem::create_directories(d);
+  for (const auto& f : files)
+    std::filesystem::copy_file(src + "/" + f, d + "/" + f, std::filesystem::copy_options::overwrite_existing);
+  return d;
+}
+
+[[maybe_unused]] void write(const std::string& path, const uint8_t* data, size_t size) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(data), std::streamsize(size));
 }
@@ -100,19 +122,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #elif RBE_FUZZ_TARGET == RBE_FUZZ_CONFIG
     // A checkpoint folder whose config.json is the input; its weights and
     // tokenizer come from RBE_FUZZ_MODEL (run.sh: the seeds' checkpoint).
-    static const std::string dir = [] {
-      const char* src = std::getenv("RBE_FUZZ_MODEL");
-      if (!src) {
-        std::fprintf(stderr, "set RBE_FUZZ_MODEL to a checkpoint folder\n");
-        std::exit(2);
-      }
-      const std::string d = scratch("model");
-      std::filesystem::create_directories(d);
-      for (const char* f : {"model.safetensors", "tokenizer.json"})
-        std::filesystem::copy_file(std::string(src) + "/" + f, d + "/" + f,
-                                   std::filesystem::copy_options::overwrite_existing);
-      return d;
-    }();
+    static const std::string dir =
+        scratch_copy(folder_from_env("RBE_FUZZ_MODEL"), {"model.safetensors", "tokenizer.json"});
     write(dir + "/config.json", data, size);
     rbe::LoadedModel m = rbe::codec::load_any_model(dir);
     run(m);
@@ -126,8 +137,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text = "Hello, t\xc3\xa9st <|endoftext|> 12 \xff\xfe!";
     const std::vector<int32_t> ids = tok.encode(text);
     if (tok.decode(ids) != text) __builtin_trap();  // every byte is in the vocabulary, so decoding must give it back
+#elif RBE_FUZZ_TARGET == RBE_FUZZ_SHARDED
+    // An HF folder whose model.safetensors.index.json is the input; config,
+    // shards and tokenizer come from RBE_FUZZ_SHARDED_MODEL (run.sh: the
+    // seeds' sharded HF folder).
+    static const std::string dir = [] {
+      const std::string src = folder_from_env("RBE_FUZZ_SHARDED_MODEL");
+      std::vector<std::string> files;
+      for (const auto& e : std::filesystem::directory_iterator(src))
+        if (e.path().filename() != "model.safetensors.index.json") files.push_back(e.path().filename().string());
+      return scratch_copy(src, files);
+    }();
+    write(dir + "/model.safetensors.index.json", data, size);
+    rbe::LoadedModel m = rbe::codec::load_any_model(dir);
+    run(m);
+#elif RBE_FUZZ_TARGET == RBE_FUZZ_ENCODE
+    // Any bytes (what rbe-infer --tokenize reads on stdin) through the GPT-2
+    // tokenizer of RBE_FUZZ_TOKENIZER_DIR (vocab.json + merges.txt, or
+    // encoder.json + vocab.bpe): every id in the vocabulary, and decoding
+    // gives the bytes back.
+    static const rbe::GPT2Tokenizer tok = [] {
+      const auto files = rbe::hf::read_tokenizer_files(folder_from_env("RBE_FUZZ_TOKENIZER_DIR"));
+      return rbe::GPT2Tokenizer::from_strings(files.vocab_json, files.merges_txt);
+    }();
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    const std::vector<int32_t> ids = tok.encode(text);
+    for (int32_t id : ids)
+      if (id < 0 || id >= tok.vocab_size()) __builtin_trap();
+    if (tok.decode(ids) != text) __builtin_trap();
 #else
-#error "RBE_FUZZ_TARGET: 1 safetensors, 2 gguf, 3 rbe, 4 config, 5 gguf_model, 6 tokenizer"
+#error "RBE_FUZZ_TARGET: 1 safetensors, 2 gguf, 3 rbe, 4 config, 5 gguf_model, 6 tokenizer, 7 sharded, 8 encode"
 #endif
   } catch (const std::exception&) {
     // The clear error every bad input must get (its text is checked by the unit tests).

@@ -3,8 +3,10 @@
 // dtype, a GGUF file with each kind of metadata and tensor type, and .rbe
 // files in the codecs and storages a user can choose, and a tiny GPT-2 as
 // GGUF F16 and Q8_0 with a byte-level BPE vocabulary, whose vocab.json and
-// merges.txt also seed the tokenizer target. Usage: make_seeds DIR
+// merges.txt also seed the tokenizer target, and the same GPT-2 as a sharded
+// HF folder; texts for the encoder. Usage: make_seeds DIR
 #include <cstdio>
+#include <iterator>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -18,6 +20,7 @@
 #include "io/gguf_export.h"
 #include "io/gguf.h"
 #include "io/gguf_blocks.h"
+#include "io/hf_gpt2.h"
 #include "io/safetensors.h"
 #include "models/char_tokenizer.h"
 #include "models/gpt2_tokenizer.h"
@@ -99,12 +102,17 @@ GPT2Tokenizer tiny_bpe() {
   return GPT2Tokenizer::from_strings(vocab, merges);
 }
 
-// The tiny model with that vocabulary, as GGUF F16 and Q8_0 (what llama.cpp reads).
-void write_gguf_models(const std::string& dir) {
+// The tiny model with that vocabulary.
+GPT2Model tiny_bpe_model() {
   ModelConfig c = tiny_config();
   c.tokenizer = "gpt2";
   c.vocab_size = 258;
-  GPT2Model model(c, 11);
+  return GPT2Model(c, 11);
+}
+
+// As GGUF F16 and Q8_0 (what llama.cpp reads).
+void write_gguf_models(const std::string& dir) {
+  const GPT2Model model = tiny_bpe_model();
   const GPT2Tokenizer tok = tiny_bpe();
   GgufExportOptions f16;
   f16.dtype = DType::F16;
@@ -120,6 +128,25 @@ void write_gguf_models(const std::string& dir) {
   export_gguf(dir + "/q8_0.gguf", model, &tok, q8);
 }
 
+// As an HF folder in shards of at most 8 KB (fuzz_sharded's model, with its
+// index as the seed), and the tokenizer files alone (fuzz_encode's tokenizer
+// when ../shared is absent), with a few texts to encode.
+void write_hf_sharded(const std::string& dir) {
+  const auto [vocab, merges] = tiny_bpe_files();
+  const hf::TokenizerFiles files{vocab, merges};
+  hf::save(dir + "/hf_sharded", tiny_bpe_model(), &files, 8 << 10);
+  fs::copy_file(dir + "/hf_sharded/model.safetensors.index.json", dir + "/sharded/index.json",
+                fs::copy_options::overwrite_existing);
+  fs::create_directories(dir + "/tiny_tokenizer");
+  write_file_atomic(dir + "/tiny_tokenizer/vocab.json", vocab);
+  write_file_atomic(dir + "/tiny_tokenizer/merges.txt", merges);
+  const char* texts[] = {"Hello world, it's 2026!", "  two  spaces\n\n\tand tabs ",
+                         "caf\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x99\x82", "a<|endoftext|>b",
+                         "bad \xff\xfe utf-8 \xc3", "I'll we've they'd 'S 123456789"};
+  for (size_t i = 0; i < std::size(texts); ++i)
+    write_file_atomic(dir + "/encode/" + std::to_string(i) + ".txt", texts[i]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,7 +155,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  for (const char* sub : {"safetensors", "gguf", "gguf_model", "rbe", "config", "model", "tokenizer"}) fs::create_directories(dir + "/" + sub);
+  for (const char* sub : {"safetensors", "gguf", "gguf_model", "rbe", "config", "model", "tokenizer", "sharded", "encode"}) fs::create_directories(dir + "/" + sub);
   LoadedModel m = tiny_model();
   const auto* tok = static_cast<const CharTokenizer*>(m.tokenizer.get());
 
@@ -145,6 +172,7 @@ int main(int argc, char** argv) {
 
   write_gguf(dir + "/gguf/tiny.gguf");
   write_gguf_models(dir + "/gguf_model");
+  write_hf_sharded(dir);
   {
     const auto [vocab, merges] = tiny_bpe_files();
     write_file_atomic(dir + "/tokenizer/tiny.bin", vocab + std::string(1, '\0') + merges);  // fuzz_tokenizer's split
