@@ -2,10 +2,6 @@
 // where the machine has them (fixed_gemm_amx.h; bf16 for many rows, int8 for
 // a few), else the SGEMM on weights decoded to f32: inside its column tasks
 // for few rows, as row panels for more.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -20,21 +16,6 @@
 namespace rbe::codec::fixed {
 namespace {
 
-// Row panels decoded to f32 (~4 MiB, 1360 rows at K = 768: fewer, larger
-// SGEMMs; measured: 128-token prompts +10% over 256-row panels; flat beyond).
-void gemm_decoded_panels(const Layout& L, const uint8_t* data, int64_t N, const float* X, float* Y) {
-  const int64_t R = L.rows, K = L.cols;
-  const int64_t panel = std::clamp<int64_t>((4 << 20) / (4 * K) / 16 * 16, 16, 4096);
-  std::vector<float> W(size_t(std::min(panel, R) * K));
-  for (int64_t r0 = 0; r0 < R; r0 += panel) {
-    const int64_t r1 = std::min(R, r0 + panel), pr = r1 - r0;
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, pr, 16), [&](const tbb::blocked_range<int64_t>& b) {
-      for (int64_t r = b.begin(); r < b.end(); ++r) decode_row_stored(L, data, r0 + r, W.data() + r * K);
-    });
-    kernels::sgemm(false, true, N, pr, K, 1.f, X, K, W.data(), K, 0.f, Y + r0, R);
-  }
-}
-
 // Few rows (a prompt: up to 144 rows on the AVX2 SGEMM, 280 on AVX-512): the
 // SGEMM's column tasks decode their own panels a depth block (whole scale
 // groups) at a time, so no f32 copy of the matrix goes through L3
@@ -47,7 +28,13 @@ void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X,
         for (int64_t j = 0; j < n; ++j) decode_groups_stored(L, data, j0 + j, p0 / G, (p0 + kcur) / G, out + j * kcur);
       },
       0.f, Y, R);
-  if (!columns) gemm_decoded_panels(L, data, N, X, Y);
+  if (!columns)
+    kernels::gemm_decoded_panels(
+        N, R, K, X,
+        [&](int64_t r0, int64_t r1, float* out) {
+          for (int64_t r = r0; r < r1; ++r) decode_row_stored(L, data, r, out + (r - r0) * K);
+        },
+        Y);
   if (bias)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t r = 0; r < R; ++r) Y[n * R + r] += bias[r];

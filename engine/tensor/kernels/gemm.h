@@ -27,4 +27,13 @@ using DecodeWeightRows = std::function<void(int64_t j0, int64_t n, int64_t p0, i
 // A, too few columns for the threads, or too small to run on tasks).
 bool gemm_decoded_columns(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t depth_align,
                           const DecodeWeightRows& decode, float beta, float* C, int64_t ldc);
+
+// Writes whole weight rows [j0, j1) as f32 to out (row-major, (j1 - j0) x K).
+using DecodeRowRange = std::function<void(int64_t j0, int64_t j1, float* out)>;
+
+// C[M, N] = A[M, K] * W[N, K]^T (C overwritten; A and C packed: lda = K,
+// ldc = N) for a weight matrix kept in another form, any M: W decoded to f32
+// in row panels of about 4 MiB (gemm_panels.cpp), the decode over the
+// threads, then the SGEMM on each panel.
+void gemm_decoded_panels(int64_t M, int64_t N, int64_t K, const float* A, const DecodeRowRange& decode, float* C);
 }
