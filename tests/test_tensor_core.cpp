@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shape_error_test_util.h"
 #include "tensor/big_alloc.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
@@ -18,17 +19,6 @@ using rbe::Storage;
 using rbe::Tensor;
 
 namespace {
-
-// Expects `stmt` to throw ShapeError whose message contains `needle`.
-#define EXPECT_SHAPE_ERROR(stmt, needle)                                              \
-  do {                                                                                \
-    try {                                                                             \
-      stmt;                                                                           \
-      ADD_FAILURE() << "expected ShapeError from " #stmt;                              \
-    } catch (const ShapeError& e) {                                                   \
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();   \
-    }                                                                                 \
-  } while (0)
 
 TEST(TensorCore, ShapeHelpers) {
   EXPECT_EQ(rbe::shape_str({2, 3}), "[2, 3]");

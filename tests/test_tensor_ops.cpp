@@ -14,26 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "shape_error_test_util.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
 
 namespace ops = rbe::ops;
 using rbe::DType;
 using rbe::Shape;
-using rbe::ShapeError;
 using rbe::Tensor;
 
 namespace {
-
-#define EXPECT_SHAPE_ERROR(stmt, needle)                                              \
-  do {                                                                                \
-    try {                                                                             \
-      stmt;                                                                           \
-      ADD_FAILURE() << "expected ShapeError from " #stmt;                              \
-    } catch (const ShapeError& e) {                                                   \
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();   \
-    }                                                                                 \
-  } while (0)
 
 using Vec = std::vector<float>;
 
