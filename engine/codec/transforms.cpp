@@ -12,38 +12,37 @@ namespace rbe::codec {
 
 namespace {
 
-// Orthonormal DCT-II matrix C[k][i] (row k = frequency), cached per size.
-const std::vector<float>& dct_matrix(int n) {
+// The n x n matrix entry(r, c) describes, built once per size and kept (one
+// cache per Entry type: per transform).
+template <class Entry>
+const std::vector<float>& cached_matrix(int n, Entry entry) {
   static std::mutex mu;
   static std::map<int, std::unique_ptr<std::vector<float>>> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = cache[n];
   if (!slot) {
     auto m = std::make_unique<std::vector<float>>(size_t(n) * size_t(n));
-    for (int k = 0; k < n; ++k)
-      for (int i = 0; i < n; ++i) {
-        const double s = k == 0 ? std::sqrt(1.0 / n) : std::sqrt(2.0 / n);
-        (*m)[size_t(k) * size_t(n) + size_t(i)] = float(s * std::cos(M_PI * (2 * i + 1) * k / (2.0 * n)));
-      }
+    for (int r = 0; r < n; ++r)
+      for (int c = 0; c < n; ++c) (*m)[size_t(r) * size_t(n) + size_t(c)] = entry(r, c);
     slot = std::move(m);
   }
   return *slot;
 }
 
+// Orthonormal DCT-II matrix C[k][i] (row k = frequency), cached per size.
+const std::vector<float>& dct_matrix(int n) {
+  return cached_matrix(n, [n](int k, int i) {
+    const double s = k == 0 ? std::sqrt(1.0 / n) : std::sqrt(2.0 / n);
+    return float(s * std::cos(M_PI * (2 * i + 1) * k / (2.0 * n)));
+  });
+}
+
 // Orthonormal Sylvester Hadamard matrix (n a power of two), cached per size.
 const std::vector<float>& hadamard_matrix(int n) {
-  static std::mutex mu;
-  static std::map<int, std::unique_ptr<std::vector<float>>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& slot = cache[n];
-  if (!slot) {
-    auto m = std::make_unique<std::vector<float>>(size_t(n) * size_t(n));
+  return cached_matrix(n, [n](int i, int j) {
     const float s = float(1.0 / std::sqrt(double(n)));
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) (*m)[size_t(i) * size_t(n) + size_t(j)] = (__builtin_popcount(unsigned(i & j)) & 1) ? -s : s;
-    slot = std::move(m);
-  }
-  return *slot;
+    return (__builtin_popcount(unsigned(i & j)) & 1) ? -s : s;
+  });
 }
 
 // Y = M X (left, M [rows, rows]) or Y = X M^T (right, M [cols, cols]); transposed
