@@ -17,6 +17,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include "codec/fixed_simd.h"
+#include "tensor/kernels/hsum_avx2.h"
 #define RBE_FIXED_HAVE_AVX2 1
 #endif
 
@@ -45,12 +46,7 @@ void rows_generic(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, 
 }
 
 #ifdef RBE_FIXED_HAVE_AVX2
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using kernels::hsum256;
 
 // Levels to f32, FMA with x: per sub-block 4 x (8 int8 -> 8 f32), then one FMA by the scale.
 template <int kBits, int kSubs>

@@ -14,6 +14,8 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+
+#include "tensor/kernels/hsum_avx2.h"
 #define RBE_GEMV_HAVE_AVX2 1
 #endif
 
@@ -66,13 +68,6 @@ void multi_generic(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int
 }
 
 #ifdef RBE_GEMV_HAVE_AVX2
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline float load1(const float* p) { return *p; }
