@@ -41,6 +41,7 @@
 #include "io/model_loader.h"
 #include "nn/layers.h"
 #include "models/gpt2.h"
+#include "tensor/dtype.h"
 #include "tensor/kernels/argmax.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
@@ -121,11 +122,44 @@ ModelCosts model_costs(const GPT2Model& m) {
   return k;
 }
 
+// GPT-2-like random values for parameter `name`: LayerNorm weights 1, the
+// rest N(0, 0.02).
+void draw_random(const std::string& name, float* p, int64_t n, Rng& rng) {
+  const bool is_norm =
+      name.find("ln_") != std::string::npos && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+  for (int64_t i = 0; i < n; ++i) p[i] = is_norm ? 1.f : float(rng.normal()) * 0.02f;
+}
+
+// A preset with f16 matrices, laid out as loading a folder with --dtype f16
+// lays them out (GPT2Model::for_loading: every matrix in one f16 buffer) and
+// drawn as pack_random_model draws, a slice at a time: no f32 copy of the
+// matrices is ever filled, so peak_rss_mb is what the f16 model needs, not
+// the f32 model it would otherwise be cast from.
+std::unique_ptr<GPT2Model> random_f16_model(const ModelConfig& cfg, const std::string& source, uint64_t seed) {
+  auto m = GPT2Model::for_loading(cfg, source, DType::F16);
+  Rng rng(seed);
+  std::vector<float> slice;
+  for (auto& [name, t] : m->named_parameters()) {
+    if (t.dtype() == DType::F32) {
+      draw_random(name, t.data<float>(), t.numel(), rng);
+      continue;
+    }
+    auto* dst = static_cast<uint16_t*>(t.raw_data());
+    for (int64_t i = 0; i < t.numel(); i += 1 << 16) {
+      const int64_t n = std::min<int64_t>(1 << 16, t.numel() - i);
+      slice.resize(size_t(n));
+      draw_random(name, slice.data(), n, rng);
+      f32_to_f16_n(slice.data(), dst + i, n);
+    }
+  }
+  return m;
+}
+
 // Encodes every matrix (Linear weights and the token embedding / tied head)
 // with `s` and attaches the packed forms. The model was built without drawing
 // its init (SkipInitGuard): each matrix is drawn here just before it is
 // encoded, so the dense f32 weights never all live in memory at once; the
-// other parameters get GPT-2-like values (LayerNorm weights 1, others N(0, 0.02)).
+// other parameters get GPT-2-like values (draw_random).
 double pack_random_model(GPT2Model& m, const codec::CodecSettings& s, uint64_t seed) {
   std::map<std::string, nn::Module*> packable;
   for (const auto& [name, mod] : m.named_modules())
@@ -134,12 +168,9 @@ double pack_random_model(GPT2Model& m, const codec::CodecSettings& s, uint64_t s
   Rng rng(seed);
   const auto t0 = Clock::now();
   for (auto& [name, t] : m.named_parameters()) {
-    const bool is_norm = name.find("ln_") != std::string::npos && name.size() > 7 &&
-                         name.compare(name.size() - 7, 7, ".weight") == 0;
     const auto it = packable.find(name);
     Tensor dst = it == packable.end() ? t : Tensor::empty(t.shape());
-    float* p = dst.data<float>();
-    for (int64_t i = 0; i < dst.numel(); ++i) p[i] = is_norm ? 1.f : float(rng.normal()) * 0.02f;
+    draw_random(name, dst.data<float>(), dst.numel(), rng);
     if (it == packable.end()) continue;
     auto e = std::make_shared<const codec::EncodedTensor>(codec::encode(dst, s));
     auto packed = codec::make_packed(e);
@@ -163,6 +194,7 @@ struct BenchModel {
 
 BenchModel build_model(const Args& a, const std::string& codec_name) {
   BenchModel b;
+  const std::string dtype = codec_name == "f16" || codec_name == "f32" ? codec_name : a.dtype;
   if (!a.model.empty()) {
     // .rbe, our checkpoint folder, HuggingFace GPT-2, GGUF; f16 matrices read as f16 where the format allows
     LoadedModel lm = codec::load_any_model(a.model, a.dtype == "f16" ? DType::F16 : DType::F32);
@@ -183,14 +215,16 @@ BenchModel build_model(const Args& a, const std::string& codec_name) {
       if (a.bpw > 0) s.bpw = a.bpw;
       s.block_size = a.block_size;
       b.encode_s = pack_random_model(*b.model, s, a.seed);
+    } else if (dtype == "f16") {
+      b.model = random_f16_model(cfg, b.source, a.seed);
     } else {
       b.model = std::make_unique<GPT2Model>(cfg, a.seed);
     }
   }
   b.model->eval();
-  const std::string dtype = codec_name == "f16" || codec_name == "f32" ? codec_name : a.dtype;
   // A --model was loaded with f16 matrices already (load_any_model); casting it
-  // again would convert the unused dense weights of its packed layers.
+  // again would convert the unused dense weights of its packed layers. (A
+  // dense f16 preset has them already: nothing to convert.)
   if (dtype == "f16" && a.model.empty()) b.model->cast_matrices(DType::F16);
   b.form = dtype;
   for (const auto& [name, mod] : b.model->named_modules())

@@ -40,6 +40,19 @@ ratio = f16["weight_bytes_per_token"] / f32["weight_bytes_per_token"]
 assert 0.5 <= ratio < 0.51, ratio
 PY
 
+# A dense f16 preset is built with f16 matrices (as a folder loads with
+# --dtype f16), never as the f32 model cast afterwards: its peak memory is
+# the f16 weights' (248 MB at 117M) plus the program, well under the 498 MB
+# an f32 copy would take.
+python3 - "$("$BENCH" --preset 117M --dtype f16 --threads 1 --prompt-tokens 4 --gen-tokens 2 --bandwidth-mb 16 --json)" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+weights_mb = r["weight_bytes_per_token"] / 2**20
+assert 230 < weights_mb < 250, weights_mb
+assert r["peak_rss_mb"] < 380, f"peak {r['peak_rss_mb']} MB for {weights_mb:.0f} MB of f16 weights"
+print("rbe-bench f16 preset peak OK:", round(r["peak_rss_mb"]), "MB")
+PY
+
 # The prompt pass runs as generate() runs a prompt, logits for the last
 # position only, and pp_gflops counts that work: the mini preset (C = 256,
 # 2 layers, 65-token vocabulary, tied head) at P = 16 does
