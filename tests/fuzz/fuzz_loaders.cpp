@@ -1,8 +1,9 @@
-// libFuzzer entry points over the file readers, one executable per format
-// (RBE_FUZZ_TARGET, set by tests/fuzz/CMakeLists.txt). Each input is written to
-// a file and opened the way the programs open it; every outcome must be a
-// loaded model (or tensor set) or a std::exception, never a crash, a
-// sanitizer report, a hang or a runaway allocation. Run by tests/fuzz/run.sh.
+// libFuzzer entry points over the file readers and the tokenizer, one
+// executable per target (RBE_FUZZ_TARGET, set by tests/fuzz/CMakeLists.txt).
+// A file's input is written to a file and opened the way the programs open
+// it; every outcome must be a loaded model (or tensor set, or tokenizer) or a
+// std::exception, never a crash, a sanitizer report, a hang or a runaway
+// allocation. Run by tests/fuzz/run.sh.
 #include <unistd.h>
 
 #include <algorithm>
