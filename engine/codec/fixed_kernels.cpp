@@ -171,9 +171,58 @@ void rows_q8_multi_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_
   });
 }
 
+// One input, four rows at a time: each sub-block's 32 x bytes and x scale
+// are loaded once for the four rows. Each row's sums are the matvec's above
+// (sub-blocks in pairs, each into its own accumulator, the same order), so
+// its result is bit for bit rows_q8_multi_avx2's with M = 1.
+template <int kBits, int kSubs>
+void rows_q8_x4_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a,
+                       const float* bias, float* y) {
+  static_assert(kSubs == 1 || kSubs == 2, "a pair of sub-blocks is one group or two");
+  constexpr int R = 4;
+  const __m256i table = level_table(L);
+  const int sb = L.sub_bytes(), gb = L.group_bytes();
+  const int64_t nsub = L.groups_per_row() * kSubs, rb = L.row_bytes();
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) {
+    const uint8_t* row = data + r * rb;
+    __m256 acc0[R], acc1[R];
+    for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+    // Sub-block b (sub-block k of its group, at offset go in the row) of the R rows into acc.
+    auto sub = [&](int64_t b, int64_t go, int k, __m256* acc) __attribute__((always_inline)) {
+      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + b * kSub));
+      const float xs = a.xs[b];
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i) {
+        const uint8_t* g = row + i * rb + go;
+        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table), aw = _mm256_sign_epi8(w, w);
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(load_scale(g) * xs), acc[i]);
+      }
+    };
+    int64_t b = 0;
+    for (; b + 2 <= nsub; b += 2) {
+      const int64_t go0 = (b / kSubs) * gb, go1 = kSubs == 2 ? go0 : go0 + gb;
+      for (int i = 0; i < R; ++i)  // each row kAhead ahead, as the matvec does: the four cover the bytes ahead
+        _mm_prefetch(reinterpret_cast<const char*>(row + i * rb + go0 + kAhead), _MM_HINT_T0);
+      sub(b, go0, 0, acc0);
+      sub(b + 1, go1, kSubs - 1, acc1);
+    }
+    if (b < nsub) sub(b, b * gb, 0, acc0);  // kSubs = 1 and an odd count
+    for (int i = 0; i < R; ++i) y[r + i] = hsum256(_mm256_add_ps(acc0[i], acc1[i])) + (bias ? bias[r + i] : 0.f);
+  }
+  if (r < r1) rows_q8_multi_avx2_t<kBits, kSubs, 1>(L, data, r, r1, &a, bias, y, 0);
+}
+
+// The matvec: four rows at a time where the codes are unpacked from 2-4
+// bits; q8_0's (a 32-byte load each) read slower that way on the Zen 3 VM
+// (docs/performance.md, "AVX2 int8 kernel: four rows at a time").
 void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
                   float* y) {
-  rows_q8_multi_avx2(L, data, r0, r1, &a, 1, bias, y, 0);
+  with_layout(L, [&](auto bits, auto subs) {
+    if constexpr (bits() < 8) rows_q8_x4_avx2_t<bits(), subs()>(L, data, r0, r1, a, bias, y);
+    else rows_q8_multi_avx2_t<bits(), subs(), 1>(L, data, r0, r1, &a, bias, y, 0);
+  });
 }
 
 // Row decode (a run of groups): per sub-block 4 x (8 int8 levels -> 8 f32) times the scale.

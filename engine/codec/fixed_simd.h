@@ -23,9 +23,10 @@ inline __m256i level_table(const Layout& L) {
 template <int kBits>
 inline __m256i unpack_codes(const uint8_t* p) {
   if constexpr (kBits == 4) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i m = _mm_set1_epi8(15);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+    // The 16 bytes in both lanes, the high lane shifted down a nibble: low
+    // nibbles (codes 0-15) below, high nibbles (16-31) above.
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_and_si256(_mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0), _mm256_set1_epi8(15));
   } else {
     int64_t v;
     std::memcpy(&v, p, 8);
