@@ -108,10 +108,17 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
   out = ActQ8{q, nullptr, xs, nsub};
 }
 
+// acc + (w . xv) * scale for one sub-block: its 32 levels w (aw = |w|) and
+// 32 bytes of quantized x. VPMADDUBSW takes unsigned x signed bytes, so
+// |level| goes in unsigned and the level's sign moves onto q (|level| <= 128,
+// |q| <= 127: a pair sums to at most 32512, no saturation).
+inline __m256 fma_sub_q8(__m256i w, __m256i aw, __m256i xv, float scale, __m256 acc) {
+  const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+}
+
 // M inputs at once (M = 1: the matvec), each sub-block's codes unpacked and
-// |level| taken once. VPMADDUBSW takes unsigned x signed bytes, so |level|
-// goes in unsigned and the level's sign moves onto q (|level| <= 128,
-// |q| <= 127: a pair sums to at most 32512, no saturation). Sub-blocks go in
+// |level| taken once (fma_sub_q8). Sub-blocks go in
 // pairs, each into its own accumulators, so that consecutive sub-blocks' FMAs
 // do not wait on each other. The pair is spelled out: with the accumulator
 // picked by the sub-block's parity at run time, GCC kept the accumulators on
@@ -138,8 +145,7 @@ void rows_q8_multi_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int6
 #pragma GCC unroll 4
       for (int m = 0; m < M; ++m) {
         const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[m].q + b * kSub));
-        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
-        acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a[m].xs[b]), acc[m]);
+        acc[m] = fma_sub_q8(w, aw, xv, dw * a[m].xs[b], acc[m]);
       }
     };
     int64_t b = 0;
@@ -195,9 +201,8 @@ void rows_q8_x4_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t
 #pragma GCC unroll 4
       for (int i = 0; i < R; ++i) {
         const uint8_t* g = row + i * rb + go;
-        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table), aw = _mm256_sign_epi8(w, w);
-        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(load_scale(g) * xs), acc[i]);
+        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table);
+        acc[i] = fma_sub_q8(w, _mm256_sign_epi8(w, w), xv, load_scale(g) * xs, acc[i]);
       }
     };
     int64_t b = 0;
