@@ -117,6 +117,22 @@ inline __m256 fma_sub_q8(__m256i w, __m256i aw, __m256i xv, float scale, __m256 
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
 }
 
+// The same for q4_0, whose level is code - 8: code . q - 8 . sum(q), both
+// by VPMADDUBSW with the unsigned operand 0-15 or 8 (a pair at most
+// 2 * 15 * 127, no saturation), so the levels' table lookup and both sign
+// steps go. Each int32 lane sums the same four products as fma_sub_q8's, so
+// the results are bit for bit the same. corr = 8 . sum(q) in each lane of
+// the sub-block (q4_corr), once for all the rows that share it. On the Zen 3
+// VM a token's q4_0 products took about 5% less time on one thread
+// (docs/performance.md, "AVX2 int8 kernel: q4_0 without the sign steps").
+inline __m256i q4_corr(__m256i xv) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), xv), _mm256_set1_epi16(1));
+}
+inline __m256 fma_sub_q4(__m256i codes, __m256i xv, __m256i corr, float scale, __m256 acc) {
+  const __m256i p = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), _mm256_set1_epi16(1)), corr);
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+}
+
 // M inputs at once (M = 1: the matvec), each sub-block's codes unpacked and
 // |level| taken once (fma_sub_q8). Sub-blocks go in
 // pairs, each into its own accumulators, so that consecutive sub-blocks' FMAs
@@ -181,9 +197,10 @@ void rows_q8_multi_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_
 // are loaded once for the four rows. Each row's sums are the matvec's above
 // (sub-blocks in pairs, each into its own accumulator, the same order), so
 // its result is bit for bit rows_q8_multi_avx2's with M = 1.
-template <int kBits, int kSubs>
+template <int kBits, int kSubs, bool kQ4 = false>
 void rows_q8_x4_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a,
                        const float* bias, float* y) {
+  static_assert(!kQ4 || (kBits == 4 && kSubs == 1), "q4_0: 4-bit codes, one sub-block per group");
   static_assert(kSubs == 1 || kSubs == 2, "a pair of sub-blocks is one group or two");
   constexpr int R = 4;
   const __m256i table = level_table(L);
@@ -198,11 +215,17 @@ void rows_q8_x4_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t
     auto sub = [&](int64_t b, int64_t go, int k, __m256* acc) __attribute__((always_inline)) {
       const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + b * kSub));
       const float xs = a.xs[b];
+      [[maybe_unused]] __m256i corr;
+      if constexpr (kQ4) corr = q4_corr(xv);
 #pragma GCC unroll 4
       for (int i = 0; i < R; ++i) {
         const uint8_t* g = row + i * rb + go;
-        const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table);
-        acc[i] = fma_sub_q8(w, _mm256_sign_epi8(w, w), xv, load_scale(g) * xs, acc[i]);
+        if constexpr (kQ4) {
+          acc[i] = fma_sub_q4(unpack_codes<4>(g + 2), xv, corr, load_scale(g) * xs, acc[i]);
+        } else {
+          const __m256i w = sub_levels<kBits>(g + 2 + k * sb, table);
+          acc[i] = fma_sub_q8(w, _mm256_sign_epi8(w, w), xv, load_scale(g) * xs, acc[i]);
+        }
       }
     };
     int64_t b = 0;
@@ -220,10 +243,12 @@ void rows_q8_x4_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t
 }
 
 // The matvec: four rows at a time where the codes are unpacked from 2-4
-// bits; q8_0's (a 32-byte load each) read slower that way on the Zen 3 VM
-// (docs/performance.md, "AVX2 int8 kernel: four rows at a time").
+// bits (q4_0's by fma_sub_q4); q8_0's (a 32-byte load each) read slower
+// that way on the Zen 3 VM (docs/performance.md, "AVX2 int8 kernel: four
+// rows at a time").
 void rows_q8_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& a, const float* bias,
                   float* y) {
+  if (L.kind == Kind::Q4_0) return rows_q8_x4_avx2_t<4, 1, true>(L, data, r0, r1, a, bias, y);
   with_layout(L, [&](auto bits, auto subs) {
     if constexpr (bits() < 8) rows_q8_x4_avx2_t<bits(), subs()>(L, data, r0, r1, a, bias, y);
     else rows_q8_multi_avx2_t<bits(), subs(), 1>(L, data, r0, r1, &a, bias, y, 0);

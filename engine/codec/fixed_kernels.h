@@ -6,7 +6,8 @@
 //                 activations), int8 x int8 dot products (VPDPBUSD)
 //   "avx512"      codes unpacked to int8 levels, converted to f32, FMA with x
 //   "avx2q8"      x quantized to int8 as for avx512vnni, int8 products by
-//                 VPMADDUBSW (|level| unsigned, its sign moved onto x)
+//                 VPMADDUBSW (|level| unsigned, its sign moved onto x; for
+//                 q4_0's matvec the codes unsigned, 8 * sum(x) taken off)
 //   "avx2"        codes to f32 and FMA with x, with 256-bit vectors
 //   "generic"     scalar: decode each group to f32 and dot with x
 // All are multithreaded over row chunks with oneTBB (honouring
