@@ -108,13 +108,24 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
   out = ActQ8{q, nullptr, xs, nsub};
 }
 
+// Each int32 lane: the sum of four products of unsigned bytes u and signed
+// bytes s (VPMADDUBSW pairs them into int16, VPMADDWD the pairs into int32;
+// callers keep a pair under 32768).
+inline __m256i sum4_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// acc + (lanes as f32) * scale.
+inline __m256 fma_lanes(__m256i p, float scale, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+}
+
 // acc + (w . xv) * scale for one sub-block: its 32 levels w (aw = |w|) and
 // 32 bytes of quantized x. VPMADDUBSW takes unsigned x signed bytes, so
 // |level| goes in unsigned and the level's sign moves onto q (|level| <= 128,
 // |q| <= 127: a pair sums to at most 32512, no saturation).
 inline __m256 fma_sub_q8(__m256i w, __m256i aw, __m256i xv, float scale, __m256 acc) {
-  const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
-  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+  return fma_lanes(sum4_u8s8(aw, _mm256_sign_epi8(xv, w)), scale, acc);
 }
 
 // The same for q4_0, whose level is code - 8: code . q - 8 . sum(q), both
@@ -125,12 +136,9 @@ inline __m256 fma_sub_q8(__m256i w, __m256i aw, __m256i xv, float scale, __m256 
 // the sub-block (q4_corr), once for all the rows that share it. On the Zen 3
 // VM a token's q4_0 products took about 5% less time on one thread
 // (docs/performance.md, "AVX2 int8 kernel: q4_0 without the sign steps").
-inline __m256i q4_corr(__m256i xv) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), xv), _mm256_set1_epi16(1));
-}
+inline __m256i q4_corr(__m256i xv) { return sum4_u8s8(_mm256_set1_epi8(8), xv); }
 inline __m256 fma_sub_q4(__m256i codes, __m256i xv, __m256i corr, float scale, __m256 acc) {
-  const __m256i p = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), _mm256_set1_epi16(1)), corr);
-  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+  return fma_lanes(_mm256_sub_epi32(sum4_u8s8(codes, xv), corr), scale, acc);
 }
 
 // M inputs at once (M = 1: the matvec), each sub-block's codes unpacked and
