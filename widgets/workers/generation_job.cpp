@@ -35,7 +35,10 @@ GenerationJob::~GenerationJob() {
 }
 
 void GenerationJob::stop() {
-  if (cancel_) cancel_->store(true);
+  if (!gate_) return;
+  gate_->cancel.store(true);
+  std::lock_guard lock(gate_->mutex);  // a worker waiting for the GUI thread wakes and ends
+  gate_->changed.notify_all();
 }
 
 std::shared_ptr<rbe::LoadedModel> GenerationJob::copyOf(const std::shared_ptr<rbe::LoadedModel>& model) const {
@@ -65,12 +68,12 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
   running_ = true;
   tokens_ = 0;
   stats_ = {};
-  cancel_ = std::make_shared<std::atomic<bool>>(false);
-  auto cancel = cancel_;
+  gate_ = std::make_shared<RunGate>();
+  auto gate = gate_;
   const std::string text = prompt.toStdString();
   // `this` outlives the worker: the destructor waits for it.
   future_ = QtConcurrent::run(workbench::jobPool(), [this, model, copy, f16, kvCache, text, params,
-                                                     cancel]() mutable {
+                                                     gate]() mutable {
     using Clock = std::chrono::steady_clock;
     QString error;
     enum class End { MaxTokens, EndOfText, Stopped, ContextFull } end = End::MaxTokens;
@@ -123,16 +126,23 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
             const double rate = secs > 0 ? (count - 1) / secs : 0.0;
             QMetaObject::invokeMethod(
                 this,
-                [this, piece, count, rate]() {
+                [this, piece, count, rate, gate]() {
                   tokens_ = count;
+                  {
+                    std::lock_guard lock(gate->mutex);
+                    gate->delivered = count;
+                  }
+                  gate->changed.notify_all();
                   if (!piece.isEmpty()) emit textGenerated(piece);
                   emit progress(count, rate);
                 },
                 Qt::QueuedConnection);
+            std::unique_lock lock(gate->mutex);
+            gate->changed.wait(lock, [&] { return count - gate->delivered < kMaxTokensAhead || gate->cancel.load(); });
             return true;
           },
-          cancel.get());
-      if (cancel->load())
+          &gate->cancel);
+      if (gate->cancel.load())
         end = End::Stopped;
       else if (end == End::MaxTokens && count < params.max_tokens)
         end = End::ContextFull;

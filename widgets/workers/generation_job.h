@@ -1,12 +1,17 @@
 #pragma once
 // One streamed generation on a worker thread: text pieces arrive on the GUI
-// thread as tokens are produced; stop() ends it at the next token.
+// thread as tokens are produced; stop() ends it at the next token. The worker
+// runs at most kMaxTokensAhead tokens ahead of what the GUI thread has taken
+// in, so a busy GUI thread neither queues up text without bound nor sees more
+// than that many tokens arrive after it pressed Stop.
 #include <QElapsedTimer>
 #include <QFuture>
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 
 #include "generate/generate.h"
 #include "io/model_loader.h"
@@ -21,6 +26,8 @@ class GenerationJob : public QObject {
     int64_t peakRssBytes = 0;    // the process's high-water mark after the run
     QString stopReason;
   };
+
+  static constexpr int kMaxTokensAhead = 32;
 
   explicit GenerationJob(QObject* parent = nullptr);
   ~GenerationJob() override;  // stops and waits for the worker
@@ -48,7 +55,15 @@ class GenerationJob : public QObject {
   void finished(bool ok, const QString& message);  // message: the error, or the stop reason
 
  private:
-  std::shared_ptr<std::atomic<bool>> cancel_;
+  // What the worker and the GUI thread share during a run: the stop flag, and
+  // how many tokens the GUI thread has taken in (the worker waits on it).
+  struct RunGate {
+    std::atomic<bool> cancel{false};
+    std::mutex mutex;
+    std::condition_variable changed;
+    int delivered = 0;  // guarded by mutex
+  };
+  std::shared_ptr<RunGate> gate_;
   QFuture<void> future_;
   bool running_ = false;
   // The f16 copy and the model it was made from; read and written on the GUI thread only.
