@@ -80,6 +80,9 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
     std::string pending;
     int count = 0;
     Clock::time_point first{}, last{};
+    // Time spent waiting for the GUI thread (kMaxTokensAhead), in all and up
+    // to the last token: the rate is the model's, not the window's.
+    Clock::duration waited{}, waitedAtLast{};
     // The worker lets go of the f16 copy before it reports the end (below), so
     // that a copy the GUI thread frees then is freed at once.
     std::shared_ptr<rbe::LoadedModel> run = f16 ? std::move(copy) : model, made;
@@ -113,6 +116,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
             const auto now = Clock::now();
             if (count == 0) first = now;
             last = now;
+            waitedAtLast = waited;
             if (token == eot) {
               end = End::EndOfText;
               return false;
@@ -122,7 +126,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
             const size_t n = completeUtf8Prefix(pending);
             const QString piece = QString::fromUtf8(pending.data(), qsizetype(n));
             pending.erase(0, n);
-            const double secs = std::chrono::duration<double>(now - first).count();
+            const double secs = std::chrono::duration<double>(now - first - waited).count();
             const double rate = secs > 0 ? (count - 1) / secs : 0.0;
             QMetaObject::invokeMethod(
                 this,
@@ -138,7 +142,12 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
                 },
                 Qt::QueuedConnection);
             std::unique_lock lock(gate->mutex);
-            gate->changed.wait(lock, [&] { return count - gate->delivered < kMaxTokensAhead || gate->cancel.load(); });
+            auto mayGoOn = [&] { return count - gate->delivered < kMaxTokensAhead || gate->cancel.load(); };
+            if (!mayGoOn()) {
+              const auto since = Clock::now();
+              gate->changed.wait(lock, mayGoOn);
+              waited += Clock::now() - since;
+            }
             return true;
           },
           &gate->cancel);
@@ -151,7 +160,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
     }
     Stats st;
     st.tokens = count;
-    st.seconds = count > 1 ? std::chrono::duration<double>(last - first).count() : 0.0;
+    st.seconds = count > 1 ? std::chrono::duration<double>(last - first - waitedAtLast).count() : 0.0;
     // The first token's time includes the prompt; the rate counts the tokens after it.
     st.tokensPerSecond = st.seconds > 0 ? (count - 1) / st.seconds : 0.0;
     st.peakRssBytes = workbench::peakRssBytes();

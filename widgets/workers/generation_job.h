@@ -21,7 +21,7 @@ class GenerationJob : public QObject {
  public:
   struct Stats {
     int tokens = 0;
-    double seconds = 0;          // from the first to the last generated token's arrival
+    double seconds = 0;          // from the first to the last generated token's arrival, less waits for the GUI
     double tokensPerSecond = 0;  // generated tokens / seconds (prompt processing excluded)
     int64_t peakRssBytes = 0;    // the process's high-water mark after the run
     QString stopReason;
