@@ -7,8 +7,10 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -191,30 +193,72 @@ struct Counts {
   bool any[2] = {false, false};
 };
 
+// The symbols' range per context, then their counts, each in parallel over
+// the blocks (integer counts: the same whatever the split).
 Counts count_symbols(const std::vector<Block>& blocks, const std::vector<int64_t>& which) {
-  int32_t mn[2] = {INT32_MAX, INT32_MAX}, mx[2] = {INT32_MIN, INT32_MIN};
-  for (int64_t k : which) {
-    const Block& b = blocks[size_t(k)];
-    if (b.zero) continue;
-    for (size_t i = 0; i < b.sym.size(); ++i) {
-      const int32_t e = escape_symbol(b.sym[i]);
-      mn[b.ctx[i]] = std::min(mn[b.ctx[i]], e), mx[b.ctx[i]] = std::max(mx[b.ctx[i]], e);
-    }
-  }
+  using Range = tbb::blocked_range<size_t>;
+  struct MinMax {
+    int32_t mn[2] = {INT32_MAX, INT32_MAX}, mx[2] = {INT32_MIN, INT32_MIN};
+  };
+  const MinMax r = tbb::parallel_reduce(
+      Range(0, which.size(), 8), MinMax{},
+      [&](const Range& rg, MinMax m) {
+        for (size_t k = rg.begin(); k < rg.end(); ++k) {
+          const Block& b = blocks[size_t(which[k])];
+          if (b.zero) continue;
+          for (size_t i = 0; i < b.sym.size(); ++i) {
+            const int32_t e = escape_symbol(b.sym[i]);
+            m.mn[b.ctx[i]] = std::min(m.mn[b.ctx[i]], e), m.mx[b.ctx[i]] = std::max(m.mx[b.ctx[i]], e);
+          }
+        }
+        return m;
+      },
+      [](MinMax a, const MinMax& b) {
+        for (int c = 0; c < 2; ++c) a.mn[c] = std::min(a.mn[c], b.mn[c]), a.mx[c] = std::max(a.mx[c], b.mx[c]);
+        return a;
+      });
   Counts out;
   for (int c = 0; c < 2; ++c) {
-    out.any[c] = mn[c] <= mx[c];
-    out.lo[c] = out.any[c] ? mn[c] : 0;
-    out.c[c].assign(out.any[c] ? size_t(int64_t(mx[c]) - mn[c] + 1) : 1, 0);
+    out.any[c] = r.mn[c] <= r.mx[c];
+    out.lo[c] = out.any[c] ? r.mn[c] : 0;
+    out.c[c].assign(out.any[c] ? size_t(int64_t(r.mx[c]) - r.mn[c] + 1) : 1, 0);
   }
-  for (int64_t k : which) {
-    const Block& b = blocks[size_t(k)];
-    if (b.zero) continue;
-    for (size_t i = 0; i < b.sym.size(); ++i) ++out.c[b.ctx[i]][size_t(escape_symbol(b.sym[i]) - out.lo[b.ctx[i]])];
-  }
-  for (int c = 0; c < 2; ++c)
+  using Hist = std::array<std::vector<uint64_t>, 2>;
+  const Hist empty = {std::vector<uint64_t>(out.c[0].size(), 0), std::vector<uint64_t>(out.c[1].size(), 0)};
+  Hist h = tbb::parallel_reduce(
+      Range(0, which.size(), 8), empty,
+      [&](const Range& rg, Hist acc) {
+        for (size_t k = rg.begin(); k < rg.end(); ++k) {
+          const Block& b = blocks[size_t(which[k])];
+          if (b.zero) continue;
+          for (size_t i = 0; i < b.sym.size(); ++i)
+            ++acc[b.ctx[i]][size_t(escape_symbol(b.sym[i]) - out.lo[b.ctx[i]])];
+        }
+        return acc;
+      },
+      [](Hist a, const Hist& b) {
+        for (int c = 0; c < 2; ++c)
+          for (size_t i = 0; i < a[size_t(c)].size(); ++i) a[size_t(c)][i] += b[size_t(c)][i];
+        return a;
+      });
+  for (int c = 0; c < 2; ++c) {
+    out.c[c] = std::move(h[size_t(c)]);
     if (!out.any[c]) out.c[c][0] = 1;  // a placeholder so the table exists
+  }
   return out;
+}
+
+// Symbols at ±kEscape among the counted ones (each costs 32 more bits).
+uint64_t escaped(const Counts& cnt) {
+  uint64_t n = 0;
+  for (int c = 0; c < 2; ++c) {
+    if (!cnt.any[c]) continue;
+    for (int32_t e : {-kEscape, kEscape}) {
+      const int64_t i = int64_t(e) - cnt.lo[c];
+      if (i >= 0 && i < int64_t(cnt.c[c].size())) n += cnt.c[c][size_t(i)];
+    }
+  }
+  return n;
 }
 
 bool all_zero(const Block& b) {
@@ -254,9 +298,8 @@ double trial(std::vector<Block>& blocks, const std::vector<int64_t>& which, floa
   for (int64_t k : which) {
     const Block& b = blocks[size_t(k)];
     bits += 8.0 * (b.zero ? 7 : 11) + (b.has_rec ? kRecordBits : 0);
-    if (!b.zero)
-      for (int32_t v : b.sym) bits += std::abs(escape_symbol(v)) == kEscape ? 32 : 0;
   }
+  bits += 32.0 * double(escaped(cnt));  // integers all along: the same sum in any order
   if (table_bytes) {
     std::vector<uint8_t> tmp;
     for (int c = 0; c < (tcq ? 2 : 1); ++c) FreqTable::from_counts(cnt.lo[c], cnt.c[c]).serialize(tmp);
