@@ -11,10 +11,17 @@
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels.h"
 #include "codec/hadamard.h"
+#include "tensor/kernels/amx_tiles.h"
 #include "tensor/kernels/gemm.h"
 
 namespace rbe::codec::fixed {
 namespace {
+
+// RBE_FIXED_GEMM=sgemm turns both tile kernels off.
+bool tiles_allowed() {
+  const char* env = std::getenv("RBE_FIXED_GEMM");
+  return !(env && std::strcmp(env, "sgemm") == 0);
+}
 
 // Few rows (a prompt: up to 144 rows on the AVX2 SGEMM, 280 on AVX-512): the
 // SGEMM's column tasks decode their own panels a depth block (whole scale
@@ -71,6 +78,17 @@ void run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N,
 constexpr int64_t kBf16MinRows = 16;
 
 }  // namespace
+
+// Here, not in fixed_gemm_amx.cpp: these checks come before any AMX code.
+bool amx_gemm_available() {
+  static const bool ok = rbe::kernels::amx_int8_usable() && tiles_allowed();
+  return ok;
+}
+
+bool amx_bf16_gemm_available() {
+  static const bool ok = rbe::kernels::amx_bf16_usable() && tiles_allowed();
+  return ok;
+}
 
 const char* gemm_kernel_for(int64_t N) {
   static const char* forced = [] {

@@ -1,15 +1,19 @@
 // AMX int8 and bf16 products of a fixed-rate matrix with a batch of
 // activation rows (fixed_gemm_amx.h). Compiled with AVX-512 and AMX flags where the compiler
-// has them (files *_amx.cpp, engine/CMakeLists.txt); run only where
-// amx_gemm_available() says so. Without the flags this file builds the
-// "not available" answer alone.
+// has them (files *_amx.cpp, engine/CMakeLists.txt: RBE_AMX_KERNELS); run
+// only where amx_gemm_available() or amx_bf16_gemm_available() says so,
+// asked in fixed_gemm.cpp, which is built for the base instruction set
+// (tensor/kernels/amx_tiles.cpp says why).
 #include "codec/fixed_gemm_amx.h"
 
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
-    defined(__AVX512BF16__)
+#ifdef RBE_AMX_KERNELS
+#if !(defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
+      defined(__AVX512BF16__))
+#error "RBE_AMX_KERNELS is set but this file is built without the AMX flags"
+#endif
 #include <immintrin.h>
 // GCC 12's AVX-512 intrinsics trip these warnings on their own internals.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -26,17 +30,13 @@
 #include "codec/fixed_simd.h"
 #include "codec/hadamard.h"
 #include "tensor/kernels/aligned_buffer.h"
-#include "tensor/kernels/amx_tiles.h"
 #include "tensor/kernels/amx_tiles_internal.h"
-#define RBE_FIXED_AMX 1
 #endif
 
 namespace rbe::codec::fixed {
 
-#ifndef RBE_FIXED_AMX
+#ifndef RBE_AMX_KERNELS
 
-bool amx_gemm_available() { return false; }
-bool amx_bf16_gemm_available() { return false; }
 void gemm_amx(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*) {
   std::abort();  // unreachable: callers ask amx_gemm_available() first
 }
@@ -228,23 +228,7 @@ UnpackBf16Fn unpack_bf16_for(const Layout& L) {
 // a task body, which never waits, so the thread's own.
 thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb;
 
-// RBE_FIXED_GEMM=sgemm turns both tile kernels off.
-bool tiles_allowed() {
-  const char* env = std::getenv("RBE_FIXED_GEMM");
-  return !(env && std::strcmp(env, "sgemm") == 0);
-}
-
 }  // namespace
-
-bool amx_gemm_available() {
-  static const bool ok = rbe::kernels::amx_int8_usable() && tiles_allowed();
-  return ok;
-}
-
-bool amx_bf16_gemm_available() {
-  static const bool ok = rbe::kernels::amx_bf16_usable() && tiles_allowed();
-  return ok;
-}
 
 void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
                    const RandomizedHadamard* rot) {

@@ -20,6 +20,8 @@ namespace rbe::kernels {
 // F::linear leaves the multi-GEMV, they beat the SGEMM paths (f16 W 1.9-2.0x
 // at 9 rows, bench_quant_gemv batch/f16/.../9; f32 W 1.03-1.18x).
 constexpr int64_t kSplitTilesMinRows = 9;
+// K must be a multiple of this (a tile row's bf16 values, kTileDepth).
+constexpr int64_t kSplitTilesDepth = 32;
 
 bool gemm_f16w_tiles_usable();
 bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,

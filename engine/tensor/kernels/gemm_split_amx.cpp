@@ -1,6 +1,6 @@
 // Products on AMX bf16 tiles with split operands (gemm_split.h). Compiled
-// with the AMX flags where the compiler has them; without them every
-// product is declined and the callers run their SGEMM paths.
+// with the AMX flags where the compiler has them (RBE_AMX_KERNELS); the checks
+// before them, and the answer "declined" without them, are in gemm_split.cpp.
 //
 // f16 W: an f16 weight has 11 significant bits, a bf16 8, so w = w_0 + w_1
 // exactly (w - w_0 is a multiple of w's f16 step, at most 4 of them); X is
@@ -15,8 +15,11 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
-    defined(__AVX512BF16__)
+#ifdef RBE_AMX_KERNELS
+#if !(defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
+      defined(__AVX512BF16__))
+#error "RBE_AMX_KERNELS is set but this file is built without the AMX flags"
+#endif
 #include <immintrin.h>
 // GCC 12's AVX-512 intrinsics trip these warnings on their own internals.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -24,27 +27,14 @@
 #include <tbb/task_arena.h>
 
 #include "tensor/kernels/aligned_buffer.h"
-#include "tensor/kernels/amx_tiles.h"
 #include "tensor/kernels/amx_tiles_internal.h"
-#define RBE_SPLIT_AMX 1
+#include "tensor/kernels/gemm_split_internal.h"
+static_assert(rbe::kernels::kSplitTilesDepth == rbe::kernels::kTileDepth, "gemm_split.cpp checks K against kTileDepth");
 #endif
 
 namespace rbe::kernels {
 
-#ifndef RBE_SPLIT_AMX
-
-bool gemm_f16w_tiles_usable() { return false; }
-bool gemm_f16w_tiles(int64_t, int64_t, int64_t, const float*, int64_t, const uint16_t*, int64_t, float, float*,
-                     int64_t) {
-  return false;
-}
-bool gemm_f32w_tiles_usable() { return false; }
-bool gemm_f32w_tiles(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float, float*, int64_t) {
-  return false;
-}
-const char* gemm_f32w_kernel_name(int64_t, int64_t) { return "sgemm"; }
-
-#else
+#ifdef RBE_AMX_KERNELS
 
 namespace {
 
@@ -186,11 +176,11 @@ void product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
   }
 }
 
-// The product where `usable` and the shape allow it (gemm_split.h).
+// The product in row blocks of kMaxRows and, where X's parts would not fit
+// kWholeXBytes, in depth parts of kDepthPart added into C.
 template <class T>
-bool tiles(bool usable, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const T* W, int64_t ldw,
-           float beta, float* C, int64_t ldc) {
-  if (!usable || M <= 0 || N <= 0 || K <= 0 || K % kTileDepth != 0) return false;
+void tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const T* W, int64_t ldw, float beta,
+           float* C, int64_t ldc) {
   for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
     const int64_t rows = std::min(kMaxRows, M - m0);
     const int64_t part = K > kDepthPart && 2 * kParts<T> * rows * K > kWholeXBytes ? kDepthPart : K;
@@ -198,38 +188,18 @@ bool tiles(bool usable, int64_t M, int64_t N, int64_t K, const float* A, int64_t
       product(rows, N, std::min(part, K - k0), A + m0 * lda + k0, lda, W + k0, ldw, k0 == 0 ? beta : 1.f,
               C + m0 * ldc, ldc);
   }
-  return true;
-}
-
-bool usable_unless(const char* switch_name) {
-  const char* env = std::getenv(switch_name);
-  return amx_bf16_usable() && !(env && std::strcmp(env, "sgemm") == 0);
 }
 
 }  // namespace
 
-bool gemm_f16w_tiles_usable() {
-  static const bool ok = usable_unless("RBE_F16_GEMM");
-  return ok;
+void gemm_f16w_tiles_run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W,
+                         int64_t ldw, float beta, float* C, int64_t ldc) {
+  tiles(M, N, K, A, lda, W, ldw, beta, C, ldc);
 }
 
-bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
-                     float beta, float* C, int64_t ldc) {
-  return tiles(gemm_f16w_tiles_usable(), M, N, K, A, lda, W, ldw, beta, C, ldc);
-}
-
-bool gemm_f32w_tiles_usable() {
-  static const bool ok = usable_unless("RBE_F32_GEMM");
-  return ok;
-}
-
-bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
-                     float beta, float* C, int64_t ldc) {
-  return tiles(gemm_f32w_tiles_usable(), M, N, K, A, lda, W, ldw, beta, C, ldc);
-}
-
-const char* gemm_f32w_kernel_name(int64_t M, int64_t K) {
-  return M >= kSplitTilesMinRows && K % kTileDepth == 0 && gemm_f32w_tiles_usable() ? "amx-bf16x6" : "sgemm";
+void gemm_f32w_tiles_run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
+                         float beta, float* C, int64_t ldc) {
+  tiles(M, N, K, A, lda, W, ldw, beta, C, ldc);
 }
 
 #endif

@@ -1,21 +1,23 @@
-// Whether the AMX tile kernels may run here (amx_tiles.h). Compiled with the
-// AMX flags where the compiler has them; without them no tile kernel was
-// built, and both answers are "no".
+// Whether the AMX tile kernels may run here (amx_tiles.h). Built for the base
+// instruction set, as every check that comes before AVX-512 or AMX code
+// must be: a function of a file built with those flags may use them anywhere,
+// its prologue included (an AddressSanitizer build did, and died of SIGILL on
+// an AVX2 machine). RBE_AMX_KERNELS (engine/CMakeLists.txt): the compiler
+// had the flags, so the *_amx.cpp files hold the kernels; without it both
+// answers are "no".
 #include "tensor/kernels/amx_tiles.h"
 
-#if defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
-    defined(__AVX512BF16__)
+#ifdef RBE_AMX_KERNELS
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tensor/kernels/cpu_features.h"
-#define RBE_AMX_BUILT 1
 #endif
 
 namespace rbe::kernels {
 
-#ifndef RBE_AMX_BUILT
+#ifndef RBE_AMX_KERNELS
 
 bool amx_int8_usable() { return false; }
 bool amx_bf16_usable() { return false; }
