@@ -19,7 +19,16 @@ bool usable_unless(const char* switch_name) {
   return amx_bf16_usable() && !(env && std::strcmp(env, "sgemm") == 0);
 }
 
-bool fits(int64_t M, int64_t N, int64_t K) { return M > 0 && N > 0 && K > 0 && K % kSplitTilesDepth == 0; }
+// The product where the tiles are usable and the shape fits (gemm_split.h).
+template <class T>
+bool tiles_if(bool usable, void (*run)(int64_t, int64_t, int64_t, const float*, int64_t, const T*, int64_t, float,
+                                       float*, int64_t),
+              int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const T* W, int64_t ldw, float beta,
+              float* C, int64_t ldc) {
+  if (!usable || M <= 0 || N <= 0 || K <= 0 || K % kSplitTilesDepth != 0) return false;
+  run(M, N, K, A, lda, W, ldw, beta, C, ldc);
+  return true;
+}
 
 }  // namespace
 
@@ -30,13 +39,7 @@ bool gemm_f16w_tiles_usable() {
 
 bool gemm_f16w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* W, int64_t ldw,
                      float beta, float* C, int64_t ldc) {
-  if (!gemm_f16w_tiles_usable() || !fits(M, N, K)) return false;
-#ifdef RBE_AMX_KERNELS
-  gemm_f16w_tiles_run(M, N, K, A, lda, W, ldw, beta, C, ldc);
-  return true;
-#else
-  return false;  // not reached: without the kernels the tiles are never usable
-#endif
+  return tiles_if(gemm_f16w_tiles_usable(), gemm_f16w_tiles_run, M, N, K, A, lda, W, ldw, beta, C, ldc);
 }
 
 bool gemm_f32w_tiles_usable() {
@@ -46,13 +49,7 @@ bool gemm_f32w_tiles_usable() {
 
 bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
                      float beta, float* C, int64_t ldc) {
-  if (!gemm_f32w_tiles_usable() || !fits(M, N, K)) return false;
-#ifdef RBE_AMX_KERNELS
-  gemm_f32w_tiles_run(M, N, K, A, lda, W, ldw, beta, C, ldc);
-  return true;
-#else
-  return false;
-#endif
+  return tiles_if(gemm_f32w_tiles_usable(), gemm_f32w_tiles_run, M, N, K, A, lda, W, ldw, beta, C, ldc);
 }
 
 const char* gemm_f32w_kernel_name(int64_t M, int64_t K) {

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tensor/kernels/gemm_split_internal.h"
+
 #ifdef RBE_AMX_KERNELS
 #if !(defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512F__) && \
       defined(__AVX512BF16__))
@@ -28,13 +30,24 @@
 
 #include "tensor/kernels/aligned_buffer.h"
 #include "tensor/kernels/amx_tiles_internal.h"
-#include "tensor/kernels/gemm_split_internal.h"
 static_assert(rbe::kernels::kSplitTilesDepth == rbe::kernels::kTileDepth, "gemm_split.cpp checks K against kTileDepth");
 #endif
 
 namespace rbe::kernels {
 
-#ifdef RBE_AMX_KERNELS
+#ifndef RBE_AMX_KERNELS
+
+// Unreachable: without the kernels the tiles are never usable (gemm_split.cpp).
+void gemm_f16w_tiles_run(int64_t, int64_t, int64_t, const float*, int64_t, const uint16_t*, int64_t, float, float*,
+                         int64_t) {
+  std::abort();
+}
+void gemm_f32w_tiles_run(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float, float*,
+                         int64_t) {
+  std::abort();
+}
+
+#else
 
 namespace {
 

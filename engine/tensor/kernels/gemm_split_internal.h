@@ -1,8 +1,8 @@
 #pragma once
 // The tile products of gemm_split.h without their checks, in
-// gemm_split_amx.cpp (built with the AMX flags, RBE_AMX_KERNELS): called by
-// gemm_split.cpp only once the tiles are usable and the shape fits (M, N, K
-// > 0, K a multiple of kSplitTilesDepth).
+// gemm_split_amx.cpp (built with the AMX flags where RBE_AMX_KERNELS; stubs
+// that abort elsewhere): called by gemm_split.cpp only once the tiles are
+// usable and the shape fits (M, N, K > 0, K a multiple of kSplitTilesDepth).
 #include <cstdint>
 
 namespace rbe::kernels {
