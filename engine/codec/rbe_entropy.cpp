@@ -6,6 +6,7 @@
 #include "codec/rbe_entropy.h"
 
 #include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
 
@@ -223,28 +224,24 @@ Counts count_symbols(const std::vector<Block>& blocks, const std::vector<int64_t
     out.lo[c] = out.any[c] ? r.mn[c] : 0;
     out.c[c].assign(out.any[c] ? size_t(int64_t(r.mx[c]) - r.mn[c] + 1) : 1, 0);
   }
+  // One histogram per thread, not a copy per sub-range: a context's table
+  // runs to 2 kEscape + 1 entries when symbols reach the escapes.
   using Hist = std::array<std::vector<uint64_t>, 2>;
-  const Hist empty = {std::vector<uint64_t>(out.c[0].size(), 0), std::vector<uint64_t>(out.c[1].size(), 0)};
-  Hist h = tbb::parallel_reduce(
-      Range(0, which.size(), 8), empty,
-      [&](const Range& rg, Hist acc) {
-        for (size_t k = rg.begin(); k < rg.end(); ++k) {
-          const Block& b = blocks[size_t(which[k])];
-          if (b.zero) continue;
-          for (size_t i = 0; i < b.sym.size(); ++i)
-            ++acc[b.ctx[i]][size_t(escape_symbol(b.sym[i]) - out.lo[b.ctx[i]])];
-        }
-        return acc;
-      },
-      [](Hist a, const Hist& b) {
-        for (int c = 0; c < 2; ++c)
-          for (size_t i = 0; i < a[size_t(c)].size(); ++i) a[size_t(c)][i] += b[size_t(c)][i];
-        return a;
-      });
-  for (int c = 0; c < 2; ++c) {
-    out.c[c] = std::move(h[size_t(c)]);
+  tbb::enumerable_thread_specific<Hist> local(
+      [&] { return Hist{std::vector<uint64_t>(out.c[0].size(), 0), std::vector<uint64_t>(out.c[1].size(), 0)}; });
+  tbb::parallel_for(Range(0, which.size(), 8), [&](const Range& rg) {
+    Hist& acc = local.local();
+    for (size_t k = rg.begin(); k < rg.end(); ++k) {
+      const Block& b = blocks[size_t(which[k])];
+      if (b.zero) continue;
+      for (size_t i = 0; i < b.sym.size(); ++i) ++acc[b.ctx[i]][size_t(escape_symbol(b.sym[i]) - out.lo[b.ctx[i]])];
+    }
+  });
+  for (const Hist& part : local)
+    for (int c = 0; c < 2; ++c)
+      for (size_t i = 0; i < out.c[c].size(); ++i) out.c[c][i] += part[size_t(c)][i];
+  for (int c = 0; c < 2; ++c)
     if (!out.any[c]) out.c[c][0] = 1;  // a placeholder so the table exists
-  }
   return out;
 }
 
