@@ -16,9 +16,9 @@
 // wte's counted only when the head is untied), and all f32 LayerNorm
 // parameters and biases. A packed matrix counts its packed bytes (what the
 // fused kernel reads). The KV cache reads are reported separately. The read
-// bandwidth is the best of several read-only loops over a buffer as large as
-// those weights (tensor/kernels/read_bandwidth.h), read after every timed
-// token: the median over the tokens of each one's best loop.
+// bandwidth is the best of several read-only loops over the model's matrices
+// themselves (tensor/kernels/read_bandwidth.h), read after every timed token:
+// the median over the tokens of each one's best loop.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -31,6 +31,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "autodiff/node.h"
@@ -85,6 +86,7 @@ struct ModelCosts {
   double params = 0;
   double matrix_bytes = 0, matrix_weights = 0;  // the matrices alone (Linear weights and wte)
   std::map<std::string, double> step_bytes;     // --profile step -> the weight and bias bytes it reads per token
+  std::vector<std::span<const std::byte>> matrices;  // the matrices a token reads whole, where they lie
 };
 
 // The --profile step that reads parameter `name` (a Linear's weight or bias), or "".
@@ -117,7 +119,12 @@ ModelCosts model_costs(const GPT2Model& m) {
       continue;
     }
     k.weight_bytes_per_token += bytes;
-    if (t.dim() == 2) k.matmul_params += double(t.numel());
+    if (t.dim() == 2) {
+      k.matmul_params += double(t.numel());
+      k.matrices.push_back(it != packed.end() ? it->second->storage()
+                                              : std::span<const std::byte>(static_cast<const std::byte*>(t.raw_data()),
+                                                                           size_t(bytes)));
+    }
   }
   return k;
 }
@@ -236,18 +243,23 @@ BenchModel build_model(const Args& a, const std::string& codec_name) {
 }
 
 // The read bandwidth probe, paired with the timed tokens: after each token,
-// every loop of the probe reads the buffer once, and that token's bandwidth is
-// the fastest loop's rate. A VM's memory speed can drift by half within
-// seconds (docs/performance.md, "AVX2 machines"); a probe run once before or
-// after the tokens then measures another machine than the one they ran on.
+// every loop of the probe reads the model's matrices once, and that token's
+// bandwidth is the fastest loop's rate. A VM's memory speed can drift by half
+// within seconds (docs/performance.md, "AVX2 machines"); a probe run once
+// before or after the tokens then measures another machine than the one they
+// ran on.
 class PairedProbe {
  public:
-  // The buffer is as large as the weights a token reads (--bandwidth-mb
-  // overrides), so that caches help it exactly as much as they can help the
-  // weights; at most 2 GiB, far beyond any cache, so that a large model's
-  // probe does not double its memory.
-  PairedProbe(const Args& a, double weight_bytes)
-      : probe_(a.bandwidth_mb > 0 ? a.bandwidth_mb << 20 : std::min<int64_t>(int64_t(weight_bytes), 2ll << 30)),
+  // The probe reads the very matrices a token reads, in place: caches help it
+  // exactly as much as they help the weights, and it leaves them holding what
+  // a token would leave, so that the next token starts as it would after
+  // another token. (A buffer of its own as large as the weights, read
+  // between tokens, pushed them out of a last-level cache that could hold
+  // them: on a 260 MiB L3 the f16 124M tokens ran 1.3x slower than without
+  // it; docs/performance.md, "The probe reads the weights".) --bandwidth-mb
+  // reads a buffer of that size instead.
+  PairedProbe(const Args& a, const std::vector<std::span<const std::byte>>& matrices)
+      : probe_(a.bandwidth_mb > 0 ? kernels::ReadProbe(a.bandwidth_mb << 20) : kernels::ReadProbe(matrices)),
         wins_(kernels::ReadProbe::loops(), 0) {}
 
   void after_token() {
@@ -270,7 +282,7 @@ class PairedProbe {
     j["bandwidth_method"] = kernels::ReadProbe::loop_name(most);
   }
 
-  double megabytes() const { return double(probe_.bytes()) / double(1 << 20); }
+  double owned_megabytes() const { return double(probe_.owned_bytes()) / double(1 << 20); }
 
  private:
   kernels::ReadProbe probe_;
@@ -331,7 +343,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   for (int64_t i = 0; i < W + G; ++i) {
     if (i == W) {
       rss_before_probe = peak_rss_mb();
-      probe = std::make_unique<PairedProbe>(a, k.weight_bytes_per_token);
+      probe = std::make_unique<PairedProbe>(a, k.matrices);
     }
     if (a.profile && i == W) {  // --profile: time the steps of the G timed tokens
       op_timer::reset();
@@ -354,9 +366,10 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   const double gen_median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
   double gen_mean = 0;
   for (double v : ms) gen_mean += v / double(ms.size());
-  // The model's peak: before the probe's buffer was allocated, or during the
-  // timed tokens with that buffer (wholly resident: it was filled) taken off.
-  const double rss = std::max(rss_before_probe, peak_rss_mb() - probe->megabytes());
+  // The model's peak: before a --bandwidth-mb probe's buffer was allocated,
+  // or during the timed tokens with that buffer (wholly resident: it was
+  // filled) taken off.
+  const double rss = std::max(rss_before_probe, peak_rss_mb() - probe->owned_megabytes());
   const double attn_flops = 4.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(P) * double(P + 1) / 2;
   const double pp_flops = 2.0 * (k.matmul_params - k.head_params) * double(P) + 2.0 * k.head_params + attn_flops;
   const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(dtype_size(cache.dtype())) *

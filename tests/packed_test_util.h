@@ -29,6 +29,9 @@ class DenseCopy : public nn::PackedMatrix {
     std::memcpy(out, w_.data<float>() + r0 * cols_, size_t((r1 - r0) * cols_) * sizeof(float));
   }
   int64_t bytes() const override { return rows_ * cols_ * 4; }
+  std::span<const std::byte> storage() const override {
+    return {static_cast<const std::byte*>(w_.raw_data()), size_t(bytes())};
+  }
   std::string format() const override { return "dense-test"; }
   mutable int gemv_calls = 0;
 

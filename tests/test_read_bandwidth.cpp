@@ -4,8 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <oneapi/tbb/global_control.h>
 
@@ -41,6 +47,35 @@ TEST(ReadBandwidth, ProbeRunsEachLoopOverItsWholeBuffer) {
     const double gbs = probe.pass(l);
     EXPECT_TRUE(std::isfinite(gbs) && gbs > 0) << rbe::kernels::ReadProbe::loop_name(l) << ": " << gbs;
   }
+}
+
+// rbe-bench's probe reads a model's matrices in place: the whole 64-byte
+// lines of each span (an unaligned span loses its partial lines), nothing
+// allocated; any bytes (here NaN and denormal patterns as floats) are summed
+// as integers, and a pass whose sum differs from the first one's throws.
+TEST(ReadBandwidth, ProbeReadsSpansInPlace) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 2);
+  std::unique_ptr<std::byte, decltype(&std::free)> buf(static_cast<std::byte*>(std::aligned_alloc(64, 9 << 20)),
+                                                       &std::free);
+  for (size_t i = 0; i < (9u << 20); ++i) buf.get()[i] = std::byte(i * 2654435761u >> 13);
+  const std::vector<std::span<const std::byte>> spans = {
+      {buf.get(), 5u << 20},                                     // 81920 lines
+      {buf.get() + (5u << 20) + 10, 64 * 100},                   // lines 1..99 of it: 99 whole lines
+      {buf.get() + (6u << 20), 63},                              // no whole line
+      {buf.get() + (6u << 20) + 64, (3u << 20) - 64 - 1000}};    // ends mid-line
+  rbe::kernels::ReadProbe probe(spans);
+  EXPECT_EQ(probe.owned_bytes(), 0);
+  EXPECT_EQ(probe.bytes(), int64_t(81920 + 99 + ((3 << 20) - 64 - 1000) / 64) * 64);
+  for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) {
+    const double gbs = probe.pass(l);
+    EXPECT_TRUE(std::isfinite(gbs) && gbs > 0) << rbe::kernels::ReadProbe::loop_name(l) << ": " << gbs;
+  }
+  buf.get()[64 * 1000] ^= std::byte(1);  // a byte the probe reads changed: its sum no longer matches
+  EXPECT_THROW(probe.pass(0), std::runtime_error);
+  buf.get()[64 * 1000] ^= std::byte(1);
+  EXPECT_NO_THROW(probe.pass(1));
+  EXPECT_THROW(rbe::kernels::ReadProbe(std::vector<std::span<const std::byte>>{{buf.get() + 1, 100}}),
+               std::invalid_argument);
 }
 
 }  // namespace

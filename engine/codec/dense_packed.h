@@ -23,6 +23,9 @@ class DensePacked : public nn::PackedMatrix {
   void gemm(int64_t N, const float* X, const float* bias, float* Y) const override;
   void decode_rows(int64_t r0, int64_t r1, float* out) const override;
   int64_t bytes() const override;
+  std::span<const std::byte> storage() const override {
+    return {static_cast<const std::byte*>(w_.raw_data()), size_t(bytes())};
+  }
   std::string format() const override { return format_; }
 
  private:

@@ -27,6 +27,9 @@ class FixedPacked final : public nn::PackedMatrix {
   int64_t rows() const override { return L_.rows; }
   int64_t cols() const override { return L_.cols; }
   int64_t bytes() const override { return e_->size; }
+  std::span<const std::byte> storage() const override {
+    return {reinterpret_cast<const std::byte*>(e_->data), size_t(e_->size)};
+  }
   std::string format() const override { return L_.name(); }
 
   void gemv(const float* x, const float* bias, float* y) const override {

@@ -4,7 +4,9 @@
 // interface; engine/codec implements it. Linear and Embedding use a
 // PackedMatrix when one is attached (their `packed` member), else their dense
 // weight. Inference only: no gradients flow through a packed weight.
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace rbe::nn {
@@ -30,6 +32,9 @@ class PackedMatrix {
 
   // Bytes this form occupies (everything counted: codes, scales, records).
   virtual int64_t bytes() const = 0;
+  // Those bytes where they lie, as one span (rbe-bench's bandwidth probe
+  // reads them in place).
+  virtual std::span<const std::byte> storage() const = 0;
   // Format name for reports: "q8_0", "q4_0", "rbe-f4", ...
   virtual std::string format() const = 0;
 };

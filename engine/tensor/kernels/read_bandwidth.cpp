@@ -17,34 +17,40 @@
 namespace rbe::kernels {
 namespace {
 
-typedef float v8f __attribute__((vector_size(32)));
-constexpr int64_t kLine = 64, kPerLine = kLine / int64_t(sizeof(v8f));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+constexpr int64_t kLine = 64, kPerLine = kLine / int64_t(sizeof(v8u));
 
-// Sums `lines` cache lines of 1.0f as S equal streams, each prefetching
-// kAhead bytes ahead (0: none) with temporal locality kLocality (3: L1, 2: L2).
+// Sums `lines` cache lines as 32-bit words (mod 2^32, so any split of the
+// lines gives the same total) in S equal streams, each prefetching kAhead
+// bytes ahead (0: none) with temporal locality kLocality (3: L1, 2: L2); the
+// lines that do not divide among the streams are read after them.
 template <int S, int kAhead, int kLocality>
-double read_lines(const v8f* p, int64_t lines) {
-  const int64_t per = lines / S;  // lines per stream; callers pass a multiple of S
-  v8f acc[S][2] = {};
+uint32_t read_lines(const v8u* p, int64_t lines) {
+  const int64_t per = lines / S;  // lines per stream
+  v8u acc[S][2] = {};
   for (int64_t i = 0; i < per; ++i) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) {
-      const v8f* q = p + (s * per + i) * kPerLine;
+      const v8u* q = p + (s * per + i) * kPerLine;
       if constexpr (kAhead > 0) __builtin_prefetch(reinterpret_cast<const char*>(q) + kAhead, 0, kLocality);
       acc[s][0] += q[0];
       acc[s][1] += q[1];
     }
   }
-  v8f t = {};
+  for (int64_t i = per * S; i < lines; ++i) {
+    acc[0][0] += p[i * kPerLine];
+    acc[0][1] += p[i * kPerLine + 1];
+  }
+  v8u t = {};
   for (int s = 0; s < S; ++s) t += acc[s][0] + acc[s][1];
-  double sum = 0;
+  uint32_t sum = 0;
   for (int j = 0; j < 8; ++j) sum += t[j];
   return sum;
 }
 
 struct Loop {
   const char* name;
-  double (*fn)(const v8f*, int64_t);
+  uint32_t (*fn)(const v8u*, int64_t);
 };
 
 const Loop kLoops[] = {
@@ -56,20 +62,41 @@ const Loop kLoops[] = {
     {"4 streams, prefetch 1 KiB ahead to L2", &read_lines<4, 1024, 2>},
 };
 
+// Chunks of 4 MiB, fewer lines when the whole is small (at least 4 per thread's
+// quarter), a multiple of 4 lines.
+int64_t chunk_lines(int64_t lines) {
+  return std::max<int64_t>(4, std::min<int64_t>((4 << 20) / kLine, lines / (4 * usable_threads())) / 4 * 4);
+}
+
 }  // namespace
 
 ReadProbe::ReadProbe(int64_t bytes)
-    : lines_(std::max<int64_t>(1 << 20, (bytes + 4095) / 4096 * 4096) / kLine),
-      buf_(allocate_aligned(size_t(lines_ * kLine)), &std::free) {
-  const int threads = usable_threads();
-  // Chunks of 4 MiB (fewer when the buffer is small), a multiple of 4 lines;
-  // `lines_` is a multiple of 64, so every chunk, the last one too, splits into
-  // whole lines for each of a loop's 1 or 4 streams.
-  chunk_ = std::max<int64_t>(4, std::min<int64_t>((4 << 20) / kLine, lines_ / (4 * threads)) / 4 * 4);
-  v8f* buf = static_cast<v8f*>(buf_.get());
+    : lines_(std::max<int64_t>(1 << 20, (bytes + 4095) / 4096 * 4096) / kLine), owned_lines_(lines_),
+      chunk_(chunk_lines(lines_)), buf_(allocate_aligned(size_t(lines_ * kLine)), &std::free) {
+  v8u* buf = static_cast<v8u*>(buf_.get());
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, lines_), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t i = r.begin(); i < r.end(); ++i) buf[size_t(i * kPerLine)] = buf[size_t(i * kPerLine + 1)] = v8f{} + 1.f;
+    for (int64_t i = r.begin(); i < r.end(); ++i) buf[size_t(i * kPerLine)] = buf[size_t(i * kPerLine + 1)] = v8u{} + 1;
   });
+  split(static_cast<const std::byte*>(buf_.get()), lines_);
+  sum_ = uint32_t(lines_ * 16), have_sum_ = true;  // sixteen words of 1 a line
+}
+
+ReadProbe::ReadProbe(const std::vector<std::span<const std::byte>>& spans) {
+  // Each span's whole lines: from its first 64-byte boundary to its last.
+  std::vector<Chunk> whole;
+  for (const auto& s : spans) {
+    const auto begin = (reinterpret_cast<uintptr_t>(s.data()) + kLine - 1) / kLine * kLine;
+    const auto end = (reinterpret_cast<uintptr_t>(s.data()) + s.size()) / kLine * kLine;
+    if (end > begin) whole.push_back({reinterpret_cast<const std::byte*>(begin), int64_t(end - begin) / kLine});
+  }
+  for (const Chunk& w : whole) lines_ += w.lines;
+  if (lines_ == 0) throw std::invalid_argument("read bandwidth probe: no whole 64-byte line to read");
+  chunk_ = chunk_lines(lines_);
+  for (const Chunk& w : whole) split(w.p, w.lines);
+}
+
+void ReadProbe::split(const std::byte* p, int64_t lines) {
+  for (int64_t i = 0; i < lines; i += chunk_) chunks_.push_back({p + i * kLine, std::min(chunk_, lines - i)});
 }
 
 size_t ReadProbe::loops() { return std::size(kLoops); }
@@ -78,23 +105,21 @@ const char* ReadProbe::loop_name(size_t loop) { return kLoops[loop].name; }
 double ReadProbe::pass(size_t loop) {
   using Clock = std::chrono::steady_clock;
   const Loop& l = kLoops[loop];
-  const v8f* buf = static_cast<const v8f*>(buf_.get());
-  const int64_t nchunks = (lines_ + chunk_ - 1) / chunk_;
-  std::vector<double> sums(static_cast<size_t>(nchunks));
+  std::vector<uint32_t> sums(chunks_.size());
   const auto t0 = Clock::now();
   tbb::parallel_for(
-      tbb::blocked_range<int64_t>(0, nchunks, 1),
-      [&](const tbb::blocked_range<int64_t>& r) {
-        for (int64_t c = r.begin(); c < r.end(); ++c) {
-          const int64_t n = std::min(lines_, (c + 1) * chunk_) - c * chunk_;  // the last chunk may be short
-          sums[size_t(c)] = l.fn(buf + c * chunk_ * kPerLine, n);
-        }
+      tbb::blocked_range<size_t>(0, chunks_.size(), 1),
+      [&](const tbb::blocked_range<size_t>& r) {
+        for (size_t c = r.begin(); c < r.end(); ++c)
+          sums[c] = l.fn(reinterpret_cast<const v8u*>(chunks_[c].p), chunks_[c].lines);
       },
       tbb::simple_partitioner());
   const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-  double total = 0;
-  for (double s : sums) total += s;
-  if (total != double(lines_) * 16) throw std::runtime_error("read bandwidth probe: wrong sum");  // keeps the reads alive
+  uint32_t total = 0;
+  for (uint32_t s : sums) total += s;
+  // Checking the sum keeps the reads alive; the bytes do not change between passes.
+  if (!have_sum_) sum_ = total, have_sum_ = true;
+  else if (total != sum_) throw std::runtime_error("read bandwidth probe: wrong sum");
   return double(lines_ * kLine) / dt / 1e9;
 }
 

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace rbe::kernels {
 
@@ -19,21 +21,37 @@ struct ReadBandwidth {
   std::string method;  // the loop that reached it, e.g. "4 streams, prefetch 1 KiB ahead to L2"
 };
 
-// One buffer of `bytes` (rounded up to whole 4 KiB; at least 1 MiB),
-// allocated as tensors are (64-byte aligned, 2 MiB pages) and filled once,
-// read by any loop of the family on demand: pass(l) reads it all once with
-// loop l on the current threads and returns GB/s (throws on a wrong sum).
+// Bytes read by any loop of the family on demand: pass(l) reads them all once
+// with loop l on the current threads, in chunks of at most 4 MiB, and returns
+// GB/s. The loops sum the bytes as 32-bit integers (no float assists whatever
+// the bytes hold); every pass must give the first pass's sum, or it throws.
 class ReadProbe {
  public:
+  // A buffer of its own of `bytes` (rounded up to whole 4 KiB; at least
+  // 1 MiB), allocated as tensors are (64-byte aligned, 2 MiB pages), filled once.
   explicit ReadProbe(int64_t bytes);
+  // Bytes that live elsewhere, read in place: rbe-bench reads a model's own
+  // weights, so that a pass leaves the caches as a token leaves them, and a
+  // token after it finds its weights where the previous token would have left
+  // them. Each span's whole 64-byte lines are read (a span must outlive the probe).
+  explicit ReadProbe(const std::vector<std::span<const std::byte>>& spans);
   static size_t loops();
   static const char* loop_name(size_t loop);
   double pass(size_t loop);
-  int64_t bytes() const { return lines_ * 64; }
+  int64_t bytes() const { return lines_ * 64; }        // read by a pass
+  int64_t owned_bytes() const { return owned_lines_ * 64; }  // allocated by the probe (0 when reading spans)
 
  private:
-  int64_t lines_, chunk_;
-  std::unique_ptr<void, decltype(&std::free)> buf_;
+  struct Chunk {
+    const std::byte* p;
+    int64_t lines;
+  };
+  void split(const std::byte* p, int64_t lines);  // appends p's lines to chunks_ in chunk_-line pieces
+  int64_t lines_ = 0, owned_lines_ = 0, chunk_ = 0;
+  std::vector<Chunk> chunks_;
+  uint32_t sum_ = 0;  // the first pass's sum, which every later pass must match
+  bool have_sum_ = false;
+  std::unique_ptr<void, decltype(&std::free)> buf_{nullptr, &std::free};
 };
 
 // A ReadProbe of `bytes` read with every loop of the family `passes` times,
