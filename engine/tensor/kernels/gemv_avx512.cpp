@@ -26,7 +26,7 @@ inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
 }
 
 // Reads of a bandwidth-bound product: how far ahead (bytes, per stream) the
-// kernels below prefetch into L2. On an Intel Xeon VM the hardware prefetcher
+// kernels below prefetch (f32 into L2, f16 into L1). On an Intel Xeon VM the hardware prefetcher
 // alone kept too few lines in flight for the FMA-heavy loop (66-76% of the
 // best read-only loop on one 124M token's products); 4 streams with this
 // prefetch read at 88-95% (tests/bench/bench_gemv, docs/performance.md).
@@ -35,11 +35,16 @@ inline constexpr int kPrefetchAhead = sizeof(T) == 2 ? 2048 : 1024;
 
 // Prefetches the weight lines that one 32-weight step of a row consumes,
 // kPrefetchAhead bytes further along its stream (the following rows, when the
-// rows are contiguous).
+// rows are contiguous). f16 into L1: its loads feed the conversions
+// (vcvtph2ps, two uops on the FMA ports for 16 weights), and on an Emerald
+// Rapids VM whole f16 tokens ran at 82-85% of the limit with L1 prefetches
+// against 76-78% with L2 ones (six alternating pairs; docs/performance.md,
+// "The probe reads the weights"); f32 measured alike either way.
 template <class T>
 inline void prefetch_step(const T* p) {
   const char* q = reinterpret_cast<const char*>(p) + kPrefetchAhead<T>;
-  for (int b = 0; b < 32 * int(sizeof(T)); b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
+  constexpr auto hint = sizeof(T) == 2 ? _MM_HINT_T0 : _MM_HINT_T1;
+  for (int b = 0; b < 32 * int(sizeof(T)); b += 64) _mm_prefetch(q + b, hint);
 }
 
 // The first kPrefetchAhead bytes of a stream, which prefetch_step does not reach.
