@@ -60,6 +60,9 @@ const Loop kLoops[] = {
     {"prefetch 1 KiB ahead to L2", &read_lines<1, 1024, 2>},
     {"prefetch 2 KiB ahead to L2", &read_lines<1, 2048, 2>},
     {"4 streams, prefetch 1 KiB ahead to L2", &read_lines<4, 1024, 2>},
+    // The AVX-512 GEMV's f16 schedule (gemv_avx512.cpp): a kernel's own read
+    // pattern belongs in the family, or it could pass "the limit" by it.
+    {"4 streams, prefetch 2 KiB ahead to L1", &read_lines<4, 2048, 3>},
 };
 
 // Chunks of 4 MiB, fewer lines when the whole is small (at least 4 per thread's
