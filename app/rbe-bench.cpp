@@ -501,7 +501,7 @@ int bench_main(const Args& a) {
     return 0;
   }
   // --compare: the same shape in each form, one process, ratios against f16;
-  // each form's limit from a probe as large as its own weights.
+  // each form's limit from a probe over its own matrices.
   std::vector<nlohmann::json> rows;
   for (const char* c : {"f16", "q8_0", "q4_0", "rbe"}) {
     Args b = a;
@@ -571,7 +571,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--bandwidth-mb", a.bandwidth_mb,
-                 "Buffer size (MiB) of the read-bandwidth measurement (default: the model's weight bytes per token)")
+                 "Read a buffer of this size (MiB) to measure the read bandwidth (default: the model's own matrices, in place)")
       ->check(cli::positive());
   app.add_option("--seed", a.seed, "Seed of the random prompt (and of a preset's weights)")->capture_default_str();
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");

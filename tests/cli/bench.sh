@@ -27,7 +27,8 @@ PY
 }
 
 check_json "$("$BENCH" --model "$MODEL" --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)"
-# Without --bandwidth-mb the probe reads as many bytes as the weights per token.
+# Without --bandwidth-mb the probe reads the model's own matrices in place
+# (here and for the packed q4_0 preset and the .rbe file below).
 check_json "$("$BENCH" --preset mini --dtype f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --json)"
 # --model with --dtype f16: the checkpoint's matrices are read into f16, so a
 # token reads about half the weight bytes (the small f32 vectors stay).
@@ -119,12 +120,13 @@ assert abs(r["matrix_bits_per_weight"] - bpw) < 1e-9, r["matrix_bits_per_weight"
 assert bpw < r["bits_per_weight"] < bpw + 2, r["bits_per_weight"]
 assert r["weight_bytes_per_token"] < dense_bytes * (bpw + 1) / 16, (r["weight_bytes_per_token"], dense_bytes)
 assert r["gen_ms_per_token"] > 0 and r["pp_tokens_per_s"] > 0 and r["gen_ms_limit"] > 0
+assert 0 < r["bandwidth_gbs_min"] <= r["bandwidth_gbs"] <= r["bandwidth_gbs_max"] < 1e4, r
 print("rbe-bench", form, "OK: bits/weight", round(r["bits_per_weight"], 3), "weights/token", r["weight_bytes_per_token"])
 PY
 }
 F16=$("$BENCH" --preset mini --codec f16 --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)
 F16_BYTES=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["weight_bytes_per_token"])' "$F16")
-check_packed "$("$BENCH" --preset mini --codec q4_0 --threads 2 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)" q4_0 4.5 "$F16_BYTES"
+check_packed "$("$BENCH" --preset mini --codec q4_0 --threads 2 --prompt-tokens 16 --gen-tokens 8 --json)" q4_0 4.5 "$F16_BYTES"
 check_packed "$("$BENCH" --preset mini --codec rbe --bpw 2.5 --threads 2 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)" rbe-f2g32 2.5 "$F16_BYTES"
 check_packed "$("$BENCH" --preset mini --codec rbe --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 64 --json)" rbe-f4g64 4.25 "$F16_BYTES"
 
@@ -132,7 +134,7 @@ check_packed "$("$BENCH" --preset mini --codec rbe --threads 1 --prompt-tokens 1
 TMPD=$(mktemp -d)
 trap 'rm -rf "$TMPD"' EXIT
 "$1/app/rbe-convert" --model "$MODEL" --out "$TMPD/mini-q4.rbe" --codec q4_0 --threads 2 >/dev/null
-python3 - "$("$BENCH" --model "$TMPD/mini-q4.rbe" --threads 2 --prompt-tokens 8 --gen-tokens 4 --bandwidth-mb 64 --json)" <<'PY'
+python3 - "$("$BENCH" --model "$TMPD/mini-q4.rbe" --threads 2 --prompt-tokens 8 --gen-tokens 4 --json)" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 assert r["form"] == "q4_0" and r["matrix_bits_per_weight"] == 4.5, r
