@@ -12,16 +12,14 @@
 #include "codec/fixed_kernels.h"
 #include "codec/hadamard.h"
 #include "tensor/kernels/amx_tiles.h"
+#include "tensor/env_switch.h"
 #include "tensor/kernels/gemm.h"
 
 namespace rbe::codec::fixed {
 namespace {
 
 // RBE_FIXED_GEMM=sgemm turns both tile kernels off.
-bool tiles_allowed() {
-  const char* env = std::getenv("RBE_FIXED_GEMM");
-  return !(env && std::strcmp(env, "sgemm") == 0);
-}
+bool tiles_allowed() { return !env_equals("RBE_FIXED_GEMM", "sgemm"); }
 
 // Few rows (a prompt: up to 144 rows on the AVX2 SGEMM, 280 on AVX-512): the
 // SGEMM's column tasks decode their own panels a depth block (whole scale

@@ -10,6 +10,7 @@
 #include "nn/kernel_util.h"
 #include "nn/attention_avx512.h"
 #include "nn/pointwise_avx512.h"
+#include "tensor/env_switch.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/op_timer.h"
 
@@ -120,10 +121,7 @@ constexpr int64_t kQueryBlock = 64;
 // two SGEMMs and a softmax per block. RBE_PROMPT_ATTENTION=sgemm keeps the
 // SGEMMs (to compare).
 bool fused_prompt_attention(int64_t hd) {
-  static const bool ok = [] {
-    const char* env = std::getenv("RBE_PROMPT_ATTENTION");
-    return pointwise_avx512_usable() && !(env && std::strcmp(env, "sgemm") == 0);
-  }();
+  static const bool ok = pointwise_avx512_usable() && !env_equals("RBE_PROMPT_ATTENTION", "sgemm");
   return hd == 64 && ok;
 }
 

@@ -3,9 +3,7 @@
 // after them.
 #include "tensor/kernels/gemm_split.h"
 
-#include <cstdlib>
-#include <cstring>
-
+#include "tensor/env_switch.h"
 #include "tensor/kernels/amx_tiles.h"
 #include "tensor/kernels/gemm_split_internal.h"
 
@@ -14,10 +12,7 @@ namespace rbe::kernels {
 namespace {
 
 // The tiles, unless the switch says "sgemm".
-bool usable_unless(const char* switch_name) {
-  const char* env = std::getenv(switch_name);
-  return amx_bf16_usable() && !(env && std::strcmp(env, "sgemm") == 0);
-}
+bool usable_unless(const char* switch_name) { return amx_bf16_usable() && !env_equals(switch_name, "sgemm"); }
 
 // The product where the tiles are usable and the shape fits (gemm_split.h).
 template <class T>
