@@ -280,6 +280,9 @@ class PairedProbe {
     j["bandwidth_gbs_min"] = g.empty() ? 0.0 : g.front();
     j["bandwidth_gbs_max"] = g.empty() ? 0.0 : g.back();
     j["bandwidth_method"] = kernels::ReadProbe::loop_name(most);
+    j["bandwidth_read"] = probe_.owned_bytes() > 0 ? "a buffer of " + std::to_string(probe_.bytes() >> 20) + " MiB"
+                                                   : "the model's matrices";
+    j["bandwidth_read_mb"] = double(probe_.bytes()) / 1e6;
   }
 
   double owned_megabytes() const { return double(probe_.owned_bytes()) / double(1 << 20); }
@@ -454,9 +457,10 @@ void print_table(const nlohmann::json& j) {
   std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n",
               (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
               j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
-  std::printf("read bandwidth   %10.1f GB/s (median of a probe after each timed token, %.1f-%.1f; %d threads; "
+  std::printf("read bandwidth   %10.1f GB/s (median of a probe of %s after each timed token, %.1f-%.1f; %d threads; "
               "best loop: %s)\n",
-              j["bandwidth_gbs"].get<double>(), j["bandwidth_gbs_min"].get<double>(),
+              j["bandwidth_gbs"].get<double>(), j["bandwidth_read"].get<std::string>().c_str(),
+              j["bandwidth_gbs_min"].get<double>(),
               j["bandwidth_gbs_max"].get<double>(), j["threads"].get<int>(),
               j["bandwidth_method"].get<std::string>().c_str());
   std::printf("weights/token    %10.1f MB (+ %s KV cache %.1f MB on average)\n",

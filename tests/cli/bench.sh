@@ -16,6 +16,12 @@ for key in ("pp_tokens_per_s", "gen_ms_per_token", "peak_rss_mb", "bandwidth_gbs
     assert key in r, f"missing {key}: {r}"
     assert r[key] > 0, f"{key} = {r[key]}"
 assert isinstance(r.get("bandwidth_method"), str) and r["bandwidth_method"], r.get("bandwidth_method")
+# What the probe read: a --bandwidth-mb buffer, or the matrices a token reads
+# (all of its weight bytes but the small f32 vectors and one row of wpe).
+if r["bandwidth_read"] == "the model's matrices":
+    assert 0.95 * r["weight_bytes_per_token"] < r["bandwidth_read_mb"] * 1e6 <= r["weight_bytes_per_token"], r
+else:
+    assert r["bandwidth_read"] == "a buffer of 64 MiB" and r["bandwidth_read_mb"] * 1e6 == 64 << 20, r
 # The bandwidth is the median of a probe read after each timed token.
 assert 0 < r["bandwidth_gbs_min"] <= r["bandwidth_gbs"] <= r["bandwidth_gbs_max"], r
 assert abs(r["gen_ms_limit"] - r["weight_bytes_per_token"] / (r["bandwidth_gbs"] * 1e9) * 1e3) < 1e-9 * r["gen_ms_limit"], r
