@@ -1,6 +1,7 @@
 // rbe-bench's read-bandwidth probe: a positive rate from one of its named
 // loops, for tiny buffers and one that ends in a short chunk, 1 and 2 threads
-// (the probe checks its own sums and throws if a read went missing).
+// (the probe checks its own sums and throws if a read went missing), and over
+// spans of bytes read in place, as rbe-bench reads a model's matrices.
 #include <gtest/gtest.h>
 
 #include <cmath>

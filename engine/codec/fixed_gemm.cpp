@@ -11,8 +11,8 @@
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels.h"
 #include "codec/hadamard.h"
-#include "tensor/kernels/amx_tiles.h"
 #include "tensor/env_switch.h"
+#include "tensor/kernels/amx_tiles.h"
 #include "tensor/kernels/gemm.h"
 
 namespace rbe::codec::fixed {

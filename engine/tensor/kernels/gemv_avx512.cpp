@@ -26,10 +26,11 @@ inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
 }
 
 // Reads of a bandwidth-bound product: how far ahead (bytes, per stream) the
-// kernels below prefetch (f32 into L2, f16 into L1). On an Intel Xeon VM the hardware prefetcher
-// alone kept too few lines in flight for the FMA-heavy loop (66-76% of the
-// best read-only loop on one 124M token's products); 4 streams with this
-// prefetch read at 88-95% (tests/bench/bench_gemv, docs/performance.md).
+// kernels below prefetch (f32 into L2, f16 into L1). On an Intel Xeon VM the
+// hardware prefetcher alone kept too few lines in flight for the FMA-heavy
+// loop (66-76% of the best read-only loop on one 124M token's products); 4
+// streams with this prefetch read at 88-95% (tests/bench/bench_gemv,
+// docs/performance.md).
 template <class T>
 inline constexpr int kPrefetchAhead = sizeof(T) == 2 ? 2048 : 1024;
 
