@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "codec/fixed_kernels_internal.h"
@@ -171,8 +172,25 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   const __m256i scale_ctrl = _mm256_load_si256(reinterpret_cast<const __m256i*>(sctrl));
   const int sb = L.sub_bytes(), gb = L.group_bytes();
   const int64_t groups = L.groups_per_row(), pairs = x.pairs, row_bytes = L.row_bytes();
+  // q4_0: word permutations of the pair's 36 bytes (scale A, 16 bytes of
+  // codes A, scale B, codes B; a lone last group: its 18 bytes, the rest 0)
+  // put the codes as [A | B | A | B] (high nibbles in the upper half) and the
+  // scales in lanes as sctrl does: one masked load and two vpermw in place of
+  // two loads, two inserts, two scalar loads and a broadcast from a register.
+  alignas(64) int16_t q4_codes_idx[32], q4_scale_idx[32] = {};
+  for (int w = 0; w < 32; ++w) q4_codes_idx[w] = int16_t(((w / 8) % 2 ? 10 : 1) + w % 8);
+  for (int w = 0; w < 16; ++w) q4_scale_idx[w] = int16_t((w / 4) % 2 ? 9 : 0);
+  const __m512i q4_codes = _mm512_load_si512(q4_codes_idx), q4_scales = _mm512_load_si512(q4_scale_idx);
   // The scale vector and the codes (unsigned levels) of pair P of a row.
   auto pair = [&](const uint8_t* row, int64_t P, __m512& sv) RBE_VNNI_LAMBDA {
+    if constexpr (kRawCodes) {
+      static_assert(kBits == 4 && kGroup == 32, "raw codes: q4_0");
+      const __mmask64 bytes = 2 * P + 1 < groups ? (uint64_t(1) << 36) - 1 : (uint64_t(1) << 18) - 1;
+      const __m512i v = _mm512_maskz_loadu_epi8(bytes, row + 2 * P * gb);
+      sv = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(q4_scales, v)));
+      const __m512i c = _mm512_permutexvar_epi16(q4_codes, v);
+      return _mm512_and_si512(_mm512_srlv_epi64(c, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(15));
+    }
     const uint8_t *pA, *pB;
     if constexpr (kGroup == 64) {
       const uint8_t* g = row + P * gb;
@@ -188,7 +206,6 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
       sv = _mm512_cvtph_ps(_mm256_shuffle_epi8(_mm256_set1_epi32(int(uint32_t(hA) | uint32_t(hB) << 16)), scale_ctrl));
     }
     const __m512i codes = unpack_pair<kBits, kGroup == 64>(pA, pB, bit_ctrl);
-    if constexpr (kRawCodes) return codes;
     return kBits == 8 ? _mm512_xor_si512(codes, _mm512_set1_epi8(int8_t(0x80))) : _mm512_shuffle_epi8(table, codes);
   };
   // Four interleaved row streams (rows i, h+i, 2h+i, 3h+i of the range), as
@@ -204,7 +221,9 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   auto row_dots = [&](const uint8_t* const* rows, int n, float* out) RBE_VNNI_LAMBDA {
     __m512 acc[kStreams][2];
     for (int s = 0; s < n; ++s) acc[s][0] = acc[s][1] = _mm512_setzero_ps();
-    for (int64_t P = 0; P < pairs; ++P) {
+    // Pair P into accumulator A of each row: even pairs into 0, odd into 1
+    // (two chains), unrolled by two so that A is a constant, not a branch.
+    auto step = [&](int64_t P, auto A) RBE_VNNI_LAMBDA {
       const __m512i xneg = _mm512_load_si512(x.neg + P * 16), xq = _mm512_load_si512(x.q + P * 64);
       const __m512 xs = _mm512_load_ps(x.xs + P * 16);
       for (int s = 0; s < n; ++s) {
@@ -214,10 +233,15 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
         __m512 sv;
         const __m512i u = pair(rows[s], P, sv);
         const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)), xs);
-        if (P & 1) acc[s][1] = _mm512_fmadd_ps(t, sv, acc[s][1]);
-        else acc[s][0] = _mm512_fmadd_ps(t, sv, acc[s][0]);
+        acc[s][A] = _mm512_fmadd_ps(t, sv, acc[s][A]);
       }
+    };
+    int64_t P = 0;
+    for (; P + 1 < pairs; P += 2) {
+      step(P, std::integral_constant<int, 0>{});
+      step(P + 1, std::integral_constant<int, 1>{});
     }
+    if (P < pairs) step(P, std::integral_constant<int, 0>{});
     for (int s = 0; s < n; ++s) out[s] = _mm512_reduce_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]));
   };
   const int64_t h = (r1 - r0) / kStreams;
