@@ -332,7 +332,8 @@ void decode_groups_stored(const Layout& L, const uint8_t* data, int64_t r, int64
 
 const FixedKernels* find_kernels(const char* name) {
   if (std::strcmp(name, "avx512vnni") == 0)
-    return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bitalg")
+    return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bitalg") &&
+                   __builtin_cpu_supports("avx512vbmi")
                ? &kFixedAvx512Vnni
                : nullptr;
   if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kFixedAvx512 : nullptr;
