@@ -74,13 +74,13 @@ int64_t chunk_lines(int64_t lines) {
 }  // namespace
 
 ReadProbe::ReadProbe(int64_t bytes)
-    : lines_(std::max<int64_t>(1 << 20, (bytes + 4095) / 4096 * 4096) / kLine), owned_lines_(lines_),
-      chunk_(chunk_lines(lines_)), buf_(allocate_aligned(size_t(lines_ * kLine)), &std::free) {
+    : lines_(std::max<int64_t>(1 << 20, (bytes + 4095) / 4096 * 4096) / kLine),
+      buf_(allocate_aligned(size_t(lines_ * kLine)), &std::free) {
   v8u* buf = static_cast<v8u*>(buf_.get());
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, lines_), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t i = r.begin(); i < r.end(); ++i) buf[size_t(i * kPerLine)] = buf[size_t(i * kPerLine + 1)] = v8u{} + 1;
   });
-  split(static_cast<const std::byte*>(buf_.get()), lines_);
+  split(static_cast<const std::byte*>(buf_.get()), lines_, chunk_lines(lines_));
   sum_ = uint32_t(lines_ * 16), have_sum_ = true;  // sixteen words of 1 a line
 }
 
@@ -94,12 +94,12 @@ ReadProbe::ReadProbe(const std::vector<std::span<const std::byte>>& spans) {
   }
   for (const Chunk& w : whole) lines_ += w.lines;
   if (lines_ == 0) throw std::invalid_argument("read bandwidth probe: no whole 64-byte line to read");
-  chunk_ = chunk_lines(lines_);
-  for (const Chunk& w : whole) split(w.p, w.lines);
+  const int64_t chunk = chunk_lines(lines_);
+  for (const Chunk& w : whole) split(w.p, w.lines, chunk);
 }
 
-void ReadProbe::split(const std::byte* p, int64_t lines) {
-  for (int64_t i = 0; i < lines; i += chunk_) chunks_.push_back({p + i * kLine, std::min(chunk_, lines - i)});
+void ReadProbe::split(const std::byte* p, int64_t lines, int64_t chunk) {
+  for (int64_t i = 0; i < lines; i += chunk) chunks_.push_back({p + i * kLine, std::min(chunk, lines - i)});
 }
 
 size_t ReadProbe::loops() { return std::size(kLoops); }

@@ -39,15 +39,15 @@ class ReadProbe {
   static const char* loop_name(size_t loop);
   double pass(size_t loop);
   int64_t bytes() const { return lines_ * 64; }        // read by a pass
-  int64_t owned_bytes() const { return owned_lines_ * 64; }  // allocated by the probe (0 when reading spans)
+  int64_t owned_bytes() const { return buf_ ? lines_ * 64 : 0; }  // allocated by the probe (0 when reading spans)
 
  private:
   struct Chunk {
     const std::byte* p;
     int64_t lines;
   };
-  void split(const std::byte* p, int64_t lines);  // appends p's lines to chunks_ in chunk_-line pieces
-  int64_t lines_ = 0, owned_lines_ = 0, chunk_ = 0;
+  void split(const std::byte* p, int64_t lines, int64_t chunk);  // appends p's lines to chunks_, `chunk` at a time
+  int64_t lines_ = 0;
   std::vector<Chunk> chunks_;
   uint32_t sum_ = 0;  // the first pass's sum, which every later pass must match
   bool have_sum_ = false;
