@@ -149,6 +149,23 @@ RBE_VNNI inline __m512i unpack_pair(const uint8_t* pA, const uint8_t* pB, __m512
   }
 }
 
+// q4_0: byte permutations of a pair's 36 bytes (scale A, 16 bytes of codes A,
+// scale B, codes B; a lone last group: its 18 bytes, the rest 0) put the
+// codes as [A | B | A | B] (high nibbles in the upper half) and the scales in
+// lanes as rows_q8_t's sctrl does: one masked load and two vpermb in place of
+// two loads, two inserts, two scalar loads and a broadcast from a register.
+// (vpermw did the same in 16% more cycles per pair on Emerald Rapids.)
+struct Q4PairPermutes {
+  alignas(64) int8_t codes[64];
+  alignas(64) int8_t scales[64];
+};
+constexpr Q4PairPermutes kQ4Pair = [] {
+  Q4PairPermutes t{};
+  for (int b = 0; b < 64; ++b) t.codes[b] = int8_t(((b / 16) % 2 ? 20 : 2) + b % 16);
+  for (int b = 0; b < 32; ++b) t.scales[b] = int8_t(((b / 8) % 2 ? 18 : 0) + b % 2);
+  return t;
+}();
+
 // kRawCodes: the codes are the unsigned bytes themselves (q4_0, code = level
 // + 8; prep_q8's neg cancels the 8), so no table lookup.
 template <int kBits, int kGroup, bool kRawCodes = false>
@@ -172,24 +189,14 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   const __m256i scale_ctrl = _mm256_load_si256(reinterpret_cast<const __m256i*>(sctrl));
   const int sb = L.sub_bytes(), gb = L.group_bytes();
   const int64_t groups = L.groups_per_row(), pairs = x.pairs, row_bytes = L.row_bytes();
-  // q4_0: byte permutations of the pair's 36 bytes (scale A, 16 bytes of
-  // codes A, scale B, codes B; a lone last group: its 18 bytes, the rest 0)
-  // put the codes as [A | B | A | B] (high nibbles in the upper half) and the
-  // scales in lanes as sctrl does: one masked load and two vpermb in place of
-  // two loads, two inserts, two scalar loads and a broadcast from a register.
-  // (vpermw did the same in 16% more cycles per pair on Emerald Rapids.)
-  alignas(64) int8_t q4_codes_idx[64], q4_scale_idx[64] = {};
-  for (int b = 0; b < 64; ++b) q4_codes_idx[b] = int8_t(((b / 16) % 2 ? 20 : 2) + b % 16);
-  for (int b = 0; b < 32; ++b) q4_scale_idx[b] = int8_t(((b / 8) % 2 ? 18 : 0) + b % 2);
-  const __m512i q4_codes = _mm512_load_si512(q4_codes_idx), q4_scales = _mm512_load_si512(q4_scale_idx);
   // The scale vector and the codes (unsigned levels) of pair P of a row.
   auto pair = [&](const uint8_t* row, int64_t P, __m512& sv) RBE_VNNI_LAMBDA {
     if constexpr (kRawCodes) {
       static_assert(kBits == 4 && kGroup == 32, "raw codes: q4_0");
       const __mmask64 bytes = 2 * P + 1 < groups ? (uint64_t(1) << 36) - 1 : (uint64_t(1) << 18) - 1;
       const __m512i v = _mm512_maskz_loadu_epi8(bytes, row + 2 * P * gb);
-      sv = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(q4_scales, v)));
-      const __m512i c = _mm512_permutexvar_epi8(q4_codes, v);
+      sv = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(_mm512_load_si512(kQ4Pair.scales), v)));
+      const __m512i c = _mm512_permutexvar_epi8(_mm512_load_si512(kQ4Pair.codes), v);
       return _mm512_and_si512(_mm512_srlv_epi64(c, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(15));
     }
     const uint8_t *pA, *pB;
