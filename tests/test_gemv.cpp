@@ -69,7 +69,7 @@ void expect_close(const std::vector<float>& got, const std::vector<double>& ref,
     ASSERT_NEAR(got[i], ref[i], 3e-5 * mag[i] + 1e-6) << what << " row " << i;
 }
 
-const char* const kKernels[] = {"avx512", "avx2", "generic"};
+const char* const kKernels[] = {"avx512", "avx512l2", "avx2", "generic"};
 
 TEST(Gemv, MatchesDoubleLoopsForEveryKernelOddSizesAndThreads) {
   const int64_t shapes[][3] = {{1, 1, 0},   {3, 5, 0},    {7, 17, 3},  {9, 31, 1},   {64, 768, 0},

@@ -11,6 +11,8 @@ inline bool cpu_has_avx512() {  // the subset every *_avx512.cpp file is compile
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
 }
+// For kernels whose best schedule measured differently on AMD and Intel.
+inline bool cpu_is_amd() { return __builtin_cpu_is("amd"); }
 inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 // CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports has no "f16c").
 inline bool cpu_has_f16c() {

@@ -4,7 +4,8 @@
 // rows at a time, f16 converted to f32 in registers (F16C / AVX-512). Threads
 // (oneTBB, honouring tbb::global_control) split the output rows in chunks big
 // enough to amortise scheduling. The ISA-specific kernel is chosen once at
-// start-up (RBE_GEMV_KERNEL=avx2|generic forces one, for comparisons).
+// start-up (RBE_GEMV_KERNEL=avx512|avx512l2|avx2|generic forces one, for
+// comparisons; the two AVX-512 ones differ in where f16 is prefetched).
 #include <cstdint>
 
 namespace rbe::kernels {

@@ -25,45 +25,54 @@ inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-// Reads of a bandwidth-bound product: how far ahead (bytes, per stream) the
-// kernels below prefetch (f32 into L2, f16 into L1). On an Intel Xeon VM the
-// hardware prefetcher alone kept too few lines in flight for the FMA-heavy
-// loop (66-76% of the best read-only loop on one 124M token's products); 4
-// streams with this prefetch read at 88-95% (tests/bench/bench_gemv,
-// docs/performance.md).
-template <class T>
-inline constexpr int kPrefetchAhead = sizeof(T) == 2 ? 2048 : 1024;
+// Reads of a bandwidth-bound product: each stream is prefetched some bytes
+// ahead, into L2 or L1. On an Intel Xeon VM the hardware prefetcher alone
+// kept too few lines in flight for the FMA-heavy loop (66-76% of the best
+// read-only loop on one 124M token's products); 4 streams with a prefetch
+// read at 88-95% (tests/bench/bench_gemv, docs/performance.md).
+//
+// f32 goes into L2, 1 KiB ahead, everywhere. f16 has two schedules, one
+// table each (gemv.cpp picks by CPU vendor): into L1, 2 KiB ahead, where its
+// loads feed the conversions (vcvtph2ps, two uops on the FMA ports for 16
+// weights) sooner: on an Emerald Rapids VM whole f16 tokens ran at 82-85% of
+// the limit against 76-78% with L2 prefetches. On a Zen 4 VM the f32
+// schedule is the faster one: 84-88% against 73-83% (docs/performance.md,
+// "The f16 prefetch on Zen 4").
+struct Prefetch {
+  int ahead;  // bytes, per stream
+  bool to_l1;
+};
+inline constexpr Prefetch kToL2{1024, false};
+inline constexpr Prefetch kToL1{2048, true};
 
 // Prefetches the weight lines that one 32-weight step of a row consumes,
-// kPrefetchAhead bytes further along its stream (the following rows, when the
-// rows are contiguous). f16 into L1: its loads feed the conversions
-// (vcvtph2ps, two uops on the FMA ports for 16 weights), and on an Emerald
-// Rapids VM whole f16 tokens ran at 82-85% of the limit with L1 prefetches
-// against 76-78% with L2 ones (six alternating pairs; docs/performance.md,
-// "The probe reads the weights"); f32 measured alike either way.
-template <class T>
+// P.ahead bytes further along its stream (the following rows, when the
+// rows are contiguous).
+template <Prefetch P, class T>
 inline void prefetch_step(const T* p) {
-  const char* q = reinterpret_cast<const char*>(p) + kPrefetchAhead<T>;
-  constexpr auto hint = sizeof(T) == 2 ? _MM_HINT_T0 : _MM_HINT_T1;
-  for (int b = 0; b < 32 * int(sizeof(T)); b += 64) _mm_prefetch(q + b, hint);
+  const char* q = reinterpret_cast<const char*>(p) + P.ahead;
+  for (int b = 0; b < 32 * int(sizeof(T)); b += 64) {
+    if constexpr (P.to_l1) _mm_prefetch(q + b, _MM_HINT_T0);
+    else _mm_prefetch(q + b, _MM_HINT_T1);
+  }
 }
 
-// The first kPrefetchAhead bytes of a stream, which prefetch_step does not reach.
-template <class T>
+// The first P.ahead bytes of a stream, which prefetch_step does not reach.
+template <Prefetch P, class T>
 inline void prefetch_start(const T* p) {
   const char* q = reinterpret_cast<const char*>(p);
-  for (int b = 0; b < kPrefetchAhead<T>; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
+  for (int b = 0; b < P.ahead; b += 64) _mm_prefetch(q + b, _MM_HINT_T1);
 }
 
 // One row: the tail rows of a range.
-template <class T>
+template <Prefetch P, class T>
 float row_dot(const T* w, int64_t K, const float* x) {
   const int64_t K16 = K & ~int64_t(15), K32 = K & ~int64_t(31);
   const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
   __m512 a0 = _mm512_setzero_ps(), a1 = a0;
   int64_t k = 0;
   for (; k < K32; k += 32) {
-    prefetch_step(w + k);
+    prefetch_step<P>(w + k);
     a0 = _mm512_fmadd_ps(load16(w + k), _mm512_loadu_ps(x + k), a0);
     a1 = _mm512_fmadd_ps(load16(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
   }
@@ -76,7 +85,7 @@ float row_dot(const T* w, int64_t K, const float* x) {
 // r0 + i, r0 + h + i, r0 + 2h + i and r0 + 3h + i (h = a quarter of the range),
 // each 32 weights sharing the x loads, each stream prefetched ahead. Four
 // streams per thread keep more lines in flight than one (docs/performance.md).
-template <class T>
+template <Prefetch P, class T>
 void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
                  float* y) {
   constexpr int S = 4;
@@ -84,7 +93,7 @@ void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, con
   const int64_t K16 = K & ~int64_t(15), K32 = K & ~int64_t(31);
   const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
   if (h > 0)
-    for (int s = 0; s < S; ++s) prefetch_start(W + (r0 + s * h) * ldw);
+    for (int s = 0; s < S; ++s) prefetch_start<P>(W + (r0 + s * h) * ldw);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
     for (int s = 0; s < S; ++s) w[s] = W + (r0 + s * h + i) * ldw;
@@ -95,7 +104,7 @@ void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, con
       const __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
-        prefetch_step(w[s] + k);
+        prefetch_step<P>(w[s] + k);
         a[s][0] = _mm512_fmadd_ps(load16(w[s] + k), x0, a[s][0]);
         a[s][1] = _mm512_fmadd_ps(load16(w[s] + k + 16), x1, a[s][1]);
       }
@@ -116,7 +125,7 @@ void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, con
       y[r] = out[s] + (bias ? bias[r] : 0.f);
     }
   }
-  for (int64_t r = r0 + S * h; r < r1; ++r) y[r] = row_dot(W + r * ldw, K, x) + (bias ? bias[r] : 0.f);
+  for (int64_t r = r0 + S * h; r < r1; ++r) y[r] = row_dot<P>(W + r * ldw, K, x) + (bias ? bias[r] : 0.f);
 }
 
 // R weight rows times M inputs: R*M accumulators (<= 24 of the 32 zmm
@@ -188,7 +197,9 @@ void multi_avx512(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int6
 
 }  // namespace
 
-const GemvKernels kGemvAvx512 = {"avx512", &rows_avx512<float>, &rows_avx512<uint16_t>, &multi_avx512<float>,
-                                 &multi_avx512<uint16_t>};
+const GemvKernels kGemvAvx512 = {"avx512", &rows_avx512<kToL2, float>, &rows_avx512<kToL1, uint16_t>,
+                                 &multi_avx512<float>, &multi_avx512<uint16_t>};
+const GemvKernels kGemvAvx512L2 = {"avx512l2", &rows_avx512<kToL2, float>, &rows_avx512<kToL2, uint16_t>,
+                                   &multi_avx512<float>, &multi_avx512<uint16_t>};
 
 }  // namespace rbe::kernels::gemv_detail

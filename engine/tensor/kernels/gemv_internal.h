@@ -29,7 +29,8 @@ struct GemvKernels {
   MultiF16Fn multi_f16;
 };
 
-extern const GemvKernels kGemvAvx512;   // gemv_avx512.cpp
+extern const GemvKernels kGemvAvx512;   // gemv_avx512.cpp (f16 prefetched into L1)
+extern const GemvKernels kGemvAvx512L2; // gemv_avx512.cpp (f16 prefetched into L2, as f32; AMD's default)
 extern const GemvKernels kGemvAvx2;     // gemv.cpp
 extern const GemvKernels kGemvGeneric;  // gemv.cpp
 
