@@ -78,6 +78,18 @@ TEST(ReadBandwidth, ProbeReadsSpansInPlace) {
   EXPECT_NO_THROW(probe.pass(1));
   EXPECT_THROW(rbe::kernels::ReadProbe(std::vector<std::span<const std::byte>>{{buf.get() + 1, 100}}),
                std::invalid_argument);
+  // With a cap, the last whole lines that fit: all of the last span's
+  // (3 MiB - 1064 bytes: 49135 lines) and the end of the 99-line span.
+  rbe::kernels::ReadProbe capped(spans, int64_t(49135 + 10) * 64 + 63);
+  EXPECT_EQ(capped.bytes(), int64_t(49135 + 10) * 64);
+  for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) EXPECT_GT(capped.pass(l), 0.0);
+  buf.get()[(5u << 20) + 64 * 85] ^= std::byte(1);  // in the 99-line span, before its last 10 lines: not read
+  EXPECT_NO_THROW(capped.pass(0));
+  buf.get()[(5u << 20) + 64 * 95] ^= std::byte(1);  // in its last 10 lines: read
+  EXPECT_THROW(capped.pass(0), std::runtime_error);
+  buf.get()[(5u << 20) + 64 * 95] ^= std::byte(1);
+  buf.get()[(5u << 20) + 64 * 85] ^= std::byte(1);
+  EXPECT_EQ(rbe::kernels::ReadProbe(spans, int64_t(1) << 40).bytes(), probe.bytes());  // a cap above the whole
 }
 
 }  // namespace

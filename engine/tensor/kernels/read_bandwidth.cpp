@@ -84,13 +84,23 @@ ReadProbe::ReadProbe(int64_t bytes)
   sum_ = uint32_t(lines_ * 16), have_sum_ = true;  // sixteen words of 1 a line
 }
 
-ReadProbe::ReadProbe(const std::vector<std::span<const std::byte>>& spans) {
+ReadProbe::ReadProbe(const std::vector<std::span<const std::byte>>& spans, int64_t max_bytes) {
   // Each span's whole lines: from its first 64-byte boundary to its last.
   std::vector<Chunk> whole;
   for (const auto& s : spans) {
     const auto begin = (reinterpret_cast<uintptr_t>(s.data()) + kLine - 1) / kLine * kLine;
     const auto end = (reinterpret_cast<uintptr_t>(s.data()) + s.size()) / kLine * kLine;
     if (end > begin) whole.push_back({reinterpret_cast<const std::byte*>(begin), int64_t(end - begin) / kLine});
+  }
+  if (max_bytes > 0) {  // keep the last max_bytes / 64 lines, from the end backwards
+    int64_t room = max_bytes / kLine;
+    std::vector<Chunk> kept;
+    for (auto w = whole.rbegin(); w != whole.rend() && room > 0; ++w) {
+      const int64_t n = std::min(room, w->lines);
+      kept.insert(kept.begin(), {w->p + (w->lines - n) * kLine, n});
+      room -= n;
+    }
+    whole = std::move(kept);
   }
   for (const Chunk& w : whole) lines_ += w.lines;
   if (lines_ == 0) throw std::invalid_argument("read bandwidth probe: no whole 64-byte line to read");

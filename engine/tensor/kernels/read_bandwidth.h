@@ -33,8 +33,11 @@ class ReadProbe {
   // Bytes that live elsewhere, read in place: rbe-bench reads a model's own
   // weights, so that a pass leaves the caches as a token leaves them, and a
   // token after it finds its weights where the previous token would have left
-  // them. Each span's whole 64-byte lines are read (a span must outlive the probe).
-  explicit ReadProbe(const std::vector<std::span<const std::byte>>& spans);
+  // them. Each span's whole 64-byte lines are read (a span must outlive the probe);
+  // with max_bytes > 0, only the last whole lines that fit in max_bytes
+  // (the end of the last spans), so that a model of many GB is not read
+  // whole several times per token.
+  explicit ReadProbe(const std::vector<std::span<const std::byte>>& spans, int64_t max_bytes = 0);
   static size_t loops();
   static const char* loop_name(size_t loop);
   double pass(size_t loop);
