@@ -646,8 +646,8 @@ TEST(CodecFixed, FewRowProductsEqualTheMatvecPerRowOnEveryKernel) {
 // The batched kernels against the decode: "sgemm" to f32 rounding; "amx"
 // quantizes X exactly as the VNNI matvec quantizes x, so each of its rows
 // also matches that kernel's product of the same row up to the order of the
-// sums; "amx-bf16" matches the product of the bf16-rounded stored weights
-// and x up to the order of its f32 sums. Shapes that are not multiples of
+// sums; "amx-bf16" and "avx512-bf16" match the product of the bf16-rounded
+// stored weights and x up to the order of their f32 sums. Shapes that are not multiples of
 // the tiles (rows, N) and a lone last 32-block (cols 96).
 TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
   const auto kernels = fixed_gemm_kernel_names();
@@ -680,7 +680,7 @@ TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
                 EXPECT_LT(rel_diff(y, ref), 1e-4) << what;
                 continue;
               }
-              if (k == "amx-bf16") {
+              if (k == "amx-bf16" || k == "avx512-bf16") {
                 EXPECT_LT(row_err(y, ref, D, cols, x), 5e-3) << what;
                 const std::vector<float> Wb = bf16_rows(e, rows, cols), xb = bf16_x(e, x, cols);
                 const std::vector<double> exact = naive_matvec(Wb, rows, cols, xb.data(), bias.data());
@@ -725,19 +725,31 @@ TEST(CodecFixed, SgemmProductDecodesWholeGroupsPerDepthBlock) {
   }
 }
 
-// Past 2048 rows the bf16 tiles take X 2048 rows at a time (its bf16 copy
+// The bf16 kernels this machine runs: the AMX tiles and AVX512-BF16.
+std::vector<std::string> bf16_kernels_here() {
+  std::vector<std::string> v;
+  for (const auto& k : fixed_gemm_kernel_names())
+    if (k == "amx-bf16" || k == "avx512-bf16") v.push_back(k);
+  return v;
+}
+
+// Past 2048 rows the bf16 kernels take X 2048 rows at a time (its bf16 copy
 // stays bounded): every row of such a product equals that row alone.
 TEST(CodecFixed, Bf16TilesTakeLongInputsInPieces) {
-  if (!fixed::amx_bf16_gemm_available()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const auto kernels = bf16_kernels_here();
+  if (kernels.empty()) GTEST_SKIP() << "no AMX bf16 tiles or AVX512-BF16 here";
   const int64_t N = 2100, rows = 40, cols = 64;
   const EncodedTensor e = enc(gaussian(rows, cols, 4), settings("q8_0"));
   std::vector<float> X(size_t(N * cols)), Y(size_t(N * rows), NAN), y(size_t(rows), NAN);
   Rng rng(9);
   for (auto& v : X) v = float(rng.normal());
-  ASSERT_TRUE(fixed_gemm_with_kernel("amx-bf16", e, N, X.data(), nullptr, Y.data()));
-  for (int64_t n : {int64_t(0), int64_t(2047), int64_t(2048), N - 1}) {
-    ASSERT_TRUE(fixed_gemm_with_kernel("amx-bf16", e, 1, X.data() + n * cols, nullptr, y.data()));
-    for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(Y[size_t(n * rows + r)], y[size_t(r)]) << "row " << n << ", " << r;
+  for (const auto& k : kernels) {
+    ASSERT_TRUE(fixed_gemm_with_kernel(k.c_str(), e, N, X.data(), nullptr, Y.data()));
+    for (int64_t n : {int64_t(0), int64_t(2047), int64_t(2048), N - 1}) {
+      ASSERT_TRUE(fixed_gemm_with_kernel(k.c_str(), e, 1, X.data() + n * cols, nullptr, y.data()));
+      for (int64_t r = 0; r < rows; ++r)
+        ASSERT_EQ(Y[size_t(n * rows + r)], y[size_t(r)]) << k << " row " << n << ", " << r;
+    }
   }
 }
 
@@ -746,7 +758,8 @@ TEST(CodecFixed, Bf16TilesTakeLongInputsInPieces) {
 // and x (as in BatchedKernelsAgreeWithTheDecodeAndTheMatvec, whose shapes
 // are smaller), for q8_0, q4_0 and rbe with its rotation.
 TEST(CodecFixed, Bf16TilesMatchOnADeepLongInput) {
-  if (!fixed::amx_bf16_gemm_available()) GTEST_SKIP() << "no usable AMX bf16 tiles here";
+  const auto kernels = bf16_kernels_here();
+  if (kernels.empty()) GTEST_SKIP() << "no AMX bf16 tiles or AVX512-BF16 here";
   const int64_t N = 360, rows = 40, cols = 3072;  // X in bf16: 2.2 MB
   const Tensor W = gaussian(rows, cols, 31);
   std::vector<float> X(size_t(N * cols)), bias(static_cast<size_t>(rows));
@@ -755,15 +768,17 @@ TEST(CodecFixed, Bf16TilesMatchOnADeepLongInput) {
   for (auto& v : bias) v = float(rng.normal());
   for (const Form& f : {kForms[0], kForms[1], kForms[3]}) {  // q8_0, q4_0, rbe 4.25
     const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
-    std::vector<float> Y(size_t(N * rows), NAN);
-    ASSERT_TRUE(fixed_gemm_with_kernel("amx-bf16", e, N, X.data(), bias.data(), Y.data()));
     const std::vector<float> Wb = bf16_rows(e, rows, cols);
-    for (int64_t n : {int64_t(0), int64_t(17), int64_t(200), N - 1}) {
-      const float* x = X.data() + n * cols;
-      const std::vector<float> xb = bf16_x(e, x, cols);
-      const std::vector<double> exact = naive_matvec(Wb, rows, cols, xb.data(), bias.data());
-      const std::vector<float> y(Y.begin() + n * rows, Y.begin() + (n + 1) * rows);
-      EXPECT_LT(row_err(y, exact, Wb, cols, xb.data()), 1e-6) << e.codec << " row " << n;
+    for (const auto& k : kernels) {
+      std::vector<float> Y(size_t(N * rows), NAN);
+      ASSERT_TRUE(fixed_gemm_with_kernel(k.c_str(), e, N, X.data(), bias.data(), Y.data()));
+      for (int64_t n : {int64_t(0), int64_t(17), int64_t(200), N - 1}) {
+        const float* x = X.data() + n * cols;
+        const std::vector<float> xb = bf16_x(e, x, cols);
+        const std::vector<double> exact = naive_matvec(Wb, rows, cols, xb.data(), bias.data());
+        const std::vector<float> y(Y.begin() + n * rows, Y.begin() + (n + 1) * rows);
+        EXPECT_LT(row_err(y, exact, Wb, cols, xb.data()), 1e-6) << k << " " << e.codec << " row " << n;
+      }
     }
   }
 }

@@ -1,13 +1,15 @@
 // The batched product of the fixed-rate forms (prompt processing): AMX tiles
 // where the machine has them (fixed_gemm_amx.h; bf16 for many rows, int8 for
-// a few), else the SGEMM on weights decoded to f32: inside its column tasks
-// for few rows, as row panels for more.
+// a few), else AVX512-BF16 dot products for many rows where the CPU has them
+// (fixed_gemm_bf16.h), else the SGEMM on weights decoded to f32: inside its
+// column tasks for few rows, as row panels for more.
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "codec/fixed_gemm_amx.h"
+#include "codec/fixed_gemm_bf16.h"
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels.h"
 #include "codec/hadamard.h"
@@ -48,7 +50,8 @@ void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X,
 // Whether `name` is a batched kernel this machine runs.
 bool runs_here(const char* name) {
   return std::strcmp(name, "sgemm") == 0 || (std::strcmp(name, "amx") == 0 && amx_gemm_available()) ||
-         (std::strcmp(name, "amx-bf16") == 0 && amx_bf16_gemm_available());
+         (std::strcmp(name, "amx-bf16") == 0 && amx_bf16_gemm_available()) ||
+         (std::strcmp(name, "avx512-bf16") == 0 && avx512_bf16_gemm_available());
 }
 
 // The N rows of X [N, K] rotated by R (rbe fixed's rotation), over the
@@ -67,6 +70,7 @@ void run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N,
   std::vector<float> Xr;
   if (rot) X = rotated_rows(*rot, X, N, L.cols, Xr);
   if (std::strcmp(name, "amx") == 0) gemm_amx(L, data, N, X, bias, Y);
+  else if (std::strcmp(name, "avx512-bf16") == 0) gemm_avx512_bf16(L, data, N, X, bias, Y);
   else gemm_sgemm(L, data, N, X, bias, Y);
 }
 
@@ -95,7 +99,8 @@ const char* gemm_kernel_for(int64_t N) {
   }();
   if (forced) return forced;
   if (N >= kBf16MinRows && amx_bf16_gemm_available()) return "amx-bf16";
-  return amx_gemm_available() ? "amx" : "sgemm";
+  if (amx_gemm_available()) return "amx";
+  return N >= kBf16MinRows && avx512_bf16_gemm_available() ? "avx512-bf16" : "sgemm";
 }
 
 void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
@@ -111,7 +116,7 @@ const char* fixed_gemm_kernel_name() { return fixed::gemm_kernel_for(128); }
 
 std::vector<std::string> fixed_gemm_kernel_names() {
   std::vector<std::string> v;
-  for (const char* n : {"amx", "amx-bf16", "sgemm"})
+  for (const char* n : {"amx", "amx-bf16", "avx512-bf16", "sgemm"})
     if (fixed::runs_here(n)) v.emplace_back(n);
   return v;
 }

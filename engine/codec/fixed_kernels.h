@@ -35,10 +35,14 @@ bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const floa
 //               rows on, where the CPU has AMX-BF16 and AVX512-BF16
 //   "amx"       Intel AMX int8 tiles: X quantized to int8 per 32-block as
 //               the VNNI matvec quantizes x; fewer rows, or no AMX-BF16
+//   "avx512-bf16" no AMX: the amx-bf16 arithmetic on AVX512-BF16 dot
+//               products (codec/fixed_gemm_bf16.h), from 16 rows on, where
+//               the CPU has them (AMD Zen 4)
 //   "sgemm"     row panels decoded to f32, multiplied by the SGEMM (exact up
 //               to f32 rounding); no AMX, or the OS does not grant the tiles
-// RBE_FIXED_GEMM=amx|amx-bf16|sgemm forces one for every size (sgemm also
-// turns the tiles off for the few-row case, FixedPacked's matvecs instead).
+// RBE_FIXED_GEMM=amx|amx-bf16|avx512-bf16|sgemm forces one for every size
+// (sgemm also turns the tiles off for the few-row case, FixedPacked's
+// matvecs instead).
 const char* fixed_gemm_kernel_name();                // the one a 128-token prompt runs
 std::vector<std::string> fixed_gemm_kernel_names();  // every one this machine runs
 // Y[N, rows] = X[N, cols] W^T (+ bias) with kernel `name` (X in the original

@@ -25,7 +25,7 @@ else:
 # The bandwidth is the median of a probe read after each timed token.
 assert 0 < r["bandwidth_gbs_min"] <= r["bandwidth_gbs"] <= r["bandwidth_gbs_max"], r
 assert abs(r["gen_ms_limit"] - r["weight_bytes_per_token"] / (r["bandwidth_gbs"] * 1e9) * 1e3) < 1e-9 * r["gen_ms_limit"], r
-assert r.get("fixed_gemm_kernel") in ("amx-bf16", "amx", "sgemm"), r.get("fixed_gemm_kernel")
+assert r.get("fixed_gemm_kernel") in ("amx-bf16", "amx", "avx512-bf16", "sgemm"), r.get("fixed_gemm_kernel")
 assert r.get("f16_gemm_kernel") in ("amx-bf16x3", "sgemm"), r.get("f16_gemm_kernel")
 assert r.get("f32_gemm_kernel") in ("amx-bf16x6", "sgemm"), r.get("f32_gemm_kernel")
 print("rbe-bench JSON OK:", {k: round(r[k], 3) for k in ("gen_ms_per_token", "gen_ms_limit", "bandwidth_gbs")})
