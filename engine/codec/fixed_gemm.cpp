@@ -100,7 +100,7 @@ const char* gemm_kernel_for(int64_t N) {
   if (forced) return forced;
   if (N >= kBf16MinRows && amx_bf16_gemm_available()) return "amx-bf16";
   if (amx_gemm_available()) return "amx";
-  return N >= kBf16MinRows && avx512_bf16_gemm_available() ? "avx512-bf16" : "sgemm";
+  return N >= kAvx512Bf16MinRows && avx512_bf16_gemm_available() ? "avx512-bf16" : "sgemm";
 }
 
 void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,

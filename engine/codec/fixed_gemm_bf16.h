@@ -13,6 +13,9 @@ namespace rbe::codec::fixed {
 // The CPU has AVX-512 and AVX512-BF16 and RBE_FIXED_GEMM does not say
 // "sgemm". Asked once; cheap afterwards.
 bool avx512_bf16_gemm_available();
+// The fewest rows it runs for by default (fixed::gemm_kernel_for; fewer go
+// to the fused matvec, row by row).
+inline constexpr int64_t kAvx512Bf16MinRows = 7;
 
 // Y[N, rows] = X[N, cols] W^T (+ bias[rows]), X in the stored basis (rbe
 // fixed rows rotated). Needs avx512_bf16_gemm_available(); multithreaded

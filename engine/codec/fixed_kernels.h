@@ -36,7 +36,7 @@ bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const floa
 //   "amx"       Intel AMX int8 tiles: X quantized to int8 per 32-block as
 //               the VNNI matvec quantizes x; fewer rows, or no AMX-BF16
 //   "avx512-bf16" no AMX: the amx-bf16 arithmetic on AVX512-BF16 dot
-//               products (codec/fixed_gemm_bf16.h), from 16 rows on, where
+//               products (codec/fixed_gemm_bf16.h), from 7 rows on, where
 //               the CPU has them (AMD Zen 4)
 //   "sgemm"     row panels decoded to f32, multiplied by the SGEMM (exact up
 //               to f32 rounding); no AMX, or the OS does not grant the tiles

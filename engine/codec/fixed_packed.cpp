@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec/fixed_gemm_amx.h"
+#include "codec/fixed_gemm_bf16.h"
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
@@ -48,8 +49,13 @@ class FixedPacked final : public nn::PackedMatrix {
     // beats decoding every weight for the SGEMM (bench_quant_gemv batch/,
     // 124M shapes: one AVX-512 VNNI matvec per row 5-6x at 4 rows, 2x at 16;
     // on an AVX2 Zen 3, avx2q8 taking 4 rows at once 2.5-6x at 4 rows,
-    // 0.9-2x at 16); AMX tiles beat both from 3 rows.
-    if (N <= 2 || (!fixed::amx_gemm_available() && N <= kMatvecRowsWithoutTiles)) {
+    // 0.9-2x at 16); AMX tiles beat both from 3 rows, AVX512-BF16 from 7
+    // (on a Zen 4 VM: 1.2-1.3x slower than matvecs at 4 rows, 1.1-1.4x
+    // faster at 8, 1.7-2.2x at 16; docs/performance.md).
+    const int64_t matvec_rows = fixed::amx_gemm_available()            ? 2
+                                : fixed::avx512_bf16_gemm_available() ? fixed::kAvx512Bf16MinRows - 1
+                                                                      : kMatvecRowsWithoutTiles;
+    if (N <= matvec_rows) {
       std::vector<float> Xr;
       if (R_) {
         Xr.assign(X, X + N * K);
