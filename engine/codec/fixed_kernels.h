@@ -3,7 +3,8 @@
 // fixed), public for tests and benchmarks. Kernels, chosen once at start-up
 // (RBE_FIXED_KERNEL=name forces one):
 //   "avx512vnni"  x quantized to int8 per 32-block (as llama.cpp's Q8
-//                 activations), int8 x int8 dot products (VPDPBUSD)
+//                 activations), int8 x int8 dot products (VPDPBUSD); up
+//                 to 4 inputs at once for a batched decoding step
 //   "avx512"      codes unpacked to int8 levels, converted to f32, FMA with x
 //   "avx2q8"      x quantized to int8 as for avx512vnni, int8 products by
 //                 VPMADDUBSW (|level| unsigned, its sign moved onto x; for

@@ -168,9 +168,13 @@ constexpr Q4PairPermutes kQ4Pair = [] {
 
 // kRawCodes: the codes are the unsigned bytes themselves (q4_0, code = level
 // + 8; prep_q8's neg cancels the 8), so no table lookup.
-template <int kBits, int kGroup, bool kRawCodes = false>
-RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& x,
-                        const float* bias, float* y) {
+// M inputs at once (a batched decoding step; M = 1: the matvec): each pair
+// of a row is loaded and unpacked once for all of them. Y[m * ldy + r]. A
+// row's sums for input m are the same operations in the same order whatever
+// M and the stream count, so every result is bit for bit the matvec's.
+template <int kBits, int kGroup, bool kRawCodes, int M>
+RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* x,
+                        const float* bias, float* Y, int64_t ldy) {
   __m512i table;  // unsigned levels (level + 128) in every 128-bit lane
   {
     uint8_t t[16];
@@ -188,7 +192,7 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   const __m512i bit_ctrl = _mm512_load_si512(ctrl);
   const __m256i scale_ctrl = _mm256_load_si256(reinterpret_cast<const __m256i*>(sctrl));
   const int sb = L.sub_bytes(), gb = L.group_bytes();
-  const int64_t groups = L.groups_per_row(), pairs = x.pairs, row_bytes = L.row_bytes();
+  const int64_t groups = L.groups_per_row(), pairs = x[0].pairs, row_bytes = L.row_bytes();
   // The scale vector and the codes (unsigned levels) of pair P of a row.
   auto pair = [&](const uint8_t* row, int64_t P, __m512& sv) RBE_VNNI_LAMBDA {
     if constexpr (kRawCodes) {
@@ -222,26 +226,46 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   // sequential stream kept too few lines in flight on an Intel Xeon VM: 2.7x
   // slower for q4_0 (docs/performance.md). On the AMD machine the one-stream
   // kernel was tuned on, a software prefetch had bought nothing; the four
-  // streams have not been measured there.
-  constexpr int kStreams = 4;
+  // streams have not been measured there. Several inputs: two streams
+  // (their sums fill the registers).
+  constexpr int kStreams = M == 1 ? 4 : 2;
   constexpr int64_t kAhead = 1024;
   const int64_t pair_bytes = kGroup == 64 ? gb : 2 * gb;
-  auto row_dots = [&](const uint8_t* const* rows, int n, float* out) RBE_VNNI_LAMBDA {
-    __m512 acc[kStreams][2];
-    for (int s = 0; s < n; ++s) acc[s][0] = acc[s][1] = _mm512_setzero_ps();
+  // out[s][m]: row s times input m.
+  auto row_dots = [&](const uint8_t* const* rows, int n, float (*out)[M]) RBE_VNNI_LAMBDA {
+    __m512 acc[kStreams][M][2];
+    for (int s = 0; s < n; ++s)
+      for (int m = 0; m < M; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
     // Pair P into accumulator A of each row: even pairs into 0, odd into 1
     // (two chains), unrolled by two so that A is a constant, not a branch.
     auto step = [&](int64_t P, auto A) RBE_VNNI_LAMBDA {
-      const __m512i xneg = _mm512_load_si512(x.neg + P * 16), xq = _mm512_load_si512(x.q + P * 64);
-      const __m512 xs = _mm512_load_ps(x.xs + P * 16);
-      for (int s = 0; s < n; ++s) {
-        const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
-        _mm_prefetch(pf, _MM_HINT_T1);
-        if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
-        __m512 sv;
-        const __m512i u = pair(rows[s], P, sv);
-        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)), xs);
-        acc[s][A] = _mm512_fmadd_ps(t, sv, acc[s][A]);
+      if constexpr (M == 1) {  // the matvec: x's vectors loaded once for the four streams
+        const __m512i xneg = _mm512_load_si512(x[0].neg + P * 16), xq = _mm512_load_si512(x[0].q + P * 64);
+        const __m512 xs = _mm512_load_ps(x[0].xs + P * 16);
+        for (int s = 0; s < n; ++s) {
+          const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
+          _mm_prefetch(pf, _MM_HINT_T1);
+          if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
+          __m512 sv;
+          const __m512i u = pair(rows[s], P, sv);
+          const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)), xs);
+          acc[s][0][A] = _mm512_fmadd_ps(t, sv, acc[s][0][A]);
+        }
+      } else {
+        for (int s = 0; s < n; ++s) {
+          const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
+          _mm_prefetch(pf, _MM_HINT_T1);
+          if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
+          __m512 sv;
+          const __m512i u = pair(rows[s], P, sv);
+#pragma GCC unroll 4
+          for (int m = 0; m < M; ++m) {
+            const __m512i xneg = _mm512_load_si512(x[m].neg + P * 16), xq = _mm512_load_si512(x[m].q + P * 64);
+            const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)),
+                                           _mm512_load_ps(x[m].xs + P * 16));
+            acc[s][m][A] = _mm512_fmadd_ps(t, sv, acc[s][m][A]);
+          }
+        }
       }
     };
     int64_t P = 0;
@@ -250,7 +274,8 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
       step(P + 1, std::integral_constant<int, 1>{});
     }
     if (P < pairs) step(P, std::integral_constant<int, 0>{});
-    for (int s = 0; s < n; ++s) out[s] = _mm512_reduce_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]));
+    for (int s = 0; s < n; ++s)
+      for (int m = 0; m < M; ++m) out[s][m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[s][m][0], acc[s][m][1]));
   };
   const int64_t h = (r1 - r0) / kStreams;
   if (h > 0)
@@ -261,31 +286,52 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   for (int64_t i = 0; i < h; ++i) {
     const uint8_t* rows[kStreams];
     for (int s = 0; s < kStreams; ++s) rows[s] = data + (r0 + s * h + i) * row_bytes;
-    float out[kStreams];
+    float out[kStreams][M];
     row_dots(rows, kStreams, out);
     for (int s = 0; s < kStreams; ++s) {
       const int64_t r = r0 + s * h + i;
-      y[r] = out[s] + (bias ? bias[r] : 0.f);
+      for (int m = 0; m < M; ++m) Y[m * ldy + r] = out[s][m] + (bias ? bias[r] : 0.f);
     }
   }
   for (int64_t r = r0 + kStreams * h; r < r1; ++r) {
     const uint8_t* row = data + r * row_bytes;
-    float out;
-    row_dots(&row, 1, &out);
-    y[r] = out + (bias ? bias[r] : 0.f);
+    float out[1][M];
+    row_dots(&row, 1, out);
+    for (int m = 0; m < M; ++m) Y[m * ldy + r] = out[0][m] + (bias ? bias[r] : 0.f);
+  }
+}
+
+template <int M>
+void rows_q8_m(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* x, const float* bias,
+               float* Y, int64_t ldy) {
+  const bool g64 = L.group == 64;
+  switch (L.bits) {
+    case 8: return rows_q8_t<8, 32, false, M>(L, data, r0, r1, x, bias, Y, ldy);
+    case 4:
+      if (L.kind == Kind::Q4_0) return rows_q8_t<4, 32, true, M>(L, data, r0, r1, x, bias, Y, ldy);
+      return g64 ? rows_q8_t<4, 64, false, M>(L, data, r0, r1, x, bias, Y, ldy)
+                 : rows_q8_t<4, 32, false, M>(L, data, r0, r1, x, bias, Y, ldy);
+    case 3:
+      return g64 ? rows_q8_t<3, 64, false, M>(L, data, r0, r1, x, bias, Y, ldy)
+                 : rows_q8_t<3, 32, false, M>(L, data, r0, r1, x, bias, Y, ldy);
+    default:
+      return g64 ? rows_q8_t<2, 64, false, M>(L, data, r0, r1, x, bias, Y, ldy)
+                 : rows_q8_t<2, 32, false, M>(L, data, r0, r1, x, bias, Y, ldy);
   }
 }
 
 void rows_q8(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8& x, const float* bias,
              float* y) {
-  const bool g64 = L.group == 64;
-  switch (L.bits) {
-    case 8: return rows_q8_t<8, 32>(L, data, r0, r1, x, bias, y);
-    case 4:
-      if (L.kind == Kind::Q4_0) return rows_q8_t<4, 32, true>(L, data, r0, r1, x, bias, y);
-      return g64 ? rows_q8_t<4, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<4, 32>(L, data, r0, r1, x, bias, y);
-    case 3: return g64 ? rows_q8_t<3, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<3, 32>(L, data, r0, r1, x, bias, y);
-    default: return g64 ? rows_q8_t<2, 64>(L, data, r0, r1, x, bias, y) : rows_q8_t<2, 32>(L, data, r0, r1, x, bias, y);
+  rows_q8_m<1>(L, data, r0, r1, &x, bias, y, 0);
+}
+
+void rows_q8_multi(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* x, int M,
+                   const float* bias, float* Y, int64_t ldy) {
+  switch (M) {
+    case 1: return rows_q8_m<1>(L, data, r0, r1, x, bias, Y, ldy);
+    case 2: return rows_q8_m<2>(L, data, r0, r1, x, bias, Y, ldy);
+    case 3: return rows_q8_m<3>(L, data, r0, r1, x, bias, Y, ldy);
+    default: return rows_q8_m<4>(L, data, r0, r1, x, bias, Y, ldy);
   }
 }
 #pragma GCC pop_options
@@ -293,6 +339,6 @@ void rows_q8(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const
 }  // namespace
 
 const FixedKernels kFixedAvx512 = {"avx512", &rows_f32, nullptr, nullptr, nullptr};
-const FixedKernels kFixedAvx512Vnni = {"avx512vnni", &rows_f32, &prep_q8, &rows_q8, nullptr};
+const FixedKernels kFixedAvx512Vnni = {"avx512vnni", &rows_f32, &prep_q8, &rows_q8, &rows_q8_multi};
 
 }  // namespace rbe::codec::fixed

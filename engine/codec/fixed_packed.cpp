@@ -46,8 +46,9 @@ class FixedPacked final : public nn::PackedMatrix {
   void gemm(int64_t N, const float* X, const float* bias, float* Y) const override {
     const int64_t K = L_.cols;
     // A few rows (a batched decoding step): without AMX, the fused matvec
-    // beats decoding every weight for the SGEMM (bench_quant_gemv batch/,
-    // 124M shapes: one AVX-512 VNNI matvec per row 5-6x at 4 rows, 2x at 16;
+    // (several inputs at once) beats decoding every weight for the SGEMM
+    // (bench_quant_gemv batch/, 124M shapes: one AVX-512 VNNI matvec per row
+    // 5-6x at 4 rows, 2x at 16, before it took 4 inputs at once;
     // on an AVX2 Zen 3, avx2q8 taking 4 rows at once 2.5-6x at 4 rows,
     // 0.9-2x at 16); AMX tiles beat both from 3 rows, AVX512-BF16 from 7
     // (on a Zen 4 VM: 1.2-1.3x slower than matvecs at 4 rows, 1.1-1.4x
