@@ -239,32 +239,22 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
     // Pair P into accumulator A of each row: even pairs into 0, odd into 1
     // (two chains), unrolled by two so that A is a constant, not a branch.
     auto step = [&](int64_t P, auto A) RBE_VNNI_LAMBDA {
-      if constexpr (M == 1) {  // the matvec: x's vectors loaded once for the four streams
-        const __m512i xneg = _mm512_load_si512(x[0].neg + P * 16), xq = _mm512_load_si512(x[0].q + P * 64);
-        const __m512 xs = _mm512_load_ps(x[0].xs + P * 16);
-        for (int s = 0; s < n; ++s) {
-          const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
-          _mm_prefetch(pf, _MM_HINT_T1);
-          if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
-          __m512 sv;
-          const __m512i u = pair(rows[s], P, sv);
-          const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)), xs);
-          acc[s][0][A] = _mm512_fmadd_ps(t, sv, acc[s][0][A]);
-        }
-      } else {
-        for (int s = 0; s < n; ++s) {
-          const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
-          _mm_prefetch(pf, _MM_HINT_T1);
-          if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
-          __m512 sv;
-          const __m512i u = pair(rows[s], P, sv);
+      __m512i xneg[M], xq[M];  // each input's vectors, loaded once for the streams
+      __m512 xs[M];
+      for (int m = 0; m < M; ++m) {
+        xneg[m] = _mm512_load_si512(x[m].neg + P * 16), xq[m] = _mm512_load_si512(x[m].q + P * 64);
+        xs[m] = _mm512_load_ps(x[m].xs + P * 16);
+      }
+      for (int s = 0; s < n; ++s) {
+        const char* pf = reinterpret_cast<const char*>(rows[s] + P * pair_bytes) + kAhead;
+        _mm_prefetch(pf, _MM_HINT_T1);
+        if (pair_bytes > 64) _mm_prefetch(pf + 64, _MM_HINT_T1);
+        __m512 sv;
+        const __m512i u = pair(rows[s], P, sv);
 #pragma GCC unroll 4
-          for (int m = 0; m < M; ++m) {
-            const __m512i xneg = _mm512_load_si512(x[m].neg + P * 16), xq = _mm512_load_si512(x[m].q + P * 64);
-            const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg, u, xq)),
-                                           _mm512_load_ps(x[m].xs + P * 16));
-            acc[s][m][A] = _mm512_fmadd_ps(t, sv, acc[s][m][A]);
-          }
+        for (int m = 0; m < M; ++m) {
+          const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xneg[m], u, xq[m])), xs[m]);
+          acc[s][m][A] = _mm512_fmadd_ps(t, sv, acc[s][m][A]);
         }
       }
     };
