@@ -647,8 +647,8 @@ TEST(CodecFixed, FewRowProductsEqualTheMatvecPerRowOnEveryKernel) {
 // quantizes X exactly as the VNNI matvec quantizes x, so each of its rows
 // also matches that kernel's product of the same row up to the order of the
 // sums; "amx-bf16" and "avx512-bf16" match the product of the bf16-rounded
-// stored weights and x up to the order of their f32 sums. Shapes that are not multiples of
-// the tiles (rows, N) and a lone last 32-block (cols 96).
+// stored weights and x up to the order of their f32 sums. Shapes that are
+// not multiples of the tiles (rows, N) and a lone last 32-block (cols 96).
 TEST(CodecFixed, BatchedKernelsAgreeWithTheDecodeAndTheMatvec) {
   const auto kernels = fixed_gemm_kernel_names();
   print_kernels("fixed-rate batched kernels", kernels, fixed_gemm_kernel_name());
