@@ -266,7 +266,6 @@ class PairedProbe {
   PairedProbe(const Args& a, const std::vector<std::span<const std::byte>>& matrices)
       : probe_(a.bandwidth_mb > 0 ? kernels::ReadProbe(a.bandwidth_mb << 20)
                                   : kernels::ReadProbe(matrices, kMaxBytes)),
-        whole_(a.bandwidth_mb == 0 && probe_.bytes() < kMaxBytes),
         wins_(kernels::ReadProbe::loops(), 0) {}
 
   void after_token() {
@@ -287,10 +286,11 @@ class PairedProbe {
     j["bandwidth_gbs_min"] = g.empty() ? 0.0 : g.front();
     j["bandwidth_gbs_max"] = g.empty() ? 0.0 : g.back();
     j["bandwidth_method"] = kernels::ReadProbe::loop_name(most);
-    j["bandwidth_read"] = probe_.owned_bytes() > 0 ? "a buffer of " + std::to_string(probe_.bytes() >> 20) + " MiB"
-                          : whole_                 ? "the model's matrices"
-                                                   : "the last " + std::to_string(probe_.bytes() >> 20) +
-                                                         " MiB of the model's matrices";
+    // Short of kMaxBytes, the probe holds every line of the matrices.
+    const std::string mib = std::to_string(probe_.bytes() >> 20);
+    j["bandwidth_read"] = probe_.owned_bytes() > 0      ? "a buffer of " + mib + " MiB"
+                          : probe_.bytes() < kMaxBytes ? "the model's matrices"
+                                                       : "the last " + mib + " MiB of the model's matrices";
     j["bandwidth_read_mb"] = double(probe_.bytes()) / 1e6;
   }
 
@@ -298,7 +298,6 @@ class PairedProbe {
 
  private:
   kernels::ReadProbe probe_;
-  bool whole_;  // the probe reads all of the matrices
   std::vector<double> gbs_;
   std::vector<int> wins_;
 };

@@ -7,7 +7,6 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <cpuid.h>
 
 #include "tensor/env_switch.h"
 #include "tensor/kernels/aligned_buffer.h"
@@ -15,11 +14,6 @@
 
 namespace rbe::codec::fixed {
 namespace {
-
-bool cpu_has_avx512_bf16() {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1);  // CPUID.(7,1):EAX bit 5
-}
 
 // X in bf16 is held by the calling thread across the parallel loop (a lease:
 // while it waits it may steal another product's task); a strip's scratch
@@ -30,7 +24,7 @@ thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wf, tls_panel;
 
 bool avx512_bf16_gemm_available() {
   static const bool ok =
-      rbe::kernels::cpu_has_avx512() && cpu_has_avx512_bf16() && !env_equals("RBE_FIXED_GEMM", "sgemm");
+      rbe::kernels::cpu_has_avx512() && rbe::kernels::cpu_has_avx512_bf16() && !env_equals("RBE_FIXED_GEMM", "sgemm");
   return ok;
 }
 

@@ -24,7 +24,6 @@
 #include <cstring>
 
 #include "codec/fixed_gemm_bf16.h"
-#include "codec/fixed_kernels_internal.h"
 #include "tensor/kernels/transpose_avx512.h"
 
 namespace rbe::codec::fixed {

@@ -35,9 +35,7 @@ bool cpu_has_amx_int8() {
 bool cpu_has_amx_bf16() {
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool tiles = (d >> 24 & 1) && (d >> 22 & 1);  // AMX-TILE, AMX-BF16
-  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
-  return tiles && (a >> 5 & 1);  // AVX512-BF16
+  return (d >> 24 & 1) && (d >> 22 & 1) && cpu_has_avx512_bf16();  // AMX-TILE, AMX-BF16
 }
 
 // Linux hands out the tile state only on request.

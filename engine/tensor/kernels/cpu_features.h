@@ -19,5 +19,10 @@ inline bool cpu_has_f16c() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
 }
+// CPUID leaf 7 sub-leaf 1, EAX bit 5: VDPBF16PS and the bf16 conversions.
+inline bool cpu_has_avx512_bf16() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1);
+}
 
 }  // namespace rbe::kernels
