@@ -23,6 +23,10 @@
 // gemm_f16w (method 1) in the same run, default threads. Args: method, M.
 //   bench_gemv --benchmark_filter=token_batch --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true
+// chunks_vs_probe/f16: the f16 row kernel over rows of 768, 1536 and 3072
+// weights in chunks of 64, 288 and 1152 KiB, each against a paired probe,
+// below (what a chunk's start and a long row cost).
+//   bench_gemv --benchmark_filter=chunks_vs_probe --benchmark_counters_tabular=true
 // in_cache/f32|f16/KiB: one thread, one product of 768-wide rows whose
 // weights (24 KiB: L1; 384 KiB: L2; 6 MiB: L3) stay in cache between
 // iterations: the kernel's arithmetic rate with memory out of the way
@@ -33,9 +37,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include <oneapi/tbb/global_control.h>
@@ -46,6 +53,7 @@
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
 #include "tensor/kernels/gemv.h"
+#include "tensor/kernels/gemv_internal.h"
 #include "tensor/kernels/read_bandwidth.h"
 #include "tensor/kernels/row_chunks.h"
 
@@ -302,6 +310,97 @@ void BM_token_vs_probe(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * tw.bytes);
 }
 
+// The active GEMV table's row kernels (gemv_internal.h), to run them in chunks
+// other than the driver's.
+const rbe::kernels::gemv_detail::GemvKernels& active_gemv_table() {
+  namespace d = rbe::kernels::gemv_detail;
+  for (const d::GemvKernels* t : {&d::kGemvAvx512, &d::kGemvAvx512L2, &d::kGemvAvx2, &d::kGemvGeneric})
+    if (std::strcmp(t->name, rbe::kernels::gemv_kernel_name()) == 0) return *t;
+  return d::kGemvGeneric;
+}
+
+// What a chunk's start and a row's length cost the f16 row kernel: 144 MiB of
+// f16 rows of width K = 768, 1536 or 3072, read by the active kernel in fixed
+// chunks of 64, 288 or 1152 KiB over the threads (the GEMV driver's chunks
+// are 1/8 of a thread's share, 32 KiB .. 1 MiB: 74-295 KiB for a 124M token's
+// layer matrices). Each iteration runs all nine, each paired with the best
+// probe loop over the same bytes right before it, as in token_vs_probe, so
+// that every configuration meets the same memory speeds. Counters
+// K<width>_c<KiB>_lo and _hi: the median ratio (products' rate over the probe's) over the pairs
+// whose probe was in the bottom and top third of the run's; probe_lo_GBps and
+// probe_hi_GBps, the middle of those thirds (a VM whose memory switches
+// between two speeds shows each in one). Default threads.
+//   bench_gemv --benchmark_filter=chunks_vs_probe
+void BM_chunks_vs_probe(benchmark::State& state) {
+  const int64_t bytes = int64_t(144) << 20;
+  const int64_t widths[] = {768, 1536, 3072};
+  struct Config {
+    size_t width;  // index into widths, weights and probes
+    int64_t chunk_kib;
+    std::vector<std::pair<double, double>> runs;  // (probe GB/s, ratio)
+  };
+  std::vector<Config> configs;
+  for (size_t wi = 0; wi < std::size(widths); ++wi)
+    for (int64_t c : {64, 288, 1152}) configs.push_back({wi, c, {}});
+  std::vector<TokenWeights<uint16_t>> weights;
+  std::vector<std::unique_ptr<rbe::kernels::ReadProbe>> probes;
+  for (int64_t K : widths) {
+    weights.push_back(token_weights<uint16_t>({{bytes / (2 * K), K}}));
+    const auto* p = reinterpret_cast<const std::byte*>(weights.back().w[0].get());
+    probes.push_back(std::make_unique<rbe::kernels::ReadProbe>(
+        std::vector<std::span<const std::byte>>{{p, size_t(weights.back().bytes)}}));
+  }
+  Buffer<float> x = make_buffer<float>(3072), y = make_buffer<float>(bytes / (2 * 768));
+  for (int64_t i = 0; i < 3072; ++i) x[size_t(i)] = 0.5f;
+  const auto rows = active_gemv_table().f16;
+  double total = 0;
+  for (auto _ : state) {
+    for (Config& c : configs) {
+      const size_t wi = c.width;
+      const uint16_t* W = weights[wi].w[0].get();
+      const int64_t K = widths[wi], N = bytes / (2 * K);
+      double best = 0;
+      for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) best = std::max(best, probes[wi]->pass(l));
+      const rbe::kernels::RowChunking chunking{0, c.chunk_kib << 10, c.chunk_kib << 10};
+      const auto t0 = std::chrono::steady_clock::now();
+      rbe::kernels::parallel_row_chunks(N, 2 * K, chunking, [&](int64_t r0, int64_t r1) {
+        rows(r0, r1, K, W, K, x.get(), nullptr, y.get());
+      });
+      benchmark::DoNotOptimize(y.get());
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      total += dt;
+      c.runs.push_back({best, double(weights[wi].bytes) / dt / 1e9 / best});
+    }
+    state.SetIterationTime(total), total = 0;
+  }
+  auto median_ratio = [](std::vector<std::pair<double, double>> r) {
+    std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    return r[r.size() / 2].second;
+  };
+  std::vector<double> all_probes;
+  for (const Config& c : configs)
+    for (const auto& r : c.runs) all_probes.push_back(r.first);
+  std::sort(all_probes.begin(), all_probes.end());
+  const size_t n = all_probes.size();
+  const double lo_below = all_probes[n / 3], hi_above = all_probes[n - 1 - n / 3];
+  for (const Config& c : configs) {
+    std::vector<std::pair<double, double>> lo, hi;
+    for (const auto& r : c.runs) {
+      if (r.first <= lo_below) lo.push_back(r);
+      if (r.first >= hi_above) hi.push_back(r);
+    }
+    char lo_name[32], hi_name[32];
+    const auto K = static_cast<long long>(widths[c.width]), kib = static_cast<long long>(c.chunk_kib);
+    std::snprintf(lo_name, sizeof lo_name, "K%lld_c%lld_lo", K, kib);
+    std::snprintf(hi_name, sizeof hi_name, "K%lld_c%lld_hi", K, kib);
+    if (!lo.empty()) state.counters[lo_name] = median_ratio(lo);
+    if (!hi.empty()) state.counters[hi_name] = median_ratio(hi);
+  }
+  state.counters["probe_lo_GBps"] = all_probes[n / 6];
+  state.counters["probe_hi_GBps"] = all_probes[n - 1 - n / 6];
+  state.SetBytesProcessed(state.iterations() * bytes * int64_t(configs.size()));
+}
+
 // One thread, so the product runs on the calling core (no task split).
 template <class T>
 void BM_in_cache(benchmark::State& state) {
@@ -330,6 +429,7 @@ BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct(
 BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK_TEMPLATE(BM_token_vs_probe, uint16_t)->Name("token_vs_probe/f16")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
+BENCHMARK(BM_chunks_vs_probe)->Name("chunks_vs_probe/f16")->Iterations(150)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, uint16_t)->Name("read_probe/f16")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
