@@ -310,15 +310,6 @@ void BM_token_vs_probe(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * tw.bytes);
 }
 
-// The active GEMV table's row kernels (gemv_internal.h), to run them in chunks
-// other than the driver's.
-const rbe::kernels::gemv_detail::GemvKernels& active_gemv_table() {
-  namespace d = rbe::kernels::gemv_detail;
-  for (const d::GemvKernels* t : {&d::kGemvAvx512, &d::kGemvAvx512L2, &d::kGemvAvx2, &d::kGemvGeneric})
-    if (std::strcmp(t->name, rbe::kernels::gemv_kernel_name()) == 0) return *t;
-  return d::kGemvGeneric;
-}
-
 // What a chunk's start and a row's length cost the f16 row kernel: 144 MiB of
 // f16 rows of width K = 768, 1536 or 3072, read by the active kernel in fixed
 // chunks of 64, 288 or 1152 KiB over the threads (the GEMV driver's chunks
@@ -352,7 +343,7 @@ void BM_chunks_vs_probe(benchmark::State& state) {
   }
   Buffer<float> x = make_buffer<float>(3072), y = make_buffer<float>(bytes / (2 * 768));
   for (int64_t i = 0; i < 3072; ++i) x[size_t(i)] = 0.5f;
-  const auto rows = active_gemv_table().f16;
+  const auto rows = rbe::kernels::gemv_detail::active().f16;  // what hgemv runs
   double total = 0;
   for (auto _ : state) {
     for (Config& c : configs) {

@@ -261,12 +261,6 @@ const GemvKernels& select_kernels() {
   return kGemvGeneric;
 }
 
-const GemvKernels& active() {
-  static const GemvKernels& k = select_kernels();
-  return k;
-}
-[[maybe_unused]] const GemvKernels& g_startup_choice = active();  // chosen at start-up, not in the first hot call
-
 template <class Fn>
 void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
   parallel_row_chunks(N, row_bytes, kGemvRowChunking, rows);
@@ -308,6 +302,14 @@ const GemvKernels kGemvAvx2 = {"generic", &rows_f32_generic, &rows_f16_generic, 
 #endif
 const GemvKernels kGemvGeneric = {"generic", &rows_f32_generic, &rows_f16_generic, &multi_generic<float>,
                                   &multi_generic<uint16_t>};
+
+const GemvKernels& active() {
+  static const GemvKernels& k = select_kernels();
+  return k;
+}
+namespace {
+[[maybe_unused]] const GemvKernels& g_startup_choice = active();  // chosen at start-up, not in the first hot call
+}  // namespace
 
 }  // namespace gemv_detail
 

@@ -34,6 +34,11 @@ extern const GemvKernels kGemvAvx512L2; // gemv_avx512.cpp (f16 prefetched into 
 extern const GemvKernels kGemvAvx2;     // gemv.cpp
 extern const GemvKernels kGemvGeneric;  // gemv.cpp
 
+// The table sgemv/hgemv run (RBE_GEMV_KERNEL or the start-up choice;
+// gemv_kernel_name() is its name): for benchmarks that drive its row
+// kernels in chunks of their own.
+const GemvKernels& active();
+
 // Calls f(std::integral_constant<int, M>{}) for M = 1..8 (more than 8 as 8):
 // the multi-row kernels are templated on M so that their accumulators stay in
 // registers, and every ISA's kernel dispatches through this one switch.
