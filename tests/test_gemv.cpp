@@ -2,6 +2,7 @@
 // loops, for every kernel the machine supports, odd sizes, 1 and 2 threads.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -183,6 +184,39 @@ TEST(GemvMulti, MatchesDoubleLoopsForEveryKernelAndRowCount) {
   EXPECT_GT(tested, 0);
   EXPECT_FALSE(kernels::sgemv_multi_with_kernel("nope", 2, 1, 1, nullptr, 1, nullptr, 1, nullptr, nullptr, 1));
   EXPECT_FALSE(kernels::hgemv_multi_with_kernel("nope", 2, 1, 1, nullptr, 1, nullptr, 1, nullptr, nullptr, 1));
+}
+
+// AMD's AVX-512 table runs f32 rows through the multi-row kernel with one
+// input, so each row's sum is the same, bit for bit, alone or in a batch
+// (gemv_avx512.cpp, rows_f32_streams8): batched f32 decoding agrees exactly
+// with single decoding in the products. Rows of every stream position and
+// the leftover rows, 1 and 2 threads.
+TEST(GemvMulti, AvxL2F32RowsMatchTheMultiRowKernelExactly) {
+  int tested = 0;
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+    for (const auto& s : {std::array<int64_t, 3>{37, 100, 0}, std::array<int64_t, 3>{515, 257, 2},
+                          std::array<int64_t, 3>{2304, 768, 0}}) {
+      Problem p = make(s[0], s[1], s[2], uint32_t(s[0]));
+      std::mt19937 rng(7);
+      std::uniform_real_distribution<float> d(-1.f, 1.f);
+      for (int64_t M : {2, 5, 8}) {
+        std::vector<float> X(size_t(M * p.K)), Y(size_t(M * p.N)), y(size_t(p.N));
+        for (auto& v : X) v = d(rng);
+        if (!kernels::sgemv_multi_with_kernel("avx512l2", M, p.N, p.K, p.w.data(), p.ldw, X.data(), p.K,
+                                              p.bias.data(), Y.data(), p.N))
+          GTEST_SKIP() << "no AVX-512 here";
+        for (int64_t m = 0; m < M; ++m) {
+          ASSERT_TRUE(kernels::sgemv_with_kernel("avx512l2", p.N, p.K, p.w.data(), p.ldw, X.data() + m * p.K,
+                                                 p.bias.data(), y.data()));
+          for (int64_t n = 0; n < p.N; ++n)
+            ASSERT_EQ(y[size_t(n)], Y[size_t(m * p.N + n)]) << "row " << n << " input " << m << " of " << M;
+          ++tested;
+        }
+      }
+    }
+  }
+  EXPECT_GT(tested, 0);
 }
 
 TEST(GemvMulti, F16WeightsAreConvertedExactlyForEveryRow) {
