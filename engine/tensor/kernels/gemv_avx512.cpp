@@ -198,9 +198,10 @@ void multi_avx512(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int6
 
 // f32 rows as S = 8 streams of the multi-row kernel with one input: one
 // accumulator per row, 16 weights a step. On the Zen 4 VM whole f32 tokens
-// ran at 0.90-0.93 of the limit against 0.86-0.89 with rows_avx512 (slow
-// memory), 0.80 against 0.75 (fast), every alternating pair in its favour
-// (docs/performance.md, "Eight f32 streams on Zen 4"). f16 rows gained
+// ran at 0.90-0.93 of the limit against 0.83-0.89 with rows_avx512 (slow
+// memory) and 0.78-0.80 against 0.72-0.75 (fast), every run above every run
+// of the old kernel in the same memory state (docs/performance.md, "Eight
+// f32 streams on Zen 4"). f16 rows gained
 // nothing from it (4 or 8 streams, L1 or L2, 1 or 2 KiB ahead), and Intel
 // was not measured: both keep rows_avx512. Each row's sum is the one the
 // multi-row kernel computes for it, bit for bit, so batched and single f32
