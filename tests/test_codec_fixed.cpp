@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_internal.h"
@@ -569,6 +570,46 @@ TEST(CodecFixed, GradeTargetPicksTheSmallestRateThatMeetsIt) {
   for (const BlockStats& b : lo.blocks) EXPECT_LE(b.rel_rmse, grade_bound(QualityGrade::B));
   EXPECT_LT(lo.meta.bits_per_weight, hi.meta.bits_per_weight);
   EXPECT_DOUBLE_EQ(hi.meta.bits_per_weight, 4.5);
+}
+
+// Where the threads' pieces of rows fall depends on timing
+// (tensor/kernels/row_chunks.h): each kernel must give a row the same bits
+// in any range of rows split on multiples of 4. Two threads (ten runs) and 4
+// parts against one serial call, for every form and kernel.
+TEST(CodecFixed, FusedGemvGivesTheSameBitsHoweverTheRowsAreSplit) {
+  int tested = 0;
+  for (int64_t rows : {515, 2304}) {
+    const int64_t cols = 768;
+    const Tensor W = gaussian(rows, cols, uint64_t(rows));
+    std::vector<float> x(static_cast<size_t>(cols)), bias(static_cast<size_t>(rows));
+    Rng rng(uint64_t(rows) + 1);
+    for (auto& v : x) v = float(rng.normal());
+    for (auto& v : bias) v = float(rng.normal()) * 0.1f;
+    for (const Form& f : kForms) {
+      const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+      for (const auto& k : fixed_kernel_names()) {
+        auto run = [&] {
+          std::vector<float> y(static_cast<size_t>(rows), NAN);
+          EXPECT_TRUE(fixed_gemv_with_kernel(k.c_str(), e, x.data(), bias.data(), y.data()));
+          return y;
+        };
+        std::vector<float> serial;
+        {
+          tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+          serial = run();
+        }
+        const std::string what = k + " " + e.codec + " " + std::to_string(f.expect_bpw) + " " + std::to_string(rows);
+        {
+          tbb::global_control two(tbb::global_control::max_allowed_parallelism, 2);
+          for (int r = 0; r < 10; ++r) ASSERT_EQ(run(), serial) << what << ", 2 threads, run " << r;
+        }
+        tbb::task_arena four(4);
+        four.execute([&] { ASSERT_EQ(run(), serial) << what << ", 4 parts"; });
+        ++tested;
+      }
+    }
+  }
+  EXPECT_GT(tested, 0);
 }
 
 TEST(CodecFixed, FusedGemvMatchesDecodeAndMatvecOnEveryKernel) {

@@ -305,10 +305,10 @@ const FixedKernels& select_kernels() {
 }
 [[maybe_unused]] const FixedKernels& g_startup_choice = active_kernels();
 
-// Chunks of 16 KiB .. 512 KiB of packed bytes; below 24 KiB on the calling thread.
+// Pieces down to 16 KiB of packed bytes; below 24 KiB on the calling thread.
 template <class Fn>
 void run_rows(int64_t N, int64_t row_bytes, Fn&& rows) {
-  kernels::parallel_row_chunks(N, row_bytes, kernels::RowChunking{24 << 10, 16 << 10, 512 << 10}, rows);
+  kernels::parallel_row_chunks(N, row_bytes, kernels::RowChunking{24 << 10, 16 << 10}, rows);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 // bytes_per_second: weight bytes / time.
 //   bench_gemv --benchmark_filter='token_gemvs/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
-// token_reads/f32|f16/T: the same matrices read in the GEMV's row chunks
+// token_reads/f32|f16/T: the same matrices read in the GEMV's row pieces
 // (kGemvRowChunking) and its memory schedule (4 row streams per chunk, each
 // prefetched 1 KiB (f32) / 2 KiB (f16) ahead into L2) with no arithmetic but a
 // sum: the ceiling of that schedule (the AVX-512 kernel's; the AVX2 kernel
@@ -312,9 +312,9 @@ void BM_token_vs_probe(benchmark::State& state) {
 
 // What a chunk's start and a row's length cost the f16 row kernel: 144 MiB of
 // f16 rows of width K = 768, 1536 or 3072, read by the active kernel in fixed
-// chunks of 64, 288 or 1152 KiB over the threads (the GEMV driver's chunks
-// are 1/8 of a thread's share, 32 KiB .. 1 MiB: 74-295 KiB for a 124M token's
-// layer matrices). Each iteration runs all nine, each paired with the best
+// chunks of 64, 288 or 1152 KiB handed out by oneTBB (parallel_uniform_chunks;
+// the GEMV driver's pieces halve from half a thread's part down to 32 KiB,
+// row_chunks.h). Each iteration runs all nine, each paired with the best
 // probe loop over the same bytes right before it, as in token_vs_probe, so
 // that every configuration meets the same memory speeds. Counters
 // K<width>_c<KiB>_lo and _hi: the median ratio (products' rate over the probe's) over the pairs
@@ -352,9 +352,8 @@ void BM_chunks_vs_probe(benchmark::State& state) {
       const int64_t K = widths[wi], N = bytes / (2 * K);
       double best = 0;
       for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) best = std::max(best, probes[wi]->pass(l));
-      const rbe::kernels::RowChunking chunking{0, c.chunk_kib << 10, c.chunk_kib << 10};
       const auto t0 = std::chrono::steady_clock::now();
-      rbe::kernels::parallel_row_chunks(N, 2 * K, chunking, [&](int64_t r0, int64_t r1) {
+      rbe::kernels::parallel_uniform_chunks(N, 2 * K, c.chunk_kib << 10, [&](int64_t r0, int64_t r1) {
         rows(r0, r1, K, W, K, x.get(), nullptr, y.get());
       });
       benchmark::DoNotOptimize(y.get());
