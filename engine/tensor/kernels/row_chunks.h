@@ -7,8 +7,9 @@
 // threads end close together without cutting the owners' first, long pieces
 // short. Where the pieces fall depends on timing, but every boundary but N
 // is a multiple of 4 rows, and the kernels compute each row the same way in
-// any range so aligned (tests/test_row_chunks.cpp checks that, kernel by
-// kernel, against one serial call): results do not change from run to run.
+// any range so aligned (tests/test_row_chunks.cpp and test_codec_fixed.cpp
+// check that, kernel by kernel, against one serial call): results do not
+// change from run to run.
 // Small products (fewer bytes than serial_below, or fewer than 8 rows) run on
 // the calling thread. Used by the dense GEMV and the packed (codec) kernels.
 //
@@ -68,10 +69,10 @@ struct alignas(64) Part {
 
 }  // namespace row_chunks_detail
 
-// rows(r0, r1) is called for disjoint ranges covering [0, N).
 template <class Fn>
 void parallel_uniform_chunks(int64_t N, int64_t row_bytes, int64_t chunk_bytes, Fn&& rows);
 
+// rows(r0, r1) is called for disjoint ranges covering [0, N).
 template <class Fn>
 void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&& rows) {
   if (N <= 0) return;
