@@ -20,7 +20,7 @@ using namespace rbe::nn::detail;
 
 namespace {
 
-// Decoding, one query row of one head: out[HD] = softmax(scale * K q) V over
+// Decoding, one query row of a head: out[HD] = softmax(scale * K q) V over
 // nv cached positions. K and V stream from memory every token (12 MB per
 // token on the 124M model at 192 positions), so they are read in blocks of
 // kBlock positions, K then V, with an online softmax (the running maximum
@@ -32,44 +32,60 @@ namespace {
 // pairs (0.39-0.54 against 0.45-0.61 ms per token); with an f32 cache no
 // difference stood out of the noise (docs/performance.md, "A probe paired
 // with the tokens").
+// G heads of one row (the same cached positions) go through the loops
+// together, each head's arithmetic exactly as alone: with G = 2, four
+// streams in flight instead of two. Paired call by call within one run on
+// the Zen 4 VM (124M f16, 200 tokens after a 128-token prompt), attention
+// took 0.938-1.013 (median 0.944) of the time of one head at a time
+// (docs/performance.md, "Pieces that halve").
 // T: the cache's storage, float or f16 bits (converted as loaded).
-template <int HD, class T>
-void decode_head(const float* q, const T* K, const T* V, int64_t nv, float scale, float* scores, float* out) {
+template <int HD, class T, int G>
+void decode_heads(const float* const* q, const T* const* K, const T* const* V, int64_t nv, float scale,
+                  float* const* out) {
   constexpr int C = HD / 8;
   constexpr int64_t kBlock = 32, kAhead = 2048;
-  v8f qv[C], o[C];
-  for (int c = 0; c < C; ++c) qv[c] = load8(q + 8 * c), o[c] = splat8(0.f);
-  float m = -INFINITY;
-  double l = 0;
+  v8f qv[G][C], o[G][C];
+  float scores[G][kBlock];
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < C; ++c) qv[g][c] = load8(q[g] + 8 * c), o[g][c] = splat8(0.f);
+  float m[G];
+  double l[G];
+  for (int g = 0; g < G; ++g) m[g] = -INFINITY, l[g] = 0;
   for (int64_t j0 = 0; j0 < nv; j0 += kBlock) {
     const int64_t n = std::min(kBlock, nv - j0);
-    for (int64_t j = 0; j < n; ++j) {
-      const T* kj = K + (j0 + j) * HD;
-      const char* vj = reinterpret_cast<const char*>(V + (j0 + j) * HD);
-      for (int b = 0; b < HD * int(sizeof(T)); b += 64) {
-        __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
-        __builtin_prefetch(vj + b, 0, 2);
+    for (int64_t j = 0; j < n; ++j)
+      for (int g = 0; g < G; ++g) {
+        const T* kj = K[g] + (j0 + j) * HD;
+        const char* vj = reinterpret_cast<const char*>(V[g] + (j0 + j) * HD);
+        for (int b = 0; b < HD * int(sizeof(T)); b += 64) {
+          __builtin_prefetch(reinterpret_cast<const char*>(kj) + kAhead + b, 0, 2);
+          __builtin_prefetch(vj + b, 0, 2);
+        }
+        v8f acc = qv[g][0] * load8(kj);
+        for (int c = 1; c < C; ++c) acc += qv[g][c] * load8(kj + 8 * c);
+        scores[g][j] = scale * hsum8(acc);
       }
-      v8f acc = qv[0] * load8(kj);
-      for (int c = 1; c < C; ++c) acc += qv[c] * load8(kj + 8 * c);
-      scores[j] = scale * hsum8(acc);
+    for (int g = 0; g < G; ++g) {
+      const float bm = std::max(m[g], max_f32(scores[g], n));
+      if (bm > m[g]) {  // a new maximum: rescale what has been summed so far
+        const float f = m[g] == -INFINITY ? 0.f : fast_exp(m[g] - bm);
+        for (int c = 0; c < C; ++c) o[g][c] *= f;
+        l[g] *= f;
+        m[g] = bm;
+      }
+      l[g] += exp_shift_sum(scores[g], scores[g], n, m[g]);
     }
-    const float bm = std::max(m, max_f32(scores, n));
-    if (bm > m) {  // a new maximum: rescale what has been summed so far
-      const float f = m == -INFINITY ? 0.f : fast_exp(m - bm);
-      for (int c = 0; c < C; ++c) o[c] *= f;
-      l *= f;
-      m = bm;
-    }
-    l += exp_shift_sum(scores, scores, n, m);
-    for (int64_t j = 0; j < n; ++j) {
-      const T* vj = V + (j0 + j) * HD;
-      const v8f p = splat8(scores[j]);
-      for (int c = 0; c < C; ++c) o[c] += p * load8(vj + 8 * c);
-    }
+    for (int64_t j = 0; j < n; ++j)
+      for (int g = 0; g < G; ++g) {
+        const T* vj = V[g] + (j0 + j) * HD;
+        const v8f p = splat8(scores[g][j]);
+        for (int c = 0; c < C; ++c) o[g][c] += p * load8(vj + 8 * c);
+      }
   }
-  const v8f inv = splat8(float(1.0 / l));
-  for (int c = 0; c < C; ++c) store8(out + 8 * c, o[c] * inv);
+  for (int g = 0; g < G; ++g) {
+    const v8f inv = splat8(float(1.0 / l[g]));
+    for (int c = 0; c < C; ++c) store8(out[g] + 8 * c, o[g][c] * inv);
+  }
 }
 
 // Any head size: plain loops.
@@ -138,6 +154,45 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
   float* yp = y.data<float>();
   const float scale = float(1.0 / std::sqrt(double(hd)));
   const bool softmax16 = pointwise_avx512_usable();  // score rows 16 lanes at a time
+  if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
+    // Append every head's new key and value first, then attend two heads
+    // of a row at a time (head size 64): four streams from memory instead
+    // of two. Each head's arithmetic is the same as alone.
+    parallel_range(B * H, 2, [&](int64_t t0, int64_t t1) {
+      for (int64_t bh = t0; bh < t1; ++bh) {
+        const float* src = q3 + bh / H * C3 + bh % H * hd;
+        store_kv(kp + (bh * ML + L) * hd, src + C, hd);
+        store_kv(vp + (bh * ML + L) * hd, src + 2 * C, hd);
+      }
+      std::vector<float> S(hd == 64 ? 0 : static_cast<size_t>(nk));
+      for (int64_t bh = t0; bh < t1;) {
+        // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
+        const int64_t b = bh / H, ks = std::min(row_start[b], nk), nv = nk - ks;
+        const int g = hd == 64 && bh + 1 < t1 && (bh + 1) / H == b ? 2 : 1;  // one row: the same positions
+        const float* q[2];
+        const T *K[2], *V[2];
+        float* out[2];
+        for (int i = 0; i < g; ++i) {
+          const int64_t h = (bh + i) % H;
+          q[i] = q3 + b * C3 + h * hd;
+          K[i] = kp + ((bh + i) * ML + ks) * hd;
+          V[i] = vp + ((bh + i) * ML + ks) * hd;
+          out[i] = yp + b * C + h * hd;
+        }
+        if (nv == 0) {  // a padded query: nothing to attend to
+          for (int i = 0; i < g; ++i) std::fill(out[i], out[i] + hd, 0.f);
+        } else if (g == 2) {
+          decode_heads<64, T, 2>(q, K, V, nv, scale, out);
+        } else if (hd == 64) {
+          decode_heads<64, T, 1>(q, K, V, nv, scale, out);
+        } else {
+          decode_head_any(q[0], K[0], V[0], nv, hd, scale, S.data(), out[0]);
+        }
+        bh += g;
+      }
+    });
+    return;
+  }
   parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> S(static_cast<size_t>(std::min(Tn, kQueryBlock) * nk)), Kf, Vf;
     for (int64_t bh = t0; bh < t1; ++bh) {
@@ -153,16 +208,6 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
       const int64_t ks = std::min(row_start[b], nk), nv = nk - ks;
       const T* Ks = K + ks * hd;
       const T* Vs = V + ks * hd;
-      if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
-        float* out = yp + b * C + h * hd;
-        if (nv == 0) {  // a padded query: nothing to attend to
-          std::fill(out, out + hd, 0.f);
-          continue;
-        }
-        if (hd == 64) decode_head<64, T>(src, Ks, Vs, nv, scale, S.data(), out);
-        else decode_head_any(src, Ks, Vs, nv, hd, scale, S.data(), out);
-        continue;
-      }
       // Query rows before r0 sit at padded positions: zero output, no work.
       const int64_t r0 = std::clamp<int64_t>(row_start[b] - L, 0, Tn), M = Tn - r0;
       for (int64_t r = 0; r < r0; ++r) std::fill_n(yp + (b * Tn + r) * C + h * hd, hd, 0.f);
