@@ -36,7 +36,8 @@ namespace {
 // together, each head's arithmetic exactly as alone: with G = 2, four
 // streams in flight instead of two. Paired call by call within one run on
 // the Zen 4 VM (124M f16, 200 tokens after a 128-token prompt), attention
-// took 0.938-1.013 (median 0.944) of the time of one head at a time
+// took 0.938-1.013 (median 0.944) of the time of one head at a time, about
+// 0.025 ms of a token, too little for whole tokens to show
 // (docs/performance.md, "Pieces that halve").
 // T: the cache's storage, float or f16 bits (converted as loaded).
 template <int HD, class T, int G>
