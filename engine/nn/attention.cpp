@@ -154,17 +154,19 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
   const int64_t C3 = 3 * C, ML = cache.max_length;
   float* yp = y.data<float>();
   const float scale = float(1.0 / std::sqrt(double(hd)));
-  const bool softmax16 = pointwise_avx512_usable();  // score rows 16 lanes at a time
+  auto append_kv = [&](int64_t bh) {  // the new keys/values of (b, h) into the cache
+    const float* src = q3 + bh / H * Tn * C3 + bh % H * hd;
+    for (int64_t t = 0; t < Tn; ++t) {
+      store_kv(kp + (bh * ML + L + t) * hd, src + t * C3 + C, hd);
+      store_kv(vp + (bh * ML + L + t) * hd, src + t * C3 + 2 * C, hd);
+    }
+  };
   if (Tn == 1) {  // decoding one token: plain vector loops beat sgemm's packing at M = 1
     // Append every head's new key and value first, then attend two heads
     // of a row at a time (head size 64): four streams from memory instead
     // of two. Each head's arithmetic is the same as alone.
     parallel_range(B * H, 2, [&](int64_t t0, int64_t t1) {
-      for (int64_t bh = t0; bh < t1; ++bh) {
-        const float* src = q3 + bh / H * C3 + bh % H * hd;
-        store_kv(kp + (bh * ML + L) * hd, src + C, hd);
-        store_kv(vp + (bh * ML + L) * hd, src + 2 * C, hd);
-      }
+      for (int64_t bh = t0; bh < t1; ++bh) append_kv(bh);
       std::vector<float> S(hd == 64 ? 0 : static_cast<size_t>(nk));
       for (int64_t bh = t0; bh < t1;) {
         // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
@@ -194,17 +196,15 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
     });
     return;
   }
+  const bool softmax16 = pointwise_avx512_usable();  // score rows 16 lanes at a time
   parallel_range(B * H, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> S(static_cast<size_t>(std::min(Tn, kQueryBlock) * nk)), Kf, Vf;
     for (int64_t bh = t0; bh < t1; ++bh) {
       const int64_t b = bh / H, h = bh % H;
-      T* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
-      T* V = vp + bh * ML * hd;
+      const T* K = kp + bh * ML * hd;  // [ML, hd] of this (b, h)
+      const T* V = vp + bh * ML * hd;
       const float* src = q3 + b * Tn * C3 + h * hd;
-      for (int64_t t = 0; t < Tn; ++t) {  // append the new keys/values
-        store_kv(K + (L + t) * hd, src + t * C3 + C, hd);
-        store_kv(V + (L + t) * hd, src + t * C3 + 2 * C, hd);
-      }
+      append_kv(bh);
       // Row b attends to keys row_start[b] .. (causal); earlier keys are padding.
       const int64_t ks = std::min(row_start[b], nk), nv = nk - ks;
       const T* Ks = K + ks * hd;

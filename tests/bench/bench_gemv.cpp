@@ -9,8 +9,9 @@
 // token_reads/f32|f16/T: the same matrices read in the GEMV's row pieces
 // (kGemvRowChunking) and its memory schedule (4 row streams per chunk, each
 // prefetched 1 KiB (f32) / 2 KiB (f16) ahead into L2) with no arithmetic but a
-// sum: the ceiling of that schedule (the AVX-512 kernel's; the AVX2 kernel
-// does not prefetch), to set token_gemvs against.
+// sum: the ceiling of that schedule (rows_avx512's: f16 everywhere, f32 on
+// Intel; AMD's f32 runs 8 streams, the AVX2 kernel does not prefetch), to set
+// token_gemvs against.
 //   bench_gemv --benchmark_filter='token_(gemvs|reads)/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // token_vs_probe/f32|f16/2/M: the products for M = 1, 2, 4, 8 input rows as a

@@ -201,11 +201,11 @@ void multi_avx512(int64_t r0, int64_t r1, int64_t M, int64_t K, const T* W, int6
 // ran at 0.90-0.93 of the limit against 0.83-0.89 with rows_avx512 (slow
 // memory) and 0.78-0.80 against 0.72-0.75 (fast), every run above every run
 // of the old kernel in the same memory state (docs/performance.md, "Eight
-// f32 streams on Zen 4"). f16 rows gained
-// nothing from it (4 or 8 streams, L1 or L2, 1 or 2 KiB ahead), and Intel
-// was not measured: both keep rows_avx512. Each row's sum is the one the
-// multi-row kernel computes for it, bit for bit, so batched and single f32
-// decoding agree exactly in the products.
+// f32 streams on Zen 4"). f16 rows gained nothing from it (4 or 8 streams,
+// L1 or L2, 1 or 2 KiB ahead), and Intel was not measured: both keep
+// rows_avx512. Each row's sum is the one the multi-row kernel computes for
+// it, bit for bit, so batched and single f32 decoding agree exactly in the
+// products.
 void rows_f32_streams8(int64_t r0, int64_t r1, int64_t K, const float* W, int64_t ldw, const float* x,
                        const float* bias, float* y) {
   multi_streams_avx512<kToL2, float, 1, 8>(r0, r1, K, W, ldw, x, K, bias, y, 0);

@@ -41,6 +41,12 @@ inline constexpr RowChunking kGemvRowChunking{48 << 10, 32 << 10};
 
 namespace row_chunks_detail {
 
+// Whole rows in `bytes` (rounded up), a multiple of 4 and at least 4: the
+// kernels step 4 row streams at a time.
+inline int64_t rows_for_bytes(int64_t bytes, int64_t row_bytes) {
+  return std::max<int64_t>(4, (bytes / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
+}
+
 // One thread's part of the rows, [front, back) still to do, in one word
 // (front << 32 | back) so that the owner, taking pieces from the front, and
 // a helper, taking them from the back, never take the same row.
@@ -88,7 +94,7 @@ void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&
   }
   using row_chunks_detail::Part;
   const int parts_n = int(std::min<int64_t>(threads, N / 4));
-  const int64_t min_rows = std::max<int64_t>(4, (c.min_chunk / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
+  const int64_t min_rows = row_chunks_detail::rows_for_bytes(c.min_chunk, row_bytes);
   Part on_stack[8];  // more threads than that get the heap
   std::unique_ptr<Part[]> on_heap(parts_n > 8 ? new Part[size_t(parts_n)] : nullptr);
   Part* parts = on_heap ? on_heap.get() : on_stack;
@@ -115,7 +121,7 @@ void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&
 template <class Fn>
 void parallel_uniform_chunks(int64_t N, int64_t row_bytes, int64_t chunk_bytes, Fn&& rows) {
   if (N <= 0) return;
-  const int64_t chunk_rows = std::max<int64_t>(4, (chunk_bytes / std::max<int64_t>(row_bytes, 1) + 3) / 4 * 4);
+  const int64_t chunk_rows = row_chunks_detail::rows_for_bytes(chunk_bytes, row_bytes);
   const int64_t nchunks = (N + chunk_rows - 1) / chunk_rows;
   tbb::parallel_for(
       tbb::blocked_range<int64_t>(0, nchunks, 1),
