@@ -8,6 +8,7 @@
 #include <tbb/parallel_for.h>
 
 #include "autodiff/functional.h"
+#include "tensor/kernels/spin_pool.h"
 
 namespace rbe::detail {
 
@@ -24,8 +25,12 @@ template <class F>
 void parallel_chunks(int64_t n, F&& f) {
   constexpr int64_t kMinParallel = 1 << 15;
   constexpr int64_t kGrain = 1 << 13;
-  if (n < kMinParallel) {
+  if (n < kMinParallel || kernels::loop_runner() == kernels::LoopRunner::serial) {
     f(int64_t(0), n);
+    return;
+  }
+  if (kernels::loop_runner() == kernels::LoopRunner::spin_pool) {
+    kernels::spin_range(n, kGrain, f);
     return;
   }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, kGrain),

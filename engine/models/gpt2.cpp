@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "autodiff/node.h"
 #include "nn/layers.h"
 #include "tensor/big_alloc.h"
+#include "tensor/kernels/spin_pool.h"
 #include "tensor/op_timer.h"
 #include "tensor/ops.h"
 
@@ -251,6 +253,11 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, int64_t 
     if (s < 0) throw ShapeError(std::string(op) + ": negative cache.row_start " + std::to_string(s));
   if (last < 0) throw ShapeError(std::string(op) + ": negative last " + std::to_string(last));
   const bool padded = std::any_of(cache.row_start.begin(), cache.row_start.end(), [](int64_t s) { return s > 0; });
+  // A decoding step of up to 8 rows is all matrix-vector products and short
+  // loops: threads held for the step (spin_pool.h). Longer inputs go through
+  // the GEMM, on oneTBB.
+  std::optional<kernels::SpinScope> held;
+  if (ids.size(1) == 1 && ids.size(0) <= 8) held.emplace();
   Tensor x;
   {
     op_timer::Scope timer("embed");

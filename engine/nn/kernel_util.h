@@ -18,6 +18,7 @@
 
 #include "nn/exp_poly.h"
 #include "tensor/dtype.h"
+#include "tensor/kernels/spin_pool.h"
 #include "tensor/tensor.h"
 
 namespace rbe::nn::detail {
@@ -154,7 +155,8 @@ inline void exp_shift_inplace(float* y, int64_t n, float shift) {
 template <class F>
 inline void parallel_range(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
-  if (n <= grain) { f(int64_t(0), n); return; }
+  if (n <= grain || kernels::loop_runner() == kernels::LoopRunner::serial) { f(int64_t(0), n); return; }
+  if (kernels::loop_runner() == kernels::LoopRunner::spin_pool) { kernels::spin_range(n, grain, f); return; }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, std::max<int64_t>(1, grain)),
                     [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
 }

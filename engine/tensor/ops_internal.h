@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/kernels/spin_pool.h"
 #include "tensor/ops.h"
 
 namespace rbe::ops::detail {
@@ -62,8 +63,12 @@ inline int64_t prod(const Shape& s, size_t from, size_t to) {
 template <class F>
 void parallel_range(int64_t n, int64_t grain, int64_t min_parallel, F&& f) {
   if (n <= 0) return;
-  if (n < min_parallel) {
+  if (n < min_parallel || kernels::loop_runner() == kernels::LoopRunner::serial) {
     f(int64_t(0), n);
+    return;
+  }
+  if (kernels::loop_runner() == kernels::LoopRunner::spin_pool) {
+    kernels::spin_range(n, grain, f);
     return;
   }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, std::max<int64_t>(1, grain)),

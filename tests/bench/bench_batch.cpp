@@ -3,19 +3,24 @@
 // prompts run one at a time (generate), which is what the former
 // group-by-length path did when no two lengths were equal. Greedy, 32 new
 // tokens per prompt; counter gen_tokens_per_s = 8 * 32 / time. Arg: 0 = f32
-// weights, 1 = f16. BM_DecodeStep times one decoding step at batch 1, 2, 8.
+// weights, 1 = f16. BM_DecodeStep times one decoding step at batch 1, 2, 8;
+// BM_HeldThreadsVsTbb pairs steps with and without threads held for the step.
 // Run by hand from the build directory:
 //   ./tests/bench_batch --benchmark_min_time=0.01 --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_filter=-DecodeStep
 //   ./tests/bench_batch --benchmark_filter=DecodeStep
+//   ./tests/bench_batch --benchmark_filter=HeldThreads --benchmark_min_time=3
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <vector>
 
 #include "autodiff/node.h"
 #include "generate/generate.h"
 #include "models/gpt2.h"
+#include "tensor/kernels/spin_pool.h"
 
 namespace {
 
@@ -114,10 +119,57 @@ void BM_DecodeStep(benchmark::State& state) {
   state.counters["rows"] = double(B);  // time per row = time / rows
 }
 
+// Decoding steps with threads held for the step (kernels::SpinScope) against
+// oneTBB's loops, alternating step by step in one run (the VM's memory speed
+// drifts over seconds): counters held_ms and tbb_ms (mean time of a step) and
+// held_over_tbb, the median over pairs of the two steps' time ratio. Args:
+// f16, B.
+void BM_HeldThreadsVsTbb(benchmark::State& state) {
+  NoGradGuard ng;
+  GPT2Model& m = model(state.range(0));
+  const int64_t B = state.range(1), P = 60;
+  nn::KVCache cache = m.make_cache(B, 1024);
+  const std::vector<int32_t> prompt(size_t(B * P), 13), next(size_t(B), 7);
+  auto restart = [&] {
+    cache.reset();
+    m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, /*last=*/1);
+  };
+  restart();
+  const bool was_enabled = kernels::spin_pool_enabled();
+  std::vector<double> ratios;
+  double t_sum[2] = {0, 0};
+  bool held_first = true;
+  for (auto _ : state) {
+    if (cache.length + 2 > cache.max_length) {
+      state.PauseTiming();
+      restart();
+      state.ResumeTiming();
+    }
+    double t[2];  // [0]: held, [1]: oneTBB
+    for (int k = 0; k < 2; ++k) {
+      const int mode = held_first ? k : 1 - k;
+      kernels::set_spin_pool_enabled(mode == 0);
+      const auto t0 = std::chrono::steady_clock::now();
+      benchmark::DoNotOptimize(m.forward_cached(Tensor::from_vector(next, {B, 1}), cache).data<float>());
+      t[mode] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+    held_first = !held_first;
+    t_sum[0] += t[0], t_sum[1] += t[1];
+    ratios.push_back(t[0] / t[1]);
+  }
+  kernels::set_spin_pool_enabled(was_enabled);
+  std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
+  const double n = double(state.iterations());
+  state.counters["held_ms"] = t_sum[0] / n;
+  state.counters["tbb_ms"] = t_sum[1] / n;
+  state.counters["held_over_tbb"] = ratios.empty() ? 0.0 : ratios[ratios.size() / 2];
+}
+
 BENCHMARK(BM_RaggedBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_OneAtATime)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EqualLengthBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeStep)->ArgsProduct({{0, 1}, {1, 2, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_HeldThreadsVsTbb)->ArgsProduct({{0, 1}, {1, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #pragma once
 // Splitting the rows of a bandwidth-bound matrix-vector product over the
-// oneTBB threads. Each thread owns a contiguous part of the rows (one part per
+// oneTBB threads (in a decoding step, the threads spin_pool.h holds for it:
+// the same tasks, started and joined faster). Each thread owns a contiguous part of the rows (one part per
 // thread) and reads it front to back in pieces of half of what is left of it
 // (at least min_chunk bytes). A thread done with its own part helps with the
 // others from their back ends, again half of what is left at a time, so the
@@ -20,6 +21,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "tensor/kernels/spin_pool.h"
 #include "tensor/kernels/threads.h"
 
 #include <algorithm>
@@ -83,7 +85,10 @@ template <class Fn>
 void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&& rows) {
   if (N <= 0) return;
   const int64_t total = N * row_bytes;
-  const int threads = usable_threads();
+  const LoopRunner runner = loop_runner();
+  const int threads = runner == LoopRunner::spin_pool ? spin_pool_threads()
+                      : runner == LoopRunner::serial  ? 1
+                                                      : usable_threads();
   if (threads <= 1 || total < c.serial_below || N < 8) {
     rows(int64_t(0), N);
     return;
@@ -101,16 +106,21 @@ void parallel_row_chunks(int64_t N, int64_t row_bytes, const RowChunking& c, Fn&
   for (int p = 0; p < parts_n; ++p)  // part boundaries on multiples of 4 rows
     parts[p].reset(N * p / parts_n / 4 * 4, p + 1 == parts_n ? N : N * (p + 1) / parts_n / 4 * 4);
   // One task per part; whichever thread runs a task then helps with the
-  // others (correct whatever threads oneTBB gives the tasks, one or all).
+  // others (correct whatever threads run the tasks, one or all).
+  auto task = [&](int p) {
+    int64_t r0, r1;
+    while (parts[p].take(true, min_rows, r0, r1)) rows(r0, r1);
+    for (int k = 1; k < parts_n; ++k)
+      while (parts[(p + k) % parts_n].take(false, min_rows, r0, r1)) rows(r0, r1);
+  };
+  if (runner == LoopRunner::spin_pool) {
+    spin_run(parts_n, task);
+    return;
+  }
   tbb::parallel_for(
       tbb::blocked_range<int>(0, parts_n, 1),
       [&](const tbb::blocked_range<int>& range) {
-        for (int p = range.begin(); p < range.end(); ++p) {
-          int64_t r0, r1;
-          while (parts[p].take(true, min_rows, r0, r1)) rows(r0, r1);
-          for (int k = 1; k < parts_n; ++k)
-            while (parts[(p + k) % parts_n].take(false, min_rows, r0, r1)) rows(r0, r1);
-        }
+        for (int p = range.begin(); p < range.end(); ++p) task(p);
       },
       tbb::simple_partitioner());
 }

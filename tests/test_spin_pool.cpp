@@ -1,0 +1,231 @@
+// Threads held for a decoding step (tensor/kernels/spin_pool.h): every task
+// of a loop runs once, on the pool only inside a scope, one scope at a time,
+// loops inside a task run serially, a task's exception reaches the caller,
+// and a GPT-2 decoding step really runs on the pool and gives the same logits
+// bit for bit as on oneTBB.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "autodiff/node.h"
+#include "models/gpt2.h"
+#include "nn/kernel_util.h"
+#include "tensor/kernels/row_chunks.h"
+#include "tensor/kernels/spin_pool.h"
+
+namespace {
+
+using namespace rbe::kernels;
+
+// Runs f inside a scope with `threads` usable threads (more than the cores:
+// the workers then also wait for each other, which the tests want).
+template <class F>
+void in_scope(int threads, F&& f) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, size_t(threads));
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    SpinScope scope;
+    ASSERT_TRUE(scope.active());
+    f();
+  });
+}
+
+TEST(SpinPool, OutsideAScopeLoopsUseOneTbb) {
+  EXPECT_EQ(loop_runner(), LoopRunner::tbb);
+  EXPECT_EQ(spin_pool_threads(), 1);
+  int calls = 0;
+  spin_run(3, [&](int) { ++calls; });  // no scope: all on this thread
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(SpinPool, EveryTaskRunsOnce) {
+  for (int threads : {2, 3, 4}) {
+    in_scope(threads, [&] {
+      EXPECT_EQ(loop_runner(), LoopRunner::spin_pool);
+      EXPECT_EQ(spin_pool_threads(), threads);
+      for (int rep = 0; rep < 50; ++rep)
+        for (int n = 1; n <= 37; n += 3) {
+          std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+          spin_run(n, [&](int i) { hits[size_t(i)].fetch_add(1); });
+          for (int i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "task " << i << " of " << n;
+        }
+    });
+    EXPECT_EQ(loop_runner(), LoopRunner::tbb) << "the scope is closed";
+  }
+}
+
+// The owner takes task 0 first and waits there for task 1 to start: only a
+// worker can run it.
+TEST(SpinPool, AWorkerTakesPart) {
+  in_scope(2, [] {
+    const uint64_t before = spin_pool_worker_loops();
+    std::atomic<bool> second_started{false};
+    std::thread::id ids[2];
+    bool waited_out = false;
+    spin_run(2, [&](int i) {
+      ids[i] = std::this_thread::get_id();
+      if (i == 1) {
+        second_started = true;
+        return;
+      }
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!second_started && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      waited_out = !second_started;
+    });
+    ASSERT_FALSE(waited_out) << "no worker took task 1 within 20 s";
+    EXPECT_NE(ids[0], ids[1]);
+    EXPECT_EQ(ids[0], std::this_thread::get_id()) << "the owner takes part too";
+    EXPECT_GT(spin_pool_worker_loops(), before);
+  });
+}
+
+TEST(SpinPool, RangesAndRowChunksCoverEveryIndexOnce) {
+  in_scope(3, [] {
+    for (int64_t n : {1, 2, 7, 64, 1000, 100003}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      rbe::nn::detail::parallel_range(n, 5, [&](int64_t a, int64_t b) {
+        for (int64_t i = a; i < b; ++i) hits[size_t(i)].fetch_add(1);
+      });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << i << " of " << n;
+    }
+    for (int64_t N : {8, 100, 3072, 50257}) {
+      std::mutex mu;
+      std::vector<std::pair<int64_t, int64_t>> got;
+      parallel_row_chunks(N, 1536, kGemvRowChunking, [&](int64_t r0, int64_t r1) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.emplace_back(r0, r1);
+      });
+      std::sort(got.begin(), got.end());
+      int64_t next = 0;
+      for (const auto& [r0, r1] : got) {
+        ASSERT_EQ(r0, next) << "a gap or an overlap in " << N << " rows";
+        ASSERT_TRUE(r1 == N || r1 % 4 == 0);
+        next = r1;
+      }
+      EXPECT_EQ(next, N);
+    }
+  });
+}
+
+TEST(SpinPool, LoopsInsideATaskRunSerially) {
+  in_scope(2, [] {
+    std::atomic<int> nested_serial{0}, nested_pieces{0};
+    spin_run(4, [&](int) {
+      if (loop_runner() == LoopRunner::serial) nested_serial.fetch_add(1);
+      rbe::nn::detail::parallel_range(1000, 1, [&](int64_t a, int64_t b) {
+        EXPECT_EQ(a, 0);
+        EXPECT_EQ(b, 1000);
+        nested_pieces.fetch_add(1);
+      });
+    });
+    EXPECT_EQ(nested_serial.load(), 4);
+    EXPECT_EQ(nested_pieces.load(), 4);
+    EXPECT_EQ(loop_runner(), LoopRunner::spin_pool);
+  });
+}
+
+TEST(SpinPool, ATasksExceptionReachesTheCaller) {
+  in_scope(2, [] {
+    std::atomic<int> ran{0};
+    EXPECT_THROW(spin_run(8,
+                          [&](int i) {
+                            ran.fetch_add(1);
+                            if (i == 5) throw std::runtime_error("task 5");
+                          }),
+                 std::runtime_error);
+    EXPECT_EQ(ran.load(), 8) << "the other tasks still run";
+    int after = 0;
+    std::mutex mu;
+    spin_run(6, [&](int) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++after;
+    });
+    EXPECT_EQ(after, 6) << "the pool works after an exception";
+  });
+}
+
+TEST(SpinPool, OneScopeAtATime) {
+  in_scope(2, [] {
+    bool other_active = true;
+    std::thread([&] {
+      tbb::task_arena arena(2);
+      arena.execute([&] {
+        SpinScope second;
+        other_active = second.active();
+      });
+    }).join();
+    EXPECT_FALSE(other_active) << "a second thread's scope while the first is open";
+    SpinScope nested;  // the owner again
+    EXPECT_FALSE(nested.active());
+    EXPECT_EQ(loop_runner(), LoopRunner::spin_pool) << "an inactive nested scope leaves the open one as it was";
+  });
+  bool later = false;
+  std::thread([&] {
+    tbb::task_arena arena(2);
+    arena.execute([&] { later = SpinScope().active(); });
+  }).join();
+  EXPECT_TRUE(later) << "another thread takes the pool once it is free";
+}
+
+TEST(SpinPool, OffMeansNoScopeAndOneThreadMeansNoScope) {
+  set_spin_pool_enabled(false);
+  {
+    tbb::task_arena arena(2);
+    arena.execute([] { EXPECT_FALSE(SpinScope().active()); });
+  }
+  set_spin_pool_enabled(true);
+  tbb::task_arena one(1);
+  one.execute([] { EXPECT_FALSE(SpinScope().active()); });
+}
+
+// A decoding step of a small GPT-2 (products large enough to split) runs its
+// loops on the pool and gives the same logits as on oneTBB, at batch 1 and 3.
+TEST(SpinPool, Gpt2DecodingStepsMatchOneTbbBitForBit) {
+  rbe::NoGradGuard ng;
+  rbe::ModelConfig c = rbe::ModelConfig::preset("mini");
+  rbe::GPT2Model m(c, 7);
+  m.eval();
+  for (int64_t B : {1, 3}) {
+    std::vector<std::vector<float>> logits[2];  // [pool off, on][step]
+    for (int on = 1; on >= 0; --on) {  // on first: as many steps off as it took
+      set_spin_pool_enabled(on == 1);
+      tbb::task_arena arena(2);
+      arena.execute([&] {
+        rbe::nn::KVCache cache = m.make_cache(B, 64);
+        std::vector<int32_t> prompt(size_t(B * 5));
+        for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t(i * 37 % c.vocab_size);
+        m.forward_cached(rbe::Tensor::from_vector(prompt, {B, 5}), cache, 1);
+        // Workers join a step when their thread gets to them: steps until
+        // one has (all of them on a quiet machine), at most 40.
+        const uint64_t before = spin_pool_worker_loops();
+        for (int step = 0; step < 40; ++step) {
+          if (step >= 4 && (on ? spin_pool_worker_loops() > before : step >= int(logits[1].size()))) break;
+          std::vector<int32_t> next(size_t(B), int32_t(11 + step));
+          rbe::Tensor y = m.forward_cached(rbe::Tensor::from_vector(next, {B, 1}), cache);
+          logits[on].emplace_back(y.data<float>(), y.data<float>() + y.numel());
+        }
+        if (on) {
+          EXPECT_GT(spin_pool_worker_loops(), before) << "no step's loops ran on a worker";
+        }
+      });
+    }
+    set_spin_pool_enabled(true);
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    for (size_t s = 0; s < logits[0].size(); ++s)
+      EXPECT_EQ(0, std::memcmp(logits[0][s].data(), logits[1][s].data(), logits[0][s].size() * sizeof(float)))
+          << "batch " << B << ", step " << s;
+  }
+}
+
+}  // namespace
