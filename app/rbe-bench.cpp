@@ -61,7 +61,7 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct Args {
-  std::string model, preset, dtype = "f32", codec, kv_cache = "f32";
+  std::string model, preset, dtype = "f32", codec, kv_cache = "auto";
   double bpw = 0;  // 0: the codec's default
   int block_size = 64;
   bool compare = false;
@@ -322,7 +322,9 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   // Prompt processing: one batched pass, as generate() runs a prompt (logits
   // for the last position only, as llama.cpp computes them); the first run
   // warms up, best of two after it.
-  model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
+  model->set_kv_cache_dtype(a.kv_cache == "auto" ? model->kv_cache_dtype_for_matrices()
+                            : a.kv_cache == "f16"  ? DType::F16
+                                                   : DType::F32);
   nn::KVCache cache = model->make_cache(1, P + W + G);
   double pp_s = 1e30, profiled_pass_s = 0;
   Tensor logits;
@@ -411,7 +413,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"gen_ms_min", sorted.empty() ? 0 : sorted.front()},
                       {"peak_rss_mb", rss},
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
-                      {"kv_cache", a.kv_cache},
+                      {"kv_cache", cache.dtype() == DType::F16 ? "f16" : "f32"},
                       {"kv_cache_bytes_per_token", kv_bytes}};
   probe->report(j);
   j["gen_ms_limit"] = k.weight_bytes_per_token / (j["bandwidth_gbs"].get<double>() * 1e9) * 1e3;
@@ -580,9 +582,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(cli::positive());
   app.add_option("--kv-cache", a.kv_cache,
-                 "KV cache storage: f32 (exact) or f16 (half the cache memory and reads; keys and values rounded)")
+                 "KV cache storage: f32 (exact), f16 (half the cache memory and reads; keys and values rounded) or "
+                 "auto (f32 for f32 matrices, f16 for f16 or packed ones)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16"}));
+      ->check(CLI::IsMember({"auto", "f32", "f16"}));
   app.add_option("--bandwidth-mb", a.bandwidth_mb,
                  "Read a buffer of this size (MiB) to measure the read bandwidth (default: the model's own matrices, in place, "
                  "at most their last 1024 MiB)")

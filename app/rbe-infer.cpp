@@ -32,7 +32,7 @@ using namespace rbe;
 namespace {
 
 struct Args {
-  std::string model, prompt, eval_file, kv_cache = "f32", dtype = "f32", windows = "once";
+  std::string model, prompt, eval_file, kv_cache = "auto", dtype = "f32", windows = "once";
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eot = false;
@@ -222,10 +222,11 @@ int main(int argc, char** argv) {
                  "before it (repeatable)");
   app.add_flag("--ignore-eot", a.ignore_eot, "Keep generating after the end-of-text token");
   app.add_option("--kv-cache", a.kv_cache,
-                 "KV cache storage for generation: f32 (exact) or f16 (half the cache memory, faster at long "
-                 "contexts; keys and values rounded to f16)")
+                 "KV cache storage for generation: f32 (exact), f16 (half the cache memory, faster at long "
+                 "contexts; keys and values rounded to f16) or auto (f32 for f32 matrices, f16 for f16 or packed "
+                 "ones)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16"}));
+      ->check(CLI::IsMember({"auto", "f32", "f16"}));
   app.add_option("--dtype", a.dtype,
                  "Dense weight matrices for inference: f32 (as loaded) or f16 (half their memory, faster "
                  "generation; weights rounded to f16, products summed in f32). Packed matrices stay packed")
@@ -267,7 +268,9 @@ int main(int argc, char** argv) {
     if (a.detokenize) return detokenize_main(a);
     LoadedModel m = codec::load_any_model(a.model, a.dtype == "f16" ? DType::F16 : DType::F32);
     m.model->eval();
-    m.model->set_kv_cache_dtype(a.kv_cache == "f16" ? DType::F16 : DType::F32);
+    m.model->set_kv_cache_dtype(a.kv_cache == "auto" ? m.model->kv_cache_dtype_for_matrices()
+                                : a.kv_cache == "f16"  ? DType::F16
+                                                       : DType::F32);
     return a.eval_file.empty() ? generate_main(a, m) : eval_main(a, m);
   });
 }

@@ -8,6 +8,7 @@
 #include "models/gpt2.h"
 #include "nn/functional.h"
 #include "nn_test_util.h"
+#include "packed_test_util.h"
 #include "tensor/ops.h"
 
 namespace {
@@ -307,6 +308,23 @@ TEST(GPT2, FusedPromptAttentionMatchesForward) { check_prompt_attention_against_
 // keys and values to f16, through a prompt, a second multi-token chunk (the
 // prompt path over cached f16 keys) and single-token steps, for head size 64
 // (the blocked decode loop) and 8 (the plain one). Other cache dtypes throw.
+// The CLIs' --kv-cache auto: f32 for dense f32 matrices, f16 once any matrix
+// is f16 or packed.
+TEST(GPT2, KvCacheDtypeFollowsTheMatrices) {
+  GPT2Model m(tiny_config(32, 16, 16, 1, 2), 3);
+  EXPECT_EQ(m.kv_cache_dtype_for_matrices(), DType::F32);
+  m.cast_matrices(DType::F16);
+  EXPECT_EQ(m.kv_cache_dtype_for_matrices(), DType::F16);
+  GPT2Model p(tiny_config(32, 16, 16, 1, 2), 3);
+  nn::Linear* lin = nullptr;  // the last one
+  for (auto& [name, mod] : p.named_modules())
+    if (auto* l = dynamic_cast<nn::Linear*>(mod.get())) lin = l;
+  ASSERT_NE(lin, nullptr);
+  lin->set_packed(std::make_shared<testing_packed::DenseCopy>(lin->weight));
+  EXPECT_EQ(p.kv_cache_dtype_for_matrices(), DType::F16);
+  EXPECT_EQ(p.kv_cache_dtype(), DType::F32) << "the model's own default stays f32";
+}
+
 TEST(GPT2, F16KvCacheMatchesF32Cache) {
   for (int64_t hd : {64, 8}) {
     GPT2Model m(tiny_config(32, 80, 2 * hd, 2, 2), 9);

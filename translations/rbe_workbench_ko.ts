@@ -1063,10 +1063,6 @@ Check the settings (codec, target, overrides) and the validation text, then try 
         <translation>f16 (메모리 절반)</translation>
     </message>
     <message>
-        <source>How the keys and values of the text so far are stored. f16 halves their memory and is faster at long contexts; the text can differ slightly.</source>
-        <translation>지금까지의 텍스트에 대한 키와 값을 저장하는 형식입니다. f16은 메모리를 절반으로 줄이고 긴 문맥에서 더 빠르지만, 텍스트가 조금 달라질 수 있습니다.</translation>
-    </message>
-    <message>
         <source>KV cache:</source>
         <translation>KV 캐시:</translation>
     </message>
@@ -1129,6 +1125,14 @@ Check the settings (codec, target, overrides) and the validation text, then try 
     <message>
         <source>Weights:</source>
         <translation>가중치:</translation>
+    </message>
+    <message>
+        <source>as the weights</source>
+        <translation>가중치와 같게</translation>
+    </message>
+    <message>
+        <source>How the keys and values of the text so far are stored. f16 halves their memory and is faster at long contexts; the text can differ slightly. &quot;As the weights&quot;: f32 for a model with f32 matrices, f16 for an f16 copy or a compressed model.</source>
+        <translation>지금까지의 텍스트에 대한 키와 값을 저장하는 형식입니다. f16은 메모리를 절반으로 줄이고 긴 문맥에서 더 빠르지만, 텍스트가 조금 달라질 수 있습니다. &quot;가중치와 같게&quot;: 행렬이 f32인 모델은 f32, f16 복사본이나 압축된 모델은 f16입니다.</translation>
     </message>
 </context>
 <context>

@@ -56,11 +56,13 @@ SamplingForm::SamplingForm(QWidget* parent)
       tr("The original model's matrices for the chat. f16 runs a copy of the model with its matrices rounded to f16, "
          "made at the first run: they take half the memory and generate faster, and the text can differ slightly. "
          "The compressed model runs as compressed."));
+  kvCache_->addItem(tr("as the weights"), QStringLiteral("auto"));
   kvCache_->addItem(tr("f32 (exact)"), QStringLiteral("f32"));
   kvCache_->addItem(tr("f16 (half the memory)"), QStringLiteral("f16"));
   kvCache_->setToolTip(
       tr("How the keys and values of the text so far are stored. f16 halves their memory and is faster at long "
-         "contexts; the text can differ slightly."));
+         "contexts; the text can differ slightly. \"As the weights\": f32 for a model with f32 matrices, f16 for "
+         "an f16 copy or a compressed model."));
 
   auto* form = new QFormLayout(this);
   form->addRow(tr("Temperature:"), temperature_);
@@ -89,9 +91,15 @@ rbe::DType SamplingForm::weights() const { return comboDtype(weights_); }
 
 void SamplingForm::setWeights(rbe::DType dtype) { setComboDtype(weights_, dtype); }
 
-rbe::DType SamplingForm::kvCache() const { return comboDtype(kvCache_); }
+std::optional<rbe::DType> SamplingForm::kvCache() const {
+  if (kvCache_->currentData().toString() == QStringLiteral("auto")) return std::nullopt;
+  return comboDtype(kvCache_);
+}
 
-void SamplingForm::setKvCache(rbe::DType dtype) { setComboDtype(kvCache_, dtype); }
+void SamplingForm::setKvCache(std::optional<rbe::DType> dtype) {
+  if (dtype) setComboDtype(kvCache_, *dtype);
+  else kvCache_->setCurrentIndex(kvCache_->findData(QStringLiteral("auto")));
+}
 
 rbe::SamplingParams SamplingForm::params() const {
   rbe::SamplingParams p;
@@ -123,7 +131,8 @@ void SamplingForm::load(QSettings& s) {
   p.seed = s.value(QStringLiteral("chat/seed"), qulonglong(p.seed)).toULongLong();
   setParams(p);
   setWeights(dtypeNamed(s.value(QStringLiteral("chat/weights")).toString()));
-  setKvCache(dtypeNamed(s.value(QStringLiteral("chat/kvCache")).toString()));
+  const QString kv = s.value(QStringLiteral("chat/kvCache"), QStringLiteral("auto")).toString();
+  setKvCache(kv == QStringLiteral("auto") ? std::nullopt : std::optional(dtypeNamed(kv)));
 }
 
 void SamplingForm::save(QSettings& s) const {

@@ -1,9 +1,11 @@
 #pragma once
 // Sampling settings for the chat panel (temperature, top-k, top-p, repetition
 // penalty, max tokens, seed), the original model's matrices for the chat (f32
-// as opened, or an f16 copy) and the KV cache's storage (f32 or f16), kept in
-// QSettings under "chat/".
+// as opened, or an f16 copy) and the KV cache's storage (as the matrices, f32
+// or f16), kept in QSettings under "chat/".
 #include <QGroupBox>
+
+#include <optional>
 
 #include "generate/generate.h"
 
@@ -21,8 +23,10 @@ class SamplingForm : public QGroupBox {
   void setParams(const rbe::SamplingParams& p);
   rbe::DType weights() const;  // F32 (the model as opened) or F16 (an f16 copy)
   void setWeights(rbe::DType dtype);
-  rbe::DType kvCache() const;  // F32 or F16
-  void setKvCache(rbe::DType dtype);
+  // F32 or F16; none: as the matrices of the model that runs
+  // (GPT2Model::kv_cache_dtype_for_matrices, the default).
+  std::optional<rbe::DType> kvCache() const;
+  void setKvCache(std::optional<rbe::DType> dtype);
 
   void load(QSettings& s);
   void save(QSettings& s) const;

@@ -143,6 +143,14 @@ std::unordered_set<std::string> GPT2Model::packed_weight_names() const {
   return out;
 }
 
+DType GPT2Model::kv_cache_dtype_for_matrices() const {
+  const std::unordered_set<std::string> packed = packed_weight_names();
+  if (!packed.empty()) return DType::F16;
+  for (const auto& [name, t] : named_parameters())
+    if (t.dim() >= 2 && t.dtype() != DType::F32) return DType::F16;
+  return DType::F32;
+}
+
 int64_t GPT2Model::cast_matrices(const MatrixStorage& matrices, CastValues values) {
   const std::unordered_set<std::string> packed = packed_weight_names();
   return cast_parameters(

@@ -90,6 +90,11 @@ class GPT2Model : public nn::Module {
   // token; keys and values rounded to f16). Throws for other dtypes.
   void set_kv_cache_dtype(DType dtype);
   DType kv_cache_dtype() const { return kv_dtype_; }
+  // The cache storage that goes with the matrices (the CLIs' --kv-cache
+  // auto): F32 when every matrix is dense f32 (the exact path), F16 when any
+  // is f16 or packed (lower precision chosen already; llama.cpp caches in f16
+  // whatever the weights).
+  DType kv_cache_dtype_for_matrices() const;
 
  private:
   Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]

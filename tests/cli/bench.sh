@@ -86,6 +86,14 @@ assert f16["weight_bytes_per_token"] == f32["weight_bytes_per_token"] and f16["g
 print("rbe-bench --kv-cache OK")
 PY
 
+# --kv-cache auto (the default) follows the matrices: f32 for f32, f16 for f16 or packed.
+for form in "--dtype f32:f32" "--dtype f16:f16" "--codec q8_0:f16"; do
+  got=$("$BENCH" --preset mini --threads 1 --prompt-tokens 8 --gen-tokens 2 --bandwidth-mb 16 ${form%%:*} --json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["kv_cache"])')
+  [[ $got == "${form##*:}" ]] || { echo "rbe-bench ${form%%:*}: KV cache $got, expected ${form##*:}" >&2; exit 1; }
+done
+echo "rbe-bench --kv-cache auto OK"
+
 # --profile: each step of a generated token with its ms per token; "other" is the rest.
 python3 - "$("$BENCH" --preset mini --threads 2 --prompt-tokens 8 --gen-tokens 8 --bandwidth-mb 64 --profile --json)" <<'PY'
 import json, sys

@@ -168,7 +168,10 @@ void TestChatPanel::comparesWithTheCompressedModel() {
   QCOMPARE(done.first().at(0).toBool(), true);
   QCOMPARE(panel.originalJob()->stats().tokens, 60);
   QCOMPARE(panel.compressedJob()->stats().tokens, 60);
-  // The second pane holds the compressed model's own text: the engine's for that model.
+  // The second pane holds the compressed model's own text: the engine's for
+  // that model, whose packed matrices get an f16 KV cache by default.
+  QCOMPARE(compressed->model->kv_cache_dtype(), rbe::DType::F16);
+  QCOMPARE(model_->model->kv_cache_dtype(), rbe::DType::F32);
   const std::vector<int32_t> ref = rbe::generate(*compressed->model, model_->tokenizer->encode("JULIET:"), params(60));
   QCOMPARE(panel.compressedPane()->generatedText(), QString::fromStdString(model_->tokenizer->decode(ref)));
 }
@@ -202,8 +205,8 @@ void TestChatPanel::generatesWithAnF16KvCache() {
   QCOMPARE(model_->model->kv_cache_dtype(), rbe::DType::F16);
   const std::vector<int32_t> ref = rbe::generate(*model_->model, model_->tokenizer->encode("ROMEO:"), params(80));
   QCOMPARE(panel.originalPane()->generatedText(), QString::fromStdString(model_->tokenizer->decode(ref)));
-  // Back to f32 for the next run (and the other tests).
-  panel.samplingForm()->setKvCache(rbe::DType::F32);
+  // Back to the default, as the weights: f32 for this f32 model.
+  panel.samplingForm()->setKvCache(std::nullopt);
   panel.generate();
   QVERIFY(done.wait(60000));
   QCOMPARE(model_->model->kv_cache_dtype(), rbe::DType::F32);
@@ -223,8 +226,13 @@ void TestChatPanel::generatesWithF16Weights() {
   QVERIFY(done.wait(60000));
   QCOMPARE(done.first().at(0).toBool(), true);
 
-  // The text of the same folder loaded straight into f16 (an independent path to the same weights).
+  // The text of the same folder loaded straight into f16 (an independent path
+  // to the same weights), with the f16 KV cache the default ("as the
+  // weights") gives f16 matrices.
+  QVERIFY(!panel.samplingForm()->kvCache().has_value());
+  QCOMPARE(job->copyOf(model_)->model->kv_cache_dtype(), rbe::DType::F16);
   const rbe::LoadedModel f16 = rbe::load_model(guitest::defaultModelDir().toStdString(), rbe::DType::F16);
+  f16.model->set_kv_cache_dtype(rbe::DType::F16);
   const std::vector<int32_t> ref = rbe::generate(*f16.model, f16.tokenizer->encode("ROMEO:"), params(80));
   const QString expected = QString::fromStdString(f16.tokenizer->decode(ref));
   QCOMPARE(panel.originalPane()->generatedText(), expected);
@@ -298,7 +306,7 @@ void TestChatPanel::keepsSamplingSettings() {
   QCOMPARE(q.repetition_penalty, p.repetition_penalty);
   QCOMPARE(q.max_tokens, p.max_tokens);
   QCOMPARE(q.seed, p.seed);
-  QCOMPARE(next.samplingForm()->kvCache(), rbe::DType::F16);
+  QVERIFY(next.samplingForm()->kvCache() == rbe::DType::F16);
   QCOMPARE(next.samplingForm()->weights(), rbe::DType::F16);
 }
 

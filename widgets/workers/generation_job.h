@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "generate/generate.h"
 #include "io/model_loader.h"
@@ -33,13 +34,14 @@ class GenerationJob : public QObject {
   ~GenerationJob() override;  // stops and waits for the worker
 
   // Returns false (and emits nothing) when a run is already going. kvCache:
-  // the storage of the run's KV cache (F32 or F16), set on the model here, on
-  // the GUI thread, before the worker builds the cache. weights: F32 runs
+  // the storage of the run's KV cache (F32 or F16; none: as the matrices of
+  // the model that runs, GPT2Model::kv_cache_dtype_for_matrices), set on the
+  // model here, on the GUI thread, before the worker builds the cache. weights: F32 runs
   // `model` as it is; F16 runs an f16 copy of it (GPT2Model::inference_copy),
   // made on the worker by the first such run and kept for the next ones while
   // the model is the same. A run with F32 weights frees the copy.
   bool start(std::shared_ptr<rbe::LoadedModel> model, const QString& prompt, const rbe::SamplingParams& params,
-             rbe::DType kvCache = rbe::DType::F32, rbe::DType weights = rbe::DType::F32);
+             std::optional<rbe::DType> kvCache = rbe::DType::F32, rbe::DType weights = rbe::DType::F32);
   void stop();
   // The f16 copy of `model`, when this job holds one (null otherwise).
   std::shared_ptr<rbe::LoadedModel> copyOf(const std::shared_ptr<rbe::LoadedModel>& model) const;
