@@ -28,6 +28,8 @@
 // weights in chunks of 64, 288 and 1152 KiB, each against a paired probe,
 // below (what a chunk's start and a long row cost).
 //   bench_gemv --benchmark_filter=chunks_vs_probe --benchmark_counters_tabular=true
+// call_cost/f16/N/held: what starting and joining a product costs, under
+// oneTBB and with threads held for the step, below.
 // in_cache/f32|f16/KiB: one thread, one product of 768-wide rows whose
 // weights (24 KiB: L1; 384 KiB: L2; 6 MiB: L3) stay in cache between
 // iterations: the kernel's arithmetic rate with memory out of the way
@@ -43,6 +45,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -57,6 +60,7 @@
 #include "tensor/kernels/gemv_internal.h"
 #include "tensor/kernels/read_bandwidth.h"
 #include "tensor/kernels/row_chunks.h"
+#include "tensor/kernels/spin_pool.h"
 
 namespace {
 
@@ -408,6 +412,34 @@ void BM_in_cache(benchmark::State& state) {
                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// What starting and joining a parallel product costs, with memory out of the
+// way: 60 products (a token's worth) of N x 768 weights that stay in cache,
+// on two threads, under oneTBB (held 0) or inside one kernels::SpinScope
+// (held 1: threads held for the step, as a decoding step runs them); time
+// per product in the counter us_per_call.
+//   bench_gemv --benchmark_filter=call_cost --benchmark_repetitions=5
+//       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+template <class T>
+void BM_call_cost(benchmark::State& state) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 2);
+  const int64_t K = 768, N = state.range(0), calls = 60;
+  const bool held = state.range(1) != 0;
+  const TokenWeights<T> tw = token_weights<T>({{N, K}});
+  std::vector<float> x(static_cast<size_t>(K), 0.5f), y(static_cast<size_t>(N));
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      std::optional<rbe::kernels::SpinScope> scope;
+      if (held) scope.emplace();
+      for (int64_t c = 0; c < calls; ++c) product(1, N, K, tw.w[0].get(), x.data(), y.data());
+    }
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["us_per_call"] = seconds * 1e6 / (double(state.iterations()) * double(calls));
+}
+
 BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_reads, float)->Name("token_reads/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -420,6 +452,7 @@ BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct(
 BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK_TEMPLATE(BM_token_vs_probe, uint16_t)->Name("token_vs_probe/f16")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
+BENCHMARK_TEMPLATE(BM_call_cost, uint16_t)->Name("call_cost/f16")->ArgsProduct({{32, 64, 256}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_chunks_vs_probe)->Name("chunks_vs_probe/f16")->Iterations(150)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
