@@ -98,25 +98,37 @@ void BM_EqualLengthBatch(benchmark::State& state) {
   count(state, n);
 }
 
+// A batch-B KV cache after a 60-token prompt, and one new token per row.
+struct Decoding {
+  GPT2Model& m;
+  int64_t B;
+  nn::KVCache cache;
+  std::vector<int32_t> prompt, next;
+  Decoding(GPT2Model& model, int64_t b)
+      : m(model), B(b), cache(model.make_cache(b, 1024)), prompt(size_t(b * 60), 13), next(size_t(b), 7) {
+    restart();
+  }
+  void restart() {
+    cache.reset();
+    m.forward_cached(Tensor::from_vector(prompt, {B, 60}), cache, /*last=*/1);
+  }
+  Tensor step() { return m.forward_cached(Tensor::from_vector(next, {B, 1}), cache); }
+};
+
 // One decoding step (1 new token per row) at batch B after a 60-token prompt:
 // what batching saves per token. Args: f16, B.
 void BM_DecodeStep(benchmark::State& state) {
   NoGradGuard ng;
-  GPT2Model& m = model(state.range(0));
-  const int64_t B = state.range(1), P = 60;
-  nn::KVCache cache = m.make_cache(B, 1024);
-  const std::vector<int32_t> prompt(size_t(B * P), 13), next(size_t(B), 7);
-  m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, /*last=*/1);
+  Decoding d(model(state.range(0)), state.range(1));
   for (auto _ : state) {
-    if (cache.length == cache.max_length) {
+    if (d.cache.length == d.cache.max_length) {
       state.PauseTiming();
-      cache.reset();
-      m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, /*last=*/1);
+      d.restart();
       state.ResumeTiming();
     }
-    benchmark::DoNotOptimize(m.forward_cached(Tensor::from_vector(next, {B, 1}), cache).data<float>());
+    benchmark::DoNotOptimize(d.step().data<float>());
   }
-  state.counters["rows"] = double(B);  // time per row = time / rows
+  state.counters["rows"] = double(d.B);  // time per row = time / rows
 }
 
 // Decoding steps with threads held for the step (kernels::SpinScope) against
@@ -126,23 +138,15 @@ void BM_DecodeStep(benchmark::State& state) {
 // f16, B.
 void BM_HeldThreadsVsTbb(benchmark::State& state) {
   NoGradGuard ng;
-  GPT2Model& m = model(state.range(0));
-  const int64_t B = state.range(1), P = 60;
-  nn::KVCache cache = m.make_cache(B, 1024);
-  const std::vector<int32_t> prompt(size_t(B * P), 13), next(size_t(B), 7);
-  auto restart = [&] {
-    cache.reset();
-    m.forward_cached(Tensor::from_vector(prompt, {B, P}), cache, /*last=*/1);
-  };
-  restart();
+  Decoding d(model(state.range(0)), state.range(1));
   const bool was_enabled = kernels::spin_pool_enabled();
   std::vector<double> ratios;
   double t_sum[2] = {0, 0};
   bool held_first = true;
   for (auto _ : state) {
-    if (cache.length + 2 > cache.max_length) {
+    if (d.cache.length + 2 > d.cache.max_length) {
       state.PauseTiming();
-      restart();
+      d.restart();
       state.ResumeTiming();
     }
     double t[2];  // [0]: held, [1]: oneTBB
@@ -150,7 +154,7 @@ void BM_HeldThreadsVsTbb(benchmark::State& state) {
       const int mode = held_first ? k : 1 - k;
       kernels::set_spin_pool_enabled(mode == 0);
       const auto t0 = std::chrono::steady_clock::now();
-      benchmark::DoNotOptimize(m.forward_cached(Tensor::from_vector(next, {B, 1}), cache).data<float>());
+      benchmark::DoNotOptimize(d.step().data<float>());
       t[mode] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
     held_first = !held_first;

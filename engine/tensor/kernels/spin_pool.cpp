@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -21,6 +22,17 @@ inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+// Waiting: `pause` for the first kPausesBeforeYield rounds (tens of
+// microseconds, longer than the serial steps between a token's loops), then
+// a yield each round, so that a machine busy with other processes gets the
+// core back from a thread that only waits.
+constexpr int kPausesBeforeYield = 1024;
+
+inline void wait_round(int& rounds) {
+  if (++rounds < kPausesBeforeYield) cpu_relax();
+  else std::this_thread::yield();
 }
 
 bool enabled_from_env() {
@@ -74,13 +86,15 @@ void spin_worker(Pool& p) {
   if (t_owner || t_in_task) return;  // the owner waiting for its group runs a task not yet taken
   t_in_task = true;
   uint32_t seen = 0;
+  int rounds = 0;
   while (!p.stop.load(std::memory_order_relaxed)) {
     const uint32_t s = p.seq.load(std::memory_order_acquire);
     if ((s & 1) == 0 || s == seen) {
-      cpu_relax();
+      wait_round(rounds);
       continue;
     }
     seen = s;
+    rounds = 0;
     p.busy.fetch_add(1, std::memory_order_seq_cst);
     if (p.seq.load(std::memory_order_seq_cst) == s) {  // still that loop: its fields are valid
       p.worker_loops.fetch_add(1, std::memory_order_relaxed);
@@ -144,9 +158,10 @@ void spin_run(int n, void (*call)(const void*, int), const void* ctx) {
   t_in_task = true;
   p.run_tasks();
   t_in_task = false;
-  while (p.completed.load(std::memory_order_acquire) != n) cpu_relax();
+  int rounds = 0;
+  while (p.completed.load(std::memory_order_acquire) != n) wait_round(rounds);
   p.seq.store(s + 2, std::memory_order_seq_cst);  // closed: no worker joins it now
-  while (p.busy.load(std::memory_order_seq_cst) != 0) cpu_relax();
+  while (p.busy.load(std::memory_order_seq_cst) != 0) wait_round(rounds);
   if (p.error) {
     std::exception_ptr e;
     std::swap(e, p.error);

@@ -7,7 +7,8 @@
 // (the GEMV and packed products' row chunks, the nn, tensor and autodiff
 // ranges) run instead on the scope's owner and on workers that spin between
 // loops: a loop starts when they see its number and ends when its last task
-// is done.
+// is done. A thread that has waited tens of microseconds yields its core at
+// each round, for a machine busy with other processes.
 //
 // The workers are oneTBB tasks that keep their threads until the scope
 // closes, so the process never has more busy threads than oneTBB would have:
