@@ -1,12 +1,12 @@
 #pragma once
 // Splitting the rows of a bandwidth-bound matrix-vector product over the
 // oneTBB threads (in a decoding step, the threads spin_pool.h holds for it:
-// the same tasks, started and joined faster). Each thread owns a contiguous part of the rows (one part per
-// thread) and reads it front to back in pieces of half of what is left of it
-// (at least min_chunk bytes). A thread done with its own part helps with the
-// others from their back ends, again half of what is left at a time, so the
-// threads end close together without cutting the owners' first, long pieces
-// short. Where the pieces fall depends on timing, but every boundary but N
+// the same tasks, started and joined faster). Each thread owns a contiguous
+// part of the rows (one part per thread) and reads it front to back in
+// pieces of half of what is left of it (at least min_chunk bytes). A thread
+// done with its own part helps with the others from their back ends, again
+// half of what is left at a time, so the threads end close together without
+// cutting the owners' first, long pieces short. Where the pieces fall depends on timing, but every boundary but N
 // is a multiple of 4 rows, and the kernels compute each row the same way in
 // any range so aligned (tests/test_row_chunks.cpp and test_codec_fixed.cpp
 // check that, kernel by kernel, against one serial call): results do not
