@@ -122,17 +122,25 @@ SpinScope::SpinScope() {
   p.stop.store(false, std::memory_order_relaxed);
   t_owner = true;
   active_ = true;
-  workers_ = std::make_unique<Workers>();
-  for (int w = 0; w < workers; ++w) workers_->group.run([&p] { spin_worker(p); });
+  try {
+    workers_ = std::make_unique<Workers>();
+    for (int w = 0; w < workers; ++w) workers_->group.run([&p] { spin_worker(p); });
+  } catch (...) {  // out of memory: give the pool back before the error goes on
+    release();
+    throw;
+  }
 }
 
-SpinScope::~SpinScope() {
+SpinScope::~SpinScope() { release(); }
+
+void SpinScope::release() {
   if (!active_) return;
   Pool& p = pool();
   p.stop.store(true, std::memory_order_relaxed);
-  workers_->group.wait();  // the workers' threads are oneTBB's again
+  if (workers_) workers_->group.wait();  // the workers' threads are oneTBB's again
   workers_.reset();
   t_owner = false;
+  active_ = false;
   p.owned.store(false, std::memory_order_release);
 }
 

@@ -36,6 +36,7 @@ class SpinScope {
 
  private:
   struct Workers;
+  void release();  // closes an active scope: workers back to oneTBB, the pool free
   bool active_ = false;
   std::unique_ptr<Workers> workers_;
 };
