@@ -24,7 +24,8 @@
 #   REPEAT   pairs of runs per form and thread count                         [3]
 #   PROMPT   prompt tokens (one batch)                                        [64]
 #   GEN      generated tokens timed, after 4 warm-up tokens                   [64]
-#   KV_CACHE our KV cache, f32 or f16 (llama.cpp's is f16)                   [f32]
+#   KV_CACHE our KV cache: auto (rbe-bench's default: f32 for f32 weights,
+#            f16 for f16 and packed ones), f32 or f16 (llama.cpp's is f16)    [auto]
 # OUT_DIR (default: a new temporary folder) receives the models, runs.jsonl
 # (one JSON line per run: the engine's own JSON plus engine, form, threads,
 # repeat) and table.md. Models already in OUT_DIR are reused, so a second run
@@ -42,7 +43,7 @@ FORMS=${FORMS:-f32 f16 q8_0 q4_0 rbe4.25}
 REPEAT=${REPEAT:-3}
 PROMPT=${PROMPT:-64}
 GEN=${GEN:-64}
-KV_CACHE=${KV_CACHE:-f32}
+KV_CACHE=${KV_CACHE:-auto}
 CONVERT=$BUILD/app/rbe-convert
 BENCH=$BUILD/app/rbe-bench
 DATA=$SRC/../shared/data/gpt2
