@@ -12,6 +12,8 @@
 #include <tbb/global_control.h>
 #include <unistd.h>
 
+#include "models/gpt2.h"
+
 namespace rbe::cli {
 
 int parse(CLI::App& app, int argc, char** argv) {
@@ -69,6 +71,12 @@ int run_main(const char* prog, const std::function<int()>& body) {
 std::unique_ptr<tbb::global_control> limit_threads(int n) {
   if (n <= 0) return nullptr;
   return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(n));
+}
+
+void set_kv_cache(GPT2Model& model, const std::string& choice) {
+  model.set_kv_cache_dtype(choice == "auto"  ? model.kv_cache_dtype_for_matrices()
+                           : choice == "f16" ? DType::F16
+                                             : DType::F32);
 }
 
 std::string read_text_file(const std::string& path) {

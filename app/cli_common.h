@@ -10,6 +10,10 @@
 #include <CLI/CLI.hpp>
 #include <tbb/global_control.h>
 
+namespace rbe {
+class GPT2Model;
+}
+
 namespace rbe::cli {
 
 // Exit codes: 0 success, 1 runtime error, 2 bad command line.
@@ -34,6 +38,10 @@ int run_main(const char* prog, const std::function<int()>& body);
 
 // Limits TBB to n threads for the lifetime of the returned object (n <= 0: all cores).
 std::unique_ptr<tbb::global_control> limit_threads(int n);
+
+// --kv-cache: "auto" (the storage that goes with the model's matrices,
+// GPT2Model::kv_cache_dtype_for_matrices), "f16" or "f32".
+void set_kv_cache(GPT2Model& model, const std::string& choice);
 
 // Reads a whole file; throws with a clear message if it is missing or empty.
 std::string read_text_file(const std::string& path);

@@ -322,9 +322,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   // Prompt processing: one batched pass, as generate() runs a prompt (logits
   // for the last position only, as llama.cpp computes them); the first run
   // warms up, best of two after it.
-  model->set_kv_cache_dtype(a.kv_cache == "auto" ? model->kv_cache_dtype_for_matrices()
-                            : a.kv_cache == "f16"  ? DType::F16
-                                                   : DType::F32);
+  cli::set_kv_cache(*model, a.kv_cache);
   nn::KVCache cache = model->make_cache(1, P + W + G);
   double pp_s = 1e30, profiled_pass_s = 0;
   Tensor logits;

@@ -268,9 +268,7 @@ int main(int argc, char** argv) {
     if (a.detokenize) return detokenize_main(a);
     LoadedModel m = codec::load_any_model(a.model, a.dtype == "f16" ? DType::F16 : DType::F32);
     m.model->eval();
-    m.model->set_kv_cache_dtype(a.kv_cache == "auto" ? m.model->kv_cache_dtype_for_matrices()
-                                : a.kv_cache == "f16"  ? DType::F16
-                                                       : DType::F32);
+    cli::set_kv_cache(*m.model, a.kv_cache);
     return a.eval_file.empty() ? generate_main(a, m) : eval_main(a, m);
   });
 }

@@ -4,11 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include "autodiff/functional.h"
-#include "tensor/kernels/spin_pool.h"
+#include "tensor/kernels/parallel_for_range.h"
 
 namespace rbe::detail {
 
@@ -25,16 +22,11 @@ template <class F>
 void parallel_chunks(int64_t n, F&& f) {
   constexpr int64_t kMinParallel = 1 << 15;
   constexpr int64_t kGrain = 1 << 13;
-  if (n < kMinParallel || kernels::loop_runner() == kernels::LoopRunner::serial) {
+  if (n < kMinParallel) {
     f(int64_t(0), n);
     return;
   }
-  if (kernels::loop_runner() == kernels::LoopRunner::spin_pool) {
-    kernels::spin_range(n, kGrain, f);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, kGrain),
-                    [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+  kernels::parallel_for_range(n, kGrain, f);
 }
 
 // out[i] = f(x[i], g[i]) for same-shaped x and g; contiguous f32 result shaped like x.

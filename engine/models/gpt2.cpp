@@ -144,8 +144,8 @@ std::unordered_set<std::string> GPT2Model::packed_weight_names() const {
 }
 
 DType GPT2Model::kv_cache_dtype_for_matrices() const {
-  const std::unordered_set<std::string> packed = packed_weight_names();
-  if (!packed.empty()) return DType::F16;
+  for (const auto& [name, m] : named_modules())
+    if (const auto* p = packed_of(*m); p && *p) return DType::F16;
   for (const auto& [name, t] : named_parameters())
     if (t.dim() >= 2 && t.dtype() != DType::F32) return DType::F16;
   return DType::F32;

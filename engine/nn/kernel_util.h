@@ -2,9 +2,6 @@
 // Internal helpers for the fused nn kernels: vectorizable exp/tanh, lane-split
 // reductions (GCC vectorizes fixed-lane loops without -ffast-math), argument
 // checks and a parallel-for with a serial path for small work.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -18,7 +15,7 @@
 
 #include "nn/exp_poly.h"
 #include "tensor/dtype.h"
-#include "tensor/kernels/spin_pool.h"
+#include "tensor/kernels/parallel_for_range.h"
 #include "tensor/tensor.h"
 
 namespace rbe::nn::detail {
@@ -155,10 +152,8 @@ inline void exp_shift_inplace(float* y, int64_t n, float shift) {
 template <class F>
 inline void parallel_range(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
-  if (n <= grain || kernels::loop_runner() == kernels::LoopRunner::serial) { f(int64_t(0), n); return; }
-  if (kernels::loop_runner() == kernels::LoopRunner::spin_pool) { kernels::spin_range(n, grain, f); return; }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, std::max<int64_t>(1, grain)),
-                    [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+  if (n <= grain) { f(int64_t(0), n); return; }
+  kernels::parallel_for_range(n, grain, f);
 }
 
 // Rows per task so that a task touches about 32K floats.

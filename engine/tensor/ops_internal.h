@@ -2,9 +2,6 @@
 // Shared machinery for the ops_*.cpp files (not part of the public API):
 // dtype coercion, broadcast strides, a coalescing strided iterator that
 // hands contiguous-ish inner runs to a kernel, and a parallel-for helper.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -12,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/kernels/spin_pool.h"
+#include "tensor/kernels/parallel_for_range.h"
 #include "tensor/ops.h"
 
 namespace rbe::ops::detail {
@@ -63,16 +60,11 @@ inline int64_t prod(const Shape& s, size_t from, size_t to) {
 template <class F>
 void parallel_range(int64_t n, int64_t grain, int64_t min_parallel, F&& f) {
   if (n <= 0) return;
-  if (n < min_parallel || kernels::loop_runner() == kernels::LoopRunner::serial) {
+  if (n < min_parallel) {
     f(int64_t(0), n);
     return;
   }
-  if (kernels::loop_runner() == kernels::LoopRunner::spin_pool) {
-    kernels::spin_range(n, grain, f);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, std::max<int64_t>(1, grain)),
-                    [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+  kernels::parallel_for_range(n, grain, f);
 }
 
 // ---- strided N-operand iterator ----

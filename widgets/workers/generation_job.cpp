@@ -66,7 +66,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
   std::shared_ptr<rbe::LoadedModel> copy = f16 ? copyOf(model) : nullptr;
   if (!copy) releaseCopy();  // an f32 run, or another model: the old copy is not needed
   if (model && model->model)
-    model->model->set_kv_cache_dtype(kvCache.value_or(model->model->kv_cache_dtype_for_matrices()));
+    model->model->set_kv_cache_dtype(kvCache ? *kvCache : model->model->kv_cache_dtype_for_matrices());
   running_ = true;
   tokens_ = 0;
   stats_ = {};
@@ -100,7 +100,7 @@ bool GenerationJob::start(std::shared_ptr<rbe::LoadedModel> model, const QString
       }
       // The copy is this job's alone, and only one run goes at a time.
       if (run != model)
-        run->model->set_kv_cache_dtype(kvCache.value_or(run->model->kv_cache_dtype_for_matrices()));
+        run->model->set_kv_cache_dtype(kvCache ? *kvCache : run->model->kv_cache_dtype_for_matrices());
       if (!model->tokenizer)
         throw std::runtime_error(
             tr("This model has no tokenizer (vocab.json and merges.txt are missing from its folder), so it cannot "
