@@ -74,7 +74,8 @@ const char* const kKernels[] = {"avx512", "avx512l2", "avx2", "generic"};
 
 TEST(Gemv, MatchesDoubleLoopsForEveryKernelOddSizesAndThreads) {
   const int64_t shapes[][3] = {{1, 1, 0},   {3, 5, 0},    {7, 17, 3},  {9, 31, 1},   {64, 768, 0},
-                               {33, 100, 5}, {1001, 67, 0}, {515, 257, 2}, {2051, 129, 0}};
+                               {33, 100, 5}, {1001, 67, 0}, {515, 257, 2}, {2051, 129, 0},
+                               {70, 3072, 0}, {41, 2049, 3}};
   int tested_kernels = 0;
   for (int threads : {1, 2}) {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));

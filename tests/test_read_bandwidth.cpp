@@ -23,7 +23,7 @@ namespace {
 TEST(ReadBandwidth, ReportsAPositiveRateAndTheLoopThatReachedIt) {
   const std::set<std::string> loops = {"plain", "4 streams", "prefetch 1 KiB ahead to L1", "prefetch 1 KiB ahead to L2",
                                        "prefetch 2 KiB ahead to L2", "4 streams, prefetch 1 KiB ahead to L2",
-                                       "4 streams, prefetch 2 KiB ahead to L1"};
+                                       "4 streams, prefetch 2 KiB ahead to L1", "prefetch 6 KiB ahead to L2"};
   for (int threads : {1, 2}) {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
     // 0 and tiny sizes round up to 1 MiB; 33 MiB + 1 byte (rounded up to a
@@ -44,7 +44,7 @@ TEST(ReadBandwidth, ProbeRunsEachLoopOverItsWholeBuffer) {
   EXPECT_EQ(small.bytes(), int64_t(1) << 20);
   rbe::kernels::ReadProbe probe((int64_t(5) << 20) + 1);
   EXPECT_EQ(probe.bytes(), (int64_t(5) << 20) + 4096);
-  ASSERT_EQ(rbe::kernels::ReadProbe::loops(), size_t(7));
+  ASSERT_EQ(rbe::kernels::ReadProbe::loops(), size_t(8));
   for (size_t l = 0; l < rbe::kernels::ReadProbe::loops(); ++l) {
     const double gbs = probe.pass(l);
     EXPECT_TRUE(std::isfinite(gbs) && gbs > 0) << rbe::kernels::ReadProbe::loop_name(l) << ": " << gbs;

@@ -255,7 +255,8 @@ const GemvKernels& select_kernels() {
     if (const GemvKernels* k = find_kernels(env)) return *k;
   // The two AVX-512 tables differ in where f16 weights are prefetched
   // (gemv_avx512.cpp): into L1 measured faster on Intel, into L2 on AMD;
-  // and AMD's runs f32 rows as 8 streams (measured on Zen 4 only).
+  // and AMD's runs f32 rows as 8 streams and f16 rows of 2048 weights or
+  // more as one stream (both measured on Zen 4 only).
   const char* avx512 = kernels::cpu_is_amd() ? "avx512l2" : "avx512";
   for (const char* name : {avx512, "avx2"})
     if (const GemvKernels* k = find_kernels(name)) return *k;

@@ -211,11 +211,31 @@ void rows_f32_streams8(int64_t r0, int64_t r1, int64_t K, const float* W, int64_
   multi_streams_avx512<kToL2, float, 1, 8>(r0, r1, K, W, ldw, x, K, bias, y, 0);
 }
 
+// f16 rows of 2048 weights or more on AMD (the 124M's mlp.c_proj, 3072) as
+// one stream per range, prefetched 6 KiB ahead into L2. With four streams
+// of such rows, four rows (24 KiB) pass through L1 between two reads of the
+// same input line, and the input (12 KiB) no longer stays there: in a
+// scratch build, the same kernel reading the input modulo 1024 ran 4-8%
+// faster on rows of 3072 (docs/performance.md, "Chunk starts and long
+// rows"). One stream keeps one row (6 KiB) between two reads; 6 KiB ahead
+// (5 and 7 KiB measured lower) keeps as many lines in flight as four
+// streams 1 KiB ahead. Rows of 768 gained nothing from it and keep the four
+// streams. Each row is row_dot's, whatever the range.
+inline constexpr Prefetch kOneStream{6144, false};
+inline constexpr int64_t kLongRow = 2048;
+
+void rows_f16_l2(int64_t r0, int64_t r1, int64_t K, const uint16_t* W, int64_t ldw, const float* x, const float* bias,
+                 float* y) {
+  if (K < kLongRow) return rows_avx512<kToL2, uint16_t>(r0, r1, K, W, ldw, x, bias, y);
+  if (r0 < r1) prefetch_start<kOneStream>(W + r0 * ldw);
+  for (int64_t r = r0; r < r1; ++r) y[r] = row_dot<kOneStream>(W + r * ldw, K, x) + (bias ? bias[r] : 0.f);
+}
+
 }  // namespace
 
 const GemvKernels kGemvAvx512 = {"avx512", &rows_avx512<kToL2, float>, &rows_avx512<kToL1, uint16_t>,
                                  &multi_avx512<kToL2, float>, &multi_avx512<kToL1, uint16_t>};
-const GemvKernels kGemvAvx512L2 = {"avx512l2", &rows_f32_streams8, &rows_avx512<kToL2, uint16_t>,
+const GemvKernels kGemvAvx512L2 = {"avx512l2", &rows_f32_streams8, &rows_f16_l2,
                                    &multi_avx512<kToL2, float>, &multi_avx512<kToL2, uint16_t>};
 
 }  // namespace rbe::kernels::gemv_detail

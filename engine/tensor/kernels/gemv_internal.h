@@ -30,7 +30,7 @@ struct GemvKernels {
 };
 
 extern const GemvKernels kGemvAvx512;   // gemv_avx512.cpp (f16 prefetched into L1)
-extern const GemvKernels kGemvAvx512L2; // gemv_avx512.cpp (f16 prefetched into L2; f32 in 8 streams; AMD's default)
+extern const GemvKernels kGemvAvx512L2; // gemv_avx512.cpp (f16 prefetched into L2, long rows as one stream; f32 in 8 streams; AMD's default)
 extern const GemvKernels kGemvAvx2;     // gemv.cpp
 extern const GemvKernels kGemvGeneric;  // gemv.cpp
 

@@ -63,6 +63,8 @@ const Loop kLoops[] = {
     // The AVX-512 GEMV's f16 schedule (gemv_avx512.cpp): a kernel's own read
     // pattern belongs in the family, or it could pass "the limit" by it.
     {"4 streams, prefetch 2 KiB ahead to L1", &read_lines<4, 2048, 3>},
+    // AMD's f16 rows of 2048 weights or more (gemv_avx512.cpp).
+    {"prefetch 6 KiB ahead to L2", &read_lines<1, 6144, 2>},
 };
 
 // Chunks of 4 MiB, fewer lines when the whole is small (at least 4 per thread's
