@@ -7,7 +7,8 @@
 # its range) and, per dtype, the lowest, median and highest, and how
 # many runs reached 90%.
 # Usage: tests/bench/bandwidth_bar.sh [BUILD_DIR] [RUNS]   (defaults: build, 5)
-# Environment: KV_CACHE=f16 passes --kv-cache f16 (default: the f32 cache).
+# Environment: KV_CACHE=f32|f16 passes --kv-cache (default: rbe-bench's auto, an f16
+# cache for f16 weights and an f32 one for f32).
 set -euo pipefail
 build=${1:-build}
 runs=${2:-5}
