@@ -55,6 +55,29 @@ TEST(NNFunctional, LayerNormMatchesComposite) {
   for (int i = 0; i < 3; ++i) EXPECT_LT(max_abs_diff(g1[i], g2[i]), 2e-4f) << "input " << i;
 }
 
+// Inference (nothing needs a gradient) takes a path that keeps no statistics,
+// records nothing and uses plain f32 inputs in place: the same numbers, bit
+// for bit, for plain inputs and for ones it must convert (a transposed x,
+// f16 parameters).
+TEST(NNFunctional, LayerNormAndLinearInferenceMatchTheRecordedPath) {
+  Tensor x = leaf({5, 37}, 12, 2.f), w = leaf({37}, 13), b = leaf({37}, 14);
+  Tensor lw = leaf({6, 37}, 15), lb = leaf({6}, 16);
+  const Tensor y_ln = F::layer_norm(x, w, b), y_lin = F::linear(x, lw, lb);
+  ASSERT_TRUE(y_ln.requires_grad() && y_lin.requires_grad());
+  Tensor xt = rbe::transpose(leaf({37, 5}, 17), 0, 1);  // [5, 37], not contiguous
+  const Tensor yt_ln = F::layer_norm(xt, w, b), yt_lin = F::linear(xt, lw, lb);
+  NoGradGuard no_grad;
+  EXPECT_EQ(max_abs_diff(F::layer_norm(x, w, b), y_ln), 0.f);
+  EXPECT_EQ(max_abs_diff(F::linear(x, lw, lb), y_lin), 0.f);
+  EXPECT_EQ(max_abs_diff(F::layer_norm(xt, w, b), yt_ln), 0.f);
+  EXPECT_EQ(max_abs_diff(F::linear(xt, lw, lb), yt_lin), 0.f);
+  EXPECT_FALSE(F::layer_norm(x, w, b).requires_grad());
+  // F16 parameters: converted for the norm, the f16 product for the linear layer.
+  const Tensor w16 = w.to(DType::F16), b16 = b.to(DType::F16);
+  EXPECT_EQ(max_abs_diff(F::layer_norm(x, w16, b16), F::layer_norm(x, w16.to(DType::F32), b16.to(DType::F32))), 0.f);
+  EXPECT_LT(max_abs_diff(F::linear(x, lw.to(DType::F16), lb), y_lin), 2e-2f);
+}
+
 TEST(NNFunctional, LayerNormManyRowsParamGrads) {
   // More rows than one reduction chunk, so the partial sums are exercised.
   Tensor x = leaf({300, 16}, 9), w = leaf({16}, 10), b = leaf({16}, 11);

@@ -54,14 +54,15 @@ Tensor linear_f16(const Tensor& x, const Tensor& weight, const Tensor& bias, int
     throw std::runtime_error("linear: weight " + shape_str(weight.shape()) +
                              " is stored as F16, which is for inference only (cast_parameters); run it under "
                              "NoGradGuard, or keep F32 weights to train");
-  Tensor xc = f32_contig(x, op, "x"), wc = weight.contiguous();
-  Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
+  Tensor tx, tw, tb;
+  const Tensor& xc = f32_contig_ref(x, tx, op, "x");
+  const Tensor& wc = weight.is_contiguous() ? weight : (tw = weight.contiguous());
+  const float* b = bias.defined() ? f32_contig_ref(bias, tb, op, "bias").data<float>() : nullptr;
   const int64_t N = x.numel() / std::max<int64_t>(IC, 1);
   Shape out_shape = x.shape();
   out_shape.back() = OC;
   Tensor y = Tensor::empty(out_shape);
-  linear_forward_f16(y.data<float>(), xc.data<float>(), wc.data<uint16_t>(), bc.defined() ? bc.data<float>() : nullptr,
-                     N, IC, OC);
+  linear_forward_f16(y.data<float>(), xc.data<float>(), wc.data<uint16_t>(), b, N, IC, OC);
   return y;
 }
 
@@ -115,12 +116,19 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != OC))
     throw ShapeError("linear: bias " + shape_str(bias.shape()) + " does not match weight " + shape_str(weight.shape()));
   if (weight.dtype() == DType::F16) return linear_f16(x, weight, bias, IC, OC);
-  Tensor xc = f32_contig(x, op, "x"), wc = f32_contig(weight, op, "weight");
-  Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
   const int64_t N = x.numel() / std::max<int64_t>(IC, 1);
   Shape out_shape = x.shape();
   out_shape.back() = OC;
   Tensor y = Tensor::empty(out_shape);
+  if (!needs_grad({&x, &weight, &bias})) {  // inference: nothing recorded
+    Tensor tx, tw, tb;
+    const float* b = bias.defined() ? f32_contig_ref(bias, tb, op, "bias").data<float>() : nullptr;
+    linear_forward(y.data<float>(), f32_contig_ref(x, tx, op, "x").data<float>(),
+                   f32_contig_ref(weight, tw, op, "weight").data<float>(), b, N, IC, OC, false);
+    return y;
+  }
+  Tensor xc = f32_contig(x, op, "x"), wc = f32_contig(weight, op, "weight");
+  Tensor bc = bias.defined() ? f32_contig(bias, op, "bias") : Tensor();
   const bool gx = wants_grad(x), gw = wants_grad(weight), gb = wants_grad(bias);
   linear_forward(y.data<float>(), xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr, N,
                  IC, OC, grad_enabled() && (gx || gw || gb));

@@ -26,7 +26,7 @@ void reduce_partials(float* out, const std::vector<float>& partials, int64_t nch
   });
 }
 
-// inp, out: [N, C]; weight, bias: [C]; mean, rstd: [N]
+// inp, out: [N, C]; weight, bias: [C]; mean, rstd: [N] (both null: not kept)
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
                        int64_t N, int64_t C, float eps) {
   parallel_range(N, row_grain(C), [&](int64_t r0, int64_t r1) {
@@ -39,8 +39,7 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
       float s = float(1.0 / std::sqrt(v + double(eps)));
       float mf = float(m);
       for (int64_t i = 0; i < C; ++i) y[i] = (x[i] - mf) * s * weight[i] + bias[i];
-      mean[r] = mf;
-      rstd[r] = s;
+      if (mean) mean[r] = mf, rstd[r] = s;
     }
   });
 }
@@ -143,8 +142,16 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   if (!bias.defined()) throw ShapeError("layer_norm: bias is undefined");
   check_norm_args(op, x, weight, bias);
   const int64_t C = x.size(-1), N = C ? x.numel() / C : 0;
+  Tensor y = Tensor::empty(x.shape());
+  if (!needs_grad({&x, &weight, &bias})) {  // inference: no statistics kept, nothing recorded
+    Tensor tx, tw, tb;
+    layernorm_forward(y.data<float>(), nullptr, nullptr, f32_contig_ref(x, tx, op, "x").data<float>(),
+                      f32_contig_ref(weight, tw, op, "weight").data<float>(),
+                      f32_contig_ref(bias, tb, op, "bias").data<float>(), N, C, eps);
+    return y;
+  }
   Tensor xc = f32_contig(x, op, "x"), wc = f32_contig(weight, op, "weight"), bc = f32_contig(bias, op, "bias");
-  Tensor y = Tensor::empty(x.shape()), mean = Tensor::empty({N}), rstd = Tensor::empty({N});
+  Tensor mean = Tensor::empty({N}), rstd = Tensor::empty({N});
   layernorm_forward(y.data<float>(), mean.data<float>(), rstd.data<float>(), xc.data<float>(), wc.data<float>(),
                     bc.data<float>(), N, C, eps);
   const bool gx = wants_grad(x), gw = wants_grad(weight), gb = wants_grad(bias);

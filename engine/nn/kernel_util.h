@@ -171,6 +171,15 @@ inline Tensor f32_contig(const Tensor& t, const char* op, const char* name) {
   return t.to(DType::F32).contiguous();
 }
 
+// t itself when it is F32 and contiguous, else f32_contig(t) kept in tmp.
+// Decoding runs ~150 ops a token on parameters last touched a token (MBs of
+// weights) ago: a copied handle is a cold reference count written twice
+// (docs/performance.md, "Ops without copied handles").
+inline const Tensor& f32_contig_ref(const Tensor& t, Tensor& tmp, const char* op, const char* name) {
+  if (t.defined() && t.dtype() == DType::F32 && t.is_contiguous()) return t;
+  return tmp = f32_contig(t, op, name);
+}
+
 inline bool wants_grad(const Tensor& t) { return t.defined() && t.requires_grad(); }
 
 }  // namespace rbe::nn::detail
