@@ -1,5 +1,7 @@
 #include "models/gpt2.h"
 
+#include "nn/decode_step.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -243,6 +245,28 @@ void GPT2Model::set_kv_cache_dtype(DType dtype) {
   kv_dtype_ = dtype;
 }
 
+// The blocks of a decoding step on row buffers (nn/decode_step.h): x [B, 1,
+// C] in place. False, with nothing done, when a block does not allow it.
+bool GPT2Model::step_on_buffers(Tensor& x, nn::KVCache& cache) const {
+  if (!nn::buffer_steps_enabled()) return false;
+  std::vector<nn::BlockRows> rows;
+  rows.reserve(blocks_.size());
+  int64_t scratch_floats = 0;
+  const int64_t B = x.size(0);
+  for (const auto& block : blocks_) {
+    std::optional<nn::BlockRows> r = nn::block_rows(*block);
+    if (!r || r->width != x.size(2)) return false;
+    scratch_floats = std::max(scratch_floats, nn::block_step_scratch(*r, B));
+    rows.push_back(*r);
+  }
+  if (x.dtype() != DType::F32 || !x.is_contiguous()) x = x.to(DType::F32).contiguous();  // embed's own, fresh
+  std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+  for (size_t i = 0; i < blocks_.size(); ++i)
+    nn::block_step(*blocks_[i], rows[i], x.data<float>(), B, cache, int64_t(i), scratch.data());
+  nn::count_buffer_step();
+  return true;
+}
+
 Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, int64_t last) {
   NoGradGuard no_grad;
   const char* op = "GPT2Model::forward_cached";
@@ -271,7 +295,8 @@ Tensor GPT2Model::forward_cached(const Tensor& ids, nn::KVCache& cache, int64_t 
     op_timer::Scope timer("embed");
     x = padded ? embed_padded(ids, cache) : embed(ids, cache.length);
   }
-  for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
+  if (!(held && step_on_buffers(x, cache)))
+    for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward_cached(x, cache, int64_t(i));
   const int64_t T = ids.size(1);
   if (last > 0 && last < T) x = rbe::slice(x, 1, T - last, T).contiguous();
   {

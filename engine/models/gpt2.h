@@ -100,6 +100,7 @@ class GPT2Model : public nn::Module {
   Tensor embed(const Tensor& ids, int64_t pos_offset) const;  // wte[ids] + wpe[positions]
   Tensor embed_padded(const Tensor& ids, const nn::KVCache& cache) const;  // per-row positions
   Tensor head(const Tensor& x) const;  // x: [B, T, C] -> logits [B, T, V]
+  bool step_on_buffers(Tensor& x, nn::KVCache& cache) const;  // a decoding step's blocks (nn/decode_step.h)
 
   ModelConfig config_;
   bool checkpointing_ = false;

@@ -145,14 +145,13 @@ bool fused_prompt_attention(int64_t hd) {
 // Appends qkv's keys and values [B, Tn] to cache layer `layer` and writes the
 // attention output of every query to y [B, Tn, C].
 template <class T>
-void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, Tensor& y) {
-  const int64_t B = y.size(0), Tn = y.size(1), C = y.size(2), hd = C / H, L = cache.length, nk = L + Tn;
+void attend_cached_t(const float* q3, int64_t B, int64_t Tn, int64_t C, KVCache& cache, int64_t layer, int64_t H,
+                     float* yp) {
+  const int64_t hd = C / H, L = cache.length, nk = L + Tn;
   const int64_t* row_start = cache.row_start.data();
-  const float* q3 = qkv.data<float>();
   T* kp = static_cast<T*>(cache.k[size_t(layer)].raw_data());
   T* vp = static_cast<T*>(cache.v[size_t(layer)].raw_data());
   const int64_t C3 = 3 * C, ML = cache.max_length;
-  float* yp = y.data<float>();
   const float scale = float(1.0 / std::sqrt(double(hd)));
   auto append_kv = [&](int64_t bh) {  // the new keys/values of (b, h) into the cache
     const float* src = q3 + bh / H * Tn * C3 + bh % H * hd;
@@ -246,9 +245,11 @@ void attend_cached_t(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H
   });
 }
 
-void attend_cached(const Tensor& qkv, KVCache& cache, int64_t layer, int64_t H, Tensor& y) {
-  if (cache.dtype() == DType::F16) attend_cached_t<uint16_t>(qkv, cache, layer, H, y);
-  else attend_cached_t<float>(qkv, cache, layer, H, y);
+// qkv [B, Tn, 3C] -> y [B, Tn, C], both contiguous.
+void attend_cached(const float* qkv, int64_t B, int64_t Tn, int64_t C, KVCache& cache, int64_t layer, int64_t H,
+                   float* y) {
+  if (cache.dtype() == DType::F16) attend_cached_t<uint16_t>(qkv, B, Tn, C, cache, layer, H, y);
+  else attend_cached_t<float>(qkv, B, Tn, C, cache, layer, H, y);
 }
 
 }  // namespace
@@ -389,28 +390,35 @@ Tensor MultiHeadAttention::forward(const Tensor& x, uint64_t dropout_seed) const
   return F::dropout(y, dropout, is_training(), dropout_seed);
 }
 
+void MultiHeadAttention::check_cache(const char* op, int64_t B, int64_t Tn, const KVCache& cache,
+                                     int64_t layer) const {
+  const int64_t H = n_head_, hd = c_attn->in_features() / H;
+  if (layer < 0 || layer >= cache.n_layer())
+    throw ShapeError(std::string(op) + ": layer " + std::to_string(layer) + " not in cache of " +
+                     std::to_string(cache.n_layer()) + " layers");
+  const int64_t L = cache.length, nk = L + Tn;
+  const Tensor& kc = cache.k[size_t(layer)];
+  if (B != kc.size(0) || H != kc.size(1) || hd != kc.size(3))
+    throw ShapeError(std::string(op) + ": cache " + shape_str(kc.shape()) + " does not fit " + std::to_string(B) +
+                     " rows of " + std::to_string(H) + " heads of " + std::to_string(hd));
+  if (nk > cache.max_length)
+    throw ShapeError(std::string(op) + ": " + std::to_string(Tn) + " new tokens after " + std::to_string(L) +
+                     " cached exceed the cache length " + std::to_string(cache.max_length));
+  if (int64_t(cache.row_start.size()) != B)
+    throw ShapeError(std::string(op) + ": cache.row_start has " + std::to_string(cache.row_start.size()) +
+                     " entries for a batch of " + std::to_string(B));
+  for (int64_t s : cache.row_start)
+    if (s < 0) throw ShapeError(std::string(op) + ": negative cache.row_start " + std::to_string(s));
+}
+
 Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64_t layer) const {
   NoGradGuard no_grad;
-  const int64_t C = c_attn->in_features(), H = n_head_, hd = C / H;
+  const int64_t C = c_attn->in_features(), H = n_head_;
   if (!x.defined() || x.dim() != 3 || x.size(2) != C)
     throw ShapeError("MultiHeadAttention::forward_cached: x must be [B, T, " + std::to_string(C) + "], got " +
                      (x.defined() ? shape_str(x.shape()) : "undefined"));
-  if (layer < 0 || layer >= cache.n_layer())
-    throw ShapeError("MultiHeadAttention::forward_cached: layer " + std::to_string(layer) + " not in cache of " +
-                     std::to_string(cache.n_layer()) + " layers");
-  const int64_t B = x.size(0), Tn = x.size(1), L = cache.length, nk = L + Tn;
-  const Tensor& kc = cache.k[size_t(layer)];
-  if (B != kc.size(0) || H != kc.size(1) || hd != kc.size(3))
-    throw ShapeError("MultiHeadAttention::forward_cached: cache " + shape_str(kc.shape()) + " does not fit x " +
-                     shape_str(x.shape()) + " with " + std::to_string(H) + " heads");
-  if (nk > cache.max_length)
-    throw ShapeError("MultiHeadAttention::forward_cached: " + std::to_string(Tn) + " new tokens after " +
-                     std::to_string(L) + " cached exceed the cache length " + std::to_string(cache.max_length));
-  if (int64_t(cache.row_start.size()) != B)
-    throw ShapeError("MultiHeadAttention::forward_cached: cache.row_start has " +
-                     std::to_string(cache.row_start.size()) + " entries for a batch of " + std::to_string(B));
-  for (int64_t s : cache.row_start)
-    if (s < 0) throw ShapeError("MultiHeadAttention::forward_cached: negative cache.row_start " + std::to_string(s));
+  const int64_t B = x.size(0), Tn = x.size(1);
+  check_cache("MultiHeadAttention::forward_cached", B, Tn, cache, layer);
   Tensor qkv;
   {
     op_timer::Scope timer("attn.c_attn");
@@ -419,10 +427,15 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KVCache& cache, int64
   Tensor y = Tensor::empty({B, Tn, C});
   {
     op_timer::Scope timer("attn.core");  // the attention itself, over the cache
-    attend_cached(qkv, cache, layer, H, y);
+    attend_cached(qkv.data<float>(), B, Tn, C, cache, layer, H, y.data<float>());
   }
   op_timer::Scope timer("attn.c_proj");
   return c_proj->forward(y);
+}
+
+void MultiHeadAttention::attend_rows(const float* qkv, int64_t B, KVCache& cache, int64_t layer, float* y) const {
+  check_cache("MultiHeadAttention::attend_rows", B, 1, cache, layer);
+  attend_cached(qkv, B, 1, c_attn->in_features(), cache, layer, n_head_, y);
 }
 
 }  // namespace rbe::nn

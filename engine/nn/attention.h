@@ -71,12 +71,19 @@ class MultiHeadAttention : public Module {
   // (position < row_start[b]) has no key to attend to: its output is c_proj's
   // bias. Does NOT advance cache.length (the model does, after the last layer).
   Tensor forward_cached(const Tensor& x, KVCache& cache, int64_t layer) const;
+  // The attention alone of a decoding step on row buffers (nn/decode_step.h):
+  // qkv [B, 3C] (c_attn's output for one new position per row) -> y [B, C]
+  // (c_proj's input); appends the keys and values as forward_cached does.
+  void attend_rows(const float* qkv, int64_t B, KVCache& cache, int64_t layer, float* y) const;
 
   int64_t n_head() const { return n_head_; }
   std::shared_ptr<Linear> c_attn, c_proj;
   float dropout;
 
  private:
+  // Throws ShapeError unless cache layer `layer` takes Tn new positions of B
+  // rows of this layer's heads.
+  void check_cache(const char* op, int64_t B, int64_t Tn, const KVCache& cache, int64_t layer) const;
   int64_t n_head_;
   Rng rng_;
 };

@@ -66,6 +66,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
 Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed);
 Tensor dropout(const Tensor& x, float p, bool training, Rng& rng);  // seed drawn from rng
 
+// The same inference ops on plain row buffers, for a decoding step that runs
+// without tensors (nn/decode_step.h): no checks, no graph, the numbers the
+// tensor forms give. dst[i] += src[i]; y = layer norm of x [N, C];
+// x <- activation(x) over n values.
+void add_rows(float* dst, const float* src, int64_t n);
+void layer_norm_rows(float* y, const float* x, const float* weight, const float* bias, int64_t N, int64_t C, float eps);
+
 // Pointwise activations as single fused nodes.
 enum class Activation { Gelu, GeluTanh, Relu, Silu, Mish };
 // "gelu" (exact), "gelu_new" / "gelu_tanh" / "gelu_pytorch_tanh", "relu", "silu" / "swish", "mish".
@@ -75,6 +82,7 @@ Tensor activation(const Tensor& x, Activation a);
 // x <- activation(x) in place, for inference (no graph): x F32 contiguous.
 // Throws ShapeError otherwise, or if x needs a gradient.
 void activation_(Tensor& x, Activation a);
+void activation_rows(float* x, int64_t n, Activation a);
 inline Tensor gelu(const Tensor& x) { return activation(x, Activation::Gelu); }
 inline Tensor gelu_tanh(const Tensor& x) { return activation(x, Activation::GeluTanh); }
 inline Tensor relu(const Tensor& x) { return activation(x, Activation::Relu); }

@@ -208,10 +208,12 @@ void add_(Tensor& dst, const Tensor& src) {
       dst.shape() != src.shape() || dst.requires_grad() || src.requires_grad())
     throw ShapeError("add_: dst must be a contiguous F32 tensor of src's shape, and neither may need a gradient");
   const Tensor sc = f32_contig(src, "add_", "src");
-  const float* ps = sc.data<float>();
-  float* pd = dst.data<float>();
-  parallel_range(dst.numel(), 1 << 16, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) pd[i] += ps[i];
+  add_rows(dst.data<float>(), sc.data<float>(), dst.numel());
+}
+
+void add_rows(float* dst, const float* src, int64_t n) {
+  parallel_range(n, 1 << 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) dst[i] += src[i];
   });
 }
 

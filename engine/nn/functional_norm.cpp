@@ -167,6 +167,10 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   });
 }
 
+void layer_norm_rows(float* y, const float* x, const float* weight, const float* bias, int64_t N, int64_t C, float eps) {
+  layernorm_forward(y, nullptr, nullptr, x, weight, bias, N, C, eps);
+}
+
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
   const char* op = "rms_norm";
   check_norm_args(op, x, weight, Tensor());

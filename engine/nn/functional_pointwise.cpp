@@ -176,6 +176,8 @@ void activation_(Tensor& x, Activation a) {
   act_forward(x.data<float>(), x.data<float>(), x.numel(), a);
 }
 
+void activation_rows(float* x, int64_t n, Activation a) { act_forward(x, x, n, a); }
+
 Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed) {
   if (!(p >= 0.f && p <= 1.f)) throw ShapeError("dropout: p = " + std::to_string(p) + " is not in [0, 1]");
   if (!training || p == 0.f) return x;

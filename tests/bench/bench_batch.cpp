@@ -4,21 +4,26 @@
 // group-by-length path did when no two lengths were equal. Greedy, 32 new
 // tokens per prompt; counter gen_tokens_per_s = 8 * 32 / time. Arg: 0 = f32
 // weights, 1 = f16. BM_DecodeStep times one decoding step at batch 1, 2, 8;
-// BM_HeldThreadsVsTbb pairs steps with and without threads held for the step.
+// BM_HeldThreadsVsTbb pairs steps with and without threads held for the step,
+// BM_BufferStepsVsTensors steps on row buffers and through the tensor ops.
 // Run by hand from the build directory:
 //   ./tests/bench_batch --benchmark_min_time=0.01 --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_filter=-DecodeStep
 //   ./tests/bench_batch --benchmark_filter=DecodeStep
 //   ./tests/bench_batch --benchmark_filter=HeldThreads --benchmark_min_time=3
+//   ./tests/bench_batch --benchmark_filter=BufferSteps --benchmark_min_time=3
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "autodiff/node.h"
 #include "generate/generate.h"
+#include "nn/decode_step.h"
 #include "models/gpt2.h"
 #include "tensor/kernels/spin_pool.h"
 
@@ -131,42 +136,54 @@ void BM_DecodeStep(benchmark::State& state) {
   state.counters["rows"] = double(d.B);  // time per row = time / rows
 }
 
-// Decoding steps with threads held for the step (kernels::SpinScope) against
-// oneTBB's loops, alternating step by step in one run (the VM's memory speed
-// drifts over seconds): counters held_ms and tbb_ms (mean time of a step) and
-// held_over_tbb, the median over pairs of the two steps' time ratio. Args:
-// f16, B.
-void BM_HeldThreadsVsTbb(benchmark::State& state) {
+// Decoding steps in two modes alternating step by step in one run (the VM's
+// memory speed drifts over seconds): set(true) selects mode a, set(false)
+// mode b. Counters <a>_ms and <b>_ms (mean time of a step) and
+// <a>_over_<b>, the median over pairs of the two steps' time ratio.
+void paired_steps(benchmark::State& state, const std::function<void(bool)>& set, const std::string& a,
+                  const std::string& b) {
   NoGradGuard ng;
   Decoding d(model(state.range(0)), state.range(1));
-  const bool was_enabled = kernels::spin_pool_enabled();
   std::vector<double> ratios;
   double t_sum[2] = {0, 0};
-  bool held_first = true;
+  bool a_first = true;
   for (auto _ : state) {
     if (d.cache.length + 2 > d.cache.max_length) {
       state.PauseTiming();
       d.restart();
       state.ResumeTiming();
     }
-    double t[2];  // [0]: held, [1]: oneTBB
+    double t[2];  // [0]: a, [1]: b
     for (int k = 0; k < 2; ++k) {
-      const int mode = held_first ? k : 1 - k;
-      kernels::set_spin_pool_enabled(mode == 0);
+      const int mode = a_first ? k : 1 - k;
+      set(mode == 0);
       const auto t0 = std::chrono::steady_clock::now();
       benchmark::DoNotOptimize(d.step().data<float>());
       t[mode] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
-    held_first = !held_first;
+    a_first = !a_first;
     t_sum[0] += t[0], t_sum[1] += t[1];
     ratios.push_back(t[0] / t[1]);
   }
-  kernels::set_spin_pool_enabled(was_enabled);
   std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
   const double n = double(state.iterations());
-  state.counters["held_ms"] = t_sum[0] / n;
-  state.counters["tbb_ms"] = t_sum[1] / n;
-  state.counters["held_over_tbb"] = ratios.empty() ? 0.0 : ratios[ratios.size() / 2];
+  state.counters[a + "_ms"] = t_sum[0] / n;
+  state.counters[b + "_ms"] = t_sum[1] / n;
+  state.counters[a + "_over_" + b] = ratios.empty() ? 0.0 : ratios[ratios.size() / 2];
+}
+
+// Threads held for the step (kernels::SpinScope) against oneTBB's loops. Args: f16, B.
+void BM_HeldThreadsVsTbb(benchmark::State& state) {
+  const bool was = kernels::spin_pool_enabled();
+  paired_steps(state, [](bool held) { kernels::set_spin_pool_enabled(held); }, "held", "tbb");
+  kernels::set_spin_pool_enabled(was);
+}
+
+// The blocks on row buffers (nn/decode_step.h) against the tensor path. Args: f16, B.
+void BM_BufferStepsVsTensors(benchmark::State& state) {
+  const bool was = nn::buffer_steps_enabled();
+  paired_steps(state, [](bool buffers) { nn::set_buffer_steps_enabled(buffers); }, "buffers", "tensors");
+  nn::set_buffer_steps_enabled(was);
 }
 
 BENCHMARK(BM_RaggedBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -174,6 +191,7 @@ BENCHMARK(BM_OneAtATime)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseReal
 BENCHMARK(BM_EqualLengthBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeStep)->ArgsProduct({{0, 1}, {1, 2, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_HeldThreadsVsTbb)->ArgsProduct({{0, 1}, {1, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BufferStepsVsTensors)->ArgsProduct({{0, 1}, {1, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
