@@ -172,9 +172,9 @@ inline Tensor f32_contig(const Tensor& t, const char* op, const char* name) {
 }
 
 // t itself when it is F32 and contiguous, else f32_contig(t) kept in tmp.
-// Decoding runs ~150 ops a token on parameters last touched a token (MBs of
+// At inference the parameters were last touched a forward pass (MBs of
 // weights) ago: a copied handle is a cold reference count written twice
-// (docs/performance.md, "Ops without copied handles").
+// (docs/performance.md, "layer norms without copied handles").
 inline const Tensor& f32_contig_ref(const Tensor& t, Tensor& tmp, const char* op, const char* name) {
   if (t.defined() && t.dtype() == DType::F32 && t.is_contiguous()) return t;
   return tmp = f32_contig(t, op, name);
