@@ -165,10 +165,14 @@ GroupQuantizer quantizer_for(const Layout& L) {
   }
 }
 
-// Quantizes W (stored basis, [rows, cols]) into L's bytes. U: GPTQ factor or null.
-// Works in slabs of rows so that progress and cancel run on the calling thread.
-std::vector<uint8_t> quantize(const Layout& L, const float* W, const float* U, const ProgressFn& progress,
-                              const CancelFn& cancel, double p0, double p1, const std::string& what) {
+// Quantizes W's stored basis ([rows, cols]: W itself, or W R^T when R is
+// given) into L's bytes. U: GPTQ factor or null. Works in slabs of rows so
+// that progress and cancel run on the calling thread; each task rotates its
+// own rows, so that no rotated copy of the whole matrix is held (the 124M
+// model's wte: 154 MB).
+std::vector<uint8_t> quantize(const Layout& L, const float* W, const RandomizedHadamard* R, const float* U,
+                              const ProgressFn& progress, const CancelFn& cancel, double p0, double p1,
+                              const std::string& what) {
   const GroupQuantizer q = quantizer_for(L);
   const int64_t rows = L.rows, cols = L.cols, G = L.group, groups = L.groups_per_row();
   std::vector<uint8_t> out(size_t(L.total_bytes()));
@@ -180,12 +184,19 @@ std::vector<uint8_t> quantize(const Layout& L, const float* W, const float* U, c
       const int64_t n = rr.end() - rr.begin();
       std::vector<uint8_t> codes(size_t(n * cols));
       std::vector<float> scales(size_t(n * groups));
+      std::vector<float> rotated;
+      const float* Wr = W + rr.begin() * cols;  // these rows of the stored basis
+      if (R) {
+        rotated.assign(Wr, Wr + n * cols);
+        for (int64_t r = 0; r < n; ++r) R->forward(rotated.data() + r * cols);
+        Wr = rotated.data();
+      }
       if (U) {
-        gptq_quantize_rows(W + rr.begin() * cols, cols, U, q, 0, n, codes.data(), scales.data());
+        gptq_quantize_rows(Wr, cols, U, q, 0, n, codes.data(), scales.data());
       } else {
         for (int64_t r = 0; r < n; ++r)
           for (int64_t g = 0; g < groups; ++g) {
-            const float* w = W + (rr.begin() + r) * cols + g * G;
+            const float* w = Wr + r * cols + g * G;
             const float d = q.scale(w, int(G));
             scales[size_t(r * groups + g)] = d;
             float deq;
@@ -343,14 +354,8 @@ EncodedTensor encode_fixed(const Tensor& W_in, const CodecSettings& s, const Pro
     if (!std::isfinite(W[i]))
       throw std::invalid_argument(s.codec + ": the weight has a non-finite value at [" + std::to_string(i / cols) +
                                   ", " + std::to_string(i % cols) + "]");
-  std::vector<float> Wrot;  // rbe: the stored basis W R^T (q8_0 / q4_0 store W itself)
-  std::unique_ptr<RandomizedHadamard> R;
-  if (is_rbe) {
-    R = std::make_unique<RandomizedHadamard>(cols, s.seed);
-    Wrot.assign(W, W + rows * cols);
-    R->forward_rows(Wrot.data(), rows);
-  }
-  const float* Ws = is_rbe ? Wrot.data() : W;
+  std::unique_ptr<RandomizedHadamard> R;  // rbe: the stored basis is W R^T (q8_0 / q4_0 store W itself)
+  if (is_rbe) R = std::make_unique<RandomizedHadamard>(cols, s.seed);
   std::vector<float> U;
   if (H.defined()) {
     if (R) U = gptq_inverse_cholesky(rotate_hessian(*R, H.data<float>()).data(), cols);
@@ -392,7 +397,7 @@ EncodedTensor encode_fixed(const Tensor& W_in, const CodecSettings& s, const Pro
     e.storage = Storage::Fixed;
     e.rows = rows, e.cols = cols;
     e.params = params_of(cands[i], s.seed, R ? R->block() : 0, Up != nullptr);
-    e.set_owned(quantize(cands[i], Ws, Up, progress, cancel, p0, p1, what));
+    e.set_owned(quantize(cands[i], W, R.get(), Up, progress, cancel, p0, p1, what));
     fill_stats(e, W, std::clamp(s.block_size, 8, 1024));  // meta against the real decode
     if (i + 1 == cands.size()) break;
     const double bound = grade_bound(*s.grade);
