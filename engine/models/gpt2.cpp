@@ -1,7 +1,5 @@
 #include "models/gpt2.h"
 
-#include "nn/decode_step.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include <unordered_map>
 
 #include "autodiff/node.h"
+#include "nn/decode_step.h"
 #include "nn/layers.h"
 #include "tensor/big_alloc.h"
 #include "tensor/kernels/spin_pool.h"
