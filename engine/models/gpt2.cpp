@@ -252,6 +252,7 @@ bool GPT2Model::step_on_buffers(Tensor& x, nn::KVCache& cache) const {
   rows.reserve(blocks_.size());
   int64_t scratch_floats = 0;
   const int64_t B = x.size(0);
+  nn::prefetch_block_rows(blocks_);
   for (const auto& block : blocks_) {
     std::optional<nn::BlockRows> r = nn::block_rows(*block);
     if (!r || r->width != x.size(2)) return false;

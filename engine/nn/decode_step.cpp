@@ -1,5 +1,6 @@
 #include "nn/decode_step.h"
 
+#include <array>
 #include <atomic>
 
 #include "nn/linear_forward.h"
@@ -70,6 +71,42 @@ std::optional<BlockRows> block_rows(const TransformerBlock& block) {
   auto c_fc = linear_rows(*block.mlp->c_fc, C, hidden), mlp_proj = linear_rows(*block.mlp->c_proj, hidden, C);
   if (!ln_1 || !ln_2 || !c_attn || !attn_proj || !c_fc || !mlp_proj) return std::nullopt;
   return BlockRows{*ln_1, *ln_2, *c_attn, *attn_proj, *c_fc, *mlp_proj, block.mlp->act, cfg.pre_ln, C, hidden};
+}
+
+void prefetch_block_rows(const std::vector<std::shared_ptr<TransformerBlock>>& blocks) {
+  auto fetch = [](const void* p) { __builtin_prefetch(p, 0, 3); };
+  auto fetch_object = [&](const void* p, size_t bytes) {  // every line of an object
+    for (size_t o = 0; o < bytes; o += 64) fetch(static_cast<const char*>(p) + o);
+  };
+  for (const auto& b : blocks) fetch_object(b.get(), sizeof(TransformerBlock));
+  for (const auto& b : blocks) {  // the block's modules
+    fetch_object(b->ln_1.get(), sizeof(LayerNorm));
+    fetch_object(b->ln_2.get(), sizeof(LayerNorm));
+    fetch_object(b->attn.get(), sizeof(MultiHeadAttention));
+    fetch_object(b->mlp.get(), sizeof(FFN));
+  }
+  auto linears = [](const TransformerBlock& b) {
+    return std::array<const Linear*, 4>{b.attn->c_attn.get(), b.attn->c_proj.get(), b.mlp->c_fc.get(),
+                                        b.mlp->c_proj.get()};
+  };
+  for (const auto& b : blocks)
+    for (const Linear* l : linears(*b)) fetch_object(l, sizeof(Linear));
+  auto tensors = [&](const TransformerBlock& b) {
+    std::array<const Tensor*, 12> t{&b.ln_1->weight, &b.ln_1->bias, &b.ln_2->weight, &b.ln_2->bias};
+    size_t i = 4;
+    for (const Linear* l : linears(b)) t[i++] = &l->weight, t[i++] = &l->bias;
+    return t;
+  };
+  for (const auto& b : blocks)  // the parameters' TensorImpls
+    for (const Tensor* t : tensors(*b))
+      if (const TensorImpl* impl = t->impl()) fetch_object(impl, sizeof(TensorImpl));
+  for (const auto& b : blocks)  // and what they point to
+    for (const Tensor* t : tensors(*b))
+      if (const TensorImpl* impl = t->impl()) {
+        fetch(impl->shape.data());
+        fetch(impl->strides.data());
+        fetch(impl->storage.get());
+      }
 }
 
 int64_t block_step_scratch(const BlockRows& r, int64_t B) {

@@ -10,6 +10,7 @@
 // (tests/test_decode_step.cpp). GPT2Model::forward_cached takes this path
 // for steps of one token and at most 8 rows when every block allows it.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -49,6 +50,13 @@ struct BlockRows {
 // plain (an observer on a Linear, a dtype or layout the kernels do not take):
 // the tensor path must run.
 std::optional<BlockRows> block_rows(const TransformerBlock& block);
+
+// Fetches the lines block_rows will read for these blocks (the modules, the
+// parameters' handles, their shapes, strides and storage), level by level
+// across all blocks, so that the misses of one level overlap instead of
+// following each other block after block. Only prefetches: harmless if the
+// blocks are not what block_rows then accepts.
+void prefetch_block_rows(const std::vector<std::shared_ptr<TransformerBlock>>& blocks);
 
 // Floats of scratch block_step needs for B rows.
 int64_t block_step_scratch(const BlockRows& r, int64_t B);
