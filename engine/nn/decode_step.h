@@ -3,9 +3,9 @@
 // on plain row buffers instead of tensors. Each op of the tensor path
 // (TransformerBlock::forward_cached) checks its inputs, allocates its output
 // and reads its parameters' tensor metadata, all of it on cache lines the
-// previous token's weights (MBs) pushed out: about 1-2 µs an op, ~0.2 ms of
-// a 124M token. Here the parameters are gathered once per step, the outputs
-// go to one scratch buffer, and the kernels are the tensor path's own, called
+// previous token's weights (MBs) pushed out: about 1-2 µs an op. Here the
+// parameters are gathered once per step (prefetched level by level, so that
+// their misses overlap), the outputs go to one scratch buffer, and the kernels are the tensor path's own, called
 // with the same arguments: the numbers are the same, bit for bit
 // (tests/test_decode_step.cpp). GPT2Model::forward_cached takes this path
 // for steps of one token and at most 8 rows when every block allows it.
