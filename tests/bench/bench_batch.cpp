@@ -23,8 +23,8 @@
 
 #include "autodiff/node.h"
 #include "generate/generate.h"
-#include "nn/decode_step.h"
 #include "models/gpt2.h"
+#include "nn/decode_step.h"
 #include "tensor/kernels/spin_pool.h"
 
 namespace {
