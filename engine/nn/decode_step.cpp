@@ -1,5 +1,6 @@
 #include "nn/decode_step.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 
@@ -79,17 +80,25 @@ void prefetch_block_rows(const std::vector<std::shared_ptr<TransformerBlock>>& b
     for (size_t o = 0; o < bytes; o += 64) fetch(static_cast<const char*>(p) + o);
   };
   for (const auto& b : blocks) fetch_object(b.get(), sizeof(TransformerBlock));
-  for (const auto& b : blocks) {  // the block's modules
-    fetch_object(b->ln_1.get(), sizeof(LayerNorm));
-    fetch_object(b->ln_2.get(), sizeof(LayerNorm));
-    fetch_object(b->attn.get(), sizeof(MultiHeadAttention));
-    fetch_object(b->mlp.get(), sizeof(FFN));
-  }
+  // Blocks with every module (block_rows turns down the others).
+  std::vector<const TransformerBlock*> whole;
+  for (const auto& b : blocks)
+    if (b->ln_1 && b->ln_2 && b->attn && b->mlp) {
+      fetch_object(b->ln_1.get(), sizeof(LayerNorm));
+      fetch_object(b->ln_2.get(), sizeof(LayerNorm));
+      fetch_object(b->attn.get(), sizeof(MultiHeadAttention));
+      fetch_object(b->mlp.get(), sizeof(FFN));
+      whole.push_back(b.get());
+    }
   auto linears = [](const TransformerBlock& b) {
     return std::array<const Linear*, 4>{b.attn->c_attn.get(), b.attn->c_proj.get(), b.mlp->c_fc.get(),
                                         b.mlp->c_proj.get()};
   };
-  for (const auto& b : blocks)
+  std::erase_if(whole, [&](const TransformerBlock* b) {
+    const auto ls = linears(*b);
+    return std::find(ls.begin(), ls.end(), nullptr) != ls.end();
+  });
+  for (const TransformerBlock* b : whole)
     for (const Linear* l : linears(*b)) fetch_object(l, sizeof(Linear));
   auto tensors = [&](const TransformerBlock& b) {
     std::array<const Tensor*, 12> t{&b.ln_1->weight, &b.ln_1->bias, &b.ln_2->weight, &b.ln_2->bias};
@@ -97,10 +106,10 @@ void prefetch_block_rows(const std::vector<std::shared_ptr<TransformerBlock>>& b
     for (const Linear* l : linears(b)) t[i++] = &l->weight, t[i++] = &l->bias;
     return t;
   };
-  for (const auto& b : blocks)  // the parameters' TensorImpls
+  for (const TransformerBlock* b : whole)  // the parameters' TensorImpls
     for (const Tensor* t : tensors(*b))
       if (const TensorImpl* impl = t->impl()) fetch_object(impl, sizeof(TensorImpl));
-  for (const auto& b : blocks)  // and what they point to
+  for (const TransformerBlock* b : whole)  // and what they point to
     for (const Tensor* t : tensors(*b))
       if (const TensorImpl* impl = t->impl()) {
         fetch(impl->shape.data());
