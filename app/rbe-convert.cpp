@@ -175,12 +175,14 @@ GgufQuantizeFn gguf_quantizer(const std::string& in, const LoadedModel& m, std::
   };
 }
 
-int write_compressed(const LoadedModel& m, const codec::ModelCodecOptions& opt, const CodecArgs& a,
+int write_compressed(LoadedModel&& m, const codec::ModelCodecOptions& opt, const CodecArgs& a,
                      const std::string& out) {
   CompressProgress bar;
   std::cerr << "compressing (" << opt.defaults.to_json().dump() << (opt.overrides.empty() ? "" : ", overrides")
             << (opt.calib_text.empty() ? "" : ", calibrated") << ")\n";
-  codec::CompressedModel cm = codec::compress_model(m, opt, [&](double f, const std::string& w) { bar(f, w); });
+  // The model is read for this alone: each matrix is freed once encoded.
+  codec::CompressedModel cm =
+      codec::compress_model(std::move(m), opt, [&](double f, const std::string& w) { bar(f, w); });
   bar.finish();
   std::cerr << "writing " << out << "\n";
   codec::write_rbe_file(out, cm);
@@ -307,7 +309,7 @@ int main(int argc, char** argv) {
 
     if (compressed) {
       if (!ca.calib.empty()) copt.calib_text = cli::read_text_file(ca.calib);
-      return write_compressed(m, copt, ca, out);
+      return write_compressed(std::move(m), copt, ca, out);
     }
     // Dense writers need dense weights: decompress a model loaded from a .rbe
     // file, into the dtype its other matrices were read in.

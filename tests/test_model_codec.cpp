@@ -198,6 +198,39 @@ TEST(ModelCodec, EncodesMatricesAndKeepsTheRestRaw) {
   EXPECT_EQ(cm.tokenizer.at("type"), "char");
 }
 
+// Compressing a model nothing needs afterwards (rbe-convert) frees each
+// encoded matrix as it goes and gives the same encodings and raw tensors;
+// with calibration, which runs the model to the end, it frees nothing.
+TEST(ModelCodec, ConsumingTheModelFreesEachMatrixOnceEncoded) {
+  const LoadedModel original = tiny_model();
+  const CompressedModel kept = compress_model(original, with_codec("q8_0"));
+  LoadedModel m = tiny_model();
+  const auto params = m.model->named_parameters();  // handles sharing the model's tensors
+  const CompressedModel freed = compress_model(std::move(m), with_codec("q8_0"));
+  ASSERT_EQ(freed.encoded.size(), kept.encoded.size());
+  for (size_t i = 0; i < kept.encoded.size(); ++i) {
+    const auto& [name, e] = kept.encoded[i];
+    EXPECT_EQ(freed.encoded[i].first, name);
+    EXPECT_EQ(std::vector<uint8_t>(freed.encoded[i].second->data, freed.encoded[i].second->data + freed.encoded[i].second->size),
+              std::vector<uint8_t>(e->data, e->data + e->size))
+        << name;
+  }
+  ASSERT_EQ(freed.raw.size(), kept.raw.size());
+  for (size_t i = 0; i < kept.raw.size(); ++i) EXPECT_EQ(freed.raw[i].second.to_vector(), kept.raw[i].second.to_vector());
+  for (const auto& [name, t] : params) {
+    const bool encoded = std::any_of(kept.encoded.begin(), kept.encoded.end(), [&](const auto& e) { return e.first == name; });
+    EXPECT_EQ(t.numel() == 0, encoded) << name;
+  }
+
+  ModelCodecOptions calibrated = with_codec("rbe");
+  calibrated.calib_text = testutil::shakespeare().substr(0, 2000);
+  calibrated.calib_tokens = 64;
+  LoadedModel c = tiny_model();
+  const auto cparams = c.model->named_parameters();
+  compress_model(std::move(c), calibrated);
+  for (const auto& [name, t] : cparams) EXPECT_GT(t.numel(), 0) << name;
+}
+
 TEST(ModelCodec, FirstMatchingOverrideWins) {
   LoadedModel m = tiny_model();
   ModelCodecOptions o = with_codec("f16");

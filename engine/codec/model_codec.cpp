@@ -107,8 +107,20 @@ std::shared_ptr<const nn::PackedMatrix> pack_gguf_matrix(const GgufQuantizedMatr
 
 }  // namespace
 
-CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& opt, const ProgressFn& progress,
-                               const CancelFn& cancel) {
+namespace {
+
+// A parameter's values dropped: an empty [0] tensor from here on (its module
+// is not to be run again).
+void free_values(const Tensor& param) {
+  TensorImpl* impl = param.impl();
+  impl->storage = rbe::Storage::allocate(0);
+  impl->shape = {0};
+  impl->strides = {1};
+  impl->offset = 0;
+}
+
+CompressedModel compress(const LoadedModel& m, const ModelCodecOptions& opt, const ProgressFn& progress,
+                         const CancelFn& cancel, bool release) {
   if (!m.model) throw std::runtime_error("compress_model: no model");
   GPT2Model& model = *m.model;
   auto check_cancel = [&] {
@@ -170,6 +182,8 @@ CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& op
     EncodedTensor e = encode(W, s, inner, cancel, H);
     done[name] = std::make_shared<const EncodedTensor>(std::move(e));
     weights_done += n;
+    W = Tensor();
+    if (release && !calib && it == packed.end()) free_values(param);
   }
   check_cancel();
 
@@ -183,6 +197,18 @@ CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& op
   }
   if (progress) progress(1.0, "done");
   return cm;
+}
+
+}  // namespace
+
+CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& opt, const ProgressFn& progress,
+                               const CancelFn& cancel) {
+  return compress(m, opt, progress, cancel, false);
+}
+
+CompressedModel compress_model(LoadedModel&& m, const ModelCodecOptions& opt, const ProgressFn& progress,
+                               const CancelFn& cancel) {
+  return compress(m, opt, progress, cancel, true);
 }
 
 json CompressedModel::report() const {

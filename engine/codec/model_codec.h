@@ -36,6 +36,13 @@ struct CompressedModel {
 
 CompressedModel compress_model(const LoadedModel& m, const ModelCodecOptions& opt, const ProgressFn& progress = {},
                                const CancelFn& cancel = {});
+// The same from a model nothing needs afterwards (rbe-convert): each matrix's
+// values are freed as soon as it is encoded (unless calibrating, which runs
+// the model to the end), so that the peak memory is about the model's rather
+// than the model's plus the whole output's. m keeps its modules, but those
+// matrices are left empty ([0]).
+CompressedModel compress_model(LoadedModel&& m, const ModelCodecOptions& opt, const ProgressFn& progress = {},
+                               const CancelFn& cancel = {});
 
 // Installs compressed weights into a model built from `cm.config`: packed
 // matrices on Linear / Embedding layers, raw tensors copied in.
