@@ -260,9 +260,9 @@ bool GPT2Model::step_on_buffers(Tensor& x, nn::KVCache& cache) const {
     rows.push_back(*r);
   }
   if (x.dtype() != DType::F32 || !x.is_contiguous()) x = x.to(DType::F32).contiguous();  // embed's own, fresh
-  std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+  const std::unique_ptr<float[]> scratch(new float[size_t(scratch_floats)]);  // every op writes before it reads
   for (size_t i = 0; i < blocks_.size(); ++i)
-    nn::block_step(*blocks_[i], rows[i], x.data<float>(), B, cache, int64_t(i), scratch.data());
+    nn::block_step(*blocks_[i], rows[i], x.data<float>(), B, cache, int64_t(i), scratch.get());
   nn::count_buffer_step();
   return true;
 }

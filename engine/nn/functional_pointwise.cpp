@@ -173,7 +173,7 @@ Tensor activation(const Tensor& x, Activation a) {
 void activation_(Tensor& x, Activation a) {
   if (!x.defined() || x.dtype() != DType::F32 || !x.is_contiguous() || x.requires_grad())
     throw ShapeError(std::string(activation_name(a)) + " in place: x must be a contiguous F32 tensor without a gradient");
-  act_forward(x.data<float>(), x.data<float>(), x.numel(), a);
+  activation_rows(x.data<float>(), x.numel(), a);
 }
 
 void activation_rows(float* x, int64_t n, Activation a) { act_forward(x, x, n, a); }

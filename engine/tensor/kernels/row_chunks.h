@@ -6,11 +6,11 @@
 // pieces of half of what is left of it (at least min_chunk bytes). A thread
 // done with its own part helps with the others from their back ends, again
 // half of what is left at a time, so the threads end close together without
-// cutting the owners' first, long pieces short. Where the pieces fall depends on timing, but every boundary but N
-// is a multiple of 4 rows, and the kernels compute each row the same way in
-// any range so aligned (tests/test_row_chunks.cpp and test_codec_fixed.cpp
-// check that, kernel by kernel, against one serial call): results do not
-// change from run to run.
+// cutting the owners' first, long pieces short. Where the pieces fall
+// depends on timing, but every boundary but N is a multiple of 4 rows, and
+// the kernels compute each row the same way in any range so aligned
+// (tests/test_row_chunks.cpp and test_codec_fixed.cpp check that, kernel by
+// kernel, against one serial call): results do not change from run to run.
 // Small products (fewer bytes than serial_below, or fewer than 8 rows) run on
 // the calling thread. Used by the dense GEMV and the packed (codec) kernels.
 //
