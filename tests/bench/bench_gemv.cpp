@@ -14,6 +14,9 @@
 // token_gemvs against.
 //   bench_gemv --benchmark_filter='token_(gemvs|reads)/f(32|16)/2|read_probe'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+// probe_estimators/f16: the median of each pass's fastest probe loop against
+// the fastest loop's median (rbe-bench's bandwidth), below.
+//   bench_gemv --benchmark_filter=probe_estimators
 // token_vs_probe/f32|f16/2/M: the products for M = 1, 2, 4, 8 input rows as a
 // fraction of the probe read right before each of them (counter of_probe), below.
 //   bench_gemv --benchmark_filter='token_vs_probe/f(32|16)/2/1/'
@@ -279,6 +282,50 @@ void BM_read_probe(benchmark::State& state) {
   state.counters["probe_GBps"] = gbs;
 }
 
+// Two estimators of rbe-bench's probe over an f16 token's bytes (default
+// threads). Each iteration reads the bytes once with every loop of the probe,
+// then eight times with its first loop ("plain"). Counters: per_token_max,
+// the median over iterations of each iteration's fastest pass (rbe-bench's
+// estimator until the thirtieth session); fastest_median, the fastest loop's
+// median over the iterations (rbe-bench's now, as measure_read_bandwidth's);
+// and their ratio, max_over_median. same_loop_ratio is that ratio for the
+// eight passes of the one loop, where no loop can be faster than another:
+// the part of the gap that is only the largest of eight noisy passes.
+//   bench_gemv --benchmark_filter=probe_estimators
+void BM_probe_estimators(benchmark::State& state) {
+  int64_t bytes = 0;
+  for (const Mat& m : token_matrices()) bytes += m.N * m.K * 2;
+  rbe::kernels::ReadProbe probe(bytes);
+  const size_t loops = rbe::kernels::ReadProbe::loops();
+  std::vector<std::vector<double>> rates(loops);
+  std::vector<double> round_max, same_all, same_max;
+  for (auto _ : state) {
+    double best = 0;
+    for (size_t l = 0; l < loops; ++l) {
+      rates[l].push_back(probe.pass(l));
+      best = std::max(best, rates[l].back());
+    }
+    round_max.push_back(best);
+    double same_best = 0;
+    for (int i = 0; i < 8; ++i) {
+      same_all.push_back(probe.pass(0));
+      same_best = std::max(same_best, same_all.back());
+    }
+    same_max.push_back(same_best);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  double fastest = 0;
+  for (const auto& r : rates) fastest = std::max(fastest, median(r));
+  state.counters["per_token_max"] = median(round_max);
+  state.counters["fastest_median"] = fastest;
+  state.counters["max_over_median"] = median(round_max) / fastest;
+  state.counters["same_loop_ratio"] = median(same_max) / median(same_all);
+  state.SetBytesProcessed(state.iterations() * bytes * int64_t(loops + 8));
+}
+
 // A token's products paired with the probe: each iteration reads the same
 // bytes once with every loop of rbe-bench's probe (untimed), then runs the 49
 // products for M input rows (timed; M > 1 through sgemv_multi / hgemv_multi);
@@ -453,6 +500,7 @@ BENCHMARK_TEMPLATE(BM_layer_calls, uint16_t)->Name("layer_calls/f16")->ArgsProdu
 BENCHMARK_TEMPLATE(BM_token_vs_probe, float)->Name("token_vs_probe/f32")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK_TEMPLATE(BM_token_vs_probe, uint16_t)->Name("token_vs_probe/f16")->ArgsProduct({{2}, {1, 2, 4, 8}})->Iterations(40)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK_TEMPLATE(BM_call_cost, uint16_t)->Name("call_cost/f16")->ArgsProduct({{32, 64, 256}, {0, 1}})->UseRealTime();
+BENCHMARK(BM_probe_estimators)->Name("probe_estimators/f16")->Iterations(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_chunks_vs_probe)->Name("chunks_vs_probe/f16")->Iterations(150)->Unit(benchmark::kMillisecond)->UseManualTime();
 BENCHMARK(BM_read_sum)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_read_probe, float)->Name("read_probe/f32")->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
