@@ -506,8 +506,8 @@ std::vector<uint8_t> rate_control_bpw(std::vector<Block>& blocks, const Context&
       throw std::runtime_error("rbe entropy: cannot meet " + std::to_string(cx.bpw) + " bits/weight (smallest reached: " +
                                std::to_string(bits / double(rows * cols)) + ")");
     const double slope = std::exp2((bits - budget_bits) / double(rows * cols)) * 1.002;
-    const double floor = attempt == 0 ? 1.0 : 1.0 + 0.01 * std::exp2(std::min(attempt - 1, 20));
-    step = std::min(all_zero, step * std::max(slope, floor));
+    const double least = attempt == 0 ? 1.0 : 1.0 + 0.01 * std::exp2(std::min(attempt - 1, 20));
+    step = std::min(all_zero, step * std::max(slope, least));
   }
   *step_out = float(step);
   return payload;
