@@ -50,9 +50,8 @@ std::optional<LinearRows> linear_rows(const Linear& l, int64_t in, int64_t out) 
 }  // namespace
 
 void LinearRows::forward(const float* x, int64_t N, float* y) const {
-  if (packed) {  // as F::linear_packed
-    if (N == 1) packed->gemv(x, bias, y);
-    else if (N > 1) packed->gemm(N, x, bias, y);
+  if (packed) {
+    F::linear_forward_packed(y, x, *packed, bias, N);
   } else if (w16) {
     F::linear_forward_f16(y, x, w16, bias, N, in, out);
   } else {

@@ -198,9 +198,13 @@ Tensor linear_packed(const Tensor& x, const PackedMatrix& weight, const Tensor& 
   out_shape.back() = OC;
   Tensor y = Tensor::empty(out_shape);
   const float* b = bc.defined() ? bc.data<float>() : nullptr;
-  if (N == 1) weight.gemv(xc.data<float>(), b, y.data<float>());
-  else if (N > 1) weight.gemm(N, xc.data<float>(), b, y.data<float>());
+  linear_forward_packed(y.data<float>(), xc.data<float>(), weight, b, N);
   return y;
+}
+
+void linear_forward_packed(float* out, const float* inp, const PackedMatrix& weight, const float* bias, int64_t N) {
+  if (N == 1) weight.gemv(inp, bias, out);
+  else if (N > 1) weight.gemm(N, inp, bias, out);
 }
 
 void add_(Tensor& dst, const Tensor& src) {

@@ -145,9 +145,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   Tensor y = Tensor::empty(x.shape());
   if (!needs_grad({&x, &weight, &bias})) {  // inference: no statistics kept, nothing recorded
     Tensor tx, tw, tb;
-    layernorm_forward(y.data<float>(), nullptr, nullptr, f32_contig_ref(x, tx, op, "x").data<float>(),
-                      f32_contig_ref(weight, tw, op, "weight").data<float>(),
-                      f32_contig_ref(bias, tb, op, "bias").data<float>(), N, C, eps);
+    layer_norm_rows(y.data<float>(), f32_contig_ref(x, tx, op, "x").data<float>(),
+                    f32_contig_ref(weight, tw, op, "weight").data<float>(),
+                    f32_contig_ref(bias, tb, op, "bias").data<float>(), N, C, eps);
     return y;
   }
   Tensor xc = f32_contig(x, op, "x"), wc = f32_contig(weight, op, "weight"), bc = f32_contig(bias, op, "bias");
