@@ -951,3 +951,38 @@ TEST(CodecFixed, GenericGemvOnARowWhoseTermsCancel) {
   EXPECT_LT(std::fabs(ref[0]), 1e-5 * std::sqrt(ww * double(cols) * 0.25));  // still the case: the terms cancel
   EXPECT_LT(row_err(y, ref, D, cols, x.data()), 1e-5);
 }
+
+// A NaN or an infinity in the input (a model whose weights overflow, a
+// corrupt file) must come out as NaN or inf in every row it reaches, with
+// every kernel, including those that quantize x to int8 (where converting
+// NaN to an integer is undefined: the fuzzer found it in the VNNI kernel),
+// and only there.
+TEST(CodecFixed, NonFiniteInputsGiveNonFiniteRowsWithEveryKernel) {
+  const int64_t rows = 8, cols = 256;
+  const Tensor W = gaussian(rows, cols, 17, 1.f);
+  for (const Form& f : kForms) {
+    const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+    for (const auto& k : fixed_kernel_names())
+      for (const float bad : {NAN, INFINITY, -INFINITY}) {
+        std::vector<float> x(size_t(cols), 0.25f), y(size_t(rows), 0.f);
+        x[37] = bad;
+        ASSERT_TRUE(fixed_gemv_with_kernel(k.c_str(), e, x.data(), nullptr, y.data()));
+        for (int64_t r = 0; r < rows; ++r)
+          EXPECT_FALSE(std::isfinite(y[size_t(r)])) << k << " " << e.codec << " " << f.expect_bpw << " x[37] = " << bad
+                                                    << " row " << r << ": " << y[size_t(r)];
+      }
+    // The batched kernels (prompts; AMX int8 tiles quantize X as the VNNI
+    // matvec does): input row 1 of 20 holds the bad value, the others stay finite.
+    for (const auto& k : fixed_gemm_kernel_names())
+      for (const float bad : {NAN, INFINITY}) {
+        const int64_t N = 20;
+        std::vector<float> X(size_t(N * cols), 0.25f), Y(size_t(N * rows), 0.f);
+        X[size_t(cols + 37)] = bad;
+        ASSERT_TRUE(fixed_gemm_with_kernel(k.c_str(), e, N, X.data(), nullptr, Y.data()));
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t r = 0; r < rows; ++r)
+            EXPECT_EQ(std::isfinite(Y[size_t(n * rows + r)]), n != 1)
+                << k << " " << e.codec << " " << f.expect_bpw << " X[1][37] = " << bad << " row " << n << ", " << r;
+      }
+  }
+}

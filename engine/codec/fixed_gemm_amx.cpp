@@ -89,7 +89,9 @@ void quantize_activations(const float* X, int64_t N, int64_t K, int8_t* xq, floa
                         _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv))));
         int8_t* blk = xq + (t * subs + s) * kBlockBytes + mm * 4;
         for (int k4 = 0; k4 < kSub / 4; ++k4) std::memcpy(blk + k4 * 64, q + 4 * k4, 4);
-        xd[(t * subs + s) * kTile + mm] = amax / 127.f;
+        // A NaN in x (which max may drop): a NaN scale, so its products come out NaN (as prep_q8's).
+        const bool nan = _mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q);
+        xd[(t * subs + s) * kTile + mm] = nan ? NAN : amax / 127.f;
       }
     }
   });

@@ -87,16 +87,19 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
   const __m256 sign = _mm256_set1_ps(-0.0f);
   for (int64_t b = 0; b < nsub; ++b) {
     const float* xb = x + b * kSub;
-    __m256 v[4], m = _mm256_setzero_ps();
+    __m256 v[4], m = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
     for (int i = 0; i < 4; ++i) {
       v[i] = _mm256_loadu_ps(xb + 8 * i);
       m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[i], v[i], _CMP_UNORD_Q));
     }
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
     const float amax = _mm_cvtss_f32(h);
-    xs[b] = amax / 127.f;
+    // max drops a NaN that is not its last operand: a NaN in x makes the
+    // block's scale NaN, so that the rows come out NaN as with f32 kernels.
+    xs[b] = _mm256_movemask_ps(nan) ? NAN : amax / 127.f;
     const __m256 inv = _mm256_set1_ps(amax > 0 ? 127.f / amax : 0.f);
     __m256i n[4];
     for (int i = 0; i < 4; ++i) n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // nearest, ties to even

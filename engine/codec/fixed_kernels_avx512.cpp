@@ -84,10 +84,18 @@ void prep_q8(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& 
       if (sub >= nsub) continue;
       const float* xb = x + sub * kSub;
       float amax = 0;
-      for (int i = 0; i < kSub; ++i) amax = std::max(amax, std::fabs(xb[i]));
-      d[s] = amax / 127.f;
-      const float inv = amax > 0 ? 127.f / amax : 0.f;
-      for (int i = 0; i < kSub; ++i) qs[s][i] = int8_t(std::nearbyint(xb[i] * inv));
+      bool nan = false;
+      for (int i = 0; i < kSub; ++i) amax = std::max(amax, std::fabs(xb[i])), nan |= std::isnan(xb[i]);
+      // A NaN or an infinity in x: NaN or inf as the sub-block's scale (so
+      // the products come out NaN or inf, as the f32 kernels' would), and
+      // levels of 0 where x * inv is not a number (converting NaN to an
+      // integer is undefined behaviour).
+      d[s] = nan ? NAN : amax / 127.f;
+      const float inv = amax > 0 && std::isfinite(amax) ? 127.f / amax : 0.f;
+      for (int i = 0; i < kSub; ++i) {
+        const float v = xb[i] * inv;
+        qs[s][i] = std::isnan(v) ? int8_t(0) : int8_t(std::nearbyint(v));
+      }
     }
     for (int p = 0; p < 64; ++p) q[P * 64 + p] = qs[pos_sub(L.bits, p)][pos_elem(L.bits, p)];
     for (int l = 0; l < 16; ++l) {
