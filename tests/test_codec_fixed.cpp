@@ -986,3 +986,23 @@ TEST(CodecFixed, NonFiniteInputsGiveNonFiniteRowsWithEveryKernel) {
       }
   }
 }
+
+// A 32-block of x so small that 127 / max|x| overflows (the fuzzer reached
+// it through a .rbe model: x * inf converted to int8, undefined) gives
+// finite rows, as close to the decode's product as any other input.
+TEST(CodecFixed, TinyInputBlocksGiveFiniteRows) {
+  const int64_t rows = 8, cols = 256;
+  const EncodedTensor e = enc(gaussian(rows, cols, 23, 1.f), settings("q8_0"));
+  const std::vector<float> D = decode_all(e);
+  for (const float tiny : {1e-38f, 1e-41f}) {
+    std::vector<float> x(size_t(cols), 0.25f);
+    for (int i = 64; i < 96; ++i) x[size_t(i)] = i % 2 ? tiny : -tiny;
+    const std::vector<double> ref = naive_matvec(D, rows, cols, x.data(), nullptr);
+    for (const auto& k : fixed_kernel_names()) {
+      std::vector<float> y(size_t(rows), NAN);
+      ASSERT_TRUE(fixed_gemv_with_kernel(k.c_str(), e, x.data(), nullptr, y.data()));
+      for (float v : y) EXPECT_TRUE(std::isfinite(v)) << k << " " << tiny;
+      EXPECT_LT(row_err(y, ref, D, cols, x.data()), fixed_kernel_quantizes_x(k) ? 5e-3 : 1e-5) << k << " " << tiny;
+    }
+  }
+}

@@ -100,7 +100,7 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
     // max drops a NaN that is not its last operand: a NaN in x makes the
     // block's scale NaN, so that the rows come out NaN as with f32 kernels.
     xs[b] = _mm256_movemask_ps(nan) ? NAN : amax / 127.f;
-    const __m256 inv = _mm256_set1_ps(amax > 0 ? 127.f / amax : 0.f);
+    const __m256 inv = _mm256_set1_ps(amax > 0 && std::isfinite(127.f / amax) ? 127.f / amax : 0.f);  // as prep_q8's
     __m256i n[4];
     for (int i = 0; i < 4; ++i) n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // nearest, ties to even
     // packs interleave the 128-bit lanes; the permutation puts the 32 values back in order.
