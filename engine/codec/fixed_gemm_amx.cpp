@@ -81,7 +81,7 @@ void quantize_activations(const float* X, int64_t N, int64_t K, int8_t* xq, floa
         const float* x = X + m * K + s * kSub;
         const __m512 lo = _mm512_loadu_ps(x), hi = _mm512_loadu_ps(x + 16);
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
-        const __m512 inv = _mm512_set1_ps(amax > 0 && std::isfinite(127.f / amax) ? 127.f / amax : 0.f);
+        const __m512 inv = _mm512_set1_ps(act_q8_inv(amax));
         // cvtps rounds to nearest even (the default MXCSR mode), as nearbyint.
         alignas(32) int8_t q[kSub];
         _mm_store_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv))));
@@ -89,9 +89,8 @@ void quantize_activations(const float* X, int64_t N, int64_t K, int8_t* xq, floa
                         _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv))));
         int8_t* blk = xq + (t * subs + s) * kBlockBytes + mm * 4;
         for (int k4 = 0; k4 < kSub / 4; ++k4) std::memcpy(blk + k4 * 64, q + 4 * k4, 4);
-        // A NaN in x (which max may drop): a NaN scale, so its products come out NaN (as prep_q8's).
         const bool nan = _mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q);
-        xd[(t * subs + s) * kTile + mm] = nan ? NAN : amax / 127.f;
+        xd[(t * subs + s) * kTile + mm] = act_q8_scale(amax, nan);
       }
     }
   });

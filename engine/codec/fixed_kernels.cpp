@@ -97,10 +97,8 @@ void prep_q8_avx2(const Layout& L, const float* x, std::vector<uint8_t>& buf, Ac
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
     const float amax = _mm_cvtss_f32(h);
-    // max drops a NaN that is not its last operand: a NaN in x makes the
-    // block's scale NaN, so that the rows come out NaN as with f32 kernels.
-    xs[b] = _mm256_movemask_ps(nan) ? NAN : amax / 127.f;
-    const __m256 inv = _mm256_set1_ps(amax > 0 && std::isfinite(127.f / amax) ? 127.f / amax : 0.f);  // as prep_q8's
+    xs[b] = act_q8_scale(amax, _mm256_movemask_ps(nan) != 0);
+    const __m256 inv = _mm256_set1_ps(act_q8_inv(amax));
     __m256i n[4];
     for (int i = 0; i < 4; ++i) n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // nearest, ties to even
     // packs interleave the 128-bit lanes; the permutation puts the 32 values back in order.

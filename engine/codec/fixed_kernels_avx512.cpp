@@ -86,13 +86,10 @@ void prep_q8(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& 
       float amax = 0;
       bool nan = false;
       for (int i = 0; i < kSub; ++i) amax = std::max(amax, std::fabs(xb[i])), nan |= std::isnan(xb[i]);
-      // A NaN or an infinity in x: NaN or inf as the sub-block's scale (so
-      // the products come out NaN or inf, as the f32 kernels' would), and
-      // levels of 0 where x * inv is not a number (converting NaN or inf to
-      // an integer is undefined behaviour). A block too small for 127 / amax
-      // (under 4e-37) has levels of 0.
-      d[s] = nan ? NAN : amax / 127.f;
-      const float inv = amax > 0 && std::isfinite(127.f / amax) ? 127.f / amax : 0.f;
+      d[s] = act_q8_scale(amax, nan);
+      const float inv = act_q8_inv(amax);
+      // Levels of 0 where x * inv is not a number: converting NaN to an
+      // integer is undefined behaviour.
       for (int i = 0; i < kSub; ++i) {
         const float v = xb[i] * inv;
         qs[s][i] = std::isnan(v) ? int8_t(0) : int8_t(std::nearbyint(std::clamp(v, -127.f, 127.f)));

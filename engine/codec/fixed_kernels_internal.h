@@ -2,6 +2,7 @@
 // Interface between the fixed-rate kernel driver (fixed_kernels.cpp) and the
 // ISA-specific row kernels (fixed_kernels_avx512.cpp). Declarations only, so
 // that no AVX-512 code leaks into translation units that run on AVX2 machines.
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -29,6 +30,18 @@ struct ActQ8 {
   const float* xs;
   int64_t pairs;
 };
+
+// One 32-block's scale choice, shared by every int8 activation quantizer
+// (prep_q8, prep_q8_avx2, the AMX tiles' quantize_activations): levels are
+// x * act_q8_inv(amax) rounded, d = act_q8_scale(amax, nan). A NaN in the
+// block makes d NaN (max may drop the NaN itself) and an infinity makes it
+// inf, so that non-finite x comes out non-finite as with the f32 kernels; a
+// block too small for 127 / amax (under 4e-37), or all zero, gets levels of 0.
+inline float act_q8_inv(float amax) {
+  const float inv = 127.f / amax;
+  return std::isfinite(inv) ? inv : 0.f;
+}
+inline float act_q8_scale(float amax, bool nan) { return nan ? NAN : amax / 127.f; }
 
 // y[r] = row r . x (+ bias[r]) for r in [r0, r1); x f32 (stored basis).
 using RowsF32Fn = void (*)(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const float* x,
