@@ -114,18 +114,20 @@ struct ProbePairs {
       if (median_of(loop_gbs[l]) > median_of(loop_gbs[best])) best = l;
     return best;
   }
-  // The probe's rate in pair i: the fastest loop's, or (per_pass_max) the
-  // largest of the pair's passes.
-  double probe_gbs(size_t i, bool per_pass_max = false) const {
-    if (!per_pass_max) return loop_gbs[fastest_loop()][i];
-    double m = 0;
-    for (const auto& l : loop_gbs) m = std::max(m, l[i]);
+  // The probe's rate in each pair: the fastest loop's, or (per_pass_max)
+  // the largest of the pair's passes.
+  std::vector<double> probe_gbs(bool per_pass_max = false) const {
+    if (!per_pass_max) return loop_gbs[fastest_loop()];
+    std::vector<double> m(run_gbs.size(), 0.0);
+    for (const auto& l : loop_gbs)
+      for (size_t i = 0; i < m.size(); ++i) m[i] = std::max(m[i], l[i]);
     return m;
   }
   // The median over the pairs of the run's rate over the probe's.
   double ratio(bool per_pass_max = false) const {
+    const std::vector<double> probe = probe_gbs(per_pass_max);
     std::vector<double> r;
-    for (size_t i = 0; i < run_gbs.size(); ++i) r.push_back(run_gbs[i] / probe_gbs(i, per_pass_max));
+    for (size_t i = 0; i < run_gbs.size(); ++i) r.push_back(run_gbs[i] / probe[i]);
     return median_of(r);
   }
 };
@@ -455,16 +457,20 @@ void BM_chunks_vs_probe(benchmark::State& state) {
     }
     state.SetIterationTime(total), total = 0;
   }
+  std::vector<std::vector<double>> probes_of(configs.size());  // [config][pair]
   std::vector<double> all_probes;
-  for (const Config& c : configs)
-    for (size_t i = 0; i < c.pairs.run_gbs.size(); ++i) all_probes.push_back(c.pairs.probe_gbs(i));
+  for (size_t ci = 0; ci < configs.size(); ++ci) {
+    probes_of[ci] = configs[ci].pairs.probe_gbs();
+    all_probes.insert(all_probes.end(), probes_of[ci].begin(), probes_of[ci].end());
+  }
   std::sort(all_probes.begin(), all_probes.end());
   const size_t n = all_probes.size();
   const double lo_below = all_probes[n / 3], hi_above = all_probes[n - 1 - n / 3];
-  for (const Config& c : configs) {
+  for (size_t ci = 0; ci < configs.size(); ++ci) {
+    const Config& c = configs[ci];
     std::vector<double> lo, hi;  // ratios of the pairs whose probe was in the bottom or top third
     for (size_t i = 0; i < c.pairs.run_gbs.size(); ++i) {
-      const double probe = c.pairs.probe_gbs(i), ratio = c.pairs.run_gbs[i] / probe;
+      const double probe = probes_of[ci][i], ratio = c.pairs.run_gbs[i] / probe;
       if (probe <= lo_below) lo.push_back(ratio);
       if (probe >= hi_above) hi.push_back(ratio);
     }
