@@ -905,6 +905,33 @@ TEST(CodecFixed, BadInputGivesClearErrors) {
   EXPECT_THROW(decode_fixed_rows(e, 2, 5, out.data()), std::out_of_range);
 }
 
+// The params of an rbe fixed tensor come from the file: numbers that are not
+// integers of the field's type are errors naming the field, not casts
+// (undefined for 1e300).
+TEST(CodecFixed, ParamsNumbersMustBeIntegers) {
+  const EncodedTensor good = enc(gaussian(4, 64, 1), settings("rbe", 4.25));
+  ASSERT_NO_THROW(fixed::layout_of(good));
+  ASSERT_TRUE(good.params.contains("levels"));
+  const std::vector<std::pair<std::string, nlohmann::json>> bad_values = {
+      {"bits", 1e300}, {"bits", 4.0}, {"group", 2.5}, {"seed", -1}, {"seed", 1e300}};
+  for (const auto& [key, value] : bad_values) {
+    EncodedTensor e = good;
+    e.params[key] = value;
+    try {
+      fixed::layout_of(e);
+      (void)fixed::rotation_seed(e);
+      ADD_FAILURE() << key << " = " << value.dump() << " was accepted";
+    } catch (const std::runtime_error& ex) {
+      EXPECT_NE(std::string(ex.what()).find(key + " must be an integer"), std::string::npos) << ex.what();
+    }
+  }
+  EncodedTensor e = good;
+  e.params["levels"][0] = 1e300;
+  EXPECT_THROW(fixed::layout_of(e), std::runtime_error);
+  e.params["levels"] = "none";
+  EXPECT_THROW(fixed::layout_of(e), std::runtime_error);
+}
+
 TEST(CodecFixed, CancelStopsTheEncoder) {
   const Tensor W = gaussian(1024, 64, 2);
   EXPECT_THROW(encode_fixed(W, settings("q4_0"), {}, [] { return true; }, {}), Cancelled);

@@ -323,6 +323,17 @@ TEST(CodecDispatch, GradesAndSettingsJson) {
   j = s.to_json();
   j["block_size"] = "big";
   EXPECT_THROW(CodecSettings::from_json(j), std::runtime_error);
+  for (const char* key : {"block_size", "min_block_size", "seed"})
+    for (const nlohmann::json& v : {nlohmann::json(1e300), nlohmann::json(16.5), nlohmann::json(-1e19)}) {
+      j = s.to_json();
+      j[key] = v;
+      try {
+        CodecSettings::from_json(j);
+        ADD_FAILURE() << key << " = " << v.dump() << " was accepted";
+      } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find(std::string(key) + " must be an integer"), std::string::npos) << e.what();
+      }
+    }
   EXPECT_THROW(CodecSettings::from_json(nlohmann::json::array()), std::runtime_error);
   CompressionMetadata m;
   m.snr_db = INFINITY;
@@ -586,7 +597,15 @@ TEST(CodecRbeQuadtree, CorruptSplitStructuresGiveClearErrors) {
                                           {"min_block_size", 24, "min_block_size 24"},
                                           {"min_block_size", 64, "min_block_size 64"},
                                           {"min_block_size", 0, "min_block_size 0"},
-                                          {"min_block_size", "8", "rbe entropy params"}}) {
+                                          {"min_block_size", "8", "rbe entropy params"},
+                                          // Numbers that are not integers of the field's type: nlohmann would cast
+                                          // them (undefined for 2e301; found by fuzz_rbe).
+                                          {"seed", 2e301, "seed must be an integer"},
+                                          {"seed", -1, "seed must be an integer"},
+                                          {"format_version", 2.5, "format_version must be an integer"},
+                                          {"block_size", 1e300, "block_size must be an integer"},
+                                          {"block_size", 4294967360ull, "block_size must be an integer"},
+                                          {"min_block_size", 8.0, "min_block_size must be an integer"}}) {
     EncodedTensor bad = good;
     bad.params[key] = value;
     expect_corrupt(bad, words);

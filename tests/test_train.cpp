@@ -1,6 +1,7 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -259,6 +260,37 @@ TEST(Trainer, ResumeMatchesStraightRun) {
   }
   ASSERT_EQ(resumed.size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(resumed[i], straight[i], 1e-5) << "step " << i;
+  fs::remove_all(dir);
+}
+
+// train_state.json's numbers are read as integers of their fields' types: a
+// float or an out-of-range integer is an error that names the field, not a
+// cast (undefined for 1e300).
+TEST(Checkpoint, TrainStateNumbersMustBeIntegers) {
+  auto dir = temp_dir("ckstate");
+  auto tok = CharTokenizer::from_text("0123456789a");
+  TextDataset data(tiny_tokens());
+  GPT2Model model(tiny_config(), 3);
+  Trainer t(model, data, tiny_options(4));
+  t.train_step();
+  ckpt::TrainState s{t.step(), t.options().seed, 1, t.options().to_json()};
+  ckpt::save(dir.string(), model, &tok, &t.optimizer(), &s);
+  const fs::path state = dir / "train_state.json";
+  const nlohmann::json good = nlohmann::json::parse(std::ifstream(state));
+  EXPECT_EQ(ckpt::read_train_state(dir.string()).step, 1);
+  const std::vector<std::pair<std::string, nlohmann::json>> bad_values = {
+      {"step", 1e300}, {"step", 2.5}, {"seed", -1}, {"seed", 1e300}, {"optimizer_step_count", 1.0}};
+  for (const auto& [key, value] : bad_values) {
+    nlohmann::json bad = good;
+    bad[key] = value;
+    std::ofstream(state) << bad.dump();
+    try {
+      ckpt::load_train_state(dir.string(), t.optimizer());
+      ADD_FAILURE() << key << " = " << value.dump() << " was accepted";
+    } catch (const ckpt::CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find(key + " must be an integer"), std::string::npos) << e.what();
+    }
+  }
   fs::remove_all(dir);
 }
 

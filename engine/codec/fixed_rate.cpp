@@ -20,6 +20,7 @@
 #include "codec/gptq.h"
 #include "codec/hadamard.h"
 #include "codec/metrics.h"
+#include "io/json_integer.h"
 
 namespace rbe::codec {
 namespace {
@@ -308,10 +309,15 @@ Layout layout_of(const EncodedTensor& e) {
   } else if (e.codec == "q4_0") {
     L = q4_0_layout(e.rows, e.cols);
   } else if (e.codec == "rbe" && e.storage == Storage::Fixed) {
-    const int bits = e.params.value("bits", 0), group = e.params.value("group", 0);
+    using E = std::runtime_error;
+    const int bits = json_integer_or<int, E>(e.params, "bits", 0, "rbe fixed: bits");
+    const int group = json_integer_or<int, E>(e.params, "group", 0, "rbe fixed: group");
     L = rbe_layout(e.rows, e.cols, bits, group);
     if (e.params.contains("levels")) {
-      const auto lv = e.params["levels"].get<std::vector<int>>();
+      const nlohmann::json& levels = e.params["levels"];
+      if (!levels.is_array()) throw E("rbe fixed: levels must be an array");
+      std::vector<int> lv;
+      for (const auto& v : levels) lv.push_back(json_integer<int, E>(v, "rbe fixed: a level"));
       if (lv.size() != size_t(1 << bits) || !std::equal(lv.begin(), lv.end(), L.levels.begin()))
         throw std::runtime_error("rbe fixed: unsupported codebook in the tensor's params");
     }
@@ -325,7 +331,9 @@ Layout layout_of(const EncodedTensor& e) {
   return L;
 }
 
-uint64_t rotation_seed(const EncodedTensor& e) { return e.params.value("seed", uint64_t(0)); }
+uint64_t rotation_seed(const EncodedTensor& e) {
+  return json_integer_or<uint64_t, std::runtime_error>(e.params, "seed", 0, "rbe fixed: seed");
+}
 
 }  // namespace fixed
 

@@ -11,6 +11,7 @@
 #include "codec/rbe_entropy_format.h"
 #include "codec/tcq.h"
 #include "codec/transforms.h"
+#include "io/json_integer.h"
 #include "tensor/dtype.h"
 
 namespace rbe::codec {
@@ -18,12 +19,14 @@ namespace rbe::codec {
 RbeEntropyParams RbeEntropyParams::from_json(const nlohmann::json& j) {
   RbeEntropyParams p;
   try {
-    p.format_version = j.value("format_version", 1);
-    p.block_size = j.at("block_size").get<int>();
-    if (j.contains("min_block_size")) p.min_block_size = j.at("min_block_size").get<int>();
+    const std::string what = "rbe entropy params: ";
+    p.format_version = json_integer_or<int, CorruptData>(j, "format_version", 1, what + "format_version");
+    p.block_size = json_integer<int, CorruptData>(j.at("block_size"), what + "block_size");
+    if (j.contains("min_block_size"))
+      p.min_block_size = json_integer<int, CorruptData>(j.at("min_block_size"), what + "min_block_size");
     p.rotate = j.value("rotate", true);
     p.tcq = j.value("quantizer", std::string("tcq")) == "tcq";
-    p.seed = j.value("seed", uint64_t(0));
+    p.seed = json_integer_or<uint64_t, CorruptData>(j, "seed", 0, what + "seed");
   } catch (const nlohmann::json::exception& ex) {
     throw CorruptData(std::string("rbe entropy params: ") + ex.what());
   }

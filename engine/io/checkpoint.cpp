@@ -5,6 +5,7 @@
 #include <set>
 
 #include "tensor/atomic_file.h"
+#include "io/json_integer.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
 
@@ -106,9 +107,9 @@ TrainState read_train_state(const std::string& dir) {
   }
   TrainState s;
   try {
-    s.step = j.at("step").get<int64_t>();
-    s.seed = j.at("seed").get<uint64_t>();
-    s.optimizer_steps = j.at("optimizer_step_count").get<int64_t>();
+    s.step = json_integer<int64_t, CheckpointError>(j.at("step"), state_path + ": step");
+    s.seed = json_integer<uint64_t, CheckpointError>(j.at("seed"), state_path + ": seed");
+    s.optimizer_steps = json_integer<int64_t, CheckpointError>(j.at("optimizer_step_count"), state_path + ": optimizer_step_count");
     if (j.contains("options")) s.options = j["options"];
   } catch (const json::exception& e) {
     throw CheckpointError(state_path + ": " + e.what());
