@@ -10,8 +10,8 @@
 #include "codec/fixed_rate.h"
 #include "codec/metrics.h"
 #include "codec/rbe_entropy.h"
-#include "io/mapped_file.h"
 #include "io/json_integer.h"
+#include "io/mapped_file.h"
 #include "tensor/dtype.h"
 
 namespace rbe::codec {
@@ -92,10 +92,11 @@ CodecSettings CodecSettings::from_json(const nlohmann::json& j) {
       s.bpw = j["bpw"].get<double>();
       if (!(*s.bpw > 0) || !std::isfinite(*s.bpw)) throw std::runtime_error("codec settings: bpw must be > 0");
     }
-    s.block_size = json_integer_or<int, std::runtime_error>(j, "block_size", s.block_size, "codec settings: block_size");
+    using E = std::runtime_error;
+    s.block_size = json_integer_or<int, E>(j, "block_size", s.block_size, "codec settings: block_size");
     if (s.block_size < 1 || s.block_size > 4096)
       throw std::runtime_error("codec settings: block_size must be in [1, 4096], got " + std::to_string(s.block_size));
-    s.min_block_size = json_integer_or<int, std::runtime_error>(j, "min_block_size", 0, "codec settings: min_block_size");
+    s.min_block_size = json_integer_or<int, E>(j, "min_block_size", 0, "codec settings: min_block_size");
     try {
       check_min_block_size(s.block_size, s.min_block_size);
     } catch (const std::invalid_argument& e) {
@@ -105,7 +106,7 @@ CodecSettings CodecSettings::from_json(const nlohmann::json& j) {
     const auto tr = parse_transform(t);
     if (!tr) throw std::runtime_error("codec settings: unknown transform '" + t + "' (adaptive, dct, haar, cdf97)");
     s.transform = *tr;
-    s.seed = json_integer_or<uint64_t, std::runtime_error>(j, "seed", s.seed, "codec settings: seed");
+    s.seed = json_integer_or<uint64_t, E>(j, "seed", s.seed, "codec settings: seed");
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("codec settings: ") + e.what());
   }

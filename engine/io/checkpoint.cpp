@@ -4,9 +4,9 @@
 #include <map>
 #include <set>
 
-#include "tensor/atomic_file.h"
 #include "io/json_integer.h"
 #include "io/safetensors.h"
+#include "tensor/atomic_file.h"
 #include "tensor/ops.h"
 
 namespace rbe::ckpt {
@@ -107,9 +107,10 @@ TrainState read_train_state(const std::string& dir) {
   }
   TrainState s;
   try {
-    s.step = json_integer<int64_t, CheckpointError>(j.at("step"), state_path + ": step");
-    s.seed = json_integer<uint64_t, CheckpointError>(j.at("seed"), state_path + ": seed");
-    s.optimizer_steps = json_integer<int64_t, CheckpointError>(j.at("optimizer_step_count"), state_path + ": optimizer_step_count");
+    using E = CheckpointError;
+    s.step = json_integer<int64_t, E>(j.at("step"), state_path + ": step");
+    s.seed = json_integer<uint64_t, E>(j.at("seed"), state_path + ": seed");
+    s.optimizer_steps = json_integer<int64_t, E>(j.at("optimizer_step_count"), state_path + ": optimizer_step_count");
     if (j.contains("options")) s.options = j["options"];
   } catch (const json::exception& e) {
     throw CheckpointError(state_path + ": " + e.what());

@@ -130,7 +130,11 @@ void BM_decode_attention(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_TEMPLATE(BM_decode_attention, uint16_t)->Name("decode_attention/f16")->Arg(160)->Arg(512)->Arg(1000)->Iterations(40)->Unit(benchmark::kMicrosecond)->UseManualTime();
-BENCHMARK_TEMPLATE(BM_decode_attention, float)->Name("decode_attention/f32")->Arg(160)->Arg(512)->Arg(1000)->Iterations(40)->Unit(benchmark::kMicrosecond)->UseManualTime();
+BENCHMARK_TEMPLATE(BM_decode_attention, uint16_t)
+    ->Name("decode_attention/f16")->Arg(160)->Arg(512)->Arg(1000)->Iterations(40)
+    ->Unit(benchmark::kMicrosecond)->UseManualTime();
+BENCHMARK_TEMPLATE(BM_decode_attention, float)
+    ->Name("decode_attention/f32")->Arg(160)->Arg(512)->Arg(1000)->Iterations(40)
+    ->Unit(benchmark::kMicrosecond)->UseManualTime();
 
 BENCHMARK_MAIN();
