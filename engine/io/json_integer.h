@@ -24,8 +24,9 @@ T json_integer(const nlohmann::json& v, const std::string& what) {
     const auto i = v.get<nlohmann::json::number_integer_t>();
     if (std::in_range<T>(i)) return T(i);
   }
-  std::string shown = v.dump();
-  if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+  // A number as written; anything else by its type (not dumped: it may be
+  // a file's worth of array).
+  const std::string shown = v.is_number() ? v.dump() : std::string("a JSON ") + v.type_name();
   throw Error(what + " must be an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
               std::to_string(std::numeric_limits<T>::max()) + ", got " + shown);
 }
