@@ -55,6 +55,93 @@ RC_GTEST_PROP(CodecTransformsProps, RotationIsOrthonormalAndInvertible, ()) {
   RC_ASSERT(rel_rmse(x.data(), y.data(), int64_t(x.size())) < 1e-5);
 }
 
+// The products behind the rotation and the DCT, bit for bit: every output
+// is a fused multiply-add chain over the inner index in increasing order,
+// from 0 (the arithmetic files have been written with; the decoder must
+// repeat it exactly). The matrices come from the functions themselves, a
+// column at a time: on an n x 1 block the other side's matrix is [1] (and
+// its sign +-1), so the column comes out exactly.
+std::vector<float> fma_product(const std::vector<float>& A, const std::vector<float>& B, int n, int inner, int m,
+                               bool a_transposed) {
+  // C[i][j] = sum_k A(i, k) B[k][j], A(i, k) = A[i][k] or A[k][i].
+  std::vector<float> C(size_t(n) * size_t(m));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) {
+      float acc = 0.f;
+      for (int k = 0; k < inner; ++k) {
+        const float a = a_transposed ? A[size_t(k) * size_t(n) + size_t(i)] : A[size_t(i) * size_t(inner) + size_t(k)];
+        acc = std::fma(a, B[size_t(k) * size_t(m) + size_t(j)], acc);
+      }
+      C[size_t(i) * size_t(m) + size_t(j)] = acc;
+    }
+  return C;
+}
+
+std::vector<float> transposed(const std::vector<float>& A, int n, int m) {
+  std::vector<float> T(A.size());
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) T[size_t(j) * size_t(n) + size_t(i)] = A[size_t(i) * size_t(m) + size_t(j)];
+  return T;
+}
+
+// M[i][a] = op(e_a)[i] for an n x 1 block (row-major n x n).
+template <class Op>
+std::vector<float> columns_of(int n, Op op) {
+  std::vector<float> M(size_t(n) * size_t(n));
+  for (int a = 0; a < n; ++a) {
+    std::vector<float> e(size_t(n), 0.f);
+    e[size_t(a)] = 1.f;
+    op(e.data(), n);
+    for (int i = 0; i < n; ++i) M[size_t(i) * size_t(n) + size_t(a)] = e[size_t(i)];
+  }
+  return M;
+}
+
+RC_GTEST_PROP(CodecTransformsProps, ProductsAreFmaChainsInOrder, ()) {
+  const int rows = *rc::gen::inRange(1, 100), cols = *rc::gen::inRange(1, 100);
+  const uint64_t seed = *rc::gen::arbitrary<uint64_t>(), key = *rc::gen::inRange<uint64_t>(0, 1000);
+  const auto x = randn(size_t(rows) * cols, seed ^ 11);
+  // DCT: Y = C X C^T forward, C^T X C inverse.
+  const auto dct = [](int n) {
+    return columns_of(n, [](float* v, int len) { forward_transform(Transform::DCT, v, len, 1); });
+  };
+  const auto Cr = dct(rows), Cc = dct(cols);
+  auto y = x;
+  forward_transform(Transform::DCT, y.data(), rows, cols);
+  RC_ASSERT(y == fma_product(fma_product(Cr, x, rows, rows, cols, false), transposed(Cc, cols, cols), rows, cols,
+                             cols, false));
+  y = x;
+  inverse_transform(Transform::DCT, y.data(), rows, cols);
+  RC_ASSERT(y == fma_product(fma_product(Cr, x, rows, rows, cols, true), Cc, rows, cols, cols, false));
+
+  // Rotation: Y = Mr (S o X) Mc^T with S[a][b] = sr[a] sc[b]; inverse X = S o (Mr^T Y Mc).
+  // Rotating n x 1 blocks gives the columns of Mr diag(sr) sc[0], 1 x n blocks those of
+  // Mc diag(sc) sr[0], a 1 x 1 block sr[0] sc[0]. Row 0 of Mr and Mc is positive
+  // (Hadamard and DCT), so row 0 of each gives the signs.
+  auto rot = [&](int r, int c) { return [=](float* v, int) { rotate_block(v, r, c, seed, key, false); }; };
+  const auto Ur = columns_of(rows, rot(rows, 1)), Vc = columns_of(cols, rot(1, cols));
+  float s00 = 1.f;
+  rotate_block(&s00, 1, 1, seed, key, false);
+  RC_ASSERT(std::fabs(s00) == 1.f);
+  const auto sign_of = [](float v) { return v > 0 ? 1.f : -1.f; };
+  std::vector<float> S(x.size()), Mr(Ur.size()), Mc(Vc.size());
+  for (int a = 0; a < rows; ++a)
+    for (int b = 0; b < cols; ++b)
+      S[size_t(a) * cols + size_t(b)] = sign_of(Ur[size_t(a)]) * sign_of(Vc[size_t(b)]) * s00;
+  for (size_t i = 0; i < Ur.size(); ++i) Mr[i] = Ur[i] * sign_of(Ur[i % size_t(rows)]);
+  for (size_t i = 0; i < Vc.size(); ++i) Mc[i] = Vc[i] * sign_of(Vc[i % size_t(cols)]);
+  auto signed_x = x;
+  for (size_t i = 0; i < x.size(); ++i) signed_x[i] *= S[i];
+  y = x;
+  rotate_block(y.data(), rows, cols, seed, key, false);
+  RC_ASSERT(y == fma_product(fma_product(Mr, signed_x, rows, rows, cols, false), transposed(Mc, cols, cols), rows,
+                             cols, cols, false));
+  auto back = fma_product(fma_product(Mr, y, rows, rows, cols, true), Mc, rows, cols, cols, false);
+  for (size_t i = 0; i < back.size(); ++i) back[i] *= S[i];
+  rotate_block(y.data(), rows, cols, seed, key, true);
+  RC_ASSERT(y == back);
+}
+
 TEST(CodecTransforms, DctMatchesDefinition) {
   const int n = 13;
   auto x = randn(n, 3);

@@ -1,12 +1,18 @@
 #include "codec/transforms.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 namespace rbe::codec {
 
@@ -46,38 +52,80 @@ const std::vector<float>& hadamard_matrix(int n) {
 }
 
 // Y = M X (left, M [rows, rows]) or Y = X M^T (right, M [cols, cols]); transposed
-// variants use M^T. Loops ordered so the inner one runs along contiguous rows.
-void apply_left(const float* M, bool transpose, float* X, int rows, int cols) {
-  std::vector<float> Y(size_t(rows) * size_t(cols), 0.f);
-  for (int i = 0; i < rows; ++i) {
-    float* y = Y.data() + size_t(i) * size_t(cols);
-    for (int k = 0; k < rows; ++k) {
-      const float m = transpose ? M[size_t(k) * size_t(rows) + size_t(i)] : M[size_t(i) * size_t(rows) + size_t(k)];
-      const float* x = X + size_t(k) * size_t(cols);
-      for (int j = 0; j < cols; ++j) y[j] += m * x[j];
-    }
+// variants use M^T. Every output is one fused multiply-add chain over k in
+// increasing order, started from 0 (the arithmetic of a plain `y += m * x`
+// loop with contraction, which is how files were written before these loops
+// kept their sums in registers): encoder and decoder must agree to the bit.
+constexpr int kChunk = 32;  // output columns whose sums stay in registers
+
+// out[0, w) = sum over k < n of a[k * a_step] * b[k * b_stride + (0, w)], each
+// an FMA chain in k order.
+void fma_chain(const float* a, size_t a_step, const float* b, size_t b_stride, int n, int w, float* out) {
+  float acc[kChunk] = {};
+  for (int k = 0; k < n; ++k) {
+    const float m = a[size_t(k) * a_step];
+    const float* x = b + size_t(k) * b_stride;
+    for (int j = 0; j < w; ++j) acc[j] = std::fma(m, x[j], acc[j]);
   }
+  std::copy(acc, acc + w, out);
+}
+
+// The same for w = kChunk, the sums in four registers (GCC left them on
+// the stack when it unrolled the plain loop).
+void fma_chain32(const float* a, size_t a_step, const float* b, size_t b_stride, int n, float* out) {
+#if defined(__AVX2__) && defined(__FMA__)
+  __m256 y0 = _mm256_setzero_ps(), y1 = y0, y2 = y0, y3 = y0;
+  for (int k = 0; k < n; ++k) {
+    const __m256 m = _mm256_broadcast_ss(a + size_t(k) * a_step);
+    const float* x = b + size_t(k) * b_stride;
+    y0 = _mm256_fmadd_ps(m, _mm256_loadu_ps(x), y0);
+    y1 = _mm256_fmadd_ps(m, _mm256_loadu_ps(x + 8), y1);
+    y2 = _mm256_fmadd_ps(m, _mm256_loadu_ps(x + 16), y2);
+    y3 = _mm256_fmadd_ps(m, _mm256_loadu_ps(x + 24), y3);
+  }
+  _mm256_storeu_ps(out, y0);
+  _mm256_storeu_ps(out + 8, y1);
+  _mm256_storeu_ps(out + 16, y2);
+  _mm256_storeu_ps(out + 24, y3);
+#else
+  fma_chain(a, a_step, b, b_stride, n, kChunk, out);
+#endif
+}
+
+// Y[i][j] = sum_k A(i, k) * B[k][j] for B [n, cols] row-major, A(i, k) =
+// a[i * a_row + k * a_step]; Y [rows, cols] row-major.
+void product(const float* a, size_t a_row, size_t a_step, const float* B, int n, int rows, int cols, float* Y) {
+  for (int i = 0; i < rows; ++i) {
+    const float* ai = a + size_t(i) * a_row;
+    float* y = Y + size_t(i) * size_t(cols);
+    int j = 0;
+    for (; j + kChunk <= cols; j += kChunk) fma_chain32(ai, a_step, B + j, size_t(cols), n, y + j);
+    if (j < cols) fma_chain(ai, a_step, B + j, size_t(cols), n, cols - j, y + j);
+  }
+}
+
+void apply_left(const float* M, bool transpose, float* X, int rows, int cols) {
+  thread_local std::vector<float> Y;
+  Y.resize(size_t(rows) * size_t(cols));
+  // Row i of M (or column i, transposed) against the rows of X.
+  if (transpose) product(M, 1, size_t(rows), X, rows, rows, cols, Y.data());
+  else product(M, size_t(rows), 1, X, rows, rows, cols, Y.data());
   std::copy(Y.begin(), Y.end(), X);
 }
 
 void apply_right(const float* M, bool transpose, float* X, int rows, int cols) {
-  // Y[i][j] = sum_k X[i][k] * (transpose ? M[k][j] : M[j][k]); as a left product on X^T rows.
-  std::vector<float> Mt(size_t(cols) * size_t(cols));
-  for (int a = 0; a < cols; ++a)
-    for (int b = 0; b < cols; ++b)
-      Mt[size_t(a) * size_t(cols) + size_t(b)] =
-          transpose ? M[size_t(a) * size_t(cols) + size_t(b)] : M[size_t(b) * size_t(cols) + size_t(a)];
-  std::vector<float> y(static_cast<size_t>(cols));
-  for (int i = 0; i < rows; ++i) {
-    float* x = X + size_t(i) * size_t(cols);
-    std::fill(y.begin(), y.end(), 0.f);
-    for (int k = 0; k < cols; ++k) {
-      const float xv = x[k];
-      const float* m = Mt.data() + size_t(k) * size_t(cols);
-      for (int j = 0; j < cols; ++j) y[size_t(j)] += xv * m[j];
-    }
-    std::copy(y.begin(), y.end(), x);
+  // Y[i][j] = sum_k X[i][k] * (transpose ? M[k][j] : M[j][k]): row i of X against the rows of Mt.
+  thread_local std::vector<float> Mt, Y;
+  const float* B = M;
+  if (!transpose) {
+    Mt.resize(size_t(cols) * size_t(cols));
+    for (int a = 0; a < cols; ++a)
+      for (int b = 0; b < cols; ++b) Mt[size_t(a) * size_t(cols) + size_t(b)] = M[size_t(b) * size_t(cols) + size_t(a)];
+    B = Mt.data();
   }
+  Y.resize(size_t(rows) * size_t(cols));
+  product(X, size_t(cols), 1, B, cols, rows, cols, Y.data());
+  std::copy(Y.begin(), Y.end(), X);
 }
 
 // One Haar analysis / synthesis level on x[0, n): low band first.
@@ -249,23 +297,26 @@ void inverse_transform(Transform t, float* block, int rows, int cols) {
 void rotate_block(float* block, int rows, int cols, uint64_t seed, uint64_t key, bool inverse) {
   const uint64_t base = mix64(seed ^ mix64(key));
   auto sign = [&](int axis, int i) { return (mix64(base + uint64_t(axis) * 0x100000000ULL + uint64_t(i)) & 1) ? -1.f : 1.f; };
+  thread_local std::vector<float> col_sign;
+  col_sign.resize(size_t(cols));
+  for (int j = 0; j < cols; ++j) col_sign[size_t(j)] = sign(1, j);
+  auto flip_signs = [&] {  // X <- diag(sr) · X · diag(sc)
+    for (int i = 0; i < rows; ++i) {
+      const float si = sign(0, i);
+      for (int j = 0; j < cols; ++j) block[size_t(i) * size_t(cols) + size_t(j)] *= si * col_sign[size_t(j)];
+    }
+  };
   const float* Mr = rotation_matrix(rows);
   const float* Mc = rotation_matrix(cols);
   if (!inverse) {
     // X <- Mr · diag(sr) · X · diag(sc) · Mc^T
-    for (int i = 0; i < rows; ++i) {
-      const float si = sign(0, i);
-      for (int j = 0; j < cols; ++j) block[size_t(i) * size_t(cols) + size_t(j)] *= si * sign(1, j);
-    }
+    flip_signs();
     apply_left(Mr, false, block, rows, cols);
     apply_right(Mc, false, block, rows, cols);
   } else {
     apply_left(Mr, true, block, rows, cols);
     apply_right(Mc, true, block, rows, cols);
-    for (int i = 0; i < rows; ++i) {
-      const float si = sign(0, i);
-      for (int j = 0; j < cols; ++j) block[size_t(i) * size_t(cols) + size_t(j)] *= si * sign(1, j);
-    }
+    flip_signs();
   }
 }
 
