@@ -204,14 +204,22 @@ Counts count_symbols(const std::vector<Block>& blocks, const std::vector<int64_t
   const MinMax r = tbb::parallel_reduce(
       Range(0, which.size(), 8), MinMax{},
       [&](const Range& rg, MinMax m) {
+        // In four scalars, not m.mn[ctx]: indexed by the context, every
+        // symbol waited on the last one's store.
+        int32_t mn0 = m.mn[0], mx0 = m.mx[0], mn1 = m.mn[1], mx1 = m.mx[1];
         for (size_t k = rg.begin(); k < rg.end(); ++k) {
           const Block& b = blocks[size_t(which[k])];
           if (b.zero) continue;
+          const int32_t* sym = b.sym.data();
+          const uint8_t* ctx = b.ctx.data();
           for (size_t i = 0; i < b.sym.size(); ++i) {
-            const int32_t e = escape_symbol(b.sym[i]);
-            m.mn[b.ctx[i]] = std::min(m.mn[b.ctx[i]], e), m.mx[b.ctx[i]] = std::max(m.mx[b.ctx[i]], e);
+            // Selected by masks, not branches: the contexts alternate unpredictably.
+            const int32_t e = escape_symbol(sym[i]), one = -int32_t(ctx[i] != 0);
+            mn0 = std::min(mn0, (e & ~one) | (INT32_MAX & one)), mx0 = std::max(mx0, (e & ~one) | (INT32_MIN & one));
+            mn1 = std::min(mn1, (e & one) | (INT32_MAX & ~one)), mx1 = std::max(mx1, (e & one) | (INT32_MIN & ~one));
           }
         }
+        m.mn[0] = mn0, m.mx[0] = mx0, m.mn[1] = mn1, m.mx[1] = mx1;
         return m;
       },
       [](MinMax a, const MinMax& b) {
