@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <map>
+#include <string>
+#include <utility>
 #include <random>
 #include <vector>
 
@@ -72,7 +75,12 @@ TEST(CodecTcq, DecoderFollowsTheEncodersTrellis) {
 // (the Gaussian prior, tables from counts so short that most symbols escape,
 // an empty one), the step, the length, and inputs with zeros, ties between
 // points, huge values (clamped) and tiny ones.
+// Every vector search this CPU has (AVX2, AVX-512), and tcq_quantize's choice.
 TEST(CodecTcq, VectorSearchMatchesTheScalarLoop) {
+  std::vector<std::pair<std::string, TcqFn>> searches = {{"tcq_quantize", &tcq_quantize}};
+  for (const char* name : {"avx2", "avx512"})
+    if (const TcqFn f = tcq_kernel(name)) searches.push_back({name, f});
+  if (searches.size() < 3) std::cout << "[ NOTE     ] " << 3 - searches.size() << " vector search(es) not on this CPU\n";
   std::mt19937_64 g(17);
   std::normal_distribution<float> N;
   std::uniform_int_distribution<int> len(1, 300);
@@ -101,11 +109,14 @@ TEST(CodecTcq, VectorSearchMatchesTheScalarLoop) {
         const float lambda = 0.35f * step * step * float(1 + g() % 3);
         std::vector<int32_t> s1(static_cast<size_t>(n)), s2(static_cast<size_t>(n));
         std::vector<uint8_t> c1(static_cast<size_t>(n)), c2(static_cast<size_t>(n));
-        const double d1 = tcq_quantize(x.data(), n, step, lambda, rm, s1.data(), c1.data());
         const double d2 = tcq_quantize_scalar(x.data(), n, step, lambda, rm, s2.data(), c2.data());
-        ASSERT_EQ(s1, s2) << "step " << step << ", n " << n << ", rep " << rep;
-        ASSERT_EQ(c1, c2);
-        ASSERT_EQ(d1, d2);
+        for (const auto& [name, search] : searches) {
+          std::fill(s1.begin(), s1.end(), -7);
+          const double d1 = search(x.data(), n, step, lambda, rm, s1.data(), c1.data());
+          ASSERT_EQ(s1, s2) << name << ", step " << step << ", n " << n << ", rep " << rep;
+          ASSERT_EQ(c1, c2) << name;
+          ASSERT_EQ(d1, d2) << name;
+        }
         ++cases;
       }
   EXPECT_EQ(cases, 5 * 3 * 12);

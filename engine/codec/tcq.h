@@ -40,12 +40,17 @@ int tcq_next_state(int state, int branch);
 int tcq_subset(int state, int branch);
 
 // Quantizes x[0, n) with step Δ; writes sym[i] and ctx[i] (its context); returns the squared error.
-// With AVX2 the four subsets and eight states go in vector lanes; the result is
-// bit for bit tcq_quantize_scalar's (the plain loop, kept as the reference).
+// With AVX2 the four subsets and eight states go in vector lanes (with
+// AVX-512 two coefficients' subsets in one register); the result is bit for
+// bit tcq_quantize_scalar's (the plain loop, kept as the reference).
 double tcq_quantize(const float* x, int64_t n, float step, float lambda, const RateModel& rm, int32_t* sym,
                     uint8_t* ctx);
 double tcq_quantize_scalar(const float* x, int64_t n, float step, float lambda, const RateModel& rm, int32_t* sym,
                            uint8_t* ctx);
+// The searches by name ("avx512", "avx2", "scalar"), nullptr where this CPU
+// or build has none; tcq_quantize uses the first of them there is. For tests.
+using TcqFn = double (*)(const float*, int64_t, float, float, const RateModel&, int32_t*, uint8_t*);
+TcqFn tcq_kernel(const char* name);
 double sq_quantize(const float* x, int64_t n, float step, float lambda, const RateModel& rm, int32_t* sym,
                    uint8_t* ctx);
 
