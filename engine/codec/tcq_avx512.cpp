@@ -69,7 +69,6 @@ class PairSearch {
 double tcq_quantize_avx512(const float* x, int64_t n, float step, float lambda, const RateModel& rm, int32_t* sym,
                            uint8_t* ctx) {
   const PairSearch pair(step, lambda, rm);
-  const SubsetSearch one(step, lambda, rm);
   Trellis trellis(n);
   const double inv = 1.0 / step;
   auto scaled = [&](int64_t i) { return std::clamp(double(x[i]) * inv, -kMaxIndex, kMaxIndex); };
@@ -79,7 +78,10 @@ double tcq_quantize_avx512(const float* x, int64_t n, float step, float lambda, 
     trellis.step(i, a);
     trellis.step(i + 1, b);
   }
-  if (i < n) trellis.step(i, one(scaled(i)));
+  if (i < n) {  // an odd last coefficient (built here: the two searches' bit tables share a thread's buffer)
+    const SubsetSearch one(step, lambda, rm);
+    trellis.step(i, one(scaled(i)));
+  }
   return trellis.finish(x, n, step, sym, ctx);
 }
 

@@ -64,7 +64,8 @@ struct SubsetCandidates {
 // Both contexts' bit tables in one array (context 1's after context 0's), so
 // that one gather reads the four subsets' bits; per lane j (context j & 1)
 // the index is m - lo[ctx], in range when 0 <= index < size[ctx], at offset
-// base[ctx]. Reused across calls on a thread.
+// base[ctx]. The array is a buffer of the thread, reused across calls: one
+// BitTables in use per thread at a time.
 struct BitTables {
   const float* table;
   __m128i lo, size, base;  // lanes (ctx 0, ctx 1, ctx 0, ctx 1)
