@@ -469,6 +469,35 @@ RC_GTEST_PROP(CodecRbeEntropyProps, QuadtreeMeetsTheBitsPerWeightBudget, ()) {
 // budget, and the rate's slope alone raised the step too little to cross one
 // (eight passes, then "cannot meet 2 bits/weight (smallest reached:
 // 2.001394)"; found by a stress run of the property above).
+// A full decode takes blocks two at a time, their symbols side by side
+// (RbeEntropyView::decode_blocks); the lazy decoder one at a time. Leaves of
+// different sizes (quadtree, clipped edges), zero blocks (a pruned
+// background), escapes (a few enormous weights), with and without the trellis:
+// the same floats.
+TEST(CodecRbeEntropy, PairedBlocksDecodeAsSingleOnes) {
+  Tensor W = mixed_matrix(150, 230, 31, 8, 0.f);
+  W.data<float>()[7] = 3e6f;
+  W.data<float>()[150 * 230 - 5] = -2e7f;
+  int cases = 0;
+  for (bool tcq : {true, false})
+    for (const CodecSettings& s : {entropy_settings(64, QualityGrade::A, {}, 16), entropy_settings(32, std::nullopt, 2.5)}) {
+      RbeEntropyOptions o;
+      o.tcq = tcq;
+      o.rotate = false;  // the outliers stay large: escapes
+      auto e = std::make_shared<EncodedTensor>(encode_rbe_entropy(W, s, {}, {}, o));
+      const Tensor D = decode(*e);
+      LazyDecoder lazy(e);
+      std::vector<float> one_by_one(size_t(W.numel()));
+      lazy.decode_rows(0, W.shape()[0], one_by_one.data());
+      EXPECT_EQ(std::memcmp(one_by_one.data(), D.data<float>(), one_by_one.size() * sizeof(float)), 0);
+      int zero = 0;
+      for (int64_t b = 0; b < lazy.block_count(); ++b) zero += describe_rbe_entropy_block(*e, b).residual.empty();
+      EXPECT_GT(zero, 0) << "a zero block among the pairs";
+      ++cases;
+    }
+  EXPECT_EQ(cases, 4);
+}
+
 TEST(CodecRbeQuadtree, MeetsATightBudgetOnASmallMatrix) {
   const Tensor W = mixed_matrix(41, 35, 127556817, 4);
   const EncodedTensor e = encode(W, entropy_settings(64, std::nullopt, 2.0, 8));

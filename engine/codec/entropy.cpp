@@ -158,21 +158,9 @@ RansDecoder::RansDecoder(const uint8_t* p, const uint8_t* end) : p_(p), end_(end
   if (x_ < kL) throw CorruptData("rANS stream: bad initial state");
 }
 
-void RansDecoder::renorm() {
-  while (x_ < kL) {
-    if (p_ >= end_) throw CorruptData("rANS stream truncated");
-    x_ = (x_ << 8) | *p_++;
-  }
-}
+void RansDecoder::truncated() { throw CorruptData("rANS stream truncated"); }
 
-int32_t RansDecoder::get(const FreqTable& t) {
-  if (t.empty()) throw CorruptData("rANS: empty frequency table");
-  const uint32_t slot = x_ & (FreqTable::kTotal - 1);
-  const int32_t s = t.symbol_at(slot);
-  x_ = t.freq(s) * (x_ >> FreqTable::kScaleBits) + slot - t.cum(s);
-  renorm();
-  return s;
-}
+void RansDecoder::empty_table() { throw CorruptData("rANS: empty frequency table"); }
 
 uint32_t RansDecoder::get_raw(int scale_bits) {
   const uint32_t v = x_ & ((1u << scale_bits) - 1);
@@ -181,9 +169,7 @@ uint32_t RansDecoder::get_raw(int scale_bits) {
   return v;
 }
 
-int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {
-  const int32_t s = dec.get(t);
-  if (s != kEscape && s != -kEscape) return s;
+int32_t rans_escaped_symbol(RansDecoder& dec, int32_t s) {
   const uint32_t lo = dec.get_raw(16), hi = dec.get_raw(16);
   const int64_t mag = int64_t(kEscape) + ((int64_t(hi) << 16) | lo);
   if (mag > std::numeric_limits<int32_t>::max()) throw CorruptData("rANS: escaped symbol out of range");

@@ -69,15 +69,31 @@ class RansEncoder {
   std::vector<uint8_t> rev_;  // bytes in reverse order
 };
 
+// get() and renorm() are here, inline: a block's decode is one chain of
+// them, symbol after symbol, which calls would only lengthen.
 class RansDecoder {
  public:
   RansDecoder(const uint8_t* p, const uint8_t* end);  // reads the 4-byte state
-  int32_t get(const FreqTable& t);                   // next symbol
-  uint32_t get_raw(int scale_bits);                  // inverse of put(v, 1, scale_bits)
+  int32_t get(const FreqTable& t) {                  // next symbol
+    if (t.empty()) empty_table();
+    const uint32_t slot = x_ & (FreqTable::kTotal - 1);
+    const int32_t s = t.symbol_at(slot);
+    x_ = t.freq(s) * (x_ >> FreqTable::kScaleBits) + slot - t.cum(s);
+    renorm();
+    return s;
+  }
+  uint32_t get_raw(int scale_bits);  // inverse of put(v, 1, scale_bits)
   bool exhausted() const { return p_ == end_; }
 
  private:
-  void renorm();
+  void renorm() {
+    while (x_ < kL) {
+      if (p_ >= end_) truncated();
+      x_ = (x_ << 8) | *p_++;
+    }
+  }
+  [[noreturn]] static void truncated();
+  [[noreturn]] static void empty_table();
   static constexpr uint32_t kL = 1u << 23;
   uint32_t x_ = 0;
   const uint8_t* p_;
@@ -95,7 +111,11 @@ inline int32_t escape_symbol(int32_t s) { return s >= kEscape ? kEscape : s <= -
 // escapes included.
 std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                  const std::vector<int32_t>& syms);
-int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t);  // one symbol, escapes resolved
+int32_t rans_escaped_symbol(RansDecoder& dec, int32_t s);  // ±kEscape's full value, read after it
+inline int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {  // one symbol, escapes resolved
+  const int32_t s = dec.get(t);
+  return s != kEscape && s != -kEscape ? s : rans_escaped_symbol(dec, s);
+}
 std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                  const uint8_t* p, const uint8_t* end);
 

@@ -175,48 +175,95 @@ std::vector<int64_t> RbeEntropyView::blocks_touching_rows(int64_t r0, int64_t r1
   return out;
 }
 
-void RbeEntropyView::decode_block(int64_t b, float* out) const {
+RbeEntropyView::BlockStart RbeEntropyView::start_block(int64_t b) const {
   if (b < 0 || b >= block_count()) throw std::out_of_range("rbe entropy: block index out of range");
+  BlockStart s;
+  s.b = b;
   int64_t r0, c0;
-  int rb, cb;
-  block_geometry(b, r0, c0, rb, cb);
-  const int64_t n = int64_t(rb) * cb;
+  block_geometry(b, r0, c0, s.rb, s.cb);
+  s.n = int64_t(s.rb) * s.cb;
   const uint8_t* p = data_ + offsets_[size_t(b)];
-  const uint8_t* end = data_ + offsets_[size_t(b) + 1];
+  s.end = data_ + offsets_[size_t(b) + 1];
   const uint8_t flags = *p++;
-  const int tcode = flags & 3;
-  if (tcode == 0 || (flags & 0xF0)) throw CorruptData("rbe entropy: bad block flags");
-  float step;
-  std::memcpy(&step, p, 4);
+  s.tcode = flags & 3;
+  if (s.tcode == 0 || (flags & 0xF0)) throw CorruptData("rbe entropy: bad block flags");
+  std::memcpy(&s.step, p, 4);
   p += 4;
-  if (!std::isfinite(step) || step <= 0) throw CorruptData("rbe entropy: bad step");
-  DecodedParams rec;
-  bool has_rec = flags & kFlagRecord;
-  if (has_rec) {
-    if (end - p < 10) throw CorruptData("rbe entropy: truncated record");
+  if (!std::isfinite(s.step) || s.step <= 0) throw CorruptData("rbe entropy: bad step");
+  s.has_rec = flags & kFlagRecord;
+  if (s.has_rec) {
+    if (s.end - p < 10) throw CorruptData("rbe entropy: truncated record");
     Packed128 pk;
     std::memcpy(&pk.hi, p, 8);
     uint16_t a;
     std::memcpy(&a, p + 8, 2);
     p += 10;
     if (PoincarePackedBit128(pk.hi).reserved() != 0) throw CorruptData("rbe entropy: bad record");
-    rec = pk.params();
-    rec.amplitude = f16_to_f32(a);
+    s.rec = pk.params();
+    s.rec.amplitude = f16_to_f32(a);
   }
-  std::vector<float> coeffs(static_cast<size_t>(n), 0.f);
-  if (!(flags & kFlagZero)) {
-    RansDecoder dec(p, end);
-    if (p_.tcq) {
-      TcqTracker tr;
-      for (int64_t i = 0; i < n; ++i) coeffs[size_t(i)] = tr.next(rans_get_escaped(dec, tables_[size_t(tr.context())]), step);
-    } else {
-      for (int64_t i = 0; i < n; ++i) coeffs[size_t(i)] = float(double(rans_get_escaped(dec, tables_[0])) * step);
-    }
-  } else if (p != end) {
-    throw CorruptData("rbe entropy: trailing bytes in a zero block");
+  s.zero = flags & kFlagZero;
+  if (s.zero && p != s.end) throw CorruptData("rbe entropy: trailing bytes in a zero block");
+  s.p = p;
+  return s;
+}
+
+// One block's coefficients from its rANS stream, the trellis choosing each
+// symbol's table. Zero blocks have none.
+void RbeEntropyView::decode_symbols(const BlockStart& s, float* coeffs) const {
+  if (s.zero) {
+    std::fill(coeffs, coeffs + s.n, 0.f);
+    return;
   }
-  reconstruct_block(coeffs.data(), rb, cb, Transform(tcode), p_.rotate, p_.seed, leaves_[size_t(b)].key,
-                    has_rec ? &rec : nullptr, out);
+  RansDecoder dec(s.p, s.end);
+  if (p_.tcq) {
+    TcqTracker tr;
+    for (int64_t i = 0; i < s.n; ++i) coeffs[i] = tr.next(rans_get_escaped(dec, tables_[size_t(tr.context())]), s.step);
+  } else {
+    for (int64_t i = 0; i < s.n; ++i) coeffs[i] = float(double(rans_get_escaped(dec, tables_[0])) * s.step);
+  }
+}
+
+// Two blocks' coefficients, their symbols taken in turns: each stream is a
+// chain (state, table, next state), and two chains side by side keep the
+// core busy where one waits on its own loads. The same symbols as one at a time.
+void RbeEntropyView::decode_symbols(const BlockStart& s0, float* c0, const BlockStart& s1, float* c1) const {
+  if (s0.zero || s1.zero || !p_.tcq) {
+    decode_symbols(s0, c0);
+    decode_symbols(s1, c1);
+    return;
+  }
+  RansDecoder d0(s0.p, s0.end), d1(s1.p, s1.end);
+  TcqTracker t0, t1;
+  const int64_t both = std::min(s0.n, s1.n);
+  for (int64_t i = 0; i < both; ++i) {
+    c0[i] = t0.next(rans_get_escaped(d0, tables_[size_t(t0.context())]), s0.step);
+    c1[i] = t1.next(rans_get_escaped(d1, tables_[size_t(t1.context())]), s1.step);
+  }
+  for (int64_t i = both; i < s0.n; ++i) c0[i] = t0.next(rans_get_escaped(d0, tables_[size_t(t0.context())]), s0.step);
+  for (int64_t i = both; i < s1.n; ++i) c1[i] = t1.next(rans_get_escaped(d1, tables_[size_t(t1.context())]), s1.step);
+}
+
+void RbeEntropyView::finish_block(const BlockStart& s, const float* coeffs, float* out) const {
+  reconstruct_block(coeffs, s.rb, s.cb, Transform(s.tcode), p_.rotate, p_.seed, leaves_[size_t(s.b)].key,
+                    s.has_rec ? &s.rec : nullptr, out);
+}
+
+void RbeEntropyView::decode_block(int64_t b, float* out) const {
+  const BlockStart s = start_block(b);
+  thread_local std::vector<float> coeffs;
+  coeffs.resize(size_t(s.n));
+  decode_symbols(s, coeffs.data());
+  finish_block(s, coeffs.data(), out);
+}
+
+void RbeEntropyView::decode_blocks(int64_t b0, float* out0, int64_t b1, float* out1) const {
+  const BlockStart s0 = start_block(b0), s1 = start_block(b1);
+  thread_local std::vector<float> coeffs;
+  coeffs.resize(size_t(s0.n + s1.n));
+  decode_symbols(s0, coeffs.data(), s1, coeffs.data() + s0.n);
+  finish_block(s0, coeffs.data(), out0);
+  finish_block(s1, coeffs.data() + s0.n, out1);
 }
 
 HybridEncodedBlock describe_rbe_entropy_block(const EncodedTensor& e, int64_t b) {
@@ -250,19 +297,30 @@ HybridEncodedBlock RbeEntropyView::describe(int64_t b, const BlockStats* stats) 
 
 namespace {
 
-// Decodes the blocks rows [r0, r1) touch and writes those rows of them into out (row stride cols).
+// Decodes the blocks rows [r0, r1) touch and writes those rows of them into out (row stride cols),
+// two blocks at a time (RbeEntropyView::decode_blocks).
 void decode_range(const RbeEntropyView& v, int64_t r0, int64_t r1, float* out) {
   const std::vector<int64_t> which = v.blocks_touching_rows(r0, r1);
   const int64_t B = v.block_size();
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, which.size(), 1), [&](const tbb::blocked_range<size_t>& rg) {
-    std::vector<float> buf(static_cast<size_t>(B * B));
-    for (size_t k = rg.begin(); k < rg.end(); ++k) {
-      const LeafGeometry& g = v.leaf(which[k]);
-      v.decode_block(which[k], buf.data());
-      for (int i = 0; i < g.rows; ++i) {
-        const int64_t r = g.r0 + i;
-        if (r < r0 || r >= r1) continue;
-        std::copy(buf.data() + int64_t(i) * g.cols, buf.data() + int64_t(i + 1) * g.cols, out + (r - r0) * v.cols() + g.c0);
+  auto place = [&](int64_t b, const float* buf) {
+    const LeafGeometry& g = v.leaf(b);
+    for (int i = 0; i < g.rows; ++i) {
+      const int64_t r = g.r0 + i;
+      if (r < r0 || r >= r1) continue;
+      std::copy(buf + int64_t(i) * g.cols, buf + int64_t(i + 1) * g.cols, out + (r - r0) * v.cols() + g.c0);
+    }
+  };
+  const size_t pairs = (which.size() + 1) / 2;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, pairs, 1), [&](const tbb::blocked_range<size_t>& rg) {
+    std::vector<float> buf(static_cast<size_t>(2 * B * B));
+    for (size_t k = 2 * rg.begin(); k < std::min(which.size(), 2 * rg.end()); k += 2) {
+      if (k + 1 < which.size()) {
+        v.decode_blocks(which[k], buf.data(), which[k + 1], buf.data() + B * B);
+        place(which[k], buf.data());
+        place(which[k + 1], buf.data() + B * B);
+      } else {
+        v.decode_block(which[k], buf.data());
+        place(which[k], buf.data());
       }
     }
   });

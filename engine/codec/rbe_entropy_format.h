@@ -90,11 +90,27 @@ class RbeEntropyView {
   const LeafGeometry& leaf(int64_t b) const { return leaves_[size_t(b)]; }
   void block_geometry(int64_t b, int64_t& r0, int64_t& c0, int& rb, int& cb) const;
   void decode_block(int64_t b, float* out) const;
+  // Blocks b0 and b1 (each as decode_block would), their symbols decoded side by side.
+  void decode_blocks(int64_t b0, float* out0, int64_t b1, float* out1) const;
   HybridEncodedBlock describe(int64_t b, const BlockStats* stats) const;  // header fields, no decode
   // The blocks that rows [r0, r1) touch, in payload order.
   std::vector<int64_t> blocks_touching_rows(int64_t r0, int64_t r1) const;
 
  private:
+  // A block's header, parsed and checked; its rANS stream is [p, end).
+  struct BlockStart {
+    int64_t b = 0, n = 0;
+    int rb = 0, cb = 0, tcode = 0;
+    float step = 0;
+    bool zero = false, has_rec = false;
+    DecodedParams rec;
+    const uint8_t *p = nullptr, *end = nullptr;
+  };
+  BlockStart start_block(int64_t b) const;
+  void decode_symbols(const BlockStart& s, float* coeffs) const;
+  void decode_symbols(const BlockStart& s0, float* c0, const BlockStart& s1, float* c1) const;
+  void finish_block(const BlockStart& s, const float* coeffs, float* out) const;
+
   int64_t rows_, cols_, nbr_, nbc_;
   RbeEntropyParams p_;
   const uint8_t* data_;

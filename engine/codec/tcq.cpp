@@ -179,13 +179,6 @@ double sq_quantize(const float* x, int64_t n, float step, float lambda, const Ra
   return dist;
 }
 
-float TcqTracker::next(int32_t m, float step) {
-  const int par = state_ & 1;
-  const int64_t k = 2 * int64_t(m) + par;
-  state_ = (2 * state_ + branch_for(state_, mod4(k))) & 7;
-  return float(double(k) * step);
-}
-
 void tcq_dequantize(const int32_t* sym, int64_t n, float step, float* out) {
   TcqTracker t;
   for (int64_t i = 0; i < n; ++i) out[i] = t.next(sym[i], step);

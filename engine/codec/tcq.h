@@ -58,7 +58,15 @@ double sq_quantize(const float* x, int64_t n, float step, float lambda, const Ra
 class TcqTracker {
  public:
   int context() const { return state_ & 1; }
-  float next(int32_t m, float step);  // value kΔ of symbol m; advances the state
+  // Value kΔ of symbol m; advances the state (inline: a block's decode is a
+  // chain of these). Branch 0 of state s is its first subset (tcq_subset(s, 0)).
+  float next(int32_t m, float step) {
+    static constexpr int kFirstSubset[8] = {0, 1, 2, 3, 2, 3, 0, 1};
+    const int64_t k = 2 * int64_t(m) + (state_ & 1);
+    state_ = (2 * state_ + int((k & 3) != kFirstSubset[state_])) & 7;
+    return float(double(k) * step);
+  }
+
  private:
   int state_ = 0;
 };
