@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "codec/metrics.h"
@@ -132,21 +133,63 @@ std::vector<DecodedParams> record_candidates() {
   return v;
 }
 
+// The candidates generated for one block shape, and each one's energy: the
+// same for every block of that shape, so made once per shape and thread
+// (twelve generate_block calls a block were about a twelfth of an encode).
+// Kept for blocks up to 128 x 128 (11 candidates: 704 KiB) and a few shapes
+// at a time (edge blocks and quadtree leaves add shapes).
+struct CandidateBlocks {
+  std::vector<std::vector<float>> g;
+  std::vector<double> gg;
+};
+
+void make_candidate_blocks(const std::vector<DecodedParams>& cands, int rb, int cb, CandidateBlocks& c) {
+  const int64_t n = int64_t(rb) * cb;
+  for (const DecodedParams& p : cands) {
+    std::vector<float> g(static_cast<size_t>(n));
+    generate_block(p, rb, cb, g.data());
+    double gg = 0;
+    for (int64_t i = 0; i < n; ++i) gg += double(g[size_t(i)]) * g[size_t(i)];
+    c.g.push_back(std::move(g));
+    c.gg.push_back(gg);
+  }
+}
+
+const CandidateBlocks& candidate_blocks(const std::vector<DecodedParams>& cands, int rb, int cb) {
+  constexpr int64_t kMaxCachedWeights = 128 * 128;
+  constexpr size_t kMaxShapes = 16;
+  thread_local std::map<std::pair<int, int>, CandidateBlocks> by_shape;
+  thread_local CandidateBlocks uncached;
+  if (int64_t(rb) * cb > kMaxCachedWeights) {
+    uncached = {};
+    make_candidate_blocks(cands, rb, cb, uncached);
+    return uncached;
+  }
+  auto it = by_shape.find({rb, cb});
+  if (it == by_shape.end()) {
+    if (by_shape.size() >= kMaxShapes) by_shape.clear();
+    it = by_shape.emplace(std::pair{rb, cb}, CandidateBlocks{}).first;
+    make_candidate_blocks(cands, rb, cb, it->second);
+  }
+  return it->second;
+}
+
 // Residual after the best record (amplitude f16-rounded, generated exactly as the decoder does).
 bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<float>& residual) {
   static const std::vector<DecodedParams> cands = record_candidates();
-  std::vector<float> g(static_cast<size_t>(b.n()));
+  const CandidateBlocks& cb = candidate_blocks(cands, b.rb, b.cb);
   double best_gain = 0;
   bool found = false;
-  for (const DecodedParams& c : cands) {
-    generate_block(c, b.rb, b.cb, g.data());
-    double gg = 0, bg = 0;
-    for (int64_t i = 0; i < b.n(); ++i) gg += double(g[size_t(i)]) * g[size_t(i)], bg += double(b.orig[size_t(i)]) * g[size_t(i)];
+  for (size_t k = 0; k < cands.size(); ++k) {
+    const std::vector<float>& g = cb.g[k];
+    const double gg = cb.gg[k];
+    double bg = 0;
+    for (int64_t i = 0; i < b.n(); ++i) bg += double(b.orig[size_t(i)]) * g[size_t(i)];
     if (gg <= 0) continue;
     const double gain = bg * bg / gg;
     if (gain > best_gain) {
       best_gain = gain, found = true;
-      rec = c;
+      rec = cands[k];
       rec.amplitude = float(bg / gg);
     }
   }
@@ -154,6 +197,7 @@ bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<f
   amp = f32_to_f16(rec.amplitude);
   rec.amplitude = f16_to_f32(amp);
   if (!std::isfinite(rec.amplitude) || rec.amplitude == 0.f) return false;
+  std::vector<float> g(static_cast<size_t>(b.n()));
   generate_block(rec, b.rb, b.cb, g.data());
   residual.resize(size_t(b.n()));
   for (int64_t i = 0; i < b.n(); ++i) residual[size_t(i)] = b.orig[size_t(i)] - g[size_t(i)];
