@@ -18,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 #include "codec/metrics.h"
 #include "codec/rbe_entropy_format.h"
@@ -178,13 +179,22 @@ const CandidateBlocks& candidate_blocks(const std::vector<DecodedParams>& cands,
 bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<float>& residual) {
   static const std::vector<DecodedParams> cands = record_candidates();
   const CandidateBlocks& cb = candidate_blocks(cands, b.rb, b.cb);
+  // Every candidate's projection in one pass: each sum still runs over the
+  // weights in order, but the candidates' sums interleave instead of each
+  // waiting on its own last add.
+  constexpr size_t kCands = 11;
+  if (cands.size() != kCands) throw std::logic_error("fit_record: candidate count");
+  std::array<double, kCands> bgs{};
+  std::array<const float*, kCands> gs;
+  for (size_t k = 0; k < kCands; ++k) gs[k] = cb.g[k].data();
+  for (int64_t i = 0; i < b.n(); ++i) {
+    const double o = double(b.orig[size_t(i)]);
+    for (size_t k = 0; k < kCands; ++k) bgs[k] += o * gs[k][i];
+  }
   double best_gain = 0;
   bool found = false;
   for (size_t k = 0; k < cands.size(); ++k) {
-    const std::vector<float>& g = cb.g[k];
-    const double gg = cb.gg[k];
-    double bg = 0;
-    for (int64_t i = 0; i < b.n(); ++i) bg += double(b.orig[size_t(i)]) * g[size_t(i)];
+    const double gg = cb.gg[k], bg = bgs[k];
     if (gg <= 0) continue;
     const double gain = bg * bg / gg;
     if (gain > best_gain) {
