@@ -143,58 +143,68 @@ struct CandidateBlocks {
   std::vector<std::vector<float>> g;
   std::vector<double> gg;
 };
-
-void make_candidate_blocks(const std::vector<DecodedParams>& cands, int rb, int cb, CandidateBlocks& c) {
-  const int64_t n = int64_t(rb) * cb;
-  for (const DecodedParams& p : cands) {
-    std::vector<float> g(static_cast<size_t>(n));
-    generate_block(p, rb, cb, g.data());
-    double gg = 0;
-    for (int64_t i = 0; i < n; ++i) gg += double(g[size_t(i)]) * g[size_t(i)];
-    c.g.push_back(std::move(g));
-    c.gg.push_back(gg);
-  }
-}
+constexpr int64_t kMaxCachedCandidateWeights = 128 * 128;
 
 const CandidateBlocks& candidate_blocks(const std::vector<DecodedParams>& cands, int rb, int cb) {
-  constexpr int64_t kMaxCachedWeights = 128 * 128;
   constexpr size_t kMaxShapes = 16;
   thread_local std::map<std::pair<int, int>, CandidateBlocks> by_shape;
-  thread_local CandidateBlocks uncached;
-  if (int64_t(rb) * cb > kMaxCachedWeights) {
-    uncached = {};
-    make_candidate_blocks(cands, rb, cb, uncached);
-    return uncached;
-  }
   auto it = by_shape.find({rb, cb});
   if (it == by_shape.end()) {
     if (by_shape.size() >= kMaxShapes) by_shape.clear();
     it = by_shape.emplace(std::pair{rb, cb}, CandidateBlocks{}).first;
-    make_candidate_blocks(cands, rb, cb, it->second);
+    const int64_t n = int64_t(rb) * cb;
+    for (const DecodedParams& p : cands) {
+      std::vector<float> g(static_cast<size_t>(n));
+      generate_block(p, rb, cb, g.data());
+      double gg = 0;
+      for (int64_t i = 0; i < n; ++i) gg += double(g[size_t(i)]) * g[size_t(i)];
+      it->second.g.push_back(std::move(g));
+      it->second.gg.push_back(gg);
+    }
   }
   return it->second;
+}
+
+// Each candidate's energy gg and the block's projection on it, bg: from the
+// cache for small blocks (all candidates in one pass over the block, their
+// sums side by side, each still over the weights in order), else generated
+// one at a time. The same sums either way.
+void project_on_candidates(const Block& b, const std::vector<DecodedParams>& cands, std::vector<double>& gg,
+                           std::vector<double>& bg) {
+  gg.assign(cands.size(), 0.0);
+  bg.assign(cands.size(), 0.0);
+  if (b.n() > kMaxCachedCandidateWeights) {
+    std::vector<float> g(static_cast<size_t>(b.n()));
+    for (size_t k = 0; k < cands.size(); ++k) {
+      generate_block(cands[k], b.rb, b.cb, g.data());
+      for (int64_t i = 0; i < b.n(); ++i)
+        gg[k] += double(g[size_t(i)]) * g[size_t(i)], bg[k] += double(b.orig[size_t(i)]) * g[size_t(i)];
+    }
+    return;
+  }
+  const CandidateBlocks& c = candidate_blocks(cands, b.rb, b.cb);
+  constexpr size_t kCands = 11;
+  if (cands.size() != kCands) throw std::logic_error("fit_record: candidate count");
+  std::array<double, kCands> sums{};
+  std::array<const float*, kCands> gs;
+  for (size_t k = 0; k < kCands; ++k) gs[k] = c.g[k].data();
+  for (int64_t i = 0; i < b.n(); ++i) {
+    const double o = double(b.orig[size_t(i)]);
+    for (size_t k = 0; k < kCands; ++k) sums[k] += o * gs[k][i];
+  }
+  std::copy(c.gg.begin(), c.gg.end(), gg.begin());
+  std::copy(sums.begin(), sums.end(), bg.begin());
 }
 
 // Residual after the best record (amplitude f16-rounded, generated exactly as the decoder does).
 bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<float>& residual) {
   static const std::vector<DecodedParams> cands = record_candidates();
-  const CandidateBlocks& cb = candidate_blocks(cands, b.rb, b.cb);
-  // Every candidate's projection in one pass: each sum still runs over the
-  // weights in order, but the candidates' sums interleave instead of each
-  // waiting on its own last add.
-  constexpr size_t kCands = 11;
-  if (cands.size() != kCands) throw std::logic_error("fit_record: candidate count");
-  std::array<double, kCands> bgs{};
-  std::array<const float*, kCands> gs;
-  for (size_t k = 0; k < kCands; ++k) gs[k] = cb.g[k].data();
-  for (int64_t i = 0; i < b.n(); ++i) {
-    const double o = double(b.orig[size_t(i)]);
-    for (size_t k = 0; k < kCands; ++k) bgs[k] += o * gs[k][i];
-  }
+  std::vector<double> ggs, bgs;
+  project_on_candidates(b, cands, ggs, bgs);
   double best_gain = 0;
   bool found = false;
   for (size_t k = 0; k < cands.size(); ++k) {
-    const double gg = cb.gg[k], bg = bgs[k];
+    const double gg = ggs[k], bg = bgs[k];
     if (gg <= 0) continue;
     const double gain = bg * bg / gg;
     if (gain > best_gain) {

@@ -9,6 +9,7 @@
 
 #include "codec/rbe_entropy.h"
 #include "codec/rbe_entropy_format.h"
+#include "codec/scratch.h"
 #include "codec/tcq.h"
 #include "codec/transforms.h"
 #include "io/json_integer.h"
@@ -251,19 +252,21 @@ void RbeEntropyView::finish_block(const BlockStart& s, const float* coeffs, floa
 
 void RbeEntropyView::decode_block(int64_t b, float* out) const {
   const BlockStart s = start_block(b);
-  thread_local std::vector<float> coeffs;
-  coeffs.resize(size_t(s.n));
-  decode_symbols(s, coeffs.data());
-  finish_block(s, coeffs.data(), out);
+  thread_local std::vector<float> kept;
+  std::vector<float> own;
+  float* coeffs = scratch_floats(kept, own, size_t(s.n));
+  decode_symbols(s, coeffs);
+  finish_block(s, coeffs, out);
 }
 
 void RbeEntropyView::decode_blocks(int64_t b0, float* out0, int64_t b1, float* out1) const {
   const BlockStart s0 = start_block(b0), s1 = start_block(b1);
-  thread_local std::vector<float> coeffs;
-  coeffs.resize(size_t(s0.n + s1.n));
-  decode_symbols(s0, coeffs.data(), s1, coeffs.data() + s0.n);
-  finish_block(s0, coeffs.data(), out0);
-  finish_block(s1, coeffs.data() + s0.n, out1);
+  thread_local std::vector<float> kept;
+  std::vector<float> own;
+  float* coeffs = scratch_floats(kept, own, size_t(s0.n + s1.n));
+  decode_symbols(s0, coeffs, s1, coeffs + s0.n);
+  finish_block(s0, coeffs, out0);
+  finish_block(s1, coeffs + s0.n, out1);
 }
 
 HybridEncodedBlock describe_rbe_entropy_block(const EncodedTensor& e, int64_t b) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "codec/scratch.h"
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -105,27 +107,31 @@ void product(const float* a, size_t a_row, size_t a_step, const float* B, int n,
 }
 
 void apply_left(const float* M, bool transpose, float* X, int rows, int cols) {
-  thread_local std::vector<float> Y;
-  Y.resize(size_t(rows) * size_t(cols));
+  thread_local std::vector<float> kept;
+  std::vector<float> own;
+  const size_t n = size_t(rows) * size_t(cols);
+  float* Y = scratch_floats(kept, own, n);
   // Row i of M (or column i, transposed) against the rows of X.
-  if (transpose) product(M, 1, size_t(rows), X, rows, rows, cols, Y.data());
-  else product(M, size_t(rows), 1, X, rows, rows, cols, Y.data());
-  std::copy(Y.begin(), Y.end(), X);
+  if (transpose) product(M, 1, size_t(rows), X, rows, rows, cols, Y);
+  else product(M, size_t(rows), 1, X, rows, rows, cols, Y);
+  std::copy(Y, Y + n, X);
 }
 
 void apply_right(const float* M, bool transpose, float* X, int rows, int cols) {
   // Y[i][j] = sum_k X[i][k] * (transpose ? M[k][j] : M[j][k]): row i of X against the rows of Mt.
-  thread_local std::vector<float> Mt, Y;
+  thread_local std::vector<float> kept_t, kept_y;
+  std::vector<float> own_t, own_y;
   const float* B = M;
   if (!transpose) {
-    Mt.resize(size_t(cols) * size_t(cols));
+    float* Mt = scratch_floats(kept_t, own_t, size_t(cols) * size_t(cols));
     for (int a = 0; a < cols; ++a)
       for (int b = 0; b < cols; ++b) Mt[size_t(a) * size_t(cols) + size_t(b)] = M[size_t(b) * size_t(cols) + size_t(a)];
-    B = Mt.data();
+    B = Mt;
   }
-  Y.resize(size_t(rows) * size_t(cols));
-  product(X, size_t(cols), 1, B, cols, rows, cols, Y.data());
-  std::copy(Y.begin(), Y.end(), X);
+  const size_t n = size_t(rows) * size_t(cols);
+  float* Y = scratch_floats(kept_y, own_y, n);
+  product(X, size_t(cols), 1, B, cols, rows, cols, Y);
+  std::copy(Y, Y + n, X);
 }
 
 // One Haar analysis / synthesis level on x[0, n): low band first.
