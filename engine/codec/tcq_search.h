@@ -138,8 +138,14 @@ class SubsetSearch {
 // (kSubset, branch t & 1).
 class Trellis {
  public:
+  // The survivors: a thread's buffers, kept between calls for blocks up to
+  // 64 Ki coefficients; a larger block's own (24 bytes a coefficient).
   explicit Trellis(int64_t n) {
-    if (prev_.size() < size_t(n) * 8) prev_.resize(size_t(n) * 8), kj_.resize(size_t(n) * 4);
+    const bool keep = n <= (int64_t(1) << 16);
+    std::vector<uint8_t>& prev = keep ? kept_prev_ : own_prev_;
+    std::vector<int32_t>& kj = keep ? kept_kj_ : own_kj_;
+    if (prev.size() < size_t(n) * 8) prev.resize(size_t(n) * 8), kj.resize(size_t(n) * 4);
+    prev_ = prev.data(), kj_ = kj.data();
   }
 
   void step(int64_t i, const SubsetCandidates& c) {
@@ -187,8 +193,12 @@ class Trellis {
     return lut;
   }();
   // Per coefficient: the predecessor of each state, and the four subsets' points.
-  static thread_local inline std::vector<uint8_t> prev_;
-  static thread_local inline std::vector<int32_t> kj_;
+  static thread_local inline std::vector<uint8_t> kept_prev_;
+  static thread_local inline std::vector<int32_t> kept_kj_;
+  std::vector<uint8_t> own_prev_;
+  std::vector<int32_t> own_kj_;
+  uint8_t* prev_;
+  int32_t* kj_;
   __m256d lo_ = _mm256_setr_pd(0, kInf, kInf, kInf), hi_ = _mm256_set1_pd(kInf);
 };
 
