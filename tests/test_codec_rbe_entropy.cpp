@@ -480,7 +480,8 @@ TEST(CodecRbeEntropy, PairedBlocksDecodeAsSingleOnes) {
   W.data<float>()[150 * 230 - 5] = -2e7f;
   int cases = 0;
   for (bool tcq : {true, false})
-    for (const CodecSettings& s : {entropy_settings(64, QualityGrade::A, {}, 16), entropy_settings(32, std::nullopt, 2.5)}) {
+    for (const CodecSettings& s :
+         {entropy_settings(64, QualityGrade::A, {}, 16), entropy_settings(32, std::nullopt, 2.5)}) {
       RbeEntropyOptions o;
       o.tcq = tcq;
       o.rotate = false;  // the outliers stay large: escapes

@@ -80,7 +80,8 @@ TEST(CodecTcq, VectorSearchMatchesTheScalarLoop) {
   std::vector<std::pair<std::string, TcqFn>> searches = {{"tcq_quantize", &tcq_quantize}};
   for (const char* name : {"avx2", "avx512"})
     if (const TcqFn f = tcq_kernel(name)) searches.push_back({name, f});
-  if (searches.size() < 3) std::cout << "[ NOTE     ] " << 3 - searches.size() << " vector search(es) not on this CPU\n";
+  if (searches.size() < 3)
+    std::cout << "[ NOTE     ] " << 3 - searches.size() << " vector search(es) not on this CPU\n";
   std::mt19937_64 g(17);
   std::normal_distribution<float> N;
   std::uniform_int_distribution<int> len(1, 300);

@@ -136,7 +136,7 @@ std::vector<DecodedParams> record_candidates() {
 
 // The candidates generated for one block shape, and each one's energy: the
 // same for every block of that shape, so made once per shape and thread
-// (twelve generate_block calls a block were about a twelfth of an encode).
+// (twelve generate_block calls a block were about a tenth of an encode).
 // Kept for blocks up to 128 x 128 (11 candidates: 704 KiB) and a few shapes
 // at a time (edge blocks and quadtree leaves add shapes).
 struct CandidateBlocks {

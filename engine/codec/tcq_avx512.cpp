@@ -31,8 +31,8 @@ class PairSearch {
   std::pair<SubsetCandidates, SubsetCandidates> operator()(double xa, double xb) const {
     const __m512d j = _mm512_setr_pd(0, 1, 2, 3, 0, 1, 2, 3), four = _mm512_set1_pd(4);
     const __m512d x = _mm512_insertf64x4(_mm512_set1_pd(xa), _mm256_set1_pd(xb), 1);
-    const __m512d f = _mm512_roundscale_pd(_mm512_fmadd_pd(_mm512_sub_pd(x, j), _mm512_set1_pd(0.25), _mm512_set1_pd(0.5)),
-                                           _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __m512d t = _mm512_fmadd_pd(_mm512_sub_pd(x, j), _mm512_set1_pd(0.25), _mm512_set1_pd(0.5));
+    const __m512d f = _mm512_roundscale_pd(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     const __m512d k0 = _mm512_fmadd_pd(four, f, j);
     const __mmask8 up = _mm512_cmp_pd_mask(k0, _mm512_setzero_pd(), _CMP_GT_OQ);
     const __m512d k1 = _mm512_mask_blend_pd(up, _mm512_add_pd(k0, four), _mm512_sub_pd(k0, four));
