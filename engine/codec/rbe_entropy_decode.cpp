@@ -254,7 +254,7 @@ void RbeEntropyView::decode_block(int64_t b, float* out) const {
   const BlockStart s = start_block(b);
   thread_local std::vector<float> kept;
   std::vector<float> own;
-  float* coeffs = scratch_floats(kept, own, size_t(s.n));
+  float* coeffs = scratch(kept, own, size_t(s.n));
   decode_symbols(s, coeffs);
   finish_block(s, coeffs, out);
 }
@@ -263,7 +263,7 @@ void RbeEntropyView::decode_blocks(int64_t b0, float* out0, int64_t b1, float* o
   const BlockStart s0 = start_block(b0), s1 = start_block(b1);
   thread_local std::vector<float> kept;
   std::vector<float> own;
-  float* coeffs = scratch_floats(kept, own, size_t(s0.n + s1.n));
+  float* coeffs = scratch(kept, own, size_t(s0.n + s1.n));
   decode_symbols(s0, coeffs, s1, coeffs + s0.n);
   finish_block(s0, coeffs, out0);
   finish_block(s1, coeffs + s0.n, out1);

@@ -18,6 +18,7 @@
 #include <immintrin.h>
 #endif
 
+#include "codec/scratch.h"
 #include "codec/tcq.h"
 
 namespace rbe::codec {
@@ -141,11 +142,9 @@ class Trellis {
   // The survivors: a thread's buffers, kept between calls for blocks up to
   // 64 Ki coefficients; a larger block's own (24 bytes a coefficient).
   explicit Trellis(int64_t n) {
-    const bool keep = n <= (int64_t(1) << 16);
-    std::vector<uint8_t>& prev = keep ? kept_prev_ : own_prev_;
-    std::vector<int32_t>& kj = keep ? kept_kj_ : own_kj_;
-    if (prev.size() < size_t(n) * 8) prev.resize(size_t(n) * 8), kj.resize(size_t(n) * 4);
-    prev_ = prev.data(), kj_ = kj.data();
+    constexpr size_t kKeep = size_t(1) << 16;
+    prev_ = scratch(kept_prev_, own_prev_, size_t(n) * 8, kKeep * 8);
+    kj_ = scratch(kept_kj_, own_kj_, size_t(n) * 4, kKeep * 4);
   }
 
   void step(int64_t i, const SubsetCandidates& c) {

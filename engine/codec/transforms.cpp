@@ -127,7 +127,7 @@ void apply_left(const float* M, bool transpose, float* X, int rows, int cols) {
   thread_local std::vector<float> kept;
   std::vector<float> own;
   const size_t n = size_t(rows) * size_t(cols);
-  float* Y = scratch_floats(kept, own, n);
+  float* Y = scratch(kept, own, n);
   // Row i of M (or column i, transposed) against the rows of X.
   if (transpose) product(M, 1, size_t(rows), X, rows, rows, cols, Y);
   else product(M, size_t(rows), 1, X, rows, rows, cols, Y);
@@ -140,13 +140,13 @@ void apply_right(const float* M, bool transpose, float* X, int rows, int cols) {
   std::vector<float> own_t, own_y;
   const float* B = M;
   if (!transpose) {
-    float* Mt = scratch_floats(kept_t, own_t, size_t(cols) * size_t(cols));
+    float* Mt = scratch(kept_t, own_t, size_t(cols) * size_t(cols));
     for (int a = 0; a < cols; ++a)
       for (int b = 0; b < cols; ++b) Mt[size_t(a) * size_t(cols) + size_t(b)] = M[size_t(b) * size_t(cols) + size_t(a)];
     B = Mt;
   }
   const size_t n = size_t(rows) * size_t(cols);
-  float* Y = scratch_floats(kept_y, own_y, n);
+  float* Y = scratch(kept_y, own_y, n);
   product(X, size_t(cols), 1, B, cols, rows, cols, Y);
   std::copy(Y, Y + n, X);
 }
