@@ -5,7 +5,9 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -74,6 +76,83 @@ RC_GTEST_PROP(CodecEntropyProps, RansRoundTripsRandomStreams, ()) {
   const auto bytes = rans_encode(tables, ctx, syms);
   const auto back = rans_decode(tables, ctx, bytes.data(), bytes.data() + bytes.size());
   RC_ASSERT(back == syms);
+}
+
+// The stream as RansEncoder writes it, one division per symbol: the
+// reference for RansEncodeTables' reciprocals.
+std::vector<uint8_t> encode_with_divisions(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
+                                           const std::vector<int32_t>& syms) {
+  RansEncoder enc;
+  for (size_t i = syms.size(); i-- > 0;) {
+    const FreqTable& t = tables.at(ctx[i]);
+    const int32_t e = escape_symbol(syms[i]);
+    if (e == kEscape || e == -kEscape) {
+      const uint32_t excess = uint32_t(std::abs(int64_t(syms[i])) - kEscape);
+      enc.put(excess >> 16, 1, 16);
+      enc.put(excess & 0xFFFF, 1, 16);
+    }
+    enc.put(t, e);
+  }
+  return enc.finish();
+}
+
+// Random skewed streams (a table of one symbol: frequency 2^15), escapes,
+// two tables, and streams appended after bytes already in the buffer: the
+// same bytes as the divisions. (Frequency 1, the reciprocal's special case,
+// needs streams longer than these: the test after this one.)
+RC_GTEST_PROP(CodecEntropyProps, ReciprocalEncoderWritesTheDivisionsBytes, ()) {
+  const int alphabet = *rc::gen::inRange(1, 200);
+  const int n = *rc::gen::inRange(0, 2000);
+  const double skew = *rc::gen::inRange(0, 120) / 10.0;
+  std::mt19937_64 g(*rc::gen::arbitrary<uint64_t>());
+  std::vector<double> w(static_cast<size_t>(alphabet));
+  for (int i = 0; i < alphabet; ++i) w[size_t(i)] = std::exp(-skew * i);
+  std::discrete_distribution<int> d(w.begin(), w.end());
+  const bool escapes = *rc::gen::arbitrary<bool>();
+  const int32_t lo = escapes ? -kEscape : *rc::gen::inRange(-300, 300);
+  std::vector<int32_t> syms(static_cast<size_t>(n));
+  std::vector<uint8_t> ctx(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ctx[size_t(i)] = uint8_t(g() % 2);
+    int32_t s = lo + d(g);
+    if (escapes && g() % 8 == 0) s = (g() % 2 ? 1 : -1) * int32_t(kEscape + g() % (uint64_t(1) << 30));
+    syms[size_t(i)] = s;
+  }
+  std::vector<FreqTable> tables;
+  for (uint8_t c = 0; c < 2; ++c) {
+    std::vector<uint64_t> counts(size_t(escapes ? 2 * kEscape + 1 : alphabet), 0);
+    for (int i = 0; i < n; ++i)
+      if (ctx[size_t(i)] == c) ++counts[size_t(escape_symbol(syms[size_t(i)]) - lo)];
+    if (std::all_of(counts.begin(), counts.end(), [](uint64_t v) { return v == 0; })) counts[0] = 1;
+    tables.push_back(FreqTable::from_counts(lo, counts));
+  }
+  const std::vector<uint8_t> want = encode_with_divisions(tables, ctx, syms);
+  RC_ASSERT(rans_encode(tables, ctx, syms) == want);
+  std::vector<uint8_t> out = {1, 2, 3};
+  RansEncodeTables(tables).encode_append(ctx.data(), syms.data(), syms.size(), out);
+  RC_ASSERT(std::vector<uint8_t>(out.begin(), out.begin() + 3) == std::vector<uint8_t>({1, 2, 3}));
+  RC_ASSERT(std::vector<uint8_t>(out.begin() + 3, out.end()) == want);
+}
+
+TEST(CodecEntropy, ReciprocalEncoderCoversEveryFrequency) {
+  // Frequencies 1..600 and then every 37th up to 2^15 (the symbol at
+  // frequency f, a filler taking the rest), in random streams: the same
+  // bytes as the divisions. Then the errors rans_encode gives.
+  std::mt19937_64 g(5);
+  for (uint32_t f = 1; f <= FreqTable::kTotal; f += (f < 600 ? 1 : 37)) {
+    std::vector<uint64_t> counts = {f, FreqTable::kTotal - f};
+    if (f == FreqTable::kTotal) counts.pop_back();
+    const std::vector<FreqTable> tables = {FreqTable::from_counts(0, counts)};
+    ASSERT_EQ(tables[0].freq(0), f);
+    std::vector<int32_t> syms(64);
+    for (auto& s : syms) s = counts.size() > 1 && g() % 2 ? 1 : 0;
+    const std::vector<uint8_t> ctx(syms.size(), 0);
+    ASSERT_EQ(rans_encode(tables, ctx, syms), encode_with_divisions(tables, ctx, syms)) << "frequency " << f;
+  }
+  const std::vector<FreqTable> one = {FreqTable::from_counts(0, {3, 1})};
+  EXPECT_THROW(rans_encode(one, {0, 0}, {0, 2}), std::invalid_argument);  // not in the table
+  EXPECT_THROW(rans_encode(one, {0, 1}, {0, 1}), std::out_of_range);      // no table 1
+  EXPECT_THROW(rans_encode(one, {0}, {0, 1}), std::invalid_argument);     // fewer contexts
 }
 
 TEST(CodecEntropy, CodeLengthIsWithinOnePercentOfTheEntropy) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -178,19 +179,74 @@ int32_t rans_escaped_symbol(RansDecoder& dec, int32_t s) {
 
 std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                  const std::vector<int32_t>& syms) {
-  RansEncoder enc;
-  for (size_t i = syms.size(); i-- > 0;) {
-    const FreqTable& t = tables.at(ctx[i]);
+  if (ctx.size() < syms.size()) throw std::invalid_argument("rans_encode: fewer contexts than symbols");
+  std::vector<uint8_t> out;
+  RansEncodeTables(tables).encode_append(ctx.data(), syms.data(), syms.size(), out);
+  return out;
+}
+
+RansEncodeTables::RansEncodeTables(const std::vector<FreqTable>& tables) {
+  constexpr uint32_t kL = 1u << 23;  // RansEncoder's lower bound of the state
+  for (const FreqTable& ft : tables) {
+    Table t;
+    t.lo = ft.lo();
+    t.sym.assign(size_t(ft.size()), Symbol{});
+    for (int32_t i = 0; i < ft.size(); ++i) {
+      if (!ft.contains(ft.lo() + i)) continue;
+      const uint32_t f = ft.freq(ft.lo() + i), start = ft.cum(ft.lo() + i);
+      Symbol& y = t.sym[size_t(i)];
+      y.x_max = ((kL >> FreqTable::kScaleBits) << 8) * f;
+      y.cmpl_freq = uint16_t(FreqTable::kTotal - f);
+      if (f == 1) {  // q = x - 1 from the all-ones reciprocal; the bias adds what that misses
+        y.rcp_freq = ~0u, y.rcp_shift = 0, y.bias = start + FreqTable::kTotal - 1;
+      } else {
+        uint32_t shift = 0;
+        while (f > (1u << shift)) ++shift;
+        y.rcp_freq = uint32_t(((uint64_t(1) << (shift + 31)) + f - 1) / f);
+        y.rcp_shift = uint16_t(shift - 1);
+        y.bias = start;
+      }
+    }
+    tables_.push_back(std::move(t));
+  }
+}
+
+void RansEncodeTables::encode_append(const uint8_t* ctx, const int32_t* syms, size_t n,
+                                     std::vector<uint8_t>& out) const {
+  // Every put writes at most 2 bytes (the state stays below 2^31 and a put
+  // renormalises it below 2^16 * freq), an escape is 3 puts, the state 4 bytes.
+  size_t escapes = 0;
+  for (size_t i = 0; i < n; ++i) escapes += syms[i] >= kEscape || syms[i] <= -kEscape;
+  const size_t base = out.size(), cap = 4 + 2 * (n + 2 * escapes);
+  out.resize(base + cap);
+  uint8_t* const end = out.data() + out.size();
+  uint8_t* p = end;  // bytes go back to front: the decoder reads the last one written first
+  uint32_t x = 1u << 23;
+  auto put_raw16 = [&](uint32_t v) {  // RansEncoder::put(v, 1, 16)
+    while (x >= (1u << 15)) *--p = uint8_t(x), x >>= 8;
+    x = (x << 16) + v;
+  };
+  for (size_t i = n; i-- > 0;) {
+    if (ctx[i] >= tables_.size()) throw std::out_of_range("rans_encode: context without a table");
+    const Table& t = tables_[ctx[i]];
     const int32_t e = escape_symbol(syms[i]);
-    if (!t.contains(e)) throw std::invalid_argument("rans_encode: symbol not in its table");
+    const int64_t k = int64_t(e) - t.lo;
+    if (k < 0 || k >= int64_t(t.sym.size()) || t.sym[size_t(k)].x_max == 0)
+      throw std::invalid_argument("rans_encode: symbol not in its table");
     if (e == kEscape || e == -kEscape) {  // the excess is decoded after the symbol: put first (LIFO)
       const uint32_t excess = uint32_t(std::abs(int64_t(syms[i])) - kEscape);
-      enc.put(excess >> 16, 1, 16);
-      enc.put(excess & 0xFFFF, 1, 16);
+      put_raw16(excess >> 16);
+      put_raw16(excess & 0xFFFF);
     }
-    enc.put(t, e);
+    const Symbol& y = t.sym[size_t(k)];
+    while (x >= y.x_max) *--p = uint8_t(x), x >>= 8;
+    const uint32_t q = uint32_t((uint64_t(x) * y.rcp_freq) >> 32) >> y.rcp_shift;
+    x += y.bias + q * y.cmpl_freq;
   }
-  return enc.finish();
+  for (int b = 3; b >= 0; --b) *--p = uint8_t(x >> (8 * b));  // the state first, little-endian
+  const size_t len = size_t(end - p);
+  std::memmove(out.data() + base, p, len);
+  out.resize(base + len);
 }
 
 std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,

@@ -111,6 +111,33 @@ inline int32_t escape_symbol(int32_t s) { return s >= kEscape ? kEscape : s <= -
 // escapes included.
 std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                  const std::vector<int32_t>& syms);
+
+// The same bytes as RansEncoder, faster, for many streams over the same
+// tables: each symbol's division by its frequency is a multiply and shifts
+// by a reciprocal computed once (exact for rANS states below 2^31, as in
+// ryg_rans), and the bytes go straight into place, back to front.
+class RansEncodeTables {
+ public:
+  explicit RansEncodeTables(const std::vector<FreqTable>& tables);
+  // Appends the stream of syms (n of them, tables[ctx[i]] each, escapes
+  // included) to out; throws std::invalid_argument as rans_encode does.
+  void encode_append(const uint8_t* ctx, const int32_t* syms, size_t n, std::vector<uint8_t>& out) const;
+
+  struct Symbol {
+    uint32_t x_max;      // renormalise while the state is at least this
+    uint32_t rcp_freq;   // ceil(2^(32 + rcp_shift) / freq); ~0 for freq 1
+    uint32_t bias;       // start (for freq 1: start + total - 1)
+    uint16_t cmpl_freq;  // total - freq
+    uint16_t rcp_shift;  // ceil(log2 freq) - 1 (0 for freq 1); an absent symbol has x_max 0
+  };
+
+ private:
+  struct Table {
+    int32_t lo = 0;
+    std::vector<Symbol> sym;  // symbol lo + i
+  };
+  std::vector<Table> tables_;
+};
 int32_t rans_escaped_symbol(RansDecoder& dec, int32_t s);  // ±kEscape's full value, read after it
 inline int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {  // one symbol, escapes resolved
   const int32_t s = dec.get(t);

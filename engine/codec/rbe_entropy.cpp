@@ -424,6 +424,7 @@ std::vector<uint8_t> assemble(std::vector<Block>& blocks, bool tcq, Progress* pr
   const Counts cnt = count_symbols(blocks, all);
   std::vector<FreqTable> tables;
   for (int c = 0; c < (tcq ? 2 : 1); ++c) tables.push_back(FreqTable::from_counts(cnt.lo[c], cnt.c[c]));
+  const RansEncodeTables enc(tables);
   std::vector<std::vector<uint8_t>> body(blocks.size());
   for_blocks(int64_t(blocks.size()), pr, [&](int64_t k) {
     const Block& b = blocks[size_t(k)];
@@ -435,10 +436,7 @@ std::vector<uint8_t> assemble(std::vector<Block>& blocks, bool tcq, Progress* pr
       put_bytes(out, &pk.hi, 8);
       put_bytes(out, &b.amp, 2);
     }
-    if (!b.zero) {
-      const std::vector<uint8_t> s = rans_encode(tables, b.ctx, b.sym);
-      out.insert(out.end(), s.begin(), s.end());
-    }
+    if (!b.zero) enc.encode_append(b.ctx.data(), b.sym.data(), b.sym.size(), out);
   }, /*tick=*/false);
   std::vector<uint8_t> payload;
   payload.push_back(uint8_t(tables.size()));
