@@ -334,7 +334,7 @@ void decode_groups_stored(const Layout& L, const uint8_t* data, int64_t r, int64
 const FixedKernels* find_kernels(const char* name) {
   if (std::strcmp(name, "avx512vnni") == 0)
     return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bitalg") &&
-                   __builtin_cpu_supports("avx512vbmi")
+                   __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni")
                ? &kFixedAvx512Vnni
                : nullptr;
   if (std::strcmp(name, "avx512") == 0) return cpu_has_avx512() ? &kFixedAvx512 : nullptr;

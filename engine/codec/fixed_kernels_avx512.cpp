@@ -1,6 +1,6 @@
 // AVX-512 row kernels of the fixed-rate forms (compiled with -mavx512f/bw/vl/dq;
 // run only where fixed_kernels.cpp's start-up check found those features, and
-// the VNNI kernel only where avx512vnni, bitalg and vbmi are present).
+// the VNNI kernel only where avx512vnni, bitalg, vbmi and gfni are present).
 #include <immintrin.h>
 
 // GCC 12's broadcast / cvtph intrinsics trip these warnings on their own internals.
@@ -107,13 +107,27 @@ void prep_q8(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& 
 }
 
 #pragma GCC push_options
-#pragma GCC target("avx512vnni,avx512bitalg,avx512vbmi")
-#define RBE_VNNI __attribute__((target("avx512vnni,avx512bitalg,avx512vbmi")))
+#pragma GCC target("avx512vnni,avx512bitalg,avx512vbmi,gfni")
+#define RBE_VNNI __attribute__((target("avx512vnni,avx512bitalg,avx512vbmi,gfni")))
 #ifdef __clang__  // clang does not apply the pragma to lambdas' call operators
-#define RBE_VNNI_LAMBDA __attribute__((always_inline, target("avx512vnni,avx512bitalg,avx512vbmi")))
+#define RBE_VNNI_LAMBDA __attribute__((always_inline, target("avx512vnni,avx512bitalg,avx512vbmi,gfni")))
 #else
 #define RBE_VNNI_LAMBDA __attribute__((always_inline))
 #endif
+
+// GF2P8AFFINEQB with this matrix maps each byte x to (x >> shift) & (2^width
+// - 1): bit i of the result is the parity of x AND the matrix's byte 7 - i.
+// One instruction in place of a shift and a mask, with a matrix per 64-bit
+// lane, so lanes can take different fields.
+constexpr int64_t field_matrix(int shift, int width) {
+  uint64_t m = 0;
+  for (int i = 0; i < width; ++i) m |= uint64_t(1) << (shift + i) << (8 * (7 - i));
+  return int64_t(m);
+}
+RBE_VNNI inline __m512i bit_fields(__m512i v, int64_t m7, int64_t m6, int64_t m5, int64_t m4, int64_t m3, int64_t m2,
+                                   int64_t m1, int64_t m0) {
+  return _mm512_gf2p8affine_epi64_epi8(v, _mm512_set_epi64(m7, m6, m5, m4, m3, m2, m1, m0), 0);
+}
 
 // The 64 codes of sub-blocks A and B (bytes; for kBits = 8 the raw int8 levels).
 // kAdjacent: B's codes follow A's (pB == pA + 16 at 4 bits: the two
@@ -129,20 +143,22 @@ RBE_VNNI inline __m512i unpack_pair(const uint8_t* pA, const uint8_t* pB, __m512
     // operations where the general case below takes five (rbe 4.25's
     // generation: 3.55-3.70 -> 3.13-3.23 ms/token, docs/performance.md).
     const __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pA)));
-    return _mm512_and_si512(_mm512_srlv_epi64(w, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(15));
+    constexpr int64_t lo = field_matrix(0, 4), hi = field_matrix(4, 4);
+    return bit_fields(w, hi, hi, hi, hi, lo, lo, lo, lo);
   } else if constexpr (kBits == 4) {
     const __m256i v = _mm256_inserti128_si256(
         _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pA))),
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(pB)), 1);
-    const __m256i m = _mm256_set1_epi8(15);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m)),
-                              _mm256_and_si256(_mm256_srli_epi16(v, 4), m), 1);
+    constexpr int64_t lo = field_matrix(0, 4), hi = field_matrix(4, 4);
+    return bit_fields(_mm512_broadcast_i64x4(v), hi, hi, hi, hi, lo, lo, lo, lo);
   } else {
     int64_t a, b;
     std::memcpy(&a, pA, 8);
     std::memcpy(&b, pB, 8);
     const __m512i v = _mm512_broadcast_i32x4(_mm_set_epi64x(b, a));
-    __m512i c = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(6, 6, 4, 4, 2, 2, 0, 0)), _mm512_set1_epi8(3));
+    constexpr int64_t f0 = field_matrix(0, 2), f2 = field_matrix(2, 2), f4 = field_matrix(4, 2),
+                      f6 = field_matrix(6, 2);
+    __m512i c = bit_fields(v, f6, f6, f4, f4, f2, f2, f0, f0);
     if constexpr (kBits == 3) {
       uint32_t ha, hb;
       std::memcpy(&ha, pA + 8, 4);
@@ -200,6 +216,7 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
   const int sb = L.sub_bytes(), gb = L.group_bytes();
   const int64_t groups = L.groups_per_row(), pairs = x[0].pairs, row_bytes = L.row_bytes();
   // The scale vector and the codes (unsigned levels) of pair P of a row.
+  constexpr int64_t lo = field_matrix(0, 4), hi = field_matrix(4, 4);  // q4_0's nibbles, low and high
   auto pair = [&](const uint8_t* row, int64_t P, __m512& sv) RBE_VNNI_LAMBDA {
     if constexpr (kRawCodes) {
       static_assert(kBits == 4 && kGroup == 32, "raw codes: q4_0");
@@ -207,7 +224,7 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
       const __m512i v = _mm512_maskz_loadu_epi8(bytes, row + 2 * P * gb);
       sv = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(_mm512_load_si512(kQ4Pair.scales), v)));
       const __m512i c = _mm512_permutexvar_epi8(_mm512_load_si512(kQ4Pair.codes), v);
-      return _mm512_and_si512(_mm512_srlv_epi64(c, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(15));
+      return bit_fields(c, hi, hi, hi, hi, lo, lo, lo, lo);
     }
     const uint8_t *pA, *pB;
     if constexpr (kGroup == 64) {
