@@ -112,6 +112,14 @@ inline int32_t escape_symbol(int32_t s) { return s >= kEscape ? kEscape : s <= -
 std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                  const std::vector<int32_t>& syms);
 
+int32_t rans_escaped_symbol(RansDecoder& dec, int32_t s);  // ±kEscape's full value, read after it
+inline int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {  // one symbol, escapes resolved
+  const int32_t s = dec.get(t);
+  return s != kEscape && s != -kEscape ? s : rans_escaped_symbol(dec, s);
+}
+std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
+                                 const uint8_t* p, const uint8_t* end);
+
 // The same bytes as RansEncoder, faster, for many streams over the same
 // tables: each symbol's division by its frequency is a multiply and shifts
 // by a reciprocal computed once (exact for rANS states below 2^31, as in
@@ -120,7 +128,8 @@ class RansEncodeTables {
  public:
   explicit RansEncodeTables(const std::vector<FreqTable>& tables);
   // Appends the stream of syms (n of them, tables[ctx[i]] each, escapes
-  // included) to out; throws std::invalid_argument as rans_encode does.
+  // included) to out. Throws as rans_encode does: std::out_of_range for a
+  // context without a table, std::invalid_argument for a symbol its table lacks.
   void encode_append(const uint8_t* ctx, const int32_t* syms, size_t n, std::vector<uint8_t>& out) const;
 
   struct Symbol {
@@ -138,12 +147,5 @@ class RansEncodeTables {
   };
   std::vector<Table> tables_;
 };
-int32_t rans_escaped_symbol(RansDecoder& dec, int32_t s);  // ±kEscape's full value, read after it
-inline int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {  // one symbol, escapes resolved
-  const int32_t s = dec.get(t);
-  return s != kEscape && s != -kEscape ? s : rans_escaped_symbol(dec, s);
-}
-std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
-                                 const uint8_t* p, const uint8_t* end);
 
 }  // namespace rbe::codec
