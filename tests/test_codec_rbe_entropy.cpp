@@ -11,12 +11,15 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <random>
 #include <tuple>
 #include <vector>
 
 #include "codec/codec.h"
 #include "codec/lazy_decoder.h"
 #include "codec/metrics.h"
+#include "codec/proxy_bits.h"
 #include "codec/entropy.h"
 #include "codec/rbe_entropy.h"
 #include "codec/records.h"
@@ -25,6 +28,28 @@
 
 namespace rbe::codec {
 namespace {
+
+// The transform choice's bit estimate, taken by products of eight terms, is
+// the plain sum of logarithms (in long double here) to 1e-12 of it: zeros,
+// lengths that are not multiples of 8, and terms whose products overflow
+// (float's largest values over a step of 1e-30).
+RC_GTEST_PROP(CodecRbeEntropyProps, ProxyBitsIsTheSumOfLogarithms, ()) {
+  const size_t n = *rc::gen::inRange<size_t>(0, 300);
+  const double steps[] = {1e-30, 1e-3, 1.0, 100.0};
+  const double step = steps[*rc::gen::inRange(0, 4)];
+  std::mt19937_64 g(*rc::gen::arbitrary<uint64_t>());
+  std::normal_distribution<float> nd(0.f, std::pow(10.f, float(int(g() % 7) - 3)));
+  std::vector<float> c(n);
+  for (float& v : c) {
+    const uint64_t kind = g() % 16;
+    v = kind == 0 ? 0.f : kind == 1 ? (g() % 2 ? 1.f : -1.f) * std::numeric_limits<float>::max() : nd(g);
+  }
+  long double want = 0;
+  for (float v : c) want += std::log2(1.0L + std::fabs((long double)v) / step);
+  const double got = proxy_bits(c.data(), c.size(), step);
+  RC_ASSERT(std::isfinite(got));
+  RC_ASSERT(std::fabs((long double)got - want) <= 1e-12L * std::max(1.0L, want));
+}
 
 // part equals the floats at ref, bit for bit. (Not inline in RC_ASSERT: its
 // captured || evaluates both sides, and memcmp of an empty vector's null

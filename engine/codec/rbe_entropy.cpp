@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "codec/metrics.h"
+#include "codec/proxy_bits.h"
 #include "codec/rbe_entropy_format.h"
 #include "codec/records.h"
 #include "codec/tcq.h"
@@ -104,15 +105,6 @@ struct Block {
   bool zero = false;
   int64_t n() const { return int64_t(rb) * cb; }
 };
-
-// Estimated bits of coefficients at step Δ: Σ log2(1 + |c|/Δ) (a smooth
-// stand-in for the entropy coder's cost, for choosing transform and record).
-double proxy_bits(const std::vector<float>& c, double step) {
-  double s = 0;
-  const double inv = 1.0 / step;
-  for (float v : c) s += std::log2(1.0 + std::fabs(double(v)) * inv);
-  return s;
-}
 
 // The generator search: a few cheap records; returns the best by energy removed.
 std::vector<DecodedParams> record_candidates() {
@@ -234,7 +226,7 @@ void to_coefficients(const std::vector<float>& spatial, const Block& b, bool rot
     if (want != Transform::Adaptive && t != want) continue;
     std::vector<float> c = base;
     forward_transform(t, c.data(), b.rb, b.cb);
-    const double bits = proxy_bits(c, step0);
+    const double bits = proxy_bits(c.data(), c.size(), step0);
     if (bits < best_bits) best_bits = bits, best = std::move(c), best_t = t;
   }
 }
