@@ -90,13 +90,14 @@ struct Block {
   int64_t r0 = 0, c0 = 0;
   int rb = 0, cb = 0;
   uint64_t key = 0;           // rotation key (leaf_key)
-  std::vector<float> orig;    // the weights
+  // The weights are read from the matrix when needed (block_weights), not
+  // kept: a copy per block was 4 bytes a weight of the whole tensor.
   std::vector<float> coeffs;  // transform of the (rotated) residual
   Transform t = Transform::DCT;
   bool has_rec = false;
   DecodedParams rec;
   uint16_t amp = 0;    // f16 amplitude
-  double energy = 0;   // sum of squares of orig
+  double energy = 0;   // sum of squares of the weights
   double coeff_rms = 0;
   // Rate control results.
   float step = 1.f;
@@ -161,8 +162,8 @@ const CandidateBlocks& candidate_blocks(const std::vector<DecodedParams>& cands,
 // cache for small blocks (all candidates in one pass over the block, their
 // sums side by side, each still over the weights in order), else generated
 // one at a time. The same sums either way.
-void project_on_candidates(const Block& b, const std::vector<DecodedParams>& cands, std::vector<double>& gg,
-                           std::vector<double>& bg) {
+void project_on_candidates(const Block& b, const float* orig, const std::vector<DecodedParams>& cands,
+                           std::vector<double>& gg, std::vector<double>& bg) {
   gg.assign(cands.size(), 0.0);
   bg.assign(cands.size(), 0.0);
   if (b.n() > kMaxCachedCandidateWeights) {
@@ -170,7 +171,7 @@ void project_on_candidates(const Block& b, const std::vector<DecodedParams>& can
     for (size_t k = 0; k < cands.size(); ++k) {
       generate_block(cands[k], b.rb, b.cb, g.data());
       for (int64_t i = 0; i < b.n(); ++i)
-        gg[k] += double(g[size_t(i)]) * g[size_t(i)], bg[k] += double(b.orig[size_t(i)]) * g[size_t(i)];
+        gg[k] += double(g[size_t(i)]) * g[size_t(i)], bg[k] += double(orig[i]) * g[size_t(i)];
     }
     return;
   }
@@ -181,7 +182,7 @@ void project_on_candidates(const Block& b, const std::vector<DecodedParams>& can
   std::array<const float*, kCands> gs;
   for (size_t k = 0; k < kCands; ++k) gs[k] = c.g[k].data();
   for (int64_t i = 0; i < b.n(); ++i) {
-    const double o = double(b.orig[size_t(i)]);
+    const double o = double(orig[i]);
     for (size_t k = 0; k < kCands; ++k) sums[k] += o * gs[k][i];
   }
   std::copy(c.gg.begin(), c.gg.end(), gg.begin());
@@ -189,10 +190,10 @@ void project_on_candidates(const Block& b, const std::vector<DecodedParams>& can
 }
 
 // Residual after the best record (amplitude f16-rounded, generated exactly as the decoder does).
-bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<float>& residual) {
+bool fit_record(const Block& b, const float* orig, DecodedParams& rec, uint16_t& amp, std::vector<float>& residual) {
   static const std::vector<DecodedParams> cands = record_candidates();
   std::vector<double> ggs, bgs;
-  project_on_candidates(b, cands, ggs, bgs);
+  project_on_candidates(b, orig, cands, ggs, bgs);
   double best_gain = 0;
   bool found = false;
   for (size_t k = 0; k < cands.size(); ++k) {
@@ -212,7 +213,7 @@ bool fit_record(const Block& b, DecodedParams& rec, uint16_t& amp, std::vector<f
   std::vector<float> g(static_cast<size_t>(b.n()));
   generate_block(rec, b.rb, b.cb, g.data());
   residual.resize(size_t(b.n()));
-  for (int64_t i = 0; i < b.n(); ++i) residual[size_t(i)] = b.orig[size_t(i)] - g[size_t(i)];
+  for (int64_t i = 0; i < b.n(); ++i) residual[size_t(i)] = orig[i] - g[size_t(i)];
   return true;
 }
 
@@ -369,8 +370,17 @@ double trial(std::vector<Block>& blocks, const std::vector<int64_t>& which, floa
   return bits;
 }
 
-// Grade mode: the largest step whose reconstruction meets the bound, per block.
-void fit_grade_step(Block& b, double bound, bool tcq, bool rotate, uint64_t seed) {
+// Block b's weights, row-major [rb, cb], copied out of the matrix w (cols wide).
+std::vector<float> block_weights(const Block& b, const float* w, int64_t cols) {
+  std::vector<float> out(static_cast<size_t>(b.n()));
+  for (int i = 0; i < b.rb; ++i)
+    std::copy(w + (b.r0 + i) * cols + b.c0, w + (b.r0 + i) * cols + b.c0 + b.cb, out.data() + int64_t(i) * b.cb);
+  return out;
+}
+
+// Grade mode: the largest step whose reconstruction meets the bound, per block
+// (w, cols wide: the matrix).
+void fit_grade_step(Block& b, const float* w, int64_t cols, double bound, bool tcq, bool rotate, uint64_t seed) {
   if (b.energy == 0) {
     b.step = 1.f;
     b.sym.assign(size_t(b.n()), 0);
@@ -381,11 +391,12 @@ void fit_grade_step(Block& b, double bound, bool tcq, bool rotate, uint64_t seed
   const double emax = bound * bound * b.energy * (1 - 1e-9);
   double step = std::max(bound * std::sqrt(12.0 * b.energy / double(b.n())), 1e-30);
   std::vector<float> deq(size_t(b.n())), rec(size_t(b.n()));
+  const std::vector<float> orig = block_weights(b, w, cols);
   auto spatial_error = [&]() {
     if (tcq) tcq_dequantize(b.sym.data(), b.n(), b.step, deq.data());
     else sq_dequantize(b.sym.data(), b.n(), b.step, deq.data());
     reconstruct_block(deq.data(), b.rb, b.cb, b.t, rotate, seed, b.key, b.has_rec ? &b.rec : nullptr, rec.data());
-    return sum_sq_diff(b.orig.data(), rec.data(), b.n());
+    return sum_sq_diff(orig.data(), rec.data(), b.n());
   };
   // Newton steps on log Δ (error ∝ Δ²), then back off until the real decode meets the bound.
   for (int it = 0; it < 4; ++it) {
@@ -465,21 +476,19 @@ struct Context {
 
 // Block geometry -> weights, generator record (when it pays), rotation, transform.
 void prepare_block(Block& b, const Context& cx) {
-  b.orig.resize(size_t(b.n()));
-  for (int i = 0; i < b.rb; ++i)
-    std::copy(cx.w + (b.r0 + i) * cx.cols + b.c0, cx.w + (b.r0 + i) * cx.cols + b.c0 + b.cb, b.orig.data() + int64_t(i) * b.cb);
-  b.energy = sum_sq(b.orig.data(), b.n());
+  const std::vector<float> orig = block_weights(b, cx.w, cx.cols);
+  b.energy = sum_sq(orig.data(), b.n());
   const double brms = std::sqrt(b.energy / double(b.n()));
   const double step0 = std::max(1e-30, cx.by_bpw ? cx.rms * 4.13 * std::exp2(-cx.bpw) : cx.bound * std::sqrt(12.0) * brms);
   double bits_plain;
-  to_coefficients(b.orig, b, cx.rotate, cx.seed, cx.transform, step0, b.coeffs, b.t, bits_plain);
+  to_coefficients(orig, b, cx.rotate, cx.seed, cx.transform, step0, b.coeffs, b.t, bits_plain);
   if (cx.generator != RbeEntropyOptions::Generator::Off && b.energy > 0) {
     DecodedParams rec;
     uint16_t amp;
     std::vector<float> resid, coeffs;
     Transform t;
     double bits_rec;
-    if (fit_record(b, rec, amp, resid)) {
+    if (fit_record(b, orig.data(), rec, amp, resid)) {
       to_coefficients(resid, b, cx.rotate, cx.seed, cx.transform, step0, coeffs, t, bits_rec);
       if (cx.generator == RbeEntropyOptions::Generator::Force || bits_rec + kRecordBits < bits_plain) {
         b.has_rec = true, b.rec = rec, b.amp = amp, b.coeffs = std::move(coeffs), b.t = t;
@@ -614,7 +623,7 @@ struct SearchModel {
   // Quantizes b (unless `fitted`: grade mode's tiles already are) and returns its cost.
   double leaf_cost(Block& b, bool fitted) const {
     if (!cx->by_bpw) {
-      if (!fitted) fit_grade_step(b, cx->bound, cx->tcq, cx->rotate, cx->seed);
+      if (!fitted) fit_grade_step(b, cx->w, cx->cols, cx->bound, cx->tcq, cx->rotate, cx->seed);
       return leaf_bits(b, rm);
     }
     b.step = step;
@@ -733,7 +742,9 @@ EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const 
   float step = 0;
   if (!cx.by_bpw) {
     pr.stage(pa, pb, ntiles);
-    for_blocks(ntiles, &pr, [&](int64_t k) { fit_grade_step(blocks[size_t(k)], cx.bound, cx.tcq, cx.rotate, cx.seed); });
+    for_blocks(ntiles, &pr, [&](int64_t k) {
+      fit_grade_step(blocks[size_t(k)], cx.w, cx.cols, cx.bound, cx.tcq, cx.rotate, cx.seed);
+    });
     payload = assemble(blocks, cx.tcq, nullptr, nullptr);
   } else {
     payload = rate_control_bpw(blocks, cx, nullptr, pr, pa, pb, &step);
@@ -772,6 +783,9 @@ EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const 
     }
   }
   const int64_t nblocks = int64_t(blocks.size());
+  // The payload holds them now: the blocks' coefficients and symbols (9
+  // bytes a weight) go before the decode below takes 4 of its own.
+  for (Block& b : blocks) b.coeffs = {}, b.sym = {}, b.ctx = {};
 
   // 4. Measure against the real decode.
   EncodedTensor e;
@@ -797,7 +811,7 @@ EncodedTensor encode_rbe_entropy(const Tensor& W, const CodecSettings& s, const 
     const Block& b = blocks[size_t(k)];
     double e2 = 0;
     for (int i = 0; i < b.rb; ++i)
-      e2 += sum_sq_diff(b.orig.data() + int64_t(i) * b.cb, dec.data() + (b.r0 + i) * cols + b.c0, b.cb);
+      e2 += sum_sq_diff(w + (b.r0 + i) * cols + b.c0, dec.data() + (b.r0 + i) * cols + b.c0, b.cb);
     BlockStats& st = e.blocks[size_t(k)];
     st.row0 = int32_t(b.r0), st.col0 = int32_t(b.c0), st.rows = b.rb, st.cols = b.cb;
     st.rmse = float(std::sqrt(e2 / double(b.n())));
