@@ -78,11 +78,37 @@ RC_GTEST_PROP(CodecEntropyProps, RansRoundTripsRandomStreams, ()) {
   RC_ASSERT(back == syms);
 }
 
-// The stream as RansEncoder writes it, one division per symbol: the
-// reference for RansEncodeTables' reciprocals.
+// The plain rANS encoder (ryg_rans's, one division per symbol, the bytes
+// collected in reverse): the reference for RansEncodeTables' reciprocals.
+class DivisionEncoder {
+ public:
+  void put(uint32_t start, uint32_t freq, int scale_bits) {
+    const uint32_t x_max = ((kLow >> scale_bits) << 8) * freq;
+    while (x_ >= x_max) {
+      rev_.push_back(uint8_t(x_ & 0xFF));
+      x_ >>= 8;
+    }
+    x_ = ((x_ / freq) << scale_bits) + (x_ % freq) + start;
+  }
+  void put(const FreqTable& t, int32_t sym) { put(t.cum(sym), t.freq(sym), FreqTable::kScaleBits); }
+  std::vector<uint8_t> finish() const {  // the state first, little-endian, then the bytes last one first
+    std::vector<uint8_t> out;
+    out.reserve(rev_.size() + 4);
+    for (int i = 0; i < 4; ++i) out.push_back(uint8_t(x_ >> (8 * i)));
+    out.insert(out.end(), rev_.rbegin(), rev_.rend());
+    return out;
+  }
+
+ private:
+  static constexpr uint32_t kLow = 1u << 23;
+  uint32_t x_ = kLow;
+  std::vector<uint8_t> rev_;
+};
+
+// The stream as DivisionEncoder writes it.
 std::vector<uint8_t> encode_with_divisions(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                            const std::vector<int32_t>& syms) {
-  RansEncoder enc;
+  DivisionEncoder enc;
   for (size_t i = syms.size(); i-- > 0;) {
     const FreqTable& t = tables.at(ctx[i]);
     const int32_t e = escape_symbol(syms[i]);

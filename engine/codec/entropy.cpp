@@ -133,30 +133,11 @@ FreqTable FreqTable::deserialize(const uint8_t*& p, const uint8_t* end) {
   return t;
 }
 
-void RansEncoder::put(uint32_t start, uint32_t freq, int scale_bits) {
-  const uint32_t x_max = ((kL >> scale_bits) << 8) * freq;
-  while (x_ >= x_max) {
-    rev_.push_back(uint8_t(x_ & 0xFF));
-    x_ >>= 8;
-  }
-  x_ = ((x_ / freq) << scale_bits) + (x_ % freq) + start;
-}
-
-std::vector<uint8_t> RansEncoder::finish() {
-  std::vector<uint8_t> out;
-  out.reserve(rev_.size() + 4);
-  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(x_ >> (8 * i)));
-  out.insert(out.end(), rev_.rbegin(), rev_.rend());
-  x_ = kL;
-  rev_.clear();
-  return out;
-}
-
 RansDecoder::RansDecoder(const uint8_t* p, const uint8_t* end) : p_(p), end_(end) {
   if (end - p < 4) throw CorruptData("rANS stream shorter than its state");
   x_ = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
   p_ += 4;
-  if (x_ < kL) throw CorruptData("rANS stream: bad initial state");
+  if (x_ < kRansLow) throw CorruptData("rANS stream: bad initial state");
 }
 
 void RansDecoder::truncated() { throw CorruptData("rANS stream truncated"); }
@@ -186,7 +167,6 @@ std::vector<uint8_t> rans_encode(const std::vector<FreqTable>& tables, const std
 }
 
 RansEncodeTables::RansEncodeTables(const std::vector<FreqTable>& tables) {
-  constexpr uint32_t kL = 1u << 23;  // RansEncoder's lower bound of the state
   for (const FreqTable& ft : tables) {
     Table t;
     t.lo = ft.lo();
@@ -195,7 +175,7 @@ RansEncodeTables::RansEncodeTables(const std::vector<FreqTable>& tables) {
       if (!ft.contains(ft.lo() + i)) continue;
       const uint32_t f = ft.freq(ft.lo() + i), start = ft.cum(ft.lo() + i);
       Symbol& y = t.sym[size_t(i)];
-      y.x_max = ((kL >> FreqTable::kScaleBits) << 8) * f;
+      y.x_max = ((kRansLow >> FreqTable::kScaleBits) << 8) * f;
       y.cmpl_freq = uint16_t(FreqTable::kTotal - f);
       if (f == 1) {  // q = x - 1 from the all-ones reciprocal; the bias adds what that misses
         y.rcp_freq = ~0u, y.rcp_shift = 0, y.bias = start + FreqTable::kTotal - 1;
@@ -221,9 +201,9 @@ void RansEncodeTables::encode_append(const uint8_t* ctx, const int32_t* syms, si
   out.resize(base + cap);
   uint8_t* const end = out.data() + out.size();
   uint8_t* p = end;  // bytes go back to front: the decoder reads the last one written first
-  uint32_t x = 1u << 23;
-  auto put_raw16 = [&](uint32_t v) {  // RansEncoder::put(v, 1, 16)
-    while (x >= (1u << 15)) *--p = uint8_t(x), x >>= 8;
+  uint32_t x = kRansLow;
+  auto put_raw16 = [&](uint32_t v) {  // v at frequency 1 of 2^16: read back by RansDecoder::get_raw(16)
+    while (x >= ((kRansLow >> 16) << 8)) *--p = uint8_t(x), x >>= 8;
     x = (x << 16) + v;
   };
   for (size_t i = n; i-- > 0;) {

@@ -55,19 +55,10 @@ class FreqTable {
 // Empirical entropy of counts in bits (sum over symbols of -c log2(c / n)).
 double entropy_bits(const std::vector<uint64_t>& counts);
 
-// rANS encoder. rANS is last-in first-out: put symbols in REVERSE decode order;
-// finish() returns the stream in decode order (state first, 4 bytes).
-class RansEncoder {
- public:
-  void put(uint32_t start, uint32_t freq, int scale_bits);
-  void put(const FreqTable& t, int32_t sym) { put(t.cum(sym), t.freq(sym), FreqTable::kScaleBits); }
-  std::vector<uint8_t> finish();
-
- private:
-  static constexpr uint32_t kL = 1u << 23;
-  uint32_t x_ = kL;
-  std::vector<uint8_t> rev_;  // bytes in reverse order
-};
+// The rANS state's lower bound: states lie in [2^23, 2^31), renormalised a
+// byte at a time. A stream is the final state (4 bytes, little-endian), then
+// the bytes the encoder shifted out, last one first.
+constexpr uint32_t kRansLow = 1u << 23;
 
 // get() and renorm() are here, inline: a block's decode is one chain of
 // them, symbol after symbol, which calls would only lengthen.
@@ -82,19 +73,18 @@ class RansDecoder {
     renorm();
     return s;
   }
-  uint32_t get_raw(int scale_bits);  // inverse of put(v, 1, scale_bits)
+  uint32_t get_raw(int scale_bits);  // a value of scale_bits bits put with frequency 1 (an escape's excess)
   bool exhausted() const { return p_ == end_; }
 
  private:
   void renorm() {
-    while (x_ < kL) {
+    while (x_ < kRansLow) {
       if (p_ >= end_) truncated();
       x_ = (x_ << 8) | *p_++;
     }
   }
   [[noreturn]] static void truncated();
   [[noreturn]] static void empty_table();
-  static constexpr uint32_t kL = 1u << 23;
   uint32_t x_ = 0;
   const uint8_t* p_;
   const uint8_t* end_;
@@ -120,10 +110,11 @@ inline int32_t rans_get_escaped(RansDecoder& dec, const FreqTable& t) {  // one 
 std::vector<int32_t> rans_decode(const std::vector<FreqTable>& tables, const std::vector<uint8_t>& ctx,
                                  const uint8_t* p, const uint8_t* end);
 
-// The same bytes as RansEncoder, faster, for many streams over the same
-// tables: each symbol's division by its frequency is a multiply and shifts
-// by a reciprocal computed once (exact for rANS states below 2^31, as in
-// ryg_rans), and the bytes go straight into place, back to front.
+// rANS encoding for many streams over the same tables. rANS is last-in
+// first-out: symbols go in reverse decode order, the bytes back to front
+// straight into place. Each symbol's division of the state by its frequency
+// is a multiply and shifts by a reciprocal computed once (exact for states
+// below 2^31, as in ryg_rans); tests check the bytes against plain divisions.
 class RansEncodeTables {
  public:
   explicit RansEncodeTables(const std::vector<FreqTable>& tables);
