@@ -115,15 +115,8 @@ void prep_q8(const Layout& L, const float* x, std::vector<uint8_t>& buf, ActQ8& 
 #define RBE_VNNI_LAMBDA __attribute__((always_inline))
 #endif
 
-// GF2P8AFFINEQB with this matrix maps each byte x to (x >> shift) & (2^width
-// - 1): bit i of the result is the parity of x AND the matrix's byte 7 - i.
-// One instruction in place of a shift and a mask, with a matrix per 64-bit
-// lane, so lanes can take different fields.
-constexpr int64_t field_matrix(int shift, int width) {
-  uint64_t m = 0;
-  for (int i = 0; i < width; ++i) m |= uint64_t(1) << (shift + i) << (8 * (7 - i));
-  return int64_t(m);
-}
+// GF2P8AFFINEQB with a field_matrix (fixed_simd.h) per 64-bit lane, so that
+// lanes can take different fields.
 RBE_VNNI inline __m512i bit_fields(__m512i v, int64_t m7, int64_t m6, int64_t m5, int64_t m4, int64_t m3, int64_t m2,
                                    int64_t m1, int64_t m0) {
   return _mm512_gf2p8affine_epi64_epi8(v, _mm512_set_epi64(m7, m6, m5, m4, m3, m2, m1, m0), 0);

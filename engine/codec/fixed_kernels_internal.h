@@ -90,6 +90,21 @@ auto with_layout(const Layout& L, F&& f) {
   }
 }
 
+// x for InterleavedRows' kernel (fixed_interleaved.h), quantized as ActQ8:
+// per 32-block s, q[32 s .. 32 s + 31] in element order, d[s] its scale and
+// corr[s] = -offset * the sum of its q, which cancels the offset that makes
+// the weight bytes unsigned (8 for q4_0's codes, 128 for the others' levels).
+struct ActQ8Blocks {
+  const int8_t* q;
+  const float* d;
+  const int32_t* corr;
+};
+// Y[m * ldy + r] for the rows of blocks [b0, b1) of the regrouped copy and
+// M <= kMultiRowsQ8 inputs (rows past L.rows are not written).
+using InterleavedQ8Fn = void (*)(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x,
+                                 int M, const float* bias, float* Y, int64_t ldy);
+extern const InterleavedQ8Fn kInterleavedVnni;  // fixed_interleaved_avx512.cpp; run where find_kernels("avx512vnni")
+
 const FixedKernels* find_kernels(const char* name);  // null when unknown / unsupported here
 const FixedKernels& active_kernels();
 

@@ -1,15 +1,21 @@
 // The PackedMatrix of the fixed-rate forms: gemv runs the fused kernel on the
-// packed bytes (rbe fixed rotates x once, O(K log K)); gemm rotates the rows
-// of X likewise and runs the batched kernel (fixed_gemm.cpp: AMX bf16 or int8
+// packed bytes (rbe fixed rotates x once, O(K log K)), or, with the AVX-512
+// VNNI kernel, on a copy of them regrouped sixteen rows at a time
+// (fixed_interleaved.h), made at the first matvec; gemm rotates the rows of X
+// likewise and runs the batched kernel (fixed_gemm.cpp: AMX bf16 or int8
 // tiles, or row panels decoded to f32 for the SGEMM).
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
 #include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_gemm_bf16.h"
+#include "codec/fixed_interleaved.h"
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
@@ -20,15 +26,30 @@ namespace {
 
 constexpr int64_t kMatvecRowsWithoutTiles = 16;
 
+// Whether the matvecs of L run on the regrouped copy: the active kernel is
+// the VNNI one and L one of the copy's forms, unless RBE_FIXED_INTERLEAVE=0
+// (the stored layout's kernel, for comparison; no copy).
+bool use_interleaved(const fixed::Layout& L) {
+  static const bool allowed = [] {
+    const char* env = std::getenv("RBE_FIXED_INTERLEAVE");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  return allowed && std::strcmp(fixed::active_kernels().name, "avx512vnni") == 0 &&
+         fixed::InterleavedRows::available(L);
+}
+
 class FixedPacked final : public nn::PackedMatrix {
  public:
-  explicit FixedPacked(std::shared_ptr<const EncodedTensor> e) : e_(std::move(e)), L_(fixed::layout_of(*e_)) {
+  explicit FixedPacked(std::shared_ptr<const EncodedTensor> e)
+      : e_(std::move(e)), L_(fixed::layout_of(*e_)), interleave_(use_interleaved(L_)) {
     if (L_.kind == fixed::Kind::Rbe) R_ = std::make_unique<RandomizedHadamard>(L_.cols, fixed::rotation_seed(*e_));
   }
   int64_t rows() const override { return L_.rows; }
   int64_t cols() const override { return L_.cols; }
   int64_t bytes() const override { return e_->size; }
-  std::span<const std::byte> storage() const override {
+  std::span<const std::byte> storage() const override {  // what the matvecs read: the copy where they use one
+    if (const fixed::InterleavedRows* c = interleaved())
+      return {reinterpret_cast<const std::byte*>(c->data()), size_t(c->bytes())};
     return {reinterpret_cast<const std::byte*>(e_->data), size_t(e_->size)};
   }
   std::string format() const override { return L_.name(); }
@@ -37,9 +58,9 @@ class FixedPacked final : public nn::PackedMatrix {
     if (R_) {
       std::vector<float> xr(x, x + L_.cols);
       R_->forward(xr.data());
-      fixed::gemv(fixed::active_kernels(), L_, e_->data, xr.data(), bias, y);
+      matvec(xr.data(), bias, y);
     } else {
-      fixed::gemv(fixed::active_kernels(), L_, e_->data, x, bias, y);
+      matvec(x, bias, y);
     }
   }
 
@@ -63,7 +84,8 @@ class FixedPacked final : public nn::PackedMatrix {
         R_->forward_rows(Xr.data(), N);
         X = Xr.data();
       }
-      fixed::gemv_rows(fixed::active_kernels(), L_, e_->data, N, X, bias, Y);
+      if (const fixed::InterleavedRows* c = interleaved()) c->gemv_rows(N, X, bias, Y);
+      else fixed::gemv_rows(fixed::active_kernels(), L_, e_->data, N, X, bias, Y);
       return;
     }
     fixed::gemm(L_, e_->data, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T
@@ -80,9 +102,24 @@ class FixedPacked final : public nn::PackedMatrix {
   }
 
  private:
+  // The regrouped copy where the matvecs use one, made once (gemv may run
+  // on several threads at a time).
+  const fixed::InterleavedRows* interleaved() const {
+    if (!interleave_) return nullptr;
+    std::call_once(copy_once_, [&] { copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data); });
+    return copy_.get();
+  }
+  void matvec(const float* x, const float* bias, float* y) const {  // x in the stored basis
+    if (const fixed::InterleavedRows* c = interleaved()) c->gemv(x, bias, y);
+    else fixed::gemv(fixed::active_kernels(), L_, e_->data, x, bias, y);
+  }
+
   std::shared_ptr<const EncodedTensor> e_;
   fixed::Layout L_;
   std::unique_ptr<RandomizedHadamard> R_;
+  const bool interleave_;
+  mutable std::once_flag copy_once_;
+  mutable std::unique_ptr<fixed::InterleavedRows> copy_;
 };
 
 }  // namespace

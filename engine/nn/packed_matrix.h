@@ -32,8 +32,9 @@ class PackedMatrix {
 
   // Bytes this form occupies (everything counted: codes, scales, records).
   virtual int64_t bytes() const = 0;
-  // Those bytes where they lie, as one span (rbe-bench's bandwidth probe
-  // reads them in place).
+  // The bytes a matvec reads, where they lie, as one span (rbe-bench's
+  // bandwidth probe reads them in place): those above, or a copy of them in
+  // another arrangement where the form's matvec runs on one.
   virtual std::span<const std::byte> storage() const = 0;
   // Format name for reports: "q8_0", "q4_0", "rbe-f4", ...
   virtual std::string format() const = 0;

@@ -4,8 +4,10 @@
 // fc-proj 768x3072} + head 50257x768). Matrices are cycled through enough
 // copies (>= 256 MiB) that every product streams from DRAM, as in generation.
 //   bench_quant_gemv --benchmark_filter=token
-//   bench_quant_gemv --benchmark_filter='kernel/.*q4_0'     (kernel variants)
+//   bench_quant_gemv --benchmark_filter='kernel/.*q4_0'     (kernel variants;
+//                    argument 5: the VNNI kernel on rows regrouped by 16)
 //   bench_quant_gemv --benchmark_filter=batch/               (prompt products)
+//   RBE_BENCH_ONE_COPY=1 bench_quant_gemv ...                (weights from the caches)
 // Arguments: threads (tbb::global_control), and for kernel/: the kernel index
 // in codec::fixed_kernel_names(); for batch/: the batched kernel's index in
 // codec::fixed_gemm_kernel_names() (the f16 form: what F::linear runs,
@@ -18,7 +20,9 @@
 // each matrix once per N rows; a decoding step's come from memory).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +30,7 @@
 #include <oneapi/tbb/global_control.h>
 
 #include "codec/codec.h"
+#include "codec/fixed_interleaved.h"
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels.h"
 #include "codec/fixed_kernels_internal.h"
@@ -92,7 +97,21 @@ Packed make(const Form& f, Mat m, int copies) {
   return p;
 }
 
-int copies_for(int64_t bytes) { return int(std::clamp<int64_t>((256ll << 20) / std::max<int64_t>(bytes, 1) + 1, 2, 256)); }
+// RBE_BENCH_ONE_COPY=1: one copy of every matrix (shape/, kernel/, token/),
+// read from the caches where it fits, as generation reads a model that fits
+// in a large L3.
+bool one_copy() {
+  static const bool one = [] {
+    const char* env = std::getenv("RBE_BENCH_ONE_COPY");
+    return env && std::string(env) == "1";
+  }();
+  return one;
+}
+
+int copies_for(int64_t bytes) {
+  if (one_copy()) return 1;
+  return int(std::clamp<int64_t>((256ll << 20) / std::max<int64_t>(bytes, 1) + 1, 2, 256));
+}
 
 void gemv(const Packed& p, int copy, const float* x, float* y) {
   if (!p.f16.empty())
@@ -119,24 +138,37 @@ void BM_shape(benchmark::State& state, Form f, Mat m) {
   state.counters["bpw"] = 8.0 * double(p.bytes) / double(m.rows * m.cols);
 }
 
-// The kernel variants (fixed::gemv without the rotation, which is the same for all).
+// The kernel variants (fixed::gemv without the rotation, which is the same
+// for all); index kInterleavedIndex: the VNNI kernel on the rows regrouped
+// sixteen at a time (fixed_interleaved.h), what PackedMatrix runs with it.
+constexpr int64_t kInterleavedIndex = 5;
 void BM_kernel(benchmark::State& state, Form f, Mat m) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(state.range(0)));
   const auto names = codec::fixed_kernel_names();
-  if (state.range(1) >= int64_t(names.size())) {
+  const bool interleaved = state.range(1) == kInterleavedIndex;
+  if (!interleaved && state.range(1) >= int64_t(names.size())) {
     state.SkipWithError("kernel not available here");
     return;
   }
-  const std::string kname = names[size_t(state.range(1))];
-  const codec::fixed::FixedKernels* ks = codec::fixed::find_kernels(kname.c_str());
   Packed p = make(f, m, 1);
-  const int copies = copies_for(p.bytes);
-  std::vector<std::vector<uint8_t>> bufs(size_t(copies), std::vector<uint8_t>(p.e->data, p.e->data + p.e->size));
   const codec::fixed::Layout L = codec::fixed::layout_of(*p.e);
+  if (interleaved && !codec::fixed::InterleavedRows::available(L)) {
+    state.SkipWithError("no interleaved kernel for this form here");
+    return;
+  }
+  const std::string kname = interleaved ? "avx512vnni interleaved" : names[size_t(state.range(1))];
+  const codec::fixed::FixedKernels* ks = interleaved ? nullptr : codec::fixed::find_kernels(kname.c_str());
+  const int copies = copies_for(p.bytes);
+  std::vector<std::vector<uint8_t>> bufs;
+  std::vector<std::unique_ptr<codec::fixed::InterleavedRows>> regrouped;
+  for (int c = 0; c < copies; ++c)
+    if (interleaved) regrouped.push_back(std::make_unique<codec::fixed::InterleavedRows>(L, p.e->data));
+    else bufs.emplace_back(p.e->data, p.e->data + p.e->size);
   std::vector<float> x(size_t(m.cols), 0.5f), y(size_t(m.rows));
   int c = 0;
   for (auto _ : state) {
-    codec::fixed::gemv(*ks, L, bufs[size_t(c)].data(), x.data(), nullptr, y.data());
+    if (interleaved) regrouped[size_t(c)]->gemv(x.data(), nullptr, y.data());
+    else codec::fixed::gemv(*ks, L, bufs[size_t(c)].data(), x.data(), nullptr, y.data());
     c = (c + 1) % copies;
     benchmark::DoNotOptimize(y.data());
   }
@@ -160,7 +192,7 @@ void BM_token(benchmark::State& state, Form f) {
   }
   Packed head = make(f, Mat{50257, 768}, 1);
   bytes += head.bytes, weights += 50257 * 768;
-  const int sets = int(std::max<int64_t>(1, ((512ll << 20) + bytes - 1) / bytes));
+  const int sets = one_copy() ? 1 : int(std::max<int64_t>(1, ((512ll << 20) + bytes - 1) / bytes));
   std::vector<Packed> layer;  // a layer's 4 matrices, copied for 12 layers x sets
   for (Mat m : shapes) layer.push_back(make(f, m, 12 * sets));
   head = make(f, Mat{50257, 768}, sets);
@@ -247,7 +279,7 @@ int register_all() {
                                      BM_batch, f, m, N)
             ->Args({2, 0})->Args({2, 1})->Args({2, 2})->Args({2, -1})->Args({2, -2})->Unit(benchmark::kMillisecond)->UseRealTime();
     if (std::string(f.codec) != "f16")
-      for (int k = 0; k < 5; ++k)  // at most 5 kernels: avx512vnni avx512 avx2q8 avx2 generic
+      for (int k = 0; k <= kInterleavedIndex; ++k)  // avx512vnni avx512 avx2q8 avx2 generic, interleaved
         benchmark::RegisterBenchmark((std::string("kernel/") + f.name + "/3072x768").c_str(), BM_kernel, f,
                                      Mat{3072, 768})
             ->Args({1, k})->Args({2, k})->Unit(benchmark::kMillisecond)->UseRealTime();

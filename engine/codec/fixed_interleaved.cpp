@@ -1,0 +1,118 @@
+// InterleavedRows (fixed_interleaved.h): the regrouping, the quantization of
+// x for its kernel (fixed_interleaved_avx512.cpp), and the threads.
+#include "codec/fixed_interleaved.h"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "codec/fixed_kernels_internal.h"
+#include "tensor/kernels/row_chunks.h"
+
+namespace rbe::codec::fixed {
+namespace {
+
+// x quantized per 32-block exactly as prep_q8 (fixed_kernels_avx512.cpp)
+// quantizes it, in element order.
+struct PreparedX {
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int32_t> corr;
+  ActQ8Blocks view() const { return ActQ8Blocks{q.data(), d.data(), corr.data()}; }
+};
+
+void prepare(const Layout& L, const float* x, PreparedX& p) {
+  const int64_t nsub = L.cols / kSub;
+  const int offset = L.kind == Kind::Q4_0 ? 8 : 128;
+  p.q.resize(size_t(nsub * kSub));
+  p.d.resize(size_t(nsub));
+  p.corr.resize(size_t(nsub));
+  for (int64_t s = 0; s < nsub; ++s) {
+    const float* xb = x + s * kSub;
+    float amax = 0;
+    bool nan = false;
+    for (int i = 0; i < kSub; ++i) amax = std::max(amax, std::fabs(xb[i])), nan |= std::isnan(xb[i]);
+    const float inv = act_q8_inv(amax);
+    int sum = 0;
+    for (int i = 0; i < kSub; ++i) {
+      const float v = xb[i] * inv;  // NaN stays out of the integer conversion (undefined behaviour)
+      const int8_t q = std::isnan(v) ? int8_t(0) : int8_t(std::nearbyint(std::clamp(v, -127.f, 127.f)));
+      p.q[size_t(s * kSub + i)] = q;
+      sum += q;
+    }
+    p.d[size_t(s)] = act_q8_scale(amax, nan);
+    p.corr[size_t(s)] = -offset * sum;
+  }
+}
+
+// Pieces as the stored layout's matvec cuts them (fixed_kernels.cpp), in blocks.
+template <class Fn>
+void run_blocks(int64_t blocks, int64_t stride, Fn&& fn) {
+  kernels::parallel_row_chunks(blocks, stride, kernels::RowChunking{24 << 10, 16 << 10}, fn);
+}
+
+}  // namespace
+
+bool InterleavedRows::available(const Layout& L) {
+  if (!find_kernels("avx512vnni") || L.cols % kSub != 0) return false;
+  return L.kind != Kind::Rbe || L.bits == 4;
+}
+
+InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), buf_(nullptr, &std::free) {
+  if (!available(L))
+    throw std::invalid_argument("InterleavedRows: " + L.name() + " is not a form of this machine's kernel");
+  stride_ = interleaved_stride(L);
+  blocks_ = (L.rows + kInterleave - 1) / kInterleave;
+  buf_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, size_t(std::max<int64_t>(bytes(), 64)))));
+  if (!buf_) throw std::bad_alloc();
+  uint8_t* base = buf_.get();
+  const int64_t groups = L.groups_per_row(), subs = L.subs_per_group(), sb = L.sub_bytes(), gb = L.group_bytes();
+  const int64_t codes_bytes = interleaved_codes_bytes(L), row_bytes = L.row_bytes();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, blocks_, 64), [&](const tbb::blocked_range<int64_t>& range) {
+    for (int64_t b = range.begin(); b < range.end(); ++b) {
+      uint8_t* blk = base + b * stride_;
+      std::memset(blk, 0, size_t(stride_));  // padding rows: scale 0
+      for (int64_t i = 0; i < kInterleave && b * kInterleave + i < L.rows; ++i) {
+        const uint8_t* row = data + (b * kInterleave + i) * row_bytes;
+        for (int64_t g = 0; g < groups; ++g) {
+          const uint8_t* grp = row + g * gb;
+          std::memcpy(blk + codes_bytes + g * 2 * kInterleave + 2 * i, grp, 2);
+          for (int64_t k = 0; k < subs; ++k)
+            for (int64_t c = 0; c < sb / 4; ++c)
+              std::memcpy(blk + ((g * subs + k) * (sb / 4) + c) * 64 + 4 * i, grp + 2 + k * sb + 4 * c, 4);
+        }
+      }
+    }
+  });
+}
+
+InterleavedRows::~InterleavedRows() = default;
+
+void InterleavedRows::gemv(const float* x, const float* bias, float* y) const {
+  PreparedX p;  // per call, not thread_local: a nested TBB task may run another product here
+  prepare(L_, x, p);
+  const ActQ8Blocks a = p.view();
+  run_blocks(blocks_, stride_,
+             [&](int64_t b0, int64_t b1) { kInterleavedVnni(L_, buf_.get(), b0, b1, &a, 1, bias, y, 0); });
+}
+
+void InterleavedRows::gemv_rows(int64_t N, const float* X, const float* bias, float* Y) const {
+  const int64_t R = L_.rows, K = L_.cols;
+  for (int64_t n0 = 0; n0 < N; n0 += kMultiRowsQ8) {
+    const int M = int(std::min<int64_t>(kMultiRowsQ8, N - n0));
+    PreparedX p[kMultiRowsQ8];
+    ActQ8Blocks a[kMultiRowsQ8]{};
+    for (int m = 0; m < M; ++m) prepare(L_, X + (n0 + m) * K, p[m]), a[m] = p[m].view();
+    float* Yg = Y + n0 * R;
+    run_blocks(blocks_, stride_,
+               [&](int64_t b0, int64_t b1) { kInterleavedVnni(L_, buf_.get(), b0, b1, a, M, bias, Yg, R); });
+  }
+}
+
+}  // namespace rbe::codec::fixed

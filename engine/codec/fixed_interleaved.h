@@ -1,0 +1,76 @@
+#pragma once
+// The matvec of a fixed-rate form from a copy of its rows regrouped sixteen
+// at a time, for the AVX-512 VNNI kernel. In the stored layout (row by row,
+// fixed_layout.h) each VPDPBUSD sums four products per lane of one row, and
+// the sixteen lanes' sums must then be scaled, converted and added across:
+// more vector work than the products themselves. Here a lane is a row: one
+// VPDPBUSD multiplies four columns of sixteen rows by the same four bytes of
+// x, broadcast, and sixteen rows' results come out side by side, with no
+// reduction (about 3x the stored layout's kernel in cache on an Emerald
+// Rapids VM, docs/performance.md).
+//
+// The copy (the stored bytes, regrouped; a last partial block padded with
+// zero rows) is held next to the stored bytes, which the prompt kernels,
+// decoding and export keep reading: generation then reads only the copy.
+//
+// Layout of block b (rows 16b .. 16b + 15), `stride` bytes, 64-aligned:
+//   codes: for each scale group g, each 32-column sub-block k of it, each
+//          4-byte chunk c of a stored sub-block (sub_bytes / 4 of them):
+//          64 bytes, row i's stored bytes [4c, 4c + 4) at 4i;
+//   scales: for each group g, the 16 rows' f16 scales (32 bytes);
+//   zero bytes up to the stride.
+// The forms: q8_0, q4_0 and the 4-bit rbe forms (groups of 32 or 64), whose
+// chunks hold four whole codes (8 bits) or eight nibbles (codes c..c+3 of
+// the sub-block low, c+16..c+19 high); the 2- and 3-bit forms keep the
+// stored layout's kernel.
+#include <cstdint>
+#include <memory>
+
+#include "codec/fixed_layout.h"
+
+namespace rbe::codec::fixed {
+
+inline constexpr int kInterleave = 16;  // rows per block: a VPDPBUSD's int32 lanes
+
+class InterleavedRows {
+ public:
+  // Whether this machine runs the kernel (AVX-512 with VNNI, VBMI, GFNI) and
+  // L is one of its forms.
+  static bool available(const Layout& L);
+  // Regroups `data` (L's stored bytes); throws std::invalid_argument where
+  // !available(L).
+  InterleavedRows(const Layout& L, const uint8_t* data);
+  ~InterleavedRows();
+  InterleavedRows(const InterleavedRows&) = delete;
+  InterleavedRows& operator=(const InterleavedRows&) = delete;
+
+  // y[rows] = W x (+ bias), x in the stored basis, quantized to int8 per
+  // 32-block exactly as the stored layout's VNNI kernel quantizes it (the
+  // same integer sums; the f32 sums in another order). Multithreaded over
+  // blocks with oneTBB; a row's bits do not depend on the split.
+  void gemv(const float* x, const float* bias, float* y) const;
+  // Y[N, rows] = X[N, cols] W^T (+ bias): up to four inputs per pass over the
+  // copy, every row bit for bit what gemv gives for its input alone.
+  void gemv_rows(int64_t N, const float* X, const float* bias, float* Y) const;
+
+  const uint8_t* data() const { return buf_.get(); }
+  int64_t bytes() const { return stride_ * blocks_; }
+  const Layout& layout() const { return L_; }
+
+ private:
+  Layout L_;
+  int64_t stride_ = 0, blocks_ = 0;
+  std::unique_ptr<uint8_t, void (*)(void*)> buf_;
+};
+
+// Byte offsets inside a block (shared by the regrouping and the kernel).
+inline int64_t interleaved_sub_bytes(const Layout& L) { return int64_t(kInterleave) * L.sub_bytes(); }
+inline int64_t interleaved_codes_bytes(const Layout& L) {
+  return L.groups_per_row() * L.subs_per_group() * interleaved_sub_bytes(L);
+}
+inline int64_t interleaved_stride(const Layout& L) {
+  const int64_t b = interleaved_codes_bytes(L) + L.groups_per_row() * 2 * kInterleave;
+  return (b + 63) / 64 * 64;
+}
+
+}  // namespace rbe::codec::fixed

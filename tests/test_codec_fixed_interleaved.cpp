@@ -1,0 +1,196 @@
+// The matvec from rows regrouped sixteen at a time (fixed_interleaved.h)
+// against the decode and against the stored layout's VNNI kernel, which
+// quantizes x the same way (so the two differ only in the order of their f32
+// sums); bit-for-bit agreement between one input and several, and however
+// the threads split the rows; non-finite and tiny inputs; and the
+// PackedMatrix (what the model runs) taking the copy. Skipped on machines
+// without the VNNI kernel.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "codec/fixed_interleaved.h"
+#include "codec/fixed_internal.h"
+#include "codec/fixed_kernels.h"
+#include "codec/fixed_kernels_internal.h"
+#include "codec/hadamard.h"
+#include "fixed_test_util.h"
+#include "split_test_util.h"
+
+using namespace rbe;
+using namespace rbe::codec;
+using namespace rbe::fixed_test;
+
+namespace {
+
+bool has_kernel() { return fixed::find_kernels("avx512vnni") != nullptr; }
+
+// The forms the copy takes: q8_0, q4_0 and the 4-bit rbe forms (which
+// width an rbe setting gets depends on the shape).
+bool takes(const fixed::Layout& L) { return L.bits == 8 || L.bits == 4; }
+
+// x in the stored basis (rbe: rotated), as FixedPacked hands it to the kernels.
+std::vector<float> stored_basis(const EncodedTensor& e, const float* x) {
+  std::vector<float> xr(x, x + e.cols);
+  if (fixed::layout_of(e).kind == fixed::Kind::Rbe) RandomizedHadamard(e.cols, fixed::rotation_seed(e)).forward(xr.data());
+  return xr;
+}
+
+std::vector<float> normal(int64_t n, uint64_t seed, float scale = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  Rng rng(seed);
+  for (auto& x : v) x = float(rng.normal()) * scale;
+  return v;
+}
+
+}  // namespace
+
+TEST(CodecFixedInterleaved, TakesTheFourAndEightBitFormsOnly) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  for (const Form& f : kForms) {
+    const EncodedTensor e = enc(gaussian(16, 64, 1), settings(f.codec, f.bpw));
+    const fixed::Layout L = fixed::layout_of(e);
+    EXPECT_EQ(fixed::InterleavedRows::available(L), takes(L)) << L.name();
+    if (!takes(L)) {
+      EXPECT_THROW(fixed::InterleavedRows(L, e.data), std::invalid_argument) << L.name();
+    }
+  }
+}
+
+// Rows that fill no block, one block exactly, and blocks plus a partial one;
+// a lone last 32-block (96 columns); with and without a bias.
+TEST(CodecFixedInterleaved, MatchesTheDecodeAndTheStoredLayoutsKernel) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  const fixed::FixedKernels* vnni = fixed::find_kernels("avx512vnni");
+  int tested = 0;
+  for (int64_t rows : {1, 5, 16, 37, 203})
+    for (int64_t cols : {64, 96, 768}) {
+      const Tensor W = gaussian(rows, cols, uint64_t(rows * cols + 3));
+      const std::vector<float> x0 = normal(cols, uint64_t(rows + cols)), bias = normal(rows, 5, 0.1f);
+      for (const Form& f : kForms) {
+        if (cols % 64 != 0 && f.expect_bpw == 2.25) continue;  // needs groups of 64
+        const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+        const fixed::Layout L = fixed::layout_of(e);
+        if (!takes(L)) continue;
+        const std::vector<float> x = stored_basis(e, x0.data());
+        std::vector<float> D(size_t(rows * cols));  // the stored rows (rotated for rbe)
+        for (int64_t r = 0; r < rows; ++r) fixed::decode_row_stored(L, e.data, r, D.data() + r * cols);
+        const fixed::InterleavedRows copy(L, e.data);
+        EXPECT_EQ(copy.bytes() % 64, 0);
+        EXPECT_GE(copy.bytes(), L.total_bytes());
+        for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
+          const std::string what = L.name() + " " + std::to_string(rows) + "x" + std::to_string(cols) + (b ? " bias" : "");
+          std::vector<float> y(size_t(rows), NAN), yv(size_t(rows), NAN);
+          copy.gemv(x.data(), b, y.data());
+          fixed::gemv(*vnni, L, e.data, x.data(), b, yv.data());
+          // int8 x: within 5e-3 of ||w|| ||x|| of the exact product (as every
+          // kernel that quantizes x); the same integer sums as the stored
+          // layout's kernel, so only f32 rounding apart from it.
+          EXPECT_LT(row_err(y, naive_matvec(D, rows, cols, x.data(), b), D, cols, x.data()), 5e-3) << what;
+          EXPECT_LT(row_err(y, std::vector<double>(yv.begin(), yv.end()), D, cols, x.data()), 1e-6) << what;
+          ++tested;
+        }
+      }
+    }
+  EXPECT_GE(tested, 5 * 3 * 3 * 2);  // q8_0, q4_0, rbe 4.5 at least
+}
+
+// A batched decoding step's few inputs: each row bit for bit the matvec's.
+TEST(CodecFixedInterleaved, FewInputsGiveEachInputsMatvecBitForBit) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  for (int64_t rows : {5, 203})
+    for (int64_t cols : {96, 768}) {
+      const Tensor W = gaussian(rows, cols, uint64_t(11 * rows + cols));
+      const std::vector<float> bias = normal(rows, uint64_t(rows), 0.1f);
+      for (const Form& f : kForms) {
+        if (cols % 64 != 0 && f.expect_bpw == 2.25) continue;  // needs groups of 64
+        const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+        if (!takes(fixed::layout_of(e))) continue;
+        const fixed::InterleavedRows copy(fixed::layout_of(e), e.data);
+        for (int64_t N : {1, 3, 4, 7}) {
+          const std::vector<float> X = normal(N * cols, uint64_t(N * rows + cols));
+          std::vector<float> Y(size_t(N * rows), NAN), y(static_cast<size_t>(rows));
+          copy.gemv_rows(N, X.data(), bias.data(), Y.data());
+          for (int64_t n = 0; n < N; ++n) {
+            copy.gemv(X.data() + n * cols, bias.data(), y.data());
+            EXPECT_EQ(std::memcmp(y.data(), Y.data() + n * rows, y.size() * sizeof(float)), 0)
+                << e.codec << " " << f.expect_bpw << " " << rows << "x" << cols << " N " << N << " input " << n;
+          }
+        }
+      }
+    }
+}
+
+TEST(CodecFixedInterleaved, GivesTheSameBitsHoweverTheRowsAreSplit) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  for (int64_t rows : {515, 2304}) {
+    const int64_t cols = 768;
+    const Tensor W = gaussian(rows, cols, uint64_t(rows));
+    const std::vector<float> x = normal(cols, uint64_t(rows) + 1), bias = normal(rows, 2, 0.1f);
+    for (const Form& f : kForms) {
+      const EncodedTensor e = enc(W, settings(f.codec, f.bpw));
+      if (!takes(fixed::layout_of(e))) continue;
+      const fixed::InterleavedRows copy(fixed::layout_of(e), e.data);
+      auto run = [&] {
+        std::vector<float> y(size_t(rows), NAN);
+        copy.gemv(x.data(), bias.data(), y.data());
+        return y;
+      };
+      const std::string what = e.codec + " " + std::to_string(f.expect_bpw) + " " + std::to_string(rows);
+      ASSERT_TRUE(rbe::testing_split::same_bits_however_split(run, what)) << what;
+    }
+  }
+}
+
+// NaN or an infinity in x reaches every row (and only the rows: the padding
+// of the last block is never written); a 32-block too small for 127 / max|x|
+// gives finite rows.
+TEST(CodecFixedInterleaved, NonFiniteInputsReachEveryRowAndTinyOnesStayFinite) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  const int64_t rows = 21, cols = 256;
+  for (const Form& f : kForms) {
+    const EncodedTensor e = enc(gaussian(rows, cols, 17, 1.f), settings(f.codec, f.bpw));
+    if (!takes(fixed::layout_of(e))) continue;
+    const fixed::InterleavedRows copy(fixed::layout_of(e), e.data);
+    for (const float bad : {NAN, INFINITY, -INFINITY}) {
+      std::vector<float> x(size_t(cols), 0.25f), y(size_t(rows + 1), 0.f);
+      x[37] = bad;
+      copy.gemv(x.data(), nullptr, y.data());
+      for (int64_t r = 0; r < rows; ++r) EXPECT_FALSE(std::isfinite(y[size_t(r)])) << e.codec << " " << bad << " " << r;
+      EXPECT_EQ(y[size_t(rows)], 0.f) << "wrote past the last row";
+    }
+    for (const float tiny : {1e-38f, 1e-41f}) {
+      std::vector<float> x(size_t(cols), 0.25f), y(size_t(rows), NAN);
+      for (int i = 64; i < 96; ++i) x[size_t(i)] = i % 2 ? tiny : -tiny;
+      copy.gemv(x.data(), nullptr, y.data());
+      for (float v : y) EXPECT_TRUE(std::isfinite(v)) << e.codec << " " << tiny;
+    }
+  }
+}
+
+// The model's matrices (PackedMatrix) run their matvecs and few-row products
+// on the copy where the VNNI kernel is active: the same bits as the copy's
+// own product of the rotated x.
+TEST(CodecFixedInterleaved, PackedMatricesUseTheCopy) {
+  if (!has_kernel() || std::strcmp(fixed_kernel_name(), "avx512vnni") != 0)
+    GTEST_SKIP() << "the VNNI kernel is not the active one here";
+  const int64_t rows = 50, cols = 256;
+  const std::vector<float> x = normal(cols, 9), bias = normal(rows, 10, 0.1f);
+  for (const Form& f : kForms) {
+    auto e = std::make_shared<EncodedTensor>(enc(gaussian(rows, cols, 21), settings(f.codec, f.bpw)));
+    if (!takes(fixed::layout_of(*e))) continue;
+    const auto pm = make_packed_fixed(e);
+    const fixed::InterleavedRows copy(fixed::layout_of(*e), e->data);
+    const std::vector<float> xr = stored_basis(*e, x.data());
+    std::vector<float> y(static_cast<size_t>(rows)), want(static_cast<size_t>(rows)), Y(static_cast<size_t>(2 * rows));
+    pm->gemv(x.data(), bias.data(), y.data());
+    copy.gemv(xr.data(), bias.data(), want.data());
+    EXPECT_EQ(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)), 0) << e->codec << " " << f.expect_bpw;
+    pm->gemm(1, x.data(), bias.data(), Y.data());  // one row: the matvec path of gemm
+    EXPECT_EQ(std::memcmp(Y.data(), want.data(), y.size() * sizeof(float)), 0) << e->codec << " " << f.expect_bpw;
+  }
+}
