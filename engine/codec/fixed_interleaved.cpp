@@ -60,13 +60,12 @@ void run_blocks(int64_t blocks, int64_t stride, Fn&& fn) {
 }  // namespace
 
 bool InterleavedRows::available(const Layout& L) {
-  if (!find_kernels("avx512vnni") || L.cols % kSub != 0) return false;
-  return L.kind != Kind::Rbe || L.bits == 4;
+  return find_kernels("avx512vnni") && L.cols % kSub == 0 && L.group % kSub == 0;
 }
 
 InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), buf_(nullptr, &std::free) {
   if (!available(L))
-    throw std::invalid_argument("InterleavedRows: " + L.name() + " is not a form of this machine's kernel");
+    throw std::invalid_argument("InterleavedRows: no kernel for " + L.name() + " on this machine");
   stride_ = interleaved_stride(L);
   blocks_ = (L.rows + kInterleave - 1) / kInterleave;
   buf_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, size_t(std::max<int64_t>(bytes(), 64)))));

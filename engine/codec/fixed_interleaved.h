@@ -19,10 +19,10 @@
 //          64 bytes, row i's stored bytes [4c, 4c + 4) at 4i;
 //   scales: for each group g, the 16 rows' f16 scales (32 bytes);
 //   zero bytes up to the stride.
-// The forms: q8_0, q4_0 and the 4-bit rbe forms (groups of 32 or 64), whose
-// chunks hold four whole codes (8 bits) or eight nibbles (codes c..c+3 of
-// the sub-block low, c+16..c+19 high); the 2- and 3-bit forms keep the
-// stored layout's kernel.
+// Every fixed-rate form: a chunk holds four whole codes (8 bits), eight
+// nibbles (4 bits: codes 4c..4c+3 low, 16 + 4c.. high), sixteen 2-bit fields
+// (chunks 0 and 1 of the 2- and 3-bit forms: field k of byte t is code
+// 4c + t + 8k), or a row's 32 third bits (chunk 2 of the 3-bit forms).
 #include <cstdint>
 #include <memory>
 
@@ -34,8 +34,8 @@ inline constexpr int kInterleave = 16;  // rows per block: a VPDPBUSD's int32 la
 
 class InterleavedRows {
  public:
-  // Whether this machine runs the kernel (AVX-512 with VNNI, VBMI, GFNI) and
-  // L is one of its forms.
+  // Whether this machine runs the kernel (AVX-512 with VNNI, BITALG, VBMI,
+  // GFNI) for L.
   static bool available(const Layout& L);
   // Regroups `data` (L's stored bytes); throws std::invalid_argument where
   // !available(L).

@@ -28,11 +28,20 @@ namespace {
 // though 3x faster in L2; docs/performance.md).
 constexpr int64_t kAhead = 1024;
 
-// The sums of S blocks for M inputs. kBits 4 (kRaw: q4_0's codes as they
-// are, level + 8; else through the table, level + 128) or 8 (q8_0: level +
-// 128 by flipping the sign bit); kSubs 32-column sub-blocks per scale. Per
-// sub-block the integer sums start at corr and take four bytes of x per
-// VPDPBUSD (broadcast to the 16 rows); the low nibbles of chunk c are
+// VPSHUFBITQMB control for the 3-bit forms: in each 64-bit lane (rows 2j and
+// 2j + 1, a 32-bit word of third bits each), byte t of each row's four takes
+// bit 4n + t of that row's word: the third bits of columns 4n..4n+3.
+constexpr int64_t third_bit_ctrl(int n) {
+  uint64_t m = 0;
+  for (int j = 0; j < 8; ++j) m |= uint64_t(32 * (j / 4) + 4 * n + j % 4) << (8 * j);
+  return int64_t(m);
+}
+
+// The sums of S blocks for M inputs. kBits 2, 3 or 4 (codes through the
+// table, level + 128; kRaw: q4_0's codes as they are, level + 8) or 8 (q8_0:
+// level + 128 by flipping the sign bit); kSubs 32-column sub-blocks per
+// scale. Per sub-block the integer sums start at corr and take four bytes of
+// x per VPDPBUSD (broadcast to the 16 rows); the low nibbles of chunk c are
 // columns 4c..4c+3, the high ones 16 + 4c.., and 8-bit chunk c is columns
 // 4c..4c+3. Two integer chains (exact, so their order does not matter) and
 // one f32 accumulator per block and input: the same operations in the same
@@ -60,8 +69,39 @@ inline void block_sums(const Layout& L, const uint8_t* const* blk, const ActQ8Bl
       for (int s = 0; s < S; ++s) {
         __m512i lo[M], hi[M];
         for (int m = 0; m < M; ++m) lo[m] = _mm512_set1_epi32(x[m].corr[sub]), hi[m] = _mm512_setzero_si512();
+        if constexpr (kBits <= 3) {
+          // Chunks 0 and 1: four 2-bit fields per byte, field k of chunk c
+          // being columns 4c + 8k.. (x's quad c + 2k); 3 bits: chunk 2 holds
+          // each row's word of third bits, bit n for column n.
+          __m512i third = _mm512_setzero_si512();
+          if constexpr (kBits == 3) {
+            const uint8_t* p = blk[s] + off + 128;
+            _mm_prefetch(reinterpret_cast<const char*>(p) + kAhead, _MM_HINT_T1);
+            third = _mm512_load_si512(p);
+          }
+#pragma GCC unroll 2
+          for (int c = 0; c < 2; ++c) {
+            const uint8_t* p = blk[s] + off + 64 * c;
+            _mm_prefetch(reinterpret_cast<const char*>(p) + kAhead, _MM_HINT_T1);
+            const __m512i v = _mm512_load_si512(p);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+              __m512i code = _mm512_gf2p8affine_epi64_epi8(v, _mm512_set1_epi64(field_matrix(2 * k, 2)), 0);
+              if constexpr (kBits == 3) {
+                const __mmask64 set =
+                    _mm512_bitshuffle_epi64_mask(third, _mm512_set1_epi64(third_bit_ctrl(c + 2 * k)));
+                code = _mm512_mask_add_epi8(code, set, code, _mm512_set1_epi8(4));
+              }
+              code = _mm512_shuffle_epi8(table, code);
+              for (int m = 0; m < M; ++m) {
+                __m512i& sum = k % 2 == 0 ? lo[m] : hi[m];
+                sum = _mm512_dpbusd_epi32(sum, code, _mm512_set1_epi32(xq[m][c + 2 * k]));
+              }
+            }
+          }
+        }
 #pragma GCC unroll 8
-        for (int c = 0; c < kChunks; ++c) {
+        for (int c = 0; c < (kBits >= 4 ? kChunks : 0); ++c) {  // 4 and 8 bits
           const uint8_t* p = blk[s] + off + 64 * c;
           _mm_prefetch(reinterpret_cast<const char*>(p) + kAhead, _MM_HINT_T1);
           const __m512i v = _mm512_load_si512(p);
@@ -105,7 +145,7 @@ template <int kBits, int kSubs, bool kRaw, int M>
 void blocks_t(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x, const float* bias,
               float* Y, int64_t ldy) {
   __m512i table = _mm512_setzero_si512();  // unsigned levels (level + 128) in every 128-bit lane
-  if constexpr (kBits == 4 && !kRaw) {
+  if constexpr (kBits <= 4 && !kRaw) {
     uint8_t t[16];
     for (int c = 0; c < 16; ++c) t[c] = uint8_t(int(L.levels[size_t(c)]) + 128);
     __m128i t128;
@@ -137,10 +177,20 @@ void blocks_t(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, cons
 template <int M>
 void blocks_m(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x, const float* bias,
               float* Y, int64_t ldy) {
-  if (L.bits == 8) return blocks_t<8, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
-  if (L.kind == Kind::Q4_0) return blocks_t<4, 1, true, M>(L, copy, b0, b1, x, bias, Y, ldy);
-  if (L.group == 64) return blocks_t<4, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
-  return blocks_t<4, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
+  const bool g64 = L.group == 64;
+  switch (L.bits) {
+    case 8: return blocks_t<8, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
+    case 4:
+      if (L.kind == Kind::Q4_0) return blocks_t<4, 1, true, M>(L, copy, b0, b1, x, bias, Y, ldy);
+      return g64 ? blocks_t<4, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy)
+                 : blocks_t<4, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
+    case 3:
+      return g64 ? blocks_t<3, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy)
+                 : blocks_t<3, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
+    default:
+      return g64 ? blocks_t<2, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy)
+                 : blocks_t<2, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
+  }
 }
 
 void blocks(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x, int M,
