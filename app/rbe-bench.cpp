@@ -408,6 +408,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"threads", threads},
                       {"gemv_kernel", kernels::gemv_kernel_name()},
                       {"fixed_kernel", codec::fixed_kernel_name()},
+                      {"fixed_matvec_rows", codec::fixed_matvecs_regrouped() ? "regrouped by 16" : "stored"},
                       {"fixed_gemm_kernel", codec::fixed_gemm_kernel_name()},
                       {"sgemm_kernel", kernels::sgemm_kernel_name()},
                       {"f16_gemm_kernel", kernels::gemm_f16w_kernel_name(P, cfg.n_embd)},
@@ -462,10 +463,11 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
 void print_table(const nlohmann::json& j) {
   const std::string form = j["form"];
   std::printf("model            %s, %s weights (%.2f bits/weight over all parameters, %.2f over the matrices), "
-              "%d threads (gemv %s, fixed-rate %s / batched %s, sgemm %s, f16 / f32 batched %s / %s)\n",
+              "%d threads (gemv %s, fixed-rate %s%s / batched %s, sgemm %s, f16 / f32 batched %s / %s)\n",
               j["model"].get<std::string>().c_str(), form.c_str(), j["bits_per_weight"].get<double>(),
               j["matrix_bits_per_weight"].get<double>(), j["threads"].get<int>(),
               j["gemv_kernel"].get<std::string>().c_str(), j["fixed_kernel"].get<std::string>().c_str(),
+              j["fixed_matvec_rows"] == "stored" ? "" : " on rows regrouped by 16",
               j["fixed_gemm_kernel"].get<std::string>().c_str(),
               j["sgemm_kernel"].get<std::string>().c_str(), j["f16_gemm_kernel"].get<std::string>().c_str(),
               j["f32_gemm_kernel"].get<std::string>().c_str());
@@ -536,8 +538,9 @@ int bench_main(const Args& a) {
     return 0;
   }
   const double f16_ms = rows[0]["gen_ms_per_token"].get<double>(), f16_pp = rows[0]["pp_tokens_per_s"].get<double>();
-  std::printf("%s, %d threads (fixed-rate kernel %s, batched %s)\n", rows[0]["model"].get<std::string>().c_str(),
-              rows[0]["threads"].get<int>(), codec::fixed_kernel_name(), codec::fixed_gemm_kernel_name());
+  std::printf("%s, %d threads (fixed-rate kernel %s%s, batched %s)\n", rows[0]["model"].get<std::string>().c_str(),
+              rows[0]["threads"].get<int>(), codec::fixed_kernel_name(),
+              codec::fixed_matvecs_regrouped() ? " on rows regrouped by 16" : "", codec::fixed_gemm_kernel_name());
   std::printf("%-12s %9s %11s %9s %10s %9s %8s %12s %9s\n", "form", "bits/w", "weights MB", "ms/token", "vs f16",
               "limit ms", "GB/s", "prompt tok/s", "vs f16");
   for (const auto& r : rows) {

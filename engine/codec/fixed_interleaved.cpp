@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "codec/fixed_kernels.h"
 #include "codec/fixed_kernels_internal.h"
 #include "tensor/kernels/row_chunks.h"
 
@@ -115,3 +116,15 @@ void InterleavedRows::gemv_rows(int64_t N, const float* X, const float* bias, fl
 }
 
 }  // namespace rbe::codec::fixed
+
+namespace rbe::codec {
+
+bool fixed_matvecs_regrouped() {
+  static const bool on = [] {
+    const char* env = std::getenv("RBE_FIXED_INTERLEAVE");
+    return !(env && std::strcmp(env, "0") == 0) && std::strcmp(fixed::active_kernels().name, "avx512vnni") == 0;
+  }();
+  return on;
+}
+
+}  // namespace rbe::codec

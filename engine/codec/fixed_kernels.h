@@ -24,6 +24,10 @@ const char* fixed_kernel_name();                // the active kernel
 std::vector<std::string> fixed_kernel_names();  // every kernel this machine runs
 // Whether `name` quantizes x to int8 (looser agreement with the f32 decode).
 bool fixed_kernel_quantizes_x(const std::string& name);
+// Whether a model's fixed-rate matrices run their matvecs on a copy of their
+// rows regrouped sixteen at a time (codec/fixed_interleaved.h): the active
+// kernel is "avx512vnni", unless RBE_FIXED_INTERLEAVE=0.
+bool fixed_matvecs_regrouped();
 
 // y[rows] = W x (+ bias) straight from e's bytes with kernel `name` (x in the
 // original basis; rbe fixed rotates it first). Returns false when `name` is

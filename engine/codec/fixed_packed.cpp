@@ -6,8 +6,6 @@
 // tiles, or row panels decoded to f32 for the SGEMM).
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -17,6 +15,7 @@
 #include "codec/fixed_gemm_bf16.h"
 #include "codec/fixed_interleaved.h"
 #include "codec/fixed_internal.h"
+#include "codec/fixed_kernels.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
 #include "codec/hadamard.h"
@@ -26,16 +25,9 @@ namespace {
 
 constexpr int64_t kMatvecRowsWithoutTiles = 16;
 
-// Whether the matvecs of L run on the regrouped copy: the active kernel is
-// the VNNI one and L one of the copy's forms, unless RBE_FIXED_INTERLEAVE=0
-// (the stored layout's kernel, for comparison; no copy).
+// Whether the matvecs of L run on the regrouped copy (fixed_kernels.h).
 bool use_interleaved(const fixed::Layout& L) {
-  static const bool allowed = [] {
-    const char* env = std::getenv("RBE_FIXED_INTERLEAVE");
-    return !(env && std::strcmp(env, "0") == 0);
-  }();
-  return allowed && std::strcmp(fixed::active_kernels().name, "avx512vnni") == 0 &&
-         fixed::InterleavedRows::available(L);
+  return fixed_matvecs_regrouped() && fixed::InterleavedRows::available(L);
 }
 
 class FixedPacked final : public nn::PackedMatrix {

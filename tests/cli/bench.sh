@@ -29,6 +29,8 @@ assert 0 < r["bandwidth_gbs_min"] <= r["bandwidth_gbs"] <= r["bandwidth_gbs_max"
 assert r["bandwidth_gbs"] <= r["bandwidth_gbs_per_token_max"], r
 assert abs(r["gen_ms_limit"] - r["weight_bytes_per_token"] / (r["bandwidth_gbs"] * 1e9) * 1e3) < 1e-9 * r["gen_ms_limit"], r
 assert r.get("fixed_gemm_kernel") in ("amx-bf16", "amx", "avx512-bf16", "sgemm"), r.get("fixed_gemm_kernel")
+assert r.get("fixed_matvec_rows") in ("regrouped by 16", "stored"), r.get("fixed_matvec_rows")
+assert (r["fixed_matvec_rows"] == "regrouped by 16") == (r["fixed_kernel"] == "avx512vnni"), r
 assert r.get("f16_gemm_kernel") in ("amx-bf16x3", "sgemm"), r.get("f16_gemm_kernel")
 assert r.get("f32_gemm_kernel") in ("amx-bf16x6", "sgemm"), r.get("f32_gemm_kernel")
 print("rbe-bench JSON OK:", {k: round(r[k], 3) for k in ("gen_ms_per_token", "gen_ms_limit", "bandwidth_gbs")})
