@@ -24,6 +24,7 @@ namespace rbe::codec {
 namespace {
 
 constexpr int64_t kMatvecRowsWithoutTiles = 16;
+constexpr int64_t kMatvecRowsRegrouped = 8;
 
 // Whether the matvecs of L run on the regrouped copy (fixed_kernels.h).
 bool use_interleaved(const fixed::Layout& L) {
@@ -65,8 +66,11 @@ class FixedPacked final : public nn::PackedMatrix {
     // on an AVX2 Zen 3, avx2q8 taking 4 rows at once 2.5-6x at 4 rows,
     // 0.9-2x at 16); AMX tiles beat both from 3 rows, AVX512-BF16 from 7
     // (on a Zen 4 VM: 1.2-1.3x slower than matvecs at 4 rows, 1.1-1.4x
-    // faster at 8, 1.7-2.2x at 16; docs/performance.md).
-    const int64_t matvec_rows = fixed::amx_gemm_available()            ? 2
+    // faster at 8, 1.7-2.2x at 16; docs/performance.md). The regrouped
+    // copy's matvecs beat the AMX tiles up to 8 rows (Emerald Rapids, 124M
+    // shapes: 2-4x at 4 rows, 0.9-2.4x at 8; the tiles ahead at 16).
+    const int64_t matvec_rows = interleave_                            ? kMatvecRowsRegrouped
+                                : fixed::amx_gemm_available()          ? 2
                                 : fixed::avx512_bf16_gemm_available() ? fixed::kAvx512Bf16MinRows - 1
                                                                       : kMatvecRowsWithoutTiles;
     if (N <= matvec_rows) {
