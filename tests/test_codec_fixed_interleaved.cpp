@@ -57,6 +57,49 @@ TEST(CodecFixedInterleaved, TakesEveryForm) {
     }
 }
 
+// x's quantization against the scalar rule every int8 kernel shares
+// (fixed_kernels_internal.h): per 32-block d = max|x| / 127 over the values
+// that are numbers (NaN in the block: d NaN), levels round-to-nearest-even
+// of x * 127 / max clamped to +-127, 0 where that is NaN; ties, infinities,
+// NaN, all-zero and tiny blocks.
+TEST(CodecFixedInterleaved, QuantizesXByTheSharedRule) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  std::vector<float> x = normal(32 * 9, 4);
+  for (int i = 0; i < 32; ++i) x[size_t(i)] = float(i % 2 ? -(i / 2) - 0.5f : i / 2 + 0.5f);  // ties
+  x[31] = 127.f;
+  x[32 + 3] = NAN;
+  x[64 + 5] = INFINITY;
+  x[96 + 7] = -INFINITY, x[96 + 8] = NAN;
+  for (int i = 0; i < 32; ++i) x[size_t(128 + i)] = 0.f;
+  for (int i = 0; i < 32; ++i) x[size_t(160 + i)] = i % 2 ? 1e-41f : -1e-38f;
+  const int64_t nsub = int64_t(x.size()) / 32;
+  for (int offset : {8, 128}) {
+    std::vector<int8_t> q(x.size());
+    std::vector<float> d(static_cast<size_t>(nsub));
+    std::vector<int32_t> corr(static_cast<size_t>(nsub));
+    fixed::kInterleavedPrepAvx512(x.data(), nsub, offset, q.data(), d.data(), corr.data());
+    for (int64_t s = 0; s < nsub; ++s) {
+      const float* xb = x.data() + 32 * s;
+      float amax = 0;
+      bool nan = false;
+      for (int i = 0; i < 32; ++i)
+        if (std::isnan(xb[i])) nan = true;
+        else amax = std::max(amax, std::fabs(xb[i]));
+      const float inv = std::isfinite(127.f / amax) ? 127.f / amax : 0.f;
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        const float v = xb[i] * inv;
+        const int want = std::isnan(v) ? 0 : int(std::nearbyint(std::clamp(v, -127.f, 127.f)));
+        EXPECT_EQ(q[size_t(32 * s + i)], want) << "block " << s << " value " << i << " x " << xb[i];
+        sum += want;
+      }
+      if (nan) EXPECT_TRUE(std::isnan(d[size_t(s)])) << s;
+      else EXPECT_EQ(d[size_t(s)], amax / 127.f) << s;
+      EXPECT_EQ(corr[size_t(s)], -offset * sum) << s;
+    }
+  }
+}
+
 // Rows that fill no block, one block exactly, and blocks plus a partial one;
 // a lone last 32-block (96 columns); with and without a bias.
 TEST(CodecFixedInterleaved, MatchesTheDecodeAndTheStoredLayoutsKernel) {

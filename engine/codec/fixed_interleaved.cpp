@@ -20,7 +20,7 @@ namespace rbe::codec::fixed {
 namespace {
 
 // x quantized per 32-block exactly as prep_q8 (fixed_kernels_avx512.cpp)
-// quantizes it, in element order.
+// quantizes it, in element order (kInterleavedPrepAvx512).
 struct PreparedX {
   std::vector<int8_t> q;
   std::vector<float> d;
@@ -30,26 +30,10 @@ struct PreparedX {
 
 void prepare(const Layout& L, const float* x, PreparedX& p) {
   const int64_t nsub = L.cols / kSub;
-  const int offset = L.kind == Kind::Q4_0 ? 8 : 128;
   p.q.resize(size_t(nsub * kSub));
   p.d.resize(size_t(nsub));
   p.corr.resize(size_t(nsub));
-  for (int64_t s = 0; s < nsub; ++s) {
-    const float* xb = x + s * kSub;
-    float amax = 0;
-    bool nan = false;
-    for (int i = 0; i < kSub; ++i) amax = std::max(amax, std::fabs(xb[i])), nan |= std::isnan(xb[i]);
-    const float inv = act_q8_inv(amax);
-    int sum = 0;
-    for (int i = 0; i < kSub; ++i) {
-      const float v = xb[i] * inv;  // NaN stays out of the integer conversion (undefined behaviour)
-      const int8_t q = std::isnan(v) ? int8_t(0) : int8_t(std::nearbyint(std::clamp(v, -127.f, 127.f)));
-      p.q[size_t(s * kSub + i)] = q;
-      sum += q;
-    }
-    p.d[size_t(s)] = act_q8_scale(amax, nan);
-    p.corr[size_t(s)] = -offset * sum;
-  }
+  kInterleavedPrepAvx512(x, nsub, L.kind == Kind::Q4_0 ? 8 : 128, p.q.data(), p.d.data(), p.corr.data());
 }
 
 // Pieces as the stored layout's matvec cuts them (fixed_kernels.cpp), in blocks.

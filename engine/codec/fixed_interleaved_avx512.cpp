@@ -205,8 +205,35 @@ void blocks(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const 
 
 #pragma GCC pop_options
 
+// prep_q8's arithmetic (fixed_kernels_avx512.cpp), 32 values a step: max|x|
+// over the values that are numbers, levels x * (127 / max) clamped to
+// +-127 and rounded to nearest even (VCVTPS2DQ in the default rounding mode,
+// as std::nearbyint), 0 where x * inv is NaN.
+void prep(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t* corr) {
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t s = 0; s < nsub; ++s) {
+    const __m512 a = _mm512_loadu_ps(x + 32 * s), b = _mm512_loadu_ps(x + 32 * s + 16);
+    const __mmask16 na = _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q), nb = _mm512_cmp_ps_mask(b, b, _CMP_ORD_Q);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_maskz_and_ps(na, a, abs_mask),
+                                                          _mm512_maskz_and_ps(nb, b, abs_mask)));
+    const bool nan = (na & nb) != 0xffff;
+    const __m512 inv = _mm512_set1_ps(act_q8_inv(amax)), lim = _mm512_set1_ps(127.f);
+    __m512i sum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(h ? b : a, inv);
+      const __mmask16 num = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+      const __m512i l = _mm512_maskz_cvtps_epi32(num, _mm512_max_ps(_mm512_min_ps(v, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * s + 16 * h), _mm512_cvtepi32_epi8(l));
+      sum = _mm512_add_epi32(sum, l);
+    }
+    d[s] = act_q8_scale(amax, nan);
+    corr[s] = -offset * _mm512_reduce_add_epi32(sum);
+  }
+}
+
 }  // namespace
 
 const InterleavedQ8Fn kInterleavedVnni = &blocks;
+const InterleavedPrepFn kInterleavedPrepAvx512 = &prep;
 
 }  // namespace rbe::codec::fixed

@@ -104,6 +104,10 @@ struct ActQ8Blocks {
 using InterleavedQ8Fn = void (*)(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x,
                                  int M, const float* bias, float* Y, int64_t ldy);
 extern const InterleavedQ8Fn kInterleavedVnni;  // fixed_interleaved_avx512.cpp; run where find_kernels("avx512vnni")
+// Quantizes x[32 * nsub] for it: q, d and corr as ActQ8Blocks describes, each
+// block's levels and scale exactly those of prep_q8.
+using InterleavedPrepFn = void (*)(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t* corr);
+extern const InterleavedPrepFn kInterleavedPrepAvx512;  // fixed_interleaved_avx512.cpp
 
 const FixedKernels* find_kernels(const char* name);  // null when unknown / unsupported here
 const FixedKernels& active_kernels();
