@@ -6,7 +6,6 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -14,6 +13,7 @@
 
 #include "codec/fixed_kernels.h"
 #include "codec/fixed_kernels_internal.h"
+#include "tensor/big_alloc.h"
 #include "tensor/kernels/row_chunks.h"
 
 namespace rbe::codec::fixed {
@@ -48,13 +48,17 @@ bool InterleavedRows::available(const Layout& L) {
   return find_kernels("avx512vnni") && L.cols % kSub == 0 && L.group % kSub == 0;
 }
 
-InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), buf_(nullptr, &std::free) {
+void InterleavedRows::Release::operator()(uint8_t* p) const { release_aligned(p, bytes); }
+
+// As tensors are allocated (tensor/big_alloc.h): 64-byte aligned, and a large
+// copy on 2 MiB pages, since generation streams it once per token.
+InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), buf_(nullptr, Release{0}) {
   if (!available(L))
     throw std::invalid_argument("InterleavedRows: no kernel for " + L.name() + " on this machine");
   stride_ = interleaved_stride(L);
   blocks_ = (L.rows + kInterleave - 1) / kInterleave;
-  buf_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, size_t(std::max<int64_t>(bytes(), 64)))));
-  if (!buf_) throw std::bad_alloc();
+  const size_t n = size_t(std::max<int64_t>(bytes(), 64));
+  buf_ = std::unique_ptr<uint8_t, Release>(static_cast<uint8_t*>(allocate_aligned(n)), Release{n});
   uint8_t* base = buf_.get();
   const int64_t groups = L.groups_per_row(), subs = L.subs_per_group(), sb = L.sub_bytes(), gb = L.group_bytes();
   const int64_t codes_bytes = interleaved_codes_bytes(L), row_bytes = L.row_bytes();

@@ -23,6 +23,7 @@
 // nibbles (4 bits: codes 4c..4c+3 low, 16 + 4c.. high), sixteen 2-bit fields
 // (chunks 0 and 1 of the 2- and 3-bit forms: field k of byte t is code
 // 4c + t + 8k), or a row's 32 third bits (chunk 2 of the 3-bit forms).
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -58,9 +59,13 @@ class InterleavedRows {
   const Layout& layout() const { return L_; }
 
  private:
+  struct Release {  // allocate_aligned's buffers go back with their size
+    size_t bytes;
+    void operator()(uint8_t* p) const;
+  };
   Layout L_;
   int64_t stride_ = 0, blocks_ = 0;
-  std::unique_ptr<uint8_t, void (*)(void*)> buf_;
+  std::unique_ptr<uint8_t, Release> buf_;
 };
 
 // Byte offsets inside a block (shared by the regrouping and the kernel).
