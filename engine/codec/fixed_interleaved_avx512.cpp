@@ -177,30 +177,13 @@ void blocks_t(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, cons
 template <int M>
 void blocks_m(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x, const float* bias,
               float* Y, int64_t ldy) {
-  const bool g64 = L.group == 64;
-  switch (L.bits) {
-    case 8: return blocks_t<8, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
-    case 4:
-      if (L.kind == Kind::Q4_0) return blocks_t<4, 1, true, M>(L, copy, b0, b1, x, bias, Y, ldy);
-      return g64 ? blocks_t<4, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy)
-                 : blocks_t<4, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
-    case 3:
-      return g64 ? blocks_t<3, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy)
-                 : blocks_t<3, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
-    default:
-      return g64 ? blocks_t<2, 2, false, M>(L, copy, b0, b1, x, bias, Y, ldy)
-                 : blocks_t<2, 1, false, M>(L, copy, b0, b1, x, bias, Y, ldy);
-  }
+  if (L.kind == Kind::Q4_0) return blocks_t<4, 1, true, M>(L, copy, b0, b1, x, bias, Y, ldy);
+  with_layout(L, [&](auto bits, auto subs) { blocks_t<bits(), subs(), false, M>(L, copy, b0, b1, x, bias, Y, ldy); });
 }
 
 void blocks(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x, int M,
             const float* bias, float* Y, int64_t ldy) {
-  switch (M) {
-    case 1: return blocks_m<1>(L, copy, b0, b1, x, bias, Y, ldy);
-    case 2: return blocks_m<2>(L, copy, b0, b1, x, bias, Y, ldy);
-    case 3: return blocks_m<3>(L, copy, b0, b1, x, bias, Y, ldy);
-    default: return blocks_m<4>(L, copy, b0, b1, x, bias, Y, ldy);
-  }
+  with_inputs(M, [&](auto m) { blocks_m<m()>(L, copy, b0, b1, x, bias, Y, ldy); });
 }
 
 #pragma GCC pop_options

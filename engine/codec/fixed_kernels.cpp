@@ -193,12 +193,9 @@ void rows_q8_multi_avx2_t(const Layout& L, const uint8_t* data, int64_t r0, int6
 void rows_q8_multi_avx2(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* a, int M,
                         const float* bias, float* Y, int64_t ldy) {
   with_layout(L, [&](auto bits, auto subs) {
-    switch (M) {
-      case 1: return rows_q8_multi_avx2_t<bits(), subs(), 1>(L, data, r0, r1, a, bias, Y, ldy);
-      case 2: return rows_q8_multi_avx2_t<bits(), subs(), 2>(L, data, r0, r1, a, bias, Y, ldy);
-      case 3: return rows_q8_multi_avx2_t<bits(), subs(), 3>(L, data, r0, r1, a, bias, Y, ldy);
-      default: return rows_q8_multi_avx2_t<bits(), subs(), 4>(L, data, r0, r1, a, bias, Y, ldy);
-    }
+    with_inputs(M, [&](auto m) {
+      rows_q8_multi_avx2_t<decltype(bits)::value, decltype(subs)::value, m()>(L, data, r0, r1, a, bias, Y, ldy);
+    });
   });
 }
 

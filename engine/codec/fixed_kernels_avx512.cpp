@@ -333,12 +333,7 @@ void rows_q8(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const
 
 void rows_q8_multi(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* x, int M,
                    const float* bias, float* Y, int64_t ldy) {
-  switch (M) {
-    case 1: return rows_q8_m<1>(L, data, r0, r1, x, bias, Y, ldy);
-    case 2: return rows_q8_m<2>(L, data, r0, r1, x, bias, Y, ldy);
-    case 3: return rows_q8_m<3>(L, data, r0, r1, x, bias, Y, ldy);
-    default: return rows_q8_m<4>(L, data, r0, r1, x, bias, Y, ldy);
-  }
+  with_inputs(M, [&](auto m) { rows_q8_m<m()>(L, data, r0, r1, x, bias, Y, ldy); });
 }
 #pragma GCC pop_options
 

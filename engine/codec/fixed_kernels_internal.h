@@ -109,6 +109,19 @@ extern const InterleavedQ8Fn kInterleavedVnni;  // fixed_interleaved_avx512.cpp;
 using InterleavedPrepFn = void (*)(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t* corr);
 extern const InterleavedPrepFn kInterleavedPrepAvx512;  // fixed_interleaved_avx512.cpp
 
+// f(m) with M inputs (1..kMultiRowsQ8) as std::integral_constant<int, M>,
+// which the several-input kernels are templated on; returns what f returns.
+template <class F>
+auto with_inputs(int M, F&& f) {
+  using std::integral_constant;
+  switch (M) {
+    case 1: return f(integral_constant<int, 1>{});
+    case 2: return f(integral_constant<int, 2>{});
+    case 3: return f(integral_constant<int, 3>{});
+    default: return f(integral_constant<int, 4>{});
+  }
+}
+
 const FixedKernels* find_kernels(const char* name);  // null when unknown / unsupported here
 const FixedKernels& active_kernels();
 
