@@ -1,10 +1,11 @@
 // The matvec from rows regrouped sixteen at a time (fixed_interleaved.h)
 // against the decode and against the stored layout's VNNI kernel, which
 // quantizes x the same way (so the two differ only in the order of their f32
-// sums); bit-for-bit agreement between one input and several, and however
-// the threads split the rows; non-finite and tiny inputs; and the
-// PackedMatrix (what the model runs) taking the copy. Skipped on machines
-// without the VNNI kernel.
+// sums); x's quantization against the rule every int8 kernel shares;
+// bit-for-bit agreement between one input and several, and however the
+// threads split the rows; non-finite and tiny inputs; and the PackedMatrix
+// (what the model runs) taking the copy. Skipped on machines without the
+// VNNI kernel.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
@@ -12,7 +13,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <stdexcept>
 #include <vector>
 
 #include "codec/fixed_interleaved.h"
@@ -34,7 +34,8 @@ bool has_kernel() { return fixed::find_kernels("avx512vnni") != nullptr; }
 // x in the stored basis (rbe: rotated), as FixedPacked hands it to the kernels.
 std::vector<float> stored_basis(const EncodedTensor& e, const float* x) {
   std::vector<float> xr(x, x + e.cols);
-  if (fixed::layout_of(e).kind == fixed::Kind::Rbe) RandomizedHadamard(e.cols, fixed::rotation_seed(e)).forward(xr.data());
+  if (fixed::layout_of(e).kind == fixed::Kind::Rbe)
+    RandomizedHadamard(e.cols, fixed::rotation_seed(e)).forward(xr.data());
   return xr;
 }
 
@@ -121,7 +122,8 @@ TEST(CodecFixedInterleaved, MatchesTheDecodeAndTheStoredLayoutsKernel) {
         EXPECT_EQ(copy.bytes() % 64, 0);
         EXPECT_GE(copy.bytes(), L.total_bytes());
         for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
-          const std::string what = L.name() + " " + std::to_string(rows) + "x" + std::to_string(cols) + (b ? " bias" : "");
+          const std::string what =
+              L.name() + " " + std::to_string(rows) + "x" + std::to_string(cols) + (b ? " bias" : "");
           std::vector<float> y(size_t(rows), NAN), yv(size_t(rows), NAN);
           copy.gemv(x.data(), b, y.data());
           fixed::gemv(*vnni, L, e.data, x.data(), b, yv.data());

@@ -200,12 +200,12 @@ void prep(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_maskz_and_ps(na, a, abs_mask),
                                                           _mm512_maskz_and_ps(nb, b, abs_mask)));
     const bool nan = (na & nb) != 0xffff;
-    const __m512 inv = _mm512_set1_ps(act_q8_inv(amax)), lim = _mm512_set1_ps(127.f);
+    const __m512 inv = _mm512_set1_ps(act_q8_inv(amax)), hi = _mm512_set1_ps(127.f), lo = _mm512_set1_ps(-127.f);
     __m512i sum = _mm512_setzero_si512();
     for (int h = 0; h < 2; ++h) {
       const __m512 v = _mm512_mul_ps(h ? b : a, inv);
       const __mmask16 num = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
-      const __m512i l = _mm512_maskz_cvtps_epi32(num, _mm512_max_ps(_mm512_min_ps(v, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim)));
+      const __m512i l = _mm512_maskz_cvtps_epi32(num, _mm512_max_ps(_mm512_min_ps(v, hi), lo));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * s + 16 * h), _mm512_cvtepi32_epi8(l));
       sum = _mm512_add_epi32(sum, l);
     }
