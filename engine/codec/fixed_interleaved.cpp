@@ -33,7 +33,7 @@ void prepare(const Layout& L, const float* x, PreparedX& p) {
   p.q.resize(size_t(nsub * kSub));
   p.d.resize(size_t(nsub));
   p.corr.resize(size_t(nsub));
-  kInterleavedPrepAvx512(x, nsub, L.kind == Kind::Q4_0 ? 8 : 128, p.q.data(), p.d.data(), p.corr.data());
+  kInterleavedPrepAvx512(x, nsub, code_offset(L), p.q.data(), p.d.data(), p.corr.data());
 }
 
 // Pieces as the stored layout's matvec cuts them (fixed_kernels.cpp), in blocks.
@@ -79,8 +79,6 @@ InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), 
     }
   });
 }
-
-InterleavedRows::~InterleavedRows() = default;
 
 void InterleavedRows::gemv(const float* x, const float* bias, float* y) const {
   PreparedX p;  // per call, not thread_local: a nested TBB task may run another product here

@@ -41,9 +41,6 @@ class InterleavedRows {
   // Regroups `data` (L's stored bytes); throws std::invalid_argument where
   // !available(L).
   InterleavedRows(const Layout& L, const uint8_t* data);
-  ~InterleavedRows();
-  InterleavedRows(const InterleavedRows&) = delete;
-  InterleavedRows& operator=(const InterleavedRows&) = delete;
 
   // y[rows] = W x (+ bias), x in the stored basis, quantized to int8 per
   // 32-block exactly as the stored layout's VNNI kernel quantizes it (the
@@ -56,7 +53,6 @@ class InterleavedRows {
 
   const uint8_t* data() const { return buf_.get(); }
   int64_t bytes() const { return stride_ * blocks_; }
-  const Layout& layout() const { return L_; }
 
  private:
   struct Release {  // allocate_aligned's buffers go back with their size

@@ -7,8 +7,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include <array>
 #include <cstdint>
-#include <cstring>
 
 #include "codec/fixed_interleaved.h"
 #include "codec/fixed_kernels_internal.h"
@@ -144,14 +144,8 @@ inline void store_block(const Layout& L, int64_t b, const __m512 (&acc)[M], cons
 template <int kBits, int kSubs, bool kRaw, int M>
 void blocks_t(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const ActQ8Blocks* x, const float* bias,
               float* Y, int64_t ldy) {
-  __m512i table = _mm512_setzero_si512();  // unsigned levels (level + 128) in every 128-bit lane
-  if constexpr (kBits <= 4 && !kRaw) {
-    uint8_t t[16];
-    for (int c = 0; c < 16; ++c) t[c] = uint8_t(int(L.levels[size_t(c)]) + 128);
-    __m128i t128;
-    std::memcpy(&t128, t, 16);
-    table = _mm512_broadcast_i32x4(t128);
-  }
+  const std::array<uint8_t, 16> levels = unsigned_levels(L);  // level + 128, in every 128-bit lane below
+  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(levels.data())));
   constexpr int kStreams = M == 1 ? 4 : 2;  // several inputs: their sums fill the registers
   const int64_t stride = interleaved_stride(L), h = (b1 - b0) / kStreams;
   if (h > 0)

@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -56,11 +57,6 @@ void rows_f32(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, cons
 // weights are never shuffled back. Levels are fed as unsigned level + 128
 // (q4_0: its codes, level + 8); the accumulator starts at -128 (-8) *
 // sum(x lane), which cancels it exactly.
-
-// What the unsigned byte fed to VPDPBUSD adds to each level: q4_0's codes
-// are level + 8 and go in as they are; every other form's levels go through
-// the table as level + 128.
-int code_offset(const Layout& L) { return L.kind == Kind::Q4_0 ? 8 : 128; }
 
 // Position p (0..63) of an unpacked pair -> sub-block (0 = A, 1 = B) and element.
 constexpr int pos_sub(int bits, int p) { return bits == 8 ? p / 32 : bits == 4 ? (p / 16) % 2 : (p / 8) % 2; }
@@ -190,14 +186,8 @@ constexpr Q4PairPermutes kQ4Pair = [] {
 template <int kBits, int kGroup, bool kRawCodes, int M>
 RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_t r1, const ActQ8* x,
                         const float* bias, float* Y, int64_t ldy) {
-  __m512i table;  // unsigned levels (level + 128) in every 128-bit lane
-  {
-    uint8_t t[16];
-    for (int c = 0; c < 16; ++c) t[c] = uint8_t(int(L.levels[size_t(c)]) + 128);
-    __m128i t128;
-    std::memcpy(&t128, t, 16);
-    table = _mm512_broadcast_i32x4(t128);
-  }
+  const std::array<uint8_t, 16> levels = unsigned_levels(L);  // level + 128, in every 128-bit lane below
+  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(levels.data())));
   alignas(64) int8_t ctrl[64], sctrl[32];
   for (int p = 0; p < 64; ++p) ctrl[p] = int8_t(32 * pos_sub(kBits, p) + pos_elem(kBits, p));
   for (int l = 0; l < 16; ++l) {  // f16 scale of lane l's sub-block, from the pair (dA | dB << 16)

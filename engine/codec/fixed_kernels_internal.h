@@ -2,6 +2,7 @@
 // Interface between the fixed-rate kernel driver (fixed_kernels.cpp) and the
 // ISA-specific row kernels (fixed_kernels_avx512.cpp). Declarations only, so
 // that no AVX-512 code leaks into translation units that run on AVX2 machines.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -88,6 +89,17 @@ auto with_layout(const Layout& L, F&& f) {
     default: return g64 ? f(integral_constant<int, 2>{}, integral_constant<int, 2>{})
                         : f(integral_constant<int, 2>{}, integral_constant<int, 1>{});
   }
+}
+
+// What the unsigned byte fed to VPDPBUSD adds to each level: q4_0's codes
+// are level + 8 and go in as they are; every other form's levels go through
+// a table as level + 128 (unsigned_levels; q8_0's by flipping the sign bit).
+inline int code_offset(const Layout& L) { return L.kind == Kind::Q4_0 ? 8 : 128; }
+// Code c's level + 128, for the VNNI kernels' VPSHUFB tables.
+inline std::array<uint8_t, 16> unsigned_levels(const Layout& L) {
+  std::array<uint8_t, 16> t{};
+  for (int c = 0; c < 16; ++c) t[size_t(c)] = uint8_t(int(L.levels[size_t(c)]) + 128);
+  return t;
 }
 
 // x for InterleavedRows' kernel (fixed_interleaved.h), quantized as ActQ8:
