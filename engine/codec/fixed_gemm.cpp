@@ -10,8 +10,10 @@
 
 #include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_gemm_bf16.h"
+#include "codec/fixed_interleaved.h"
 #include "codec/fixed_internal.h"
 #include "codec/fixed_kernels.h"
+#include "codec/fixed_kernels_internal.h"
 #include "codec/hadamard.h"
 #include "tensor/env_switch.h"
 #include "tensor/kernels/amx_tiles.h"
@@ -27,19 +29,26 @@ bool tiles_allowed() { return !env_equals("RBE_FIXED_GEMM", "sgemm"); }
 // SGEMM's column tasks decode their own panels a depth block (whole scale
 // groups) at a time, so no f32 copy of the matrix goes through L3
 // (gemm_decoded_columns). Else panels.
-void gemm_sgemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
+void gemm_sgemm(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y) {
   const int64_t R = L.rows, K = L.cols, G = L.group;
   const bool columns = kernels::gemm_decoded_columns(
       N, R, K, X, K, G,
       [&](int64_t j0, int64_t n, int64_t p0, int64_t kcur, float* out) {
-        for (int64_t j = 0; j < n; ++j) decode_groups_stored(L, data, j0 + j, p0 / G, (p0 + kcur) / G, out + j * kcur);
+        const int64_t g0 = p0 / G, g1 = (p0 + kcur) / G;
+        Layout Lg = L;  // the groups read, as a row of their own
+        Lg.cols = (g1 - g0) * G;
+        std::vector<uint8_t> scratch(w.in_place() ? 0 : size_t(Lg.row_bytes()));
+        for (int64_t j = 0; j < n; ++j)
+          decode_row_stored(Lg, w.groups(L, j0 + j, g0, g1, scratch.data()), 0, out + j * kcur);
       },
       0.f, Y, R);
   if (!columns)
     kernels::gemm_decoded_panels(
         N, R, K, X,
         [&](int64_t r0, int64_t r1, float* out) {
-          for (int64_t r = r0; r < r1; ++r) decode_row_stored(L, data, r, out + (r - r0) * K);
+          std::vector<uint8_t> scratch(w.in_place() ? 0 : size_t((r1 - r0) * L.row_bytes()));
+          const uint8_t* rows = w.rows(L, r0, r1, scratch.data());
+          for (int64_t r = r0; r < r1; ++r) decode_row_stored(L, rows, r - r0, out + (r - r0) * K);
         },
         Y);
   if (bias)
@@ -60,18 +69,6 @@ const float* rotated_rows(const RandomizedHadamard& R, const float* X, int64_t N
   buf.assign(X, X + N * K);
   R.forward_rows(buf.data(), N);
   return buf.data();
-}
-
-// `name` must run here (runs_here). With `rot`, X's rows are rotated first:
-// by the bf16 tiles as they convert each row, else into a copy of X.
-void run_gemm(const char* name, const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias,
-              float* Y, const RandomizedHadamard* rot) {
-  if (std::strcmp(name, "amx-bf16") == 0) return gemm_amx_bf16(L, data, N, X, bias, Y, rot);
-  std::vector<float> Xr;
-  if (rot) X = rotated_rows(*rot, X, N, L.cols, Xr);
-  if (std::strcmp(name, "amx") == 0) gemm_amx(L, data, N, X, bias, Y);
-  else if (std::strcmp(name, "avx512-bf16") == 0) gemm_avx512_bf16(L, data, N, X, bias, Y);
-  else gemm_sgemm(L, data, N, X, bias, Y);
 }
 
 // From this many rows the bf16 tiles beat the int8 ones (bench_quant_gemv
@@ -103,9 +100,21 @@ const char* gemm_kernel_for(int64_t N) {
   return N >= kAvx512Bf16MinRows && avx512_bf16_gemm_available() ? "avx512-bf16" : "sgemm";
 }
 
-void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+// With `rot`, X's rows are rotated first: by the bf16 tiles as they convert
+// each row, else into a copy of X.
+void gemm_with(const char* name, const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias,
+               float* Y, const RandomizedHadamard* rot) {
+  if (std::strcmp(name, "amx-bf16") == 0) return gemm_amx_bf16(L, w, N, X, bias, Y, rot);
+  std::vector<float> Xr;
+  if (rot) X = rotated_rows(*rot, X, N, L.cols, Xr);
+  if (std::strcmp(name, "amx") == 0) gemm_amx(L, w, N, X, bias, Y);
+  else if (std::strcmp(name, "avx512-bf16") == 0) gemm_avx512_bf16(L, w, N, X, bias, Y);
+  else gemm_sgemm(L, w, N, X, bias, Y);
+}
+
+void gemm(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
           const RandomizedHadamard* rot) {
-  run_gemm(gemm_kernel_for(N), L, data, N, X, bias, Y, rot);
+  gemm_with(gemm_kernel_for(N), L, w, N, X, bias, Y, rot);
 }
 
 }  // namespace rbe::codec::fixed
@@ -128,7 +137,7 @@ bool fixed_gemm_with_kernel(const char* name, const EncodedTensor& e, int64_t N,
   std::unique_ptr<RandomizedHadamard> rot;
   if (L.kind == fixed::Kind::Rbe)  // Y = X W^T = (X R^T) W'^T: X's rows rotated
     rot = std::make_unique<RandomizedHadamard>(L.cols, fixed::rotation_seed(e));
-  fixed::run_gemm(name, L, e.data, N, X, bias, Y, rot.get());
+  fixed::gemm_with(name, L, fixed::StoredRows(e.data), N, X, bias, Y, rot.get());
   return true;
 }
 

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "codec/fixed_interleaved.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_simd.h"
 #include "codec/hadamard.h"
@@ -37,10 +38,10 @@ namespace rbe::codec::fixed {
 
 #ifndef RBE_AMX_KERNELS
 
-void gemm_amx(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*) {
+void gemm_amx(const Layout&, const StoredRows&, int64_t, const float*, const float*, float*) {
   std::abort();  // unreachable: callers ask amx_gemm_available() first
 }
-void gemm_amx_bf16(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*,
+void gemm_amx_bf16(const Layout&, const StoredRows&, int64_t, const float*, const float*, float*,
                    const RandomizedHadamard*) {
   std::abort();  // unreachable: callers ask amx_bf16_gemm_available() first
 }
@@ -96,22 +97,23 @@ void quantize_activations(const float* X, int64_t N, int64_t K, int8_t* xq, floa
   });
 }
 
-// Weight rows [n0, n0 + 16) as int8 levels, natural order, row stride K, and
-// their scales ws[row][sub-block]; rows past the matrix are zero.
+// The first `rows` of the 16 weight rows stored at `strip` as int8 levels,
+// natural order, row stride K, and their scales ws[row][sub-block]; the
+// rest (past the matrix) zero.
 template <int kBits, int kSubs>
-void unpack_strip(const Layout& L, const uint8_t* data, int64_t n0, int8_t* lv, float* ws) {
+void unpack_strip(const Layout& L, const uint8_t* strip, int64_t rows, int8_t* lv, float* ws) {
   const __m256i table = level_table(L);
   const int64_t K = L.cols, subs = K / kSub, groups = L.groups_per_row();
   const int sb = L.sub_bytes(), gb = L.group_bytes();
   for (int i = 0; i < kTile; ++i) {
     int8_t* out = lv + i * K;
     float* sc = ws + i * subs;
-    if (n0 + i >= L.rows) {
+    if (i >= rows) {
       std::memset(out, 0, size_t(K));
       std::fill(sc, sc + subs, 0.f);
       continue;
     }
-    const uint8_t* g = data + (n0 + i) * L.row_bytes();
+    const uint8_t* g = strip + i * L.row_bytes();
     for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
       const float d = load_scale(g);
       for (int k = 0; k < kSubs; ++k) {
@@ -191,22 +193,23 @@ void tile_product(Strip st, const float* ws, const int8_t* xq, const float* xd, 
 // bf16; TDPBF16PS sums in f32 over the whole row, so no per-32-block
 // scaling between tile products (the int8 kernel's main cost).
 
-// Weight rows [n0, n0 + 32) as bf16 level * scale in tile order: 32-block s
-// of row i at wb + (s * 32 + i) * 32, so that each A tile is 1 KiB in one
-// piece and the strip is read front to back; rows past the matrix are zero.
+// The first `rows` of the 32 weight rows stored at `strip` as bf16
+// level * scale in tile order: 32-block s of row i at wb + (s * 32 + i) * 32,
+// so that each A tile is 1 KiB in one piece and the strip is read front to
+// back; the rest (past the matrix) zero.
 template <int kBits, int kSubs>
-void unpack_strip_bf16(const Layout& L, const uint8_t* data, int64_t n0, uint16_t* wb) {
+void unpack_strip_bf16(const Layout& L, const uint8_t* strip, int64_t rows, uint16_t* wb) {
   const __m256i table = level_table(L);
   const int64_t K = L.cols, groups = L.groups_per_row();
   const int sb = L.sub_bytes(), gb = L.group_bytes();
   const int64_t steps = K / kSub;
   for (int i = 0; i < kStripRows; ++i) {
     uint16_t* out = wb + i * kSub;  // block s at out + s * kStripRows * kSub
-    if (n0 + i >= L.rows) {
+    if (i >= rows) {
       for (int64_t s = 0; s < steps; ++s) std::memset(out + s * kStripRows * kSub, 0, kSub * 2);
       continue;
     }
-    const uint8_t* g = data + (n0 + i) * L.row_bytes();
+    const uint8_t* g = strip + i * L.row_bytes();
     for (int64_t gi = 0; gi < groups; ++gi, g += gb) {
       const __m512 d = _mm512_set1_ps(load_scale(g));
       for (int k = 0; k < kSubs; ++k) {
@@ -225,13 +228,14 @@ UnpackBf16Fn unpack_bf16_for(const Layout& L) {
 }
 
 // X in bf16: held by the calling thread across its parallel loops, so taken
-// through a ScratchLease (aligned_buffer.h). A strip of weights: only inside
-// a task body, which never waits, so the thread's own.
-thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb;
+// through a ScratchLease (aligned_buffer.h). A strip of weights (and its
+// stored bytes, where rebuilt from the regrouped copy): only inside a task
+// body, which never waits, so the thread's own.
+thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb, tls_rows;
 
 }  // namespace
 
-void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
                    const RandomizedHadamard* rot) {
   const int64_t K = L.cols, R = L.rows, steps = K / kSub;
   if (N <= 0 || R <= 0) return;
@@ -240,7 +244,7 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   constexpr int64_t kMaxRows = 2048;
   if (N > kMaxRows) {
     for (int64_t n0 = 0; n0 < N; n0 += kMaxRows)
-      gemm_amx_bf16(L, data, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R, rot);
+      gemm_amx_bf16(L, w, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R, rot);
     return;
   }
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
@@ -262,10 +266,11 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   // every pair of activation tiles.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
     auto* wb = static_cast<uint16_t*>(tls_wb.bytes(size_t(kStripRows * K) * 2));
+    auto* rows = static_cast<uint8_t*>(w.in_place() ? nullptr : tls_rows.bytes(size_t(kStripRows * L.row_bytes())));
     rbe::kernels::load_tile_config_bf16();
     for (int64_t st = r.begin(); st < r.end(); ++st) {
-      const int64_t n0 = st * kStripRows;
-      unpack(L, data, n0, wb);
+      const int64_t n0 = st * kStripRows, nr = std::min<int64_t>(kStripRows, R - n0);
+      unpack(L, w.rows(L, n0, n0 + nr, rows), nr, wb);
       for (int64_t t = 0; t < mtiles; t += 2)
         rbe::kernels::strip_product<1>(wb, &xb, t, t + 1 < mtiles, steps, n0, N, R, R, bias, 0.f, Y);
     }
@@ -273,7 +278,7 @@ void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float*
   });
 }
 
-void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
+void gemm_amx(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y) {
   const int64_t K = L.cols, R = L.rows, subs = K / kSub;
   if (N <= 0 || R <= 0) return;
   const int64_t mtiles = (N + kTile - 1) / kTile, ntiles = (R + kTile - 1) / kTile;
@@ -288,16 +293,19 @@ void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, c
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, ntiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
     std::vector<int8_t> lv(size_t(kTile * K));
     std::vector<float> ws(size_t(kTile * subs));
+    std::vector<uint8_t> rows(w.in_place() ? 0 : size_t(kTile * L.row_bytes()));
     load_tile_config();
     for (int64_t nt = r.begin(); nt < r.end(); ++nt) {
-      const int64_t n0 = nt * kTile;
+      const int64_t n0 = nt * kTile, nr = std::min<int64_t>(kTile, R - n0);
+      const uint8_t* strip = w.rows(L, n0, n0 + nr, rows.data());
       Strip st{lv.data(), K, kSub};
-      if (direct && n0 + kTile <= R) {  // q8_0 codes are the levels: tiles load them in place
-        st = Strip{reinterpret_cast<const int8_t*>(data + n0 * L.row_bytes() + 2), L.row_bytes(), L.group_bytes()};
+      if (direct && nr == kTile) {  // q8_0 codes are the levels: tiles load them in place
+        st = Strip{reinterpret_cast<const int8_t*>(strip + 2), L.row_bytes(), L.group_bytes()};
         for (int i = 0; i < kTile; ++i)
-          for (int64_t s = 0; s < subs; ++s) ws[size_t(i * subs + s)] = load_scale(data + (n0 + i) * L.row_bytes() + s * L.group_bytes());
+          for (int64_t s = 0; s < subs; ++s)
+            ws[size_t(i * subs + s)] = load_scale(strip + i * L.row_bytes() + s * L.group_bytes());
       } else {
-        unpack(L, data, n0, lv.data(), ws.data());
+        unpack(L, strip, nr, lv.data(), ws.data());
       }
       for (int64_t t = 0; t < mtiles; ++t) tile_product(st, ws.data(), xq.data(), xd.data(), t, subs, n0, N, R, bias, Y);
     }

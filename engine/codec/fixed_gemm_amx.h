@@ -21,6 +21,8 @@ class RandomizedHadamard;
 
 namespace rbe::codec::fixed {
 
+class StoredRows;  // fixed_interleaved.h: the weights, in place or from the regrouped copy
+
 // The CPU has AMX-INT8 and AVX-512, this build compiled the kernel, the
 // kernel (OS) granted the tile state, and RBE_FIXED_GEMM does not say
 // "sgemm". Asked once; cheap afterwards.
@@ -29,7 +31,7 @@ bool amx_gemm_available();
 // Y[N, rows] = X[N, cols] W^T (+ bias[rows]), X in the stored basis (rbe
 // fixed rows rotated). Needs amx_gemm_available(); multithreaded over weight
 // row tiles with oneTBB.
-void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y);
+void gemm_amx(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y);
 
 // The same product on AMX bf16 tiles: weights as bf16 level * scale, X
 // rounded to bf16, sums in f32 over the whole row (no per-block scaling).
@@ -37,7 +39,7 @@ void gemm_amx(const Layout& L, const uint8_t* data, int64_t N, const float* X, c
 bool amx_bf16_gemm_available();
 // With `rot`, multiplies the rows of X rotated by it (rbe fixed's stored
 // basis), rotating each row as it is converted to bf16.
-void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
                    const RandomizedHadamard* rot = nullptr);
 
 }  // namespace rbe::codec::fixed

@@ -2,6 +2,7 @@
 // built for the base instruction set; its kernels are in
 // fixed_gemm_bf16_avx512.cpp.
 #include "codec/fixed_gemm_bf16.h"
+#include "codec/fixed_interleaved.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -17,8 +18,9 @@ namespace {
 
 // X in bf16 is held by the calling thread across the parallel loop (a lease:
 // while it waits it may steal another product's task); a strip's scratch
-// only inside a task body, which never waits.
-thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wf, tls_panel;
+// (and its stored bytes, where rebuilt from the regrouped copy) only inside
+// a task body, which never waits.
+thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wf, tls_panel, tls_rows;
 
 }  // namespace
 
@@ -28,14 +30,14 @@ bool avx512_bf16_gemm_available() {
   return ok;
 }
 
-void gemm_avx512_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y) {
+void gemm_avx512_bf16(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y) {
   const int64_t K = L.cols, R = L.rows;
   if (N <= 0 || R <= 0) return;
   // At most 2048 rows of X at a time, as the AMX kernel: bounds X's bf16 copy.
   constexpr int64_t kMaxRows = 2048;
   if (N > kMaxRows) {
     for (int64_t n0 = 0; n0 < N; n0 += kMaxRows)
-      gemm_avx512_bf16(L, data, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R);
+      gemm_avx512_bf16(L, w, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R);
     return;
   }
   rbe::kernels::ScratchLease xlease(tls_xb);
@@ -50,10 +52,11 @@ void gemm_avx512_bf16(const Layout& L, const uint8_t* data, int64_t N, const flo
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
     float* wf = tls_wf.get(size_t(kBf16Strip * K));
     auto* panel = static_cast<uint32_t*>(tls_panel.bytes(size_t(kBf16Strip * K) * 2));
+    auto* rows = static_cast<uint8_t*>(w.in_place() ? nullptr : tls_rows.bytes(size_t(kBf16Strip * L.row_bytes())));
     for (int64_t st = r.begin(); st < r.end(); ++st) {
-      const int64_t n0 = st * kBf16Strip;
-      bf16_panel(L, data, n0, wf, panel);
-      bf16_strip_product(panel, xp, K, N, n0, std::min<int64_t>(kBf16Strip, R - n0), R, bias, Y);
+      const int64_t n0 = st * kBf16Strip, nr = std::min<int64_t>(kBf16Strip, R - n0);
+      bf16_panel(L, w.rows(L, n0, n0 + nr, rows), nr, wf, panel);
+      bf16_strip_product(panel, xp, K, N, n0, nr, R, bias, Y);
     }
   });
 }

@@ -55,10 +55,10 @@ RBE_BF16 void bf16_rows(const float* src, int64_t n, uint16_t* dst) {
   }
 }
 
-RBE_BF16 void bf16_panel(const Layout& L, const uint8_t* data, int64_t n0, float* wf, uint32_t* panel) {
+RBE_BF16 void bf16_panel(const Layout& L, const uint8_t* strip, int64_t rows, float* wf, uint32_t* panel) {
   const int64_t K = L.cols;
   for (int i = 0; i < kStrip; ++i) {
-    if (n0 + i < L.rows) decode_groups_stored(L, data, n0 + i, 0, L.groups_per_row(), wf + i * K);
+    if (i < rows) decode_row_stored(L, strip, i, wf + i * K);
     else std::memset(wf + i * K, 0, size_t(K) * sizeof(float));
   }
   for (int64_t k = 0; k < K; k += 32)  // pairs k / 2 .. k / 2 + 15

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "codec/fixed_kernels.h"
@@ -36,6 +37,27 @@ void prepare(const Layout& L, const float* x, PreparedX& p) {
   kInterleavedPrepAvx512(x, nsub, code_offset(L), p.q.data(), p.d.data(), p.corr.data());
 }
 
+// Moves scale groups [g0, g1) of a row between the stored layout (`row`,
+// from group g0) and its place i in a block of the copy (`blk`): into the
+// block when blk is writable (Blk = uint8_t*, Row = const uint8_t*), back
+// when it is const. One function both ways, so each undoes the other.
+template <class Blk, class Row>
+void move_groups(const Layout& L, Blk blk, int64_t i, Row row, int64_t g0, int64_t g1) {
+  const int64_t subs = L.subs_per_group(), sb = L.sub_bytes(), gb = L.group_bytes();
+  const int64_t codes_bytes = interleaved_codes_bytes(L);
+  auto move = [](Blk in_blk, Row in_row, size_t n) {
+    if constexpr (std::is_const_v<std::remove_pointer_t<Blk>>) std::memcpy(in_row, in_blk, n);
+    else std::memcpy(in_blk, in_row, n);
+  };
+  for (int64_t g = g0; g < g1; ++g) {
+    Row grp = row + (g - g0) * gb;
+    move(blk + codes_bytes + g * 2 * kInterleave + 2 * i, grp, 2);
+    for (int64_t k = 0; k < subs; ++k)
+      for (int64_t c = 0; c < sb / 4; ++c)
+        move(blk + ((g * subs + k) * (sb / 4) + c) * 64 + 4 * i, grp + 2 + k * sb + 4 * c, 4);
+  }
+}
+
 // Pieces as the stored layout's matvec cuts them (fixed_kernels.cpp), in blocks.
 template <class Fn>
 void run_blocks(int64_t blocks, int64_t stride, Fn&& fn) {
@@ -60,24 +82,23 @@ InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), 
   const size_t n = size_t(std::max<int64_t>(bytes(), 64));
   buf_ = std::unique_ptr<uint8_t, Release>(static_cast<uint8_t*>(allocate_aligned(n)), Release{n});
   uint8_t* base = buf_.get();
-  const int64_t groups = L.groups_per_row(), subs = L.subs_per_group(), sb = L.sub_bytes(), gb = L.group_bytes();
-  const int64_t codes_bytes = interleaved_codes_bytes(L), row_bytes = L.row_bytes();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, blocks_, 64), [&](const tbb::blocked_range<int64_t>& range) {
     for (int64_t b = range.begin(); b < range.end(); ++b) {
       uint8_t* blk = base + b * stride_;
       std::memset(blk, 0, size_t(stride_));  // padding rows: scale 0
-      for (int64_t i = 0; i < kInterleave && b * kInterleave + i < L.rows; ++i) {
-        const uint8_t* row = data + (b * kInterleave + i) * row_bytes;
-        for (int64_t g = 0; g < groups; ++g) {
-          const uint8_t* grp = row + g * gb;
-          std::memcpy(blk + codes_bytes + g * 2 * kInterleave + 2 * i, grp, 2);
-          for (int64_t k = 0; k < subs; ++k)
-            for (int64_t c = 0; c < sb / 4; ++c)
-              std::memcpy(blk + ((g * subs + k) * (sb / 4) + c) * 64 + 4 * i, grp + 2 + k * sb + 4 * c, 4);
-        }
-      }
+      for (int64_t i = 0; i < kInterleave && b * kInterleave + i < L.rows; ++i)
+        move_groups(L, blk, i, data + (b * kInterleave + i) * L.row_bytes(), 0, L.groups_per_row());
     }
   });
+}
+
+void InterleavedRows::stored_groups(int64_t r, int64_t g0, int64_t g1, uint8_t* out) const {
+  const uint8_t* blk = buf_.get() + (r / kInterleave) * stride_;
+  move_groups(L_, blk, r % kInterleave, out, g0, g1);
+}
+
+void InterleavedRows::stored_rows(int64_t r0, int64_t r1, uint8_t* out) const {
+  for (int64_t r = r0; r < r1; ++r) stored_groups(r, 0, L_.groups_per_row(), out + (r - r0) * L_.row_bytes());
 }
 
 void InterleavedRows::gemv(const float* x, const float* bias, float* y) const {

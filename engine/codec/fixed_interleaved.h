@@ -10,8 +10,10 @@
 // Rapids VM, docs/performance.md).
 //
 // The copy (the stored bytes, regrouped; a last partial block padded with
-// zero rows) is held next to the stored bytes, which the prompt kernels,
-// decoding and export keep reading: generation then reads only the copy.
+// zero rows) can stand in for the stored bytes: the batched products and
+// the decode read rows rebuilt from it a strip at a time (StoredRows), so
+// a FixedPacked that is the only owner of its tensor drops the stored bytes
+// once the copy is made (fixed_packed.cpp).
 //
 // Layout of block b (rows 16b .. 16b + 15), `stride` bytes, 64-aligned:
 //   codes: for each scale group g, each 32-column sub-block k of it, each
@@ -51,6 +53,12 @@ class InterleavedRows {
   // copy, every row bit for bit what gemv gives for its input alone.
   void gemv_rows(int64_t N, const float* X, const float* bias, float* Y) const;
 
+  // The stored layout's bytes back: rows [r0, r1), row after row, into
+  // out[(r1 - r0) * L.row_bytes()]; scale groups [g0, g1) of row r into
+  // out[(g1 - g0) * L.group_bytes()].
+  void stored_rows(int64_t r0, int64_t r1, uint8_t* out) const;
+  void stored_groups(int64_t r, int64_t g0, int64_t g1, uint8_t* out) const;
+
   const uint8_t* data() const { return buf_.get(); }
   int64_t bytes() const { return stride_ * blocks_; }
 
@@ -73,5 +81,32 @@ inline int64_t interleaved_stride(const Layout& L) {
   const int64_t b = interleaved_codes_bytes(L) + L.groups_per_row() * 2 * kInterleave;
   return (b + 63) / 64 * 64;
 }
+
+// Where the batched products and the decode read a matrix's rows in the
+// stored layout: in place, or rebuilt from the regrouped copy into the
+// caller's scratch (a strip of 16 or 32 rows at a time: it stays in L1/L2).
+class StoredRows {
+ public:
+  explicit StoredRows(const uint8_t* data) : data_(data) {}
+  explicit StoredRows(const InterleavedRows& copy) : copy_(&copy) {}
+  bool in_place() const { return data_ != nullptr; }
+  // Rows [r0, r1) row after row; scratch: room for (r1 - r0) rows, unused
+  // in place.
+  const uint8_t* rows(const Layout& L, int64_t r0, int64_t r1, uint8_t* scratch) const {
+    if (data_) return data_ + r0 * L.row_bytes();
+    copy_->stored_rows(r0, r1, scratch);
+    return scratch;
+  }
+  // Scale groups [g0, g1) of row r; scratch: room for g1 - g0 groups.
+  const uint8_t* groups(const Layout& L, int64_t r, int64_t g0, int64_t g1, uint8_t* scratch) const {
+    if (data_) return data_ + r * L.row_bytes() + g0 * L.group_bytes();
+    copy_->stored_groups(r, g0, g1, scratch);
+    return scratch;
+  }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  const InterleavedRows* copy_ = nullptr;
+};
 
 }  // namespace rbe::codec::fixed

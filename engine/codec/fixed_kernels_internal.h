@@ -16,6 +16,8 @@ class RandomizedHadamard;
 
 namespace rbe::codec::fixed {
 
+class StoredRows;  // fixed_interleaved.h
+
 // x quantized to int8 per 32-block (d = max|x| / 127, as llama.cpp's Q8
 // activations), arranged for the kernel that prepared it. avx2q8: q holds
 // the blocks in element order, xs one scale per block, neg is null and pairs
@@ -147,10 +149,14 @@ void gemv_rows(const FixedKernels& ks, const Layout& L, const uint8_t* data, int
                const float* bias, float* Y);
 
 // Y[N, rows] = X W^T (+ bias) with X in the stored basis, by the batched
-// kernel for N rows (fixed_gemm.cpp); with `rot` (rbe fixed), X's rows are
-// rotated by it first.
-void gemm(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
+// kernel for N rows (fixed_gemm.cpp), the weights read from `w` (in place or
+// from the regrouped copy); with `rot` (rbe fixed), X's rows are rotated by
+// it first.
+void gemm(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
           const RandomizedHadamard* rot = nullptr);
+// The same with batched kernel `name`, which must run here.
+void gemm_with(const char* name, const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias,
+               float* Y, const RandomizedHadamard* rot = nullptr);
 // The batched kernel gemm() runs for N rows (fixed_kernels.h lists them).
 const char* gemm_kernel_for(int64_t N);
 

@@ -1,9 +1,13 @@
 // The PackedMatrix of the fixed-rate forms: gemv runs the fused kernel on the
 // packed bytes (rbe fixed rotates x once, O(K log K)), or, with the AVX-512
 // VNNI kernel, on a copy of them regrouped sixteen rows at a time
-// (fixed_interleaved.h), made at the first matvec; gemm rotates the rows of X
+// (fixed_interleaved.h), made at the first use, which then replaces the
+// stored bytes where nothing else holds them; gemm rotates the rows of X
 // likewise and runs the batched kernel (fixed_gemm.cpp: AMX bf16 or int8
 // tiles, or row panels decoded to f32 for the SGEMM).
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
 #include <memory>
@@ -34,16 +38,16 @@ bool use_interleaved(const fixed::Layout& L) {
 class FixedPacked final : public nn::PackedMatrix {
  public:
   explicit FixedPacked(std::shared_ptr<const EncodedTensor> e)
-      : e_(std::move(e)), L_(fixed::layout_of(*e_)), interleave_(use_interleaved(L_)) {
+      : e_(std::move(e)), L_(fixed::layout_of(*e_)), size_(e_->size), interleave_(use_interleaved(L_)) {
     if (L_.kind == fixed::Kind::Rbe) R_ = std::make_unique<RandomizedHadamard>(L_.cols, fixed::rotation_seed(*e_));
   }
   int64_t rows() const override { return L_.rows; }
   int64_t cols() const override { return L_.cols; }
-  int64_t bytes() const override { return e_->size; }
+  int64_t bytes() const override { return size_; }
   std::span<const std::byte> storage() const override {  // what the matvecs read: the copy where they use one
-    if (const fixed::InterleavedRows* c = interleaved())
+    if (const fixed::InterleavedRows* c = ready().copy)
       return {reinterpret_cast<const std::byte*>(c->data()), size_t(c->bytes())};
-    return {reinterpret_cast<const std::byte*>(e_->data), size_t(e_->size)};
+    return {reinterpret_cast<const std::byte*>(e_->data), size_t(size_)};
   }
   std::string format() const override { return L_.name(); }
 
@@ -59,6 +63,7 @@ class FixedPacked final : public nn::PackedMatrix {
 
   void gemm(int64_t N, const float* X, const float* bias, float* Y) const override {
     const int64_t K = L_.cols;
+    const Source& s = ready();
     // A few rows (a batched decoding step): without AMX, the fused matvec
     // (several inputs at once) beats decoding every weight for the SGEMM
     // (bench_quant_gemv batch/, 124M shapes: one AVX-512 VNNI matvec per row
@@ -69,7 +74,7 @@ class FixedPacked final : public nn::PackedMatrix {
     // faster at 8, 1.7-2.2x at 16; docs/performance.md). The regrouped
     // copy's matvecs beat the AMX tiles up to 8 rows (Emerald Rapids, 124M
     // shapes: 2-4x at 4 rows, 0.9-2.4x at 8; the tiles ahead at 16).
-    const int64_t matvec_rows = interleave_                            ? kMatvecRowsRegrouped
+    const int64_t matvec_rows = s.copy                                 ? kMatvecRowsRegrouped
                                 : fixed::amx_gemm_available()          ? 2
                                 : fixed::avx512_bf16_gemm_available() ? fixed::kAvx512Bf16MinRows - 1
                                                                       : kMatvecRowsWithoutTiles;
@@ -80,42 +85,64 @@ class FixedPacked final : public nn::PackedMatrix {
         R_->forward_rows(Xr.data(), N);
         X = Xr.data();
       }
-      if (const fixed::InterleavedRows* c = interleaved()) c->gemv_rows(N, X, bias, Y);
+      if (s.copy) s.copy->gemv_rows(N, X, bias, Y);
       else fixed::gemv_rows(fixed::active_kernels(), L_, e_->data, N, X, bias, Y);
       return;
     }
-    fixed::gemm(L_, e_->data, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T
+    fixed::gemm(L_, s.rows, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T
   }
 
   void decode_rows(int64_t r0, int64_t r1, float* out) const override {
     if (r0 < 0 || r1 > L_.rows || r0 > r1) throw std::out_of_range(L_.name() + ": decode_rows out of range");
-    if (r1 - r0 > 64) return decode_fixed_rows(*e_, r0, r1, out);  // parallel
-    for (int64_t r = r0; r < r1; ++r) {  // embedding lookups: a row or a few, no set-up
-      float* o = out + (r - r0) * L_.cols;
-      fixed::decode_row_stored(L_, e_->data, r, o);
-      if (R_) R_->inverse(o);
-    }
+    const fixed::StoredRows& w = ready().rows;
+    auto decode = [&](int64_t a, int64_t b) {  // rows [a, b), in the original basis
+      std::vector<uint8_t> scratch(w.in_place() ? 0 : size_t((b - a) * L_.row_bytes()));
+      const uint8_t* rows = w.rows(L_, a, b, scratch.data());
+      for (int64_t r = a; r < b; ++r) {
+        float* o = out + (r - r0) * L_.cols;
+        fixed::decode_row_stored(L_, rows, r - a, o);
+        if (R_) R_->inverse(o);
+      }
+    };
+    if (r1 - r0 <= 64) return decode(r0, r1);  // embedding lookups: a row or a few, no threads
+    tbb::parallel_for(tbb::blocked_range<int64_t>(r0, r1, 64),
+                      [&](const tbb::blocked_range<int64_t>& rr) { decode(rr.begin(), rr.end()); });
   }
 
  private:
-  // The regrouped copy where the matvecs use one, made once (gemv may run
-  // on several threads at a time).
-  const fixed::InterleavedRows* interleaved() const {
-    if (!interleave_) return nullptr;
-    std::call_once(copy_once_, [&] { copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data); });
-    return copy_.get();
+  struct Source {
+    const fixed::InterleavedRows* copy = nullptr;  // where the matvecs use one
+    fixed::StoredRows rows{nullptr};              // the stored layout: e_'s bytes, or rebuilt from the copy
+  };
+  // Made at the first use (gemv may run on several threads at a time): the
+  // regrouped copy where the matvecs use one; then, if this is the only
+  // owner of the tensor, its stored bytes go (the copy holds every byte of
+  // them) and everything reads the copy: one copy of the weights in memory.
+  const Source& ready() const {
+    std::call_once(once_, [&] {
+      if (interleave_) {
+        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data);
+        if (e_.use_count() == 1) e_.reset();
+      }
+      source_.copy = copy_.get();
+      source_.rows = e_ ? fixed::StoredRows(e_->data) : fixed::StoredRows(*copy_);
+    });
+    return source_;
   }
   void matvec(const float* x, const float* bias, float* y) const {  // x in the stored basis
-    if (const fixed::InterleavedRows* c = interleaved()) c->gemv(x, bias, y);
+    const Source& s = ready();
+    if (s.copy) s.copy->gemv(x, bias, y);
     else fixed::gemv(fixed::active_kernels(), L_, e_->data, x, bias, y);
   }
 
-  std::shared_ptr<const EncodedTensor> e_;
+  mutable std::shared_ptr<const EncodedTensor> e_;  // null once the copy stands in for it
   fixed::Layout L_;
+  int64_t size_;
   std::unique_ptr<RandomizedHadamard> R_;
   const bool interleave_;
-  mutable std::once_flag copy_once_;
+  mutable std::once_flag once_;
   mutable std::unique_ptr<fixed::InterleavedRows> copy_;
+  mutable Source source_;
 };
 
 }  // namespace
