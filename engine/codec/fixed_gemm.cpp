@@ -89,13 +89,16 @@ bool amx_bf16_gemm_available() {
   return ok;
 }
 
-const char* gemm_kernel_for(int64_t N) {
+const char* gemm_kernel_for(int64_t N, bool from_copy) {
   static const char* forced = [] {
     const char* env = std::getenv("RBE_FIXED_GEMM");
     return env && runs_here(env) ? env : nullptr;
   }();
   if (forced) return forced;
-  if (N >= kBf16MinRows && amx_bf16_gemm_available()) return "amx-bf16";
+  // The bf16 tiles read the regrouped copy as it is; the int8 tiles would
+  // rebuild the stored rows from it first (9-12 rows, 124M shapes: 1.5-2.9x
+  // slower than from the stored bytes, docs/performance.md).
+  if ((N >= kBf16MinRows || from_copy) && amx_bf16_gemm_available()) return "amx-bf16";
   if (amx_gemm_available()) return "amx";
   return N >= kAvx512Bf16MinRows && avx512_bf16_gemm_available() ? "avx512-bf16" : "sgemm";
 }
@@ -104,7 +107,9 @@ const char* gemm_kernel_for(int64_t N) {
 // each row, else into a copy of X.
 void gemm_with(const char* name, const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias,
                float* Y, const RandomizedHadamard* rot) {
-  if (std::strcmp(name, "amx-bf16") == 0) return gemm_amx_bf16(L, w, N, X, bias, Y, rot);
+  if (std::strcmp(name, "amx-bf16") == 0)
+    return w.copy() ? gemm_amx_bf16_interleaved(*w.copy(), L, N, X, bias, Y, rot)
+                    : gemm_amx_bf16(L, w, N, X, bias, Y, rot);
   std::vector<float> Xr;
   if (rot) X = rotated_rows(*rot, X, N, L.cols, Xr);
   if (std::strcmp(name, "amx") == 0) gemm_amx(L, w, N, X, bias, Y);
@@ -114,7 +119,7 @@ void gemm_with(const char* name, const Layout& L, const StoredRows& w, int64_t N
 
 void gemm(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
           const RandomizedHadamard* rot) {
-  gemm_with(gemm_kernel_for(N), L, w, N, X, bias, Y, rot);
+  gemm_with(gemm_kernel_for(N, w.copy() != nullptr), L, w, N, X, bias, Y, rot);
 }
 
 }  // namespace rbe::codec::fixed

@@ -21,7 +21,8 @@ class RandomizedHadamard;
 
 namespace rbe::codec::fixed {
 
-class StoredRows;  // fixed_interleaved.h: the weights, in place or from the regrouped copy
+class StoredRows;       // fixed_interleaved.h: the weights, in place or from the regrouped copy
+class InterleavedRows;  // fixed_interleaved.h: the regrouped copy
 
 // The CPU has AMX-INT8 and AVX-512, this build compiled the kernel, the
 // kernel (OS) granted the tile state, and RBE_FIXED_GEMM does not say
@@ -41,5 +42,11 @@ bool amx_bf16_gemm_available();
 // basis), rotating each row as it is converted to bf16.
 void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
                    const RandomizedHadamard* rot = nullptr);
+
+// The bf16 product from the regrouped copy (fixed_interleaved_amx.cpp): the
+// weights as B tiles, X as A, the same sums as gemm_amx_bf16 on the stored
+// bytes. Needs amx_bf16_gemm_available() (the copy implies the rest).
+void gemm_amx_bf16_interleaved(const InterleavedRows& copy, const Layout& L, int64_t N, const float* X,
+                               const float* bias, float* Y, const RandomizedHadamard* rot = nullptr);
 
 }  // namespace rbe::codec::fixed

@@ -3,6 +3,7 @@
 // fixed_gemm_bf16_avx512.cpp.
 #include "codec/fixed_gemm_bf16.h"
 #include "codec/fixed_interleaved.h"
+#include "codec/fixed_kernels_internal.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -55,7 +56,16 @@ void gemm_avx512_bf16(const Layout& L, const StoredRows& w, int64_t N, const flo
     auto* rows = static_cast<uint8_t*>(w.in_place() ? nullptr : tls_rows.bytes(size_t(kBf16Strip * L.row_bytes())));
     for (int64_t st = r.begin(); st < r.end(); ++st) {
       const int64_t n0 = st * kBf16Strip, nr = std::min<int64_t>(kBf16Strip, R - n0);
-      bf16_panel(L, w.rows(L, n0, n0 + nr, rows), nr, wf, panel);
+      if (const InterleavedRows* copy = w.copy())  // the panel straight from the copy's two blocks
+        for (int64_t h = 0; h < 2; ++h) {
+          if (h * kInterleave < nr)
+            kInterleavedBf16Panel(L, copy->data() + (n0 / kInterleave + h) * interleaved_stride(L), panel + h * 16,
+                                  32);
+          else
+            for (int64_t p = 0; p < K / 2; ++p) std::fill_n(panel + p * 32 + 16, 16, 0u);
+        }
+      else
+        bf16_panel(L, w.rows(L, n0, n0 + nr, rows), nr, wf, panel);
       bf16_strip_product(panel, xp, K, N, n0, nr, R, bias, Y);
     }
   });

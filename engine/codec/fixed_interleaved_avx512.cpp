@@ -28,15 +28,6 @@ namespace {
 // though 3x faster in L2; docs/performance.md).
 constexpr int64_t kAhead = 1024;
 
-// VPSHUFBITQMB control for the 3-bit forms: in each 64-bit lane (rows 2j and
-// 2j + 1, a 32-bit word of third bits each), byte t of each row's four takes
-// bit 4n + t of that row's word: the third bits of columns 4n..4n+3.
-constexpr int64_t third_bit_ctrl(int n) {
-  uint64_t m = 0;
-  for (int j = 0; j < 8; ++j) m |= uint64_t(32 * (j / 4) + 4 * n + j % 4) << (8 * j);
-  return int64_t(m);
-}
-
 // The sums of S blocks for M inputs. kBits 2, 3 or 4 (codes through the
 // table, level + 128; kRaw: q4_0's codes as they are, level + 8) or 8 (q8_0:
 // level + 128 by flipping the sign bit); kSubs 32-column sub-blocks per
@@ -182,6 +173,85 @@ void blocks(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, const 
 
 #pragma GCC pop_options
 
+#pragma GCC push_options
+#pragma GCC target("avx512vnni,avx512bitalg,avx512vbmi,gfni,avx512bf16")
+
+// Word 2n of the result: word n of v (bf16 of lane n's first value); word
+// 2n + 1: word 16 + n (its second).
+inline __m512i interleave_pairs(__m512i v) {
+  alignas(64) static constexpr std::array<int16_t, 32> idx = [] {
+    std::array<int16_t, 32> a{};
+    for (int n = 0; n < 16; ++n) a[size_t(2 * n)] = int16_t(n), a[size_t(2 * n + 1)] = int16_t(16 + n);
+    return a;
+  }();
+  return _mm512_permutexvar_epi16(_mm512_load_si512(idx.data()), v);
+}
+
+// Four columns of the 16 rows (lane n: row n's four int8 levels) times the
+// rows' scales, in bf16, as two vectors of pairs: out[n] = columns 0, 1 of
+// row n, out[pair_stride + n] = columns 2, 3.
+inline void quad_pairs(__m512i q, __m512 scale, uint32_t* out, int64_t pair_stride) {
+  __m512 f[4];
+  for (int j = 0; j < 4; ++j) {
+    const __m512i l = _mm512_srai_epi32(_mm512_slli_epi32(q, 24 - 8 * j), 24);  // byte j, sign-extended
+    f[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(l), scale);
+  }
+  _mm512_store_si512(out, interleave_pairs((__m512i)_mm512_cvtne2ps_pbh(f[1], f[0])));
+  _mm512_store_si512(out + pair_stride, interleave_pairs((__m512i)_mm512_cvtne2ps_pbh(f[3], f[2])));
+}
+
+// kInterleavedBf16Panel (fixed_kernels_internal.h): the chunks decoded as
+// block_sums decodes them, to signed levels; quad c of sub-block s is pairs
+// 16 s + 2 c and + 1.
+template <int kBits, int kSubs>
+void block_panel(const Layout& L, const uint8_t* blk, __m512i table, uint32_t* out, int64_t pair_stride) {
+  constexpr int kChunks = kBits;
+  const __m512i lo_field = _mm512_set1_epi64(field_matrix(0, 4)), hi_field = _mm512_set1_epi64(field_matrix(4, 4));
+  const int64_t groups = L.groups_per_row(), codes_bytes = interleaved_codes_bytes(L);
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m512 sv =
+        _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + codes_bytes + 32 * g)));
+    for (int k = 0; k < kSubs; ++k) {
+      const int64_t sub = g * kSubs + k;
+      const uint8_t* p = blk + sub * kChunks * 64;
+      auto quad = [&](int c, __m512i levels) {
+        quad_pairs(levels, sv, out + (16 * sub + 2 * c) * pair_stride, pair_stride);
+      };
+      if constexpr (kBits == 8) {
+        for (int c = 0; c < 8; ++c) quad(c, _mm512_load_si512(p + 64 * c));
+      } else if constexpr (kBits == 4) {
+        for (int c = 0; c < 4; ++c) {
+          const __m512i v = _mm512_load_si512(p + 64 * c);
+          quad(c, _mm512_shuffle_epi8(table, _mm512_gf2p8affine_epi64_epi8(v, lo_field, 0)));
+          quad(4 + c, _mm512_shuffle_epi8(table, _mm512_gf2p8affine_epi64_epi8(v, hi_field, 0)));
+        }
+      } else {  // 2 and 3 bits: field j of chunk c is columns 4c + 8j..; chunk 2 the third bits
+        const __m512i third = kBits == 3 ? _mm512_load_si512(p + 128) : _mm512_setzero_si512();
+        for (int c = 0; c < 2; ++c) {
+          const __m512i v = _mm512_load_si512(p + 64 * c);
+          for (int j = 0; j < 4; ++j) {
+            __m512i code = _mm512_gf2p8affine_epi64_epi8(v, _mm512_set1_epi64(field_matrix(2 * j, 2)), 0);
+            if constexpr (kBits == 3) {
+              const __mmask64 set = _mm512_bitshuffle_epi64_mask(third, _mm512_set1_epi64(third_bit_ctrl(c + 2 * j)));
+              code = _mm512_mask_add_epi8(code, set, code, _mm512_set1_epi8(4));
+            }
+            quad(c + 2 * j, _mm512_shuffle_epi8(table, code));
+          }
+        }
+      }
+    }
+  }
+}
+
+void bf16_panel(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair_stride) {
+  std::array<int8_t, 16> levels{};
+  for (int c = 0; c < 16; ++c) levels[size_t(c)] = int8_t(level_of(L, c));
+  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(levels.data())));
+  with_layout(L, [&](auto bits, auto subs) { block_panel<bits(), subs()>(L, blk, table, out, pair_stride); });
+}
+
+#pragma GCC pop_options
+
 // prep_q8's arithmetic (fixed_kernels_avx512.cpp), 32 values a step: max|x|
 // over the values that are numbers, levels x * (127 / max) clamped to
 // +-127 and rounded to nearest even (VCVTPS2DQ in the default rounding mode,
@@ -212,5 +282,6 @@ void prep(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t
 
 const InterleavedQ8Fn kInterleavedVnni = &blocks;
 const InterleavedPrepFn kInterleavedPrepAvx512 = &prep;
+const InterleavedBf16PanelFn kInterleavedBf16Panel = &bf16_panel;
 
 }  // namespace rbe::codec::fixed

@@ -122,6 +122,13 @@ extern const InterleavedQ8Fn kInterleavedVnni;  // fixed_interleaved_avx512.cpp;
 // block's levels and scale exactly those of prep_q8.
 using InterleavedPrepFn = void (*)(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t* corr);
 extern const InterleavedPrepFn kInterleavedPrepAvx512;  // fixed_interleaved_avx512.cpp
+// Block `blk` of a regrouped copy as bf16 level * scale by pairs of columns:
+// pair p (columns 2p, 2p + 1) of its 16 rows at out + p * pair_stride
+// (64-byte aligned), lane i = row i's pair, as the AMX bf16 B tiles
+// (pair_stride 16) and the AVX512-BF16 product's panels (32) hold weights.
+// fixed_interleaved_avx512.cpp; run where the copy's kernel and AVX512-BF16 are.
+using InterleavedBf16PanelFn = void (*)(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair_stride);
+extern const InterleavedBf16PanelFn kInterleavedBf16Panel;
 
 // f(m) with M inputs (1..kMultiRowsQ8) as std::integral_constant<int, M>,
 // which the several-input kernels are templated on; returns what f returns.
@@ -157,7 +164,8 @@ void gemm(const Layout& L, const StoredRows& w, int64_t N, const float* X, const
 // The same with batched kernel `name`, which must run here.
 void gemm_with(const char* name, const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias,
                float* Y, const RandomizedHadamard* rot = nullptr);
-// The batched kernel gemm() runs for N rows (fixed_kernels.h lists them).
-const char* gemm_kernel_for(int64_t N);
+// The batched kernel gemm() runs for N rows (fixed_kernels.h lists them),
+// reading a regrouped copy where from_copy.
+const char* gemm_kernel_for(int64_t N, bool from_copy = false);
 
 }  // namespace rbe::codec::fixed

@@ -1,6 +1,6 @@
 #pragma once
 // AVX2 unpacking of one 32-code sub-block (fixed_layout.h) into 32 signed
-// int8 levels. Included by the kernel files; everything here has internal
+// int8 levels, and the constants of the AVX-512 unpacking. Included by the kernel files; everything here has internal
 // linkage, so each file keeps the copy compiled with its own ISA flags.
 #include <immintrin.h>
 
@@ -62,6 +62,15 @@ inline __m256i sub_levels(const uint8_t* p, __m256i table) {
 constexpr int64_t field_matrix(int shift, int width) {
   uint64_t m = 0;
   for (int i = 0; i < width; ++i) m |= uint64_t(1) << (shift + i) << (8 * (7 - i));
+  return int64_t(m);
+}
+
+// VPSHUFBITQMB control for the 3-bit forms: in each 64-bit lane (rows 2j and
+// 2j + 1, a 32-bit word of third bits each), byte t of each row's four takes
+// bit 4n + t of that row's word: the third bits of columns 4n..4n+3.
+constexpr int64_t third_bit_ctrl(int n) {
+  uint64_t m = 0;
+  for (int j = 0; j < 8; ++j) m |= uint64_t(32 * (j / 4) + 4 * n + j % 4) << (8 * j);
   return int64_t(m);
 }
 

@@ -92,8 +92,11 @@ Packed make(const Form& f, Mat m, int copies) {
   for (int c = 0; c < copies; ++c) {
     auto ec = std::make_shared<codec::EncodedTensor>(*e);
     ec->set_owned(std::vector<uint8_t>(e->data, e->data + e->size));
-    p.pm.push_back(codec::make_packed_fixed(ec));
-    (void)p.pm.back()->storage();  // makes a regrouped copy now, not in the timed loop (fixed_packed.cpp)
+    // The only owner of its tensor, as in a model read from a file: where the
+    // matvecs run on a regrouped copy, made now (not in the timed loop), the
+    // stored bytes then go and every product reads the copy (fixed_packed.cpp).
+    p.pm.push_back(codec::make_packed_fixed(std::move(ec)));
+    (void)p.pm.back()->storage();
   }
   return p;
 }
