@@ -358,6 +358,31 @@ TEST(ModelCodec, LoadAnyModelOpensRbeFilesAndFolders) {
   std::filesystem::remove_all(dir);
 }
 
+// A model read from an .rbe file is the only owner of its matrices: where
+// the matvecs run on a regrouped copy, each matrix drops its stored bytes
+// (and gives back its pages of the file's mapping) once the copy is made
+// (codec/fixed_packed.cpp). It must still run exactly like a model whose
+// matrices keep them (instantiated while the file's tensors are held),
+// before and after the first pass, prompt and single tokens alike.
+TEST(ModelCodec, AModelAloneWithItsMatricesRunsLikeOneThatSharesThem) {
+  const LoadedModel m = tiny_model();
+  const std::string dir = testutil::temp_dir("sole_owner");
+  for (const char* form : {"q4_0", "rbe"}) {
+    const std::string path = dir + "/" + form + ".rbe";
+    write_rbe_file(path, compress_model(m, with_codec(form)));
+    const CompressedModel held = read_rbe_file(path);
+    LoadedModel shared = instantiate(held);
+    LoadedModel alone = load_any_model(path);
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t T : {1, 24}) {
+        const std::vector<float> want = testutil::logits_of(*shared.model, *shared.tokenizer, T);
+        EXPECT_EQ(max_abs_diff(testutil::logits_of(*alone.model, *alone.tokenizer, T), want), 0.0)
+            << form << " pass " << pass << " T " << T;
+      }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ModelCodec, DensifyAndRecompressAPackedModel) {
   LoadedModel m = tiny_model();
   CompressedModel q = compress_model(m, with_codec("q8_0"));
