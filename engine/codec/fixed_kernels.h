@@ -37,7 +37,8 @@ bool fixed_gemv_with_kernel(const char* name, const EncodedTensor& e, const floa
 // The batched products (prompts, batched decoding steps):
 //   "amx-bf16"  Intel AMX bf16 tiles: weights as bf16 level * scale, X
 //               rounded to bf16, f32 sums (codec/fixed_gemm_amx.h); from 16
-//               rows on, where the CPU has AMX-BF16 and AVX512-BF16
+//               rows on (from 9 where it reads the regrouped copy), where
+//               the CPU has AMX-BF16 and AVX512-BF16
 //   "amx"       Intel AMX int8 tiles: X quantized to int8 per 32-block as
 //               the VNNI matvec quantizes x; fewer rows, or no AMX-BF16
 //   "avx512-bf16" no AMX: the amx-bf16 arithmetic on AVX512-BF16 dot
