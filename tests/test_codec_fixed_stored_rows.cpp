@@ -3,8 +3,11 @@
 // of this machine reading the copy gives the bits it gives reading the
 // stored bytes; and a PackedMatrix that is the only owner of its tensor
 // drops the stored bytes once the copy is made (and keeps them when shared),
-// every product and decode unchanged. Skipped without the VNNI kernel.
+// every product and decode unchanged; and the copy giving back the source's
+// pages as it goes. Skipped without the VNNI kernel.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <memory>
@@ -131,4 +134,27 @@ TEST(CodecFixedStoredRows, PackedMatrixDropsTheStoredBytesItAloneHolds) {
       EXPECT_TRUE(same_bits(want, got)) << what << " N " << N;
     }
   }
+}
+
+// With give_back the copy hands back the stored bytes' pages range by range
+// as it regroups them (no page of the source resident afterwards but those
+// two ranges share), and is the same copy.
+TEST(CodecFixedStoredRows, GivesBackTheSourcePagesAsItCopies) {
+  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  const EncodedTensor e = enc(gaussian(4096, 768, 5), settings("q4_0"));
+  const fixed::Layout L = fixed::layout_of(e);
+  const size_t page = size_t(sysconf(_SC_PAGESIZE)), n = (size_t(e.size) + page - 1) / page * page;
+  void* mem = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* src = static_cast<uint8_t*>(mem);
+  std::memcpy(src, e.data, size_t(e.size));  // every page resident
+  const fixed::InterleavedRows kept(L, e.data), given(L, src, true);
+  ASSERT_EQ(kept.bytes(), given.bytes());
+  EXPECT_EQ(std::memcmp(kept.data(), given.data(), size_t(kept.bytes())), 0);
+  std::vector<unsigned char> resident(n / page);
+  ASSERT_EQ(mincore(mem, n, resident.data()), 0);
+  size_t still = 0;
+  for (unsigned char r : resident) still += r & 1;
+  EXPECT_LE(still * 20, resident.size()) << still << " of " << resident.size() << " pages still resident";
+  munmap(mem, n);
 }

@@ -14,6 +14,7 @@
 
 #include "codec/fixed_kernels.h"
 #include "codec/fixed_kernels_internal.h"
+#include "io/mapped_file.h"
 #include "tensor/big_alloc.h"
 #include "tensor/kernels/row_chunks.h"
 
@@ -74,7 +75,8 @@ void InterleavedRows::Release::operator()(uint8_t* p) const { release_aligned(p,
 
 // As tensors are allocated (tensor/big_alloc.h): 64-byte aligned, and a large
 // copy on 2 MiB pages, since generation streams it once per token.
-InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), buf_(nullptr, Release{0}) {
+InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data, bool give_back)
+    : L_(L), buf_(nullptr, Release{0}) {
   if (!available(L))
     throw std::invalid_argument("InterleavedRows: no kernel for " + L.name() + " on this machine");
   stride_ = interleaved_stride(L);
@@ -88,6 +90,10 @@ InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data) : L_(L), 
       std::memset(blk, 0, size_t(stride_));  // padding rows: scale 0
       for (int64_t i = 0; i < kInterleave && b * kInterleave + i < L.rows; ++i)
         move_groups(L, blk, i, data + (b * kInterleave + i) * L.row_bytes(), 0, L.groups_per_row());
+    }
+    if (give_back) {  // the whole pages of this range's rows (a page shared with the next range stays)
+      const int64_t r0 = range.begin() * kInterleave, r1 = std::min(range.end() * kInterleave, L.rows);
+      io::release_pages(data + r0 * L.row_bytes(), uint64_t((r1 - r0) * L.row_bytes()));
     }
   });
 }

@@ -41,8 +41,11 @@ class InterleavedRows {
   // GFNI) for L.
   static bool available(const Layout& L);
   // Regroups `data` (L's stored bytes); throws std::invalid_argument where
-  // !available(L).
-  InterleavedRows(const Layout& L, const uint8_t* data);
+  // !available(L). With give_back (a caller that drops the stored bytes
+  // once the copy is made), the pages of each range of rows go as soon as
+  // the range is copied (io::release_pages), so that the matrix is never
+  // held twice whole.
+  InterleavedRows(const Layout& L, const uint8_t* data, bool give_back = false);
 
   // y[rows] = W x (+ bias), x in the stored basis, quantized to int8 per
   // 32-block exactly as the stored layout's VNNI kernel quantizes it (the

@@ -14,9 +14,6 @@
 #include <mutex>
 #include <stdexcept>
 #include <vector>
-#if defined(__GLIBC__)  // defined by the headers above
-#include <malloc.h>
-#endif
 
 #include "codec/fixed_gemm_amx.h"
 #include "codec/fixed_gemm_bf16.h"
@@ -27,6 +24,7 @@
 #include "codec/fixed_rate.h"
 #include "codec/hadamard.h"
 #include "io/mapped_file.h"
+#include "tensor/big_alloc.h"
 
 namespace rbe::codec {
 namespace {
@@ -125,27 +123,26 @@ class FixedPacked final : public nn::PackedMatrix {
   const Source& ready() const {
     std::call_once(once_, [&] {
       if (interleave_) {
-        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data);
-        if (e_.use_count() == 1) drop_stored_bytes();
+        const bool alone = e_.use_count() == 1;  // nothing else views the stored bytes
+        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, alone);
+        if (alone) drop_stored_bytes();
       }
       source_.copy = copy_.get();
       source_.rows = e_ ? fixed::StoredRows(e_->data, copy_.get()) : fixed::StoredRows(*copy_);
     });
     return source_;
   }
+  // The copy gave back the stored bytes' pages as it went (a range's pages
+  // once regrouped): the matrix is never held twice whole. Then the rest.
   void drop_stored_bytes() const {
     // A file's mapping (.rbe, GGUF) stays while other tensors view it: this
     // tensor's pages of it go now (no one else views them).
     const bool mapped = e_->keepalive != nullptr;
     if (mapped) io::release_pages(e_->data, uint64_t(e_->size));
     e_.reset();
-#if defined(__GLIBC__)
     // glibc keeps freed heap memory mapped: hand the stored bytes back (49
-    // calls for the 124M shape, 8 ms in all, once; peak RSS 270 -> 256 MB
-    // for q4_0, 243 MB without the copy: the rest is the copy of the token
-    // embedding, made while every stored byte is still there).
-    if (!mapped) malloc_trim(0);
-#endif
+    // calls for the 124M shape, 8 ms in all, once).
+    if (!mapped) trim_freed_heap();
   }
   void matvec(const float* x, const float* bias, float* y) const {  // x in the stored basis
     const Source& s = ready();
