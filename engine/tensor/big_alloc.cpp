@@ -109,15 +109,8 @@ void* allocate_aligned(size_t nbytes) {
   if (!p) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
   // Advice only: where transparent huge pages are off this fails and the
-  // buffer simply stays on 4 KiB pages. The last, partly used 2 MiB of the
-  // padding stays on 4 KiB pages: on a huge page its unused part would be
-  // resident too (up to 2 MiB per buffer: 36 MB over a q8_0 124M model's
-  // regrouped copies).
-  if (align == kHugePageBytes) {
-    (void)madvise(p, size, MADV_HUGEPAGE);
-    if (nbytes % kHugePageBytes != 0)
-      (void)madvise(static_cast<char*>(p) + nbytes / kHugePageBytes * kHugePageBytes, kHugePageBytes, MADV_NOHUGEPAGE);
-  }
+  // buffer simply stays on 4 KiB pages.
+  if (align == kHugePageBytes) (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
   return p;
 }
