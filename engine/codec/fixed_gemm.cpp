@@ -109,7 +109,7 @@ void gemm_with(const char* name, const Layout& L, const StoredRows& w, int64_t N
                float* Y, const RandomizedHadamard* rot) {
   if (std::strcmp(name, "amx-bf16") == 0)
     return w.copy() ? gemm_amx_bf16_interleaved(*w.copy(), L, N, X, bias, Y, rot)
-                    : gemm_amx_bf16(L, w, N, X, bias, Y, rot);
+                    : gemm_amx_bf16(L, w.data(), N, X, bias, Y, rot);
   std::vector<float> Xr;
   if (rot) X = rotated_rows(*rot, X, N, L.cols, Xr);
   if (std::strcmp(name, "amx") == 0) gemm_amx(L, w, N, X, bias, Y);

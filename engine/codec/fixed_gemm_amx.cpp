@@ -41,7 +41,7 @@ namespace rbe::codec::fixed {
 void gemm_amx(const Layout&, const StoredRows&, int64_t, const float*, const float*, float*) {
   std::abort();  // unreachable: callers ask amx_gemm_available() first
 }
-void gemm_amx_bf16(const Layout&, const StoredRows&, int64_t, const float*, const float*, float*,
+void gemm_amx_bf16(const Layout&, const uint8_t*, int64_t, const float*, const float*, float*,
                    const RandomizedHadamard*) {
   std::abort();  // unreachable: callers ask amx_bf16_gemm_available() first
 }
@@ -228,14 +228,13 @@ UnpackBf16Fn unpack_bf16_for(const Layout& L) {
 }
 
 // X in bf16: held by the calling thread across its parallel loops, so taken
-// through a ScratchLease (aligned_buffer.h). A strip of weights (and its
-// stored bytes, where rebuilt from the regrouped copy): only inside a task
-// body, which never waits, so the thread's own.
-thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb, tls_rows;
+// through a ScratchLease (aligned_buffer.h). A strip of weights: only inside
+// a task body, which never waits, so the thread's own.
+thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wb;
 
 }  // namespace
 
-void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
+void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
                    const RandomizedHadamard* rot) {
   const int64_t K = L.cols, R = L.rows, steps = K / kSub;
   if (N <= 0 || R <= 0) return;
@@ -244,7 +243,7 @@ void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float*
   constexpr int64_t kMaxRows = 2048;
   if (N > kMaxRows) {
     for (int64_t n0 = 0; n0 < N; n0 += kMaxRows)
-      gemm_amx_bf16(L, w, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R, rot);
+      gemm_amx_bf16(L, data, std::min(kMaxRows, N - n0), X + n0 * K, bias, Y + n0 * R, rot);
     return;
   }
   const int64_t mtiles = (N + kTile - 1) / kTile, strips = (R + kStripRows - 1) / kStripRows;
@@ -266,11 +265,10 @@ void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float*
   // every pair of activation tiles.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
     auto* wb = static_cast<uint16_t*>(tls_wb.bytes(size_t(kStripRows * K) * 2));
-    auto* rows = static_cast<uint8_t*>(w.in_place() ? nullptr : tls_rows.bytes(size_t(kStripRows * L.row_bytes())));
     rbe::kernels::load_tile_config_bf16();
     for (int64_t st = r.begin(); st < r.end(); ++st) {
       const int64_t n0 = st * kStripRows, nr = std::min<int64_t>(kStripRows, R - n0);
-      unpack(L, w.rows(L, n0, n0 + nr, rows), nr, wb);
+      unpack(L, data + n0 * L.row_bytes(), nr, wb);
       for (int64_t t = 0; t < mtiles; t += 2)
         rbe::kernels::strip_product<1>(wb, &xb, t, t + 1 < mtiles, steps, n0, N, R, R, bias, 0.f, Y);
     }

@@ -40,7 +40,7 @@ void gemm_amx(const Layout& L, const StoredRows& w, int64_t N, const float* X, c
 bool amx_bf16_gemm_available();
 // With `rot`, multiplies the rows of X rotated by it (rbe fixed's stored
 // basis), rotating each row as it is converted to bf16.
-void gemm_amx_bf16(const Layout& L, const StoredRows& w, int64_t N, const float* X, const float* bias, float* Y,
+void gemm_amx_bf16(const Layout& L, const uint8_t* data, int64_t N, const float* X, const float* bias, float* Y,
                    const RandomizedHadamard* rot = nullptr);
 
 // The bf16 product from the regrouped copy (fixed_interleaved_amx.cpp): the

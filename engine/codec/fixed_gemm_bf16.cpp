@@ -2,13 +2,14 @@
 // built for the base instruction set; its kernels are in
 // fixed_gemm_bf16_avx512.cpp.
 #include "codec/fixed_gemm_bf16.h"
-#include "codec/fixed_interleaved.h"
-#include "codec/fixed_kernels_internal.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+
+#include "codec/fixed_interleaved.h"
+#include "codec/fixed_kernels_internal.h"
 
 #include "tensor/env_switch.h"
 #include "tensor/kernels/aligned_buffer.h"
@@ -19,9 +20,8 @@ namespace {
 
 // X in bf16 is held by the calling thread across the parallel loop (a lease:
 // while it waits it may steal another product's task); a strip's scratch
-// (and its stored bytes, where rebuilt from the regrouped copy) only inside
-// a task body, which never waits.
-thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wf, tls_panel, tls_rows;
+// only inside a task body, which never waits.
+thread_local rbe::kernels::AlignedBuffer tls_xb, tls_wf, tls_panel;
 
 }  // namespace
 
@@ -53,7 +53,6 @@ void gemm_avx512_bf16(const Layout& L, const StoredRows& w, int64_t N, const flo
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, strips, 1), [&](const tbb::blocked_range<int64_t>& r) {
     float* wf = tls_wf.get(size_t(kBf16Strip * K));
     auto* panel = static_cast<uint32_t*>(tls_panel.bytes(size_t(kBf16Strip * K) * 2));
-    auto* rows = static_cast<uint8_t*>(w.in_place() ? nullptr : tls_rows.bytes(size_t(kBf16Strip * L.row_bytes())));
     for (int64_t st = r.begin(); st < r.end(); ++st) {
       const int64_t n0 = st * kBf16Strip, nr = std::min<int64_t>(kBf16Strip, R - n0);
       if (const InterleavedRows* copy = w.copy())  // the panel straight from the copy's two blocks
@@ -64,8 +63,8 @@ void gemm_avx512_bf16(const Layout& L, const StoredRows& w, int64_t N, const flo
           else
             for (int64_t p = 0; p < K / 2; ++p) std::fill_n(panel + p * 32 + 16, 16, 0u);
         }
-      else
-        bf16_panel(L, w.rows(L, n0, n0 + nr, rows), nr, wf, panel);
+      else  // no copy: the stored bytes are there
+        bf16_panel(L, w.data() + n0 * L.row_bytes(), nr, wf, panel);
       bf16_strip_product(panel, xp, K, N, n0, nr, R, bias, Y);
     }
   });

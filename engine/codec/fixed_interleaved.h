@@ -88,13 +88,14 @@ inline int64_t interleaved_stride(const Layout& L) {
 // Where the batched products and the decode read a matrix's rows in the
 // stored layout: in place, or rebuilt from the regrouped copy into the
 // caller's scratch (a strip of 16 or 32 rows at a time: it stays in L1/L2).
-// Where there is a copy, the AMX bf16 product reads it as it is, stored
-// bytes or not (fixed_interleaved_amx.cpp).
+// Where there is a copy, the bf16 products read it as it is, stored bytes
+// or not (fixed_interleaved_amx.cpp, fixed_gemm_bf16.cpp).
 class StoredRows {
  public:
   explicit StoredRows(const uint8_t* data, const InterleavedRows* copy = nullptr) : data_(data), copy_(copy) {}
   explicit StoredRows(const InterleavedRows& copy) : copy_(&copy) {}
   bool in_place() const { return data_ != nullptr; }
+  const uint8_t* data() const { return data_; }          // the stored bytes; null without them
   const InterleavedRows* copy() const { return copy_; }  // null without one
   // Rows [r0, r1) row after row; scratch: room for (r1 - r0) rows, unused
   // in place.

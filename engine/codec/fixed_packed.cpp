@@ -123,8 +123,12 @@ class FixedPacked final : public nn::PackedMatrix {
   const Source& ready() const {
     std::call_once(once_, [&] {
       if (interleave_) {
-        const bool alone = e_.use_count() == 1;  // nothing else views the stored bytes
-        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, alone);
+        const bool alone = e_.use_count() == 1;  // nothing else holds the tensor
+        // Pages that are its own (a file's mapping, its own vector) go as
+        // they are copied: the matrix is never held twice whole.
+        const bool own_pages =
+            alone && (e_->keepalive != nullptr || (!e_->owned.empty() && e_->owned.data() == e_->data));
+        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, own_pages);
         if (alone) drop_stored_bytes();
       }
       source_.copy = copy_.get();
@@ -132,11 +136,10 @@ class FixedPacked final : public nn::PackedMatrix {
     });
     return source_;
   }
-  // The copy gave back the stored bytes' pages as it went (a range's pages
-  // once regrouped): the matrix is never held twice whole. Then the rest.
   void drop_stored_bytes() const {
     // A file's mapping (.rbe, GGUF) stays while other tensors view it: this
-    // tensor's pages of it go now (no one else views them).
+    // tensor's pages of it (those the copy left: shared by two of its
+    // ranges) go now, no one else viewing them.
     const bool mapped = e_->keepalive != nullptr;
     if (mapped) io::release_pages(e_->data, uint64_t(e_->size));
     e_.reset();
