@@ -84,12 +84,7 @@ inline void store_rows(int tile, int64_t m0, int64_t n0, int64_t N, int64_t R, c
   const int64_t mrows = std::min<int64_t>(kTile, N - m0), nn = std::min<int64_t>(kTile, R - n0);
   if (mrows <= 0 || nn <= 0) return;
   alignas(64) float c[kTile * kTile];
-  switch (tile) {  // the tile number is an immediate
-    case 0: _tile_stored(0, c, 64); break;
-    case 1: _tile_stored(1, c, 64); break;
-    case 2: _tile_stored(2, c, 64); break;
-    default: _tile_stored(3, c, 64); break;
-  }
+  rbe::kernels::tile_to_floats(tile, c);
   const __mmask16 mask = __mmask16((1u << nn) - 1);
   const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + n0) : _mm512_setzero_ps();
   for (int64_t mm = 0; mm < mrows; ++mm)

@@ -125,6 +125,16 @@ inline void activations_bf16_from_rows(int64_t N, int64_t K, RowFn&& row, int pa
   });
 }
 
+// C tile `tile` (0-3) into c[16 x 16] (rows of 16 floats).
+inline void tile_to_floats(int tile, float* c) {
+  switch (tile) {  // the tile number is an immediate
+    case 0: _tile_stored(0, c, 64); break;
+    case 1: _tile_stored(1, c, 64); break;
+    case 2: _tile_stored(2, c, 64); break;
+    default: _tile_stored(3, c, 64); break;
+  }
+}
+
 // C tile `tile` (weight rows n0.. x activations m0..) into Y[m][n] (row
 // stride ldy), transposed: Y = C + bias[n] + beta * Y (Y not read when beta
 // is 0). Rows past N activations and columns past R weight rows are skipped.
@@ -133,12 +143,7 @@ inline void store_c(int tile, int64_t n0, int64_t m0, int64_t N, int64_t R, int6
   const int64_t nn = std::min<int64_t>(kTileRows, R - n0), mrows = std::min<int64_t>(kTileRows, N - m0);
   if (nn <= 0 || mrows <= 0) return;
   alignas(64) float c[kTileRows * kTileRows];
-  switch (tile) {  // the tile number is an immediate
-    case 0: _tile_stored(0, c, 64); break;
-    case 1: _tile_stored(1, c, 64); break;
-    case 2: _tile_stored(2, c, 64); break;
-    default: _tile_stored(3, c, 64); break;
-  }
+  tile_to_floats(tile, c);
   __m512 v[kTileRows];
   for (int i = 0; i < kTileRows; ++i) v[i] = _mm512_load_ps(c + i * kTileRows);
   transpose16(v);  // v[mm]: activation mm, lanes = weight rows
