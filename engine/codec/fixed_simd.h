@@ -1,7 +1,8 @@
 #pragma once
 // AVX2 unpacking of one 32-code sub-block (fixed_layout.h) into 32 signed
-// int8 levels, and the constants of the AVX-512 unpacking. Included by the kernel files; everything here has internal
-// linkage, so each file keeps the copy compiled with its own ISA flags.
+// int8 levels, and the constants of the AVX-512 unpacking. Included by the
+// kernel files; everything here has internal linkage, so each file keeps
+// the copy compiled with its own ISA flags.
 #include <immintrin.h>
 
 #include <cstdint>
