@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <vector>
@@ -363,7 +364,9 @@ TEST(ModelCodec, LoadAnyModelOpensRbeFilesAndFolders) {
 // (and gives back its pages of the file's mapping) once the copy is made
 // (codec/fixed_packed.cpp). It must still run exactly like a model whose
 // matrices keep them (instantiated while the file's tensors are held),
-// before and after the first pass, prompt and single tokens alike.
+// before and after the first pass, prompt and single tokens alike; and the
+// held tensors, whose pages of the mapping went too, still read the file's
+// bytes.
 TEST(ModelCodec, AModelAloneWithItsMatricesRunsLikeOneThatSharesThem) {
   const LoadedModel m = tiny_model();
   const std::string dir = testutil::temp_dir("sole_owner");
@@ -379,6 +382,14 @@ TEST(ModelCodec, AModelAloneWithItsMatricesRunsLikeOneThatSharesThem) {
         EXPECT_EQ(max_abs_diff(testutil::logits_of(*alone.model, *alone.tokenizer, T), want), 0.0)
             << form << " pass " << pass << " T " << T;
       }
+    const CompressedModel again = read_rbe_file(path);
+    ASSERT_EQ(again.encoded.size(), held.encoded.size());
+    for (size_t i = 0; i < held.encoded.size(); ++i) {
+      const EncodedTensor& a = *held.encoded[i].second;
+      const EncodedTensor& b = *again.encoded[i].second;
+      ASSERT_EQ(a.size, b.size);
+      EXPECT_EQ(std::memcmp(a.data, b.data, size_t(a.size)), 0) << form << " " << held.encoded[i].first;
+    }
   }
   std::filesystem::remove_all(dir);
 }

@@ -124,11 +124,15 @@ class FixedPacked final : public nn::PackedMatrix {
     std::call_once(once_, [&] {
       if (interleave_) {
         const bool alone = e_.use_count() == 1;  // nothing else holds the tensor
-        // Pages that are its own (a file's mapping, its own vector) go as
-        // they are copied: the matrix is never held twice whole.
-        const bool own_pages =
-            alone && (e_->keepalive != nullptr || (!e_->owned.empty() && e_->owned.data() == e_->data));
-        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, own_pages);
+        // Pages that can go as they are copied, so that the matrix is never
+        // held twice whole: a file's (.rbe, GGUF), even where others hold
+        // the tensor (the workbench keeps the compressed model for its views
+        // and export), since they are never written and a later read maps
+        // them again from the file; or its own vector, where it is alone.
+        const bool mapped = e_->keepalive != nullptr;
+        const bool own_vector = !e_->owned.empty() && e_->owned.data() == e_->data;
+        copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, mapped || (alone && own_vector));
+        if (mapped) io::release_pages(e_->data, uint64_t(e_->size));  // the pages two ranges shared
         if (alone) drop_stored_bytes();
       }
       source_.copy = copy_.get();
@@ -137,11 +141,7 @@ class FixedPacked final : public nn::PackedMatrix {
     return source_;
   }
   void drop_stored_bytes() const {
-    // A file's mapping (.rbe, GGUF) stays while other tensors view it: this
-    // tensor's pages of it (those the copy left: shared by two of its
-    // ranges) go now, no one else viewing them.
-    const bool mapped = e_->keepalive != nullptr;
-    if (mapped) io::release_pages(e_->data, uint64_t(e_->size));
+    const bool mapped = e_->keepalive != nullptr;  // a file's mapping: its pages went above
     e_.reset();
     // glibc keeps freed heap memory mapped: hand the stored bytes back (49
     // calls for the 124M shape, 8 ms in all, once).
