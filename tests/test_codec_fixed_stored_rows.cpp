@@ -60,13 +60,19 @@ TEST(CodecFixedStoredRows, RebuildsEveryStoredByte) {
           EXPECT_EQ(std::memcmp(part.data(), e.data + r0 * L.row_bytes(), part.size() - 1), 0) << what << " " << r0;
           EXPECT_EQ(part.back(), 0xA5) << what << ": nothing written past the rows";
         }
-        const int64_t G = L.groups_per_row(), r = rows - 1;
+        // Some scale groups of a range of rows (a block and a row past it, or the last row).
+        const int64_t G = L.groups_per_row(), gb = L.group_bytes();
         for (auto [g0, g1] : {std::pair<int64_t, int64_t>{0, 1}, {G - 1, G}, {1, G}, {0, G}}) {
           if (g0 >= g1) continue;
-          std::vector<uint8_t> grp(size_t((g1 - g0) * L.group_bytes()));
-          copy.stored_groups(r, g0, g1, grp.data());
-          EXPECT_EQ(std::memcmp(grp.data(), e.data + r * L.row_bytes() + g0 * L.group_bytes(), grp.size()), 0)
-              << what << " groups " << g0 << ".." << g1;
+          const int64_t r0 = rows > 16 ? 0 : rows - 1, r1 = rows > 16 ? 17 : rows;
+          std::vector<uint8_t> grp(size_t((r1 - r0) * (g1 - g0) * gb) + 1, 0xA5);
+          copy.stored(r0, r1, g0, g1, grp.data());
+          for (int64_t r = r0; r < r1; ++r)
+            EXPECT_EQ(std::memcmp(grp.data() + (r - r0) * (g1 - g0) * gb, e.data + r * L.row_bytes() + g0 * gb,
+                                  size_t((g1 - g0) * gb)),
+                      0)
+                << what << " row " << r << " groups " << g0 << ".." << g1;
+          EXPECT_EQ(grp.back(), 0xA5) << what << ": nothing written past the groups";
         }
       }
 }

@@ -37,9 +37,9 @@ void gemm_sgemm(const Layout& L, const StoredRows& w, int64_t N, const float* X,
         const int64_t g0 = p0 / G, g1 = (p0 + kcur) / G;
         Layout Lg = L;  // the groups read, as a row of their own
         Lg.cols = (g1 - g0) * G;
-        std::vector<uint8_t> scratch(w.in_place() ? 0 : size_t(Lg.row_bytes()));
-        for (int64_t j = 0; j < n; ++j)
-          decode_row_stored(Lg, w.groups(L, j0 + j, g0, g1, scratch.data()), 0, out + j * kcur);
+        std::vector<uint8_t> scratch(w.in_place() ? 0 : size_t(n * Lg.row_bytes()));
+        const StoredRows::Groups src = w.groups(L, j0, j0 + n, g0, g1, scratch.data());
+        for (int64_t j = 0; j < n; ++j) decode_row_stored(Lg, src.p + j * src.stride, 0, out + j * kcur);
       },
       0.f, Y, R);
   if (!columns)

@@ -56,11 +56,10 @@ class InterleavedRows {
   // copy, every row bit for bit what gemv gives for its input alone.
   void gemv_rows(int64_t N, const float* X, const float* bias, float* Y) const;
 
-  // The stored layout's bytes back: rows [r0, r1), row after row, into
-  // out[(r1 - r0) * L.row_bytes()]; scale groups [g0, g1) of row r into
-  // out[(g1 - g0) * L.group_bytes()].
-  void stored_rows(int64_t r0, int64_t r1, uint8_t* out) const;
-  void stored_groups(int64_t r, int64_t g0, int64_t g1, uint8_t* out) const;
+  // The stored layout's bytes back: scale groups [g0, g1) of rows [r0, r1),
+  // row after row, into out[(r1 - r0) * (g1 - g0) * L.group_bytes()].
+  void stored(int64_t r0, int64_t r1, int64_t g0, int64_t g1, uint8_t* out) const;
+  void stored_rows(int64_t r0, int64_t r1, uint8_t* out) const { stored(r0, r1, 0, L_.groups_per_row(), out); }
 
   const uint8_t* data() const { return buf_.get(); }
   int64_t bytes() const { return stride_ * blocks_; }
@@ -104,11 +103,17 @@ class StoredRows {
     copy_->stored_rows(r0, r1, scratch);
     return scratch;
   }
-  // Scale groups [g0, g1) of row r; scratch: room for g1 - g0 groups.
-  const uint8_t* groups(const Layout& L, int64_t r, int64_t g0, int64_t g1, uint8_t* scratch) const {
-    if (data_) return data_ + r * L.row_bytes() + g0 * L.group_bytes();
-    copy_->stored_groups(r, g0, g1, scratch);
-    return scratch;
+  // Scale groups [g0, g1) of rows [r0, r1): row r0's at the pointer, the
+  // next rows `stride` bytes apart (in place L.row_bytes(), rebuilt in
+  // scratch, room for (r1 - r0) (g1 - g0) groups, (g1 - g0) groups' bytes).
+  struct Groups {
+    const uint8_t* p;
+    int64_t stride;
+  };
+  Groups groups(const Layout& L, int64_t r0, int64_t r1, int64_t g0, int64_t g1, uint8_t* scratch) const {
+    if (data_) return {data_ + r0 * L.row_bytes() + g0 * L.group_bytes(), L.row_bytes()};
+    copy_->stored(r0, r1, g0, g1, scratch);
+    return {scratch, (g1 - g0) * L.group_bytes()};
   }
 
  private:

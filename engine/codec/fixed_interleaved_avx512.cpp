@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "codec/fixed_interleaved.h"
 #include "codec/fixed_kernels_internal.h"
@@ -252,6 +253,36 @@ void bf16_panel(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair
 
 #pragma GCC pop_options
 
+// kInterleavedStoredRows: a group's D chunks, four at a time, transposed in
+// registers (per 128-bit lane, rows 4l..4l+3 of four chunks become four
+// rows' 16 bytes) and stored row by row with masked stores.
+void stored_block(const Layout& L, const uint8_t* blk, int64_t nrows, int64_t g0, int64_t g1, uint8_t* out,
+                  int64_t rb) {
+  const int64_t gb = L.group_bytes(), chunks = (gb - 2) / 4;
+  const uint8_t* scales = blk + interleaved_codes_bytes(L);
+  for (int64_t g = g0; g < g1; ++g) {
+    uint8_t* o = out + (g - g0) * gb;
+    for (int64_t i = 0; i < nrows; ++i) std::memcpy(o + i * rb, scales + 32 * g + 2 * i, 2);
+    for (int64_t q = 0; q < chunks; q += 4) {
+      const uint8_t* c = blk + (g * chunks + q) * 64;
+      const __m512i v0 = _mm512_load_si512(c), v1 = _mm512_load_si512(c + 64), v2 = _mm512_load_si512(c + 128),
+                    v3 = _mm512_load_si512(c + 192);
+      const __m512i t0 = _mm512_unpacklo_epi32(v0, v1), t1 = _mm512_unpackhi_epi32(v0, v1),
+                    t2 = _mm512_unpacklo_epi32(v2, v3), t3 = _mm512_unpackhi_epi32(v2, v3);
+      // u[k], 128-bit lane l: row 4l + k's bytes 4q .. 4q + 15 of the group's codes
+      const __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                            _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+      for (int64_t l = 0; l < 4; ++l)
+        for (int64_t k = 0; k < 4; ++k) {
+          const int64_t i = 4 * l + k;
+          // Lane l to row i: the store's base 16 l bytes back (still inside
+          // `out`: i rows of at least a group, 18 bytes, come before), lanes masked.
+          if (i < nrows) _mm512_mask_storeu_epi32(o + i * rb + 2 + 4 * q - 16 * l, __mmask16(0xFu << (4 * l)), u[k]);
+        }
+    }
+  }
+}
+
 // prep_q8's arithmetic (fixed_kernels_avx512.cpp), 32 values a step: max|x|
 // over the values that are numbers, levels x * (127 / max) clamped to
 // +-127 and rounded to nearest even (VCVTPS2DQ in the default rounding mode,
@@ -283,5 +314,6 @@ void prep(const float* x, int64_t nsub, int offset, int8_t* q, float* d, int32_t
 const InterleavedQ8Fn kInterleavedVnni = &blocks;
 const InterleavedPrepFn kInterleavedPrepAvx512 = &prep;
 const InterleavedBf16PanelFn kInterleavedBf16Panel = &bf16_panel;
+const InterleavedStoredRowsFn kInterleavedStoredRows = &stored_block;
 
 }  // namespace rbe::codec::fixed

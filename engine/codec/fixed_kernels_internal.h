@@ -129,6 +129,14 @@ extern const InterleavedPrepFn kInterleavedPrepAvx512;  // fixed_interleaved_avx
 // fixed_interleaved_avx512.cpp; run where the copy's kernel and AVX512-BF16 are.
 using InterleavedBf16PanelFn = void (*)(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair_stride);
 extern const InterleavedBf16PanelFn kInterleavedBf16Panel;
+// Scale groups [g0, g1) of rows [0, nrows) (nrows <= 16) of block `blk` of
+// a regrouped copy in the stored layout, row i at out + i * stride, for
+// layouts whose scale groups hold a multiple of four 4-byte chunks (q8_0,
+// q4_0, 4-bit rbe, 2-bit rbe in groups of 64). fixed_interleaved_avx512.cpp;
+// run where the copy's kernel is.
+using InterleavedStoredRowsFn = void (*)(const Layout& L, const uint8_t* blk, int64_t nrows, int64_t g0, int64_t g1,
+                                         uint8_t* out, int64_t stride);
+extern const InterleavedStoredRowsFn kInterleavedStoredRows;
 
 // f(m) with M inputs (1..kMultiRowsQ8) as std::integral_constant<int, M>,
 // which the several-input kernels are templated on; returns what f returns.
