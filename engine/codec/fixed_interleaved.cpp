@@ -99,14 +99,12 @@ InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data, bool give
 }
 
 void InterleavedRows::stored(int64_t r0, int64_t r1, int64_t g0, int64_t g1, uint8_t* out) const {
-  // Blocks in registers where the groups are whole quads of chunks; else,
-  // and up to the first block boundary, row by row.
-  const bool by_block = (L_.group_bytes() - 2) % 16 == 0;
+  // Blocks in registers; up to the first block boundary, row by row.
   const int64_t stride = (g1 - g0) * L_.group_bytes();
   for (int64_t r = r0; r < r1;) {
     uint8_t* o = out + (r - r0) * stride;
     const uint8_t* blk = buf_.get() + (r / kInterleave) * stride_;
-    if (by_block && r % kInterleave == 0) {
+    if (r % kInterleave == 0) {
       const int64_t n = std::min<int64_t>(kInterleave, r1 - r);
       kInterleavedStoredRows(L_, blk, n, g0, g1, o, stride);
       r += n;

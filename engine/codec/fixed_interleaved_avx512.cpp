@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -253,9 +254,11 @@ void bf16_panel(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair
 
 #pragma GCC pop_options
 
-// kInterleavedStoredRows: a group's D chunks, four at a time, transposed in
-// registers (per 128-bit lane, rows 4l..4l+3 of four chunks become four
-// rows' 16 bytes) and stored row by row with masked stores.
+// kInterleavedStoredRows: a group's chunks, four at a time (the last quad
+// of the 3-bit forms and of 2-bit groups of 32 short, its missing chunks
+// zero and not stored), transposed in registers (per 128-bit lane, rows
+// 4l..4l+3 of four chunks become four rows' 16 bytes) and stored row by row
+// with masked stores.
 void stored_block(const Layout& L, const uint8_t* blk, int64_t nrows, int64_t g0, int64_t g1, uint8_t* out,
                   int64_t rb) {
   const int64_t gb = L.group_bytes(), chunks = (gb - 2) / 4;
@@ -264,9 +267,10 @@ void stored_block(const Layout& L, const uint8_t* blk, int64_t nrows, int64_t g0
     uint8_t* o = out + (g - g0) * gb;
     for (int64_t i = 0; i < nrows; ++i) std::memcpy(o + i * rb, scales + 32 * g + 2 * i, 2);
     for (int64_t q = 0; q < chunks; q += 4) {
+      const int64_t m = std::min<int64_t>(4, chunks - q);  // chunks in this quad
       const uint8_t* c = blk + (g * chunks + q) * 64;
-      const __m512i v0 = _mm512_load_si512(c), v1 = _mm512_load_si512(c + 64), v2 = _mm512_load_si512(c + 128),
-                    v3 = _mm512_load_si512(c + 192);
+      auto chunk = [&](int64_t k) { return k < m ? _mm512_load_si512(c + 64 * k) : _mm512_setzero_si512(); };
+      const __m512i v0 = chunk(0), v1 = chunk(1), v2 = chunk(2), v3 = chunk(3);
       const __m512i t0 = _mm512_unpacklo_epi32(v0, v1), t1 = _mm512_unpackhi_epi32(v0, v1),
                     t2 = _mm512_unpacklo_epi32(v2, v3), t3 = _mm512_unpackhi_epi32(v2, v3);
       // u[k], 128-bit lane l: row 4l + k's bytes 4q .. 4q + 15 of the group's codes
@@ -277,7 +281,8 @@ void stored_block(const Layout& L, const uint8_t* blk, int64_t nrows, int64_t g0
           const int64_t i = 4 * l + k;
           // Lane l to row i: the store's base 16 l bytes back (still inside
           // `out`: i rows of at least a group, 18 bytes, come before), lanes masked.
-          if (i < nrows) _mm512_mask_storeu_epi32(o + i * rb + 2 + 4 * q - 16 * l, __mmask16(0xFu << (4 * l)), u[k]);
+          if (i < nrows)
+            _mm512_mask_storeu_epi32(o + i * rb + 2 + 4 * q - 16 * l, __mmask16(((1u << m) - 1) << (4 * l)), u[k]);
         }
     }
   }

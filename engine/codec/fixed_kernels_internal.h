@@ -130,10 +130,8 @@ extern const InterleavedPrepFn kInterleavedPrepAvx512;  // fixed_interleaved_avx
 using InterleavedBf16PanelFn = void (*)(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair_stride);
 extern const InterleavedBf16PanelFn kInterleavedBf16Panel;
 // Scale groups [g0, g1) of rows [0, nrows) (nrows <= 16) of block `blk` of
-// a regrouped copy in the stored layout, row i at out + i * stride, for
-// layouts whose scale groups hold a multiple of four 4-byte chunks (q8_0,
-// q4_0, 4-bit rbe, 2-bit rbe in groups of 64). fixed_interleaved_avx512.cpp;
-// run where the copy's kernel is.
+// a regrouped copy in the stored layout, row i at out + i * stride.
+// fixed_interleaved_avx512.cpp; run where the copy's kernel is.
 using InterleavedStoredRowsFn = void (*)(const Layout& L, const uint8_t* blk, int64_t nrows, int64_t g0, int64_t g1,
                                          uint8_t* out, int64_t stride);
 extern const InterleavedStoredRowsFn kInterleavedStoredRows;
