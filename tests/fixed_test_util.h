@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "codec/codec.h"
+#include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
@@ -81,6 +82,18 @@ struct Form {
   std::optional<double> bpw;
   double expect_bpw;
 };
+// N(0, scale^2) values, drawn from `seed`.
+inline std::vector<float> normal(int64_t n, uint64_t seed, float scale = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  Rng rng(seed);
+  for (auto& x : v) x = float(rng.normal()) * scale;
+  return v;
+}
+
+// Whether this machine runs the AVX-512 VNNI kernel, and so the regrouped
+// copy (codec/fixed_interleaved.h).
+inline bool has_vnni_kernel() { return codec::fixed::find_kernels("avx512vnni") != nullptr; }
+
 inline const std::vector<Form> kForms = {{"q8_0", {}, 8.5},   {"q4_0", {}, 4.5},  {"rbe", 4.5, 4.5},
                                          {"rbe", 4.25, 4.25}, {"rbe", 3.5, 3.5},  {"rbe", 3.25, 3.25},
                                          {"rbe", 2.5, 2.5},   {"rbe", 2.25, 2.25}};

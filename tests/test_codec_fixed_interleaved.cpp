@@ -29,8 +29,6 @@ using namespace rbe::fixed_test;
 
 namespace {
 
-bool has_kernel() { return fixed::find_kernels("avx512vnni") != nullptr; }
-
 // x in the stored basis (rbe: rotated), as FixedPacked hands it to the kernels.
 std::vector<float> stored_basis(const EncodedTensor& e, const float* x) {
   std::vector<float> xr(x, x + e.cols);
@@ -39,17 +37,10 @@ std::vector<float> stored_basis(const EncodedTensor& e, const float* x) {
   return xr;
 }
 
-std::vector<float> normal(int64_t n, uint64_t seed, float scale = 1.f) {
-  std::vector<float> v(static_cast<size_t>(n));
-  Rng rng(seed);
-  for (auto& x : v) x = float(rng.normal()) * scale;
-  return v;
-}
-
 }  // namespace
 
 TEST(CodecFixedInterleaved, TakesEveryForm) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   for (const Form& f : kForms)
     for (int64_t cols : {64, 96}) {
       if (cols % 64 != 0 && f.expect_bpw == 2.25) continue;  // needs groups of 64
@@ -64,7 +55,7 @@ TEST(CodecFixedInterleaved, TakesEveryForm) {
 // of x * 127 / max clamped to +-127, 0 where that is NaN; ties, infinities,
 // NaN, all-zero and tiny blocks.
 TEST(CodecFixedInterleaved, QuantizesXByTheSharedRule) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   std::vector<float> x = normal(32 * 9, 4);
   for (int i = 0; i < 32; ++i) x[size_t(i)] = float(i % 2 ? -(i / 2) - 0.5f : i / 2 + 0.5f);  // ties
   x[31] = 127.f;
@@ -104,7 +95,7 @@ TEST(CodecFixedInterleaved, QuantizesXByTheSharedRule) {
 // Rows that fill no block, one block exactly, and blocks plus a partial one;
 // a lone last 32-block (96 columns); with and without a bias.
 TEST(CodecFixedInterleaved, MatchesTheDecodeAndTheStoredLayoutsKernel) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   const fixed::FixedKernels* vnni = fixed::find_kernels("avx512vnni");
   int tested = 0;
   for (int64_t rows : {1, 5, 16, 37, 203})
@@ -142,7 +133,7 @@ TEST(CodecFixedInterleaved, MatchesTheDecodeAndTheStoredLayoutsKernel) {
 // Random shapes (any row count, any whole number of 32-blocks), forms,
 // inputs and biases: within f32 rounding of the stored layout's kernel.
 TEST(CodecFixedInterleaved, PropertyAgreesWithTheStoredLayoutsKernel) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   const fixed::FixedKernels* vnni = fixed::find_kernels("avx512vnni");
   EXPECT_TRUE(rc::check([vnni] {
     const int64_t rows = *rc::gen::inRange<int64_t>(1, 70);
@@ -174,7 +165,7 @@ TEST(CodecFixedInterleaved, PropertyAgreesWithTheStoredLayoutsKernel) {
 
 // A batched decoding step's few inputs: each row bit for bit the matvec's.
 TEST(CodecFixedInterleaved, FewInputsGiveEachInputsMatvecBitForBit) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   for (int64_t rows : {5, 203})
     for (int64_t cols : {96, 768}) {
       const Tensor W = gaussian(rows, cols, uint64_t(11 * rows + cols));
@@ -198,7 +189,7 @@ TEST(CodecFixedInterleaved, FewInputsGiveEachInputsMatvecBitForBit) {
 }
 
 TEST(CodecFixedInterleaved, GivesTheSameBitsHoweverTheRowsAreSplit) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   for (int64_t rows : {515, 2304}) {
     const int64_t cols = 768;
     const Tensor W = gaussian(rows, cols, uint64_t(rows));
@@ -221,7 +212,7 @@ TEST(CodecFixedInterleaved, GivesTheSameBitsHoweverTheRowsAreSplit) {
 // of the last block is never written); a 32-block too small for 127 / max|x|
 // gives finite rows.
 TEST(CodecFixedInterleaved, NonFiniteInputsReachEveryRowAndTinyOnesStayFinite) {
-  if (!has_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
+  if (!has_vnni_kernel()) GTEST_SKIP() << "no AVX-512 VNNI kernel on this machine";
   const int64_t rows = 21, cols = 256;
   for (const Form& f : kForms) {
     const EncodedTensor e = enc(gaussian(rows, cols, 17, 1.f), settings(f.codec, f.bpw));
@@ -246,7 +237,7 @@ TEST(CodecFixedInterleaved, NonFiniteInputsReachEveryRowAndTinyOnesStayFinite) {
 // on the copy where the VNNI kernel is active: the same bits as the copy's
 // own product of the rotated x.
 TEST(CodecFixedInterleaved, PackedMatricesUseTheCopy) {
-  if (!has_kernel() || std::strcmp(fixed_kernel_name(), "avx512vnni") != 0)
+  if (!has_vnni_kernel() || std::strcmp(fixed_kernel_name(), "avx512vnni") != 0)
     GTEST_SKIP() << "the VNNI kernel is not the active one here";
   const int64_t rows = 50, cols = 256;
   const std::vector<float> x = normal(cols, 9), bias = normal(rows, 10, 0.1f);
