@@ -91,11 +91,12 @@ InterleavedRows::InterleavedRows(const Layout& L, const uint8_t* data, bool give
       for (int64_t i = 0; i < kInterleave && b * kInterleave + i < L.rows; ++i)
         move_groups(L, blk, i, data + (b * kInterleave + i) * L.row_bytes(), 0, L.groups_per_row());
     }
-    if (give_back) {  // the whole pages of this range's rows (a page shared with the next range stays)
+    if (give_back) {  // the whole pages of this range's rows (a page shared with the next range: below)
       const int64_t r0 = range.begin() * kInterleave, r1 = std::min(range.end() * kInterleave, L.rows);
       io::release_pages(data + r0 * L.row_bytes(), uint64_t((r1 - r0) * L.row_bytes()));
     }
   });
+  if (give_back) io::release_pages(data, uint64_t(L.total_bytes()));  // the pages two ranges shared
 }
 
 void InterleavedRows::stored(int64_t r0, int64_t r1, int64_t g0, int64_t g1, uint8_t* out) const {

@@ -44,7 +44,7 @@ class InterleavedRows {
   // !available(L). With give_back (a caller that drops the stored bytes
   // once the copy is made), the pages of each range of rows go as soon as
   // the range is copied (io::release_pages), so that the matrix is never
-  // held twice whole.
+  // held twice whole, and at the end every whole page of `data`.
   InterleavedRows(const Layout& L, const uint8_t* data, bool give_back = false);
 
   // y[rows] = W x (+ bias), x in the stored basis, quantized to int8 per

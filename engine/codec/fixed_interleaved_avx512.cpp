@@ -246,9 +246,8 @@ void block_panel(const Layout& L, const uint8_t* blk, __m512i table, uint32_t* o
 }
 
 void bf16_panel(const Layout& L, const uint8_t* blk, uint32_t* out, int64_t pair_stride) {
-  std::array<int8_t, 16> levels{};
-  for (int c = 0; c < 16; ++c) levels[size_t(c)] = int8_t(level_of(L, c));
-  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(levels.data())));
+  // Signed levels (q8_0's codes are its levels, no table).
+  const __m512i table = _mm512_broadcast_i32x4(_mm256_castsi256_si128(level_table(L)));
   with_layout(L, [&](auto bits, auto subs) { block_panel<bits(), subs()>(L, blk, table, out, pair_stride); });
 }
 

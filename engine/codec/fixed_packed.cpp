@@ -23,7 +23,6 @@
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_rate.h"
 #include "codec/hadamard.h"
-#include "io/mapped_file.h"
 #include "tensor/big_alloc.h"
 
 namespace rbe::codec {
@@ -47,9 +46,9 @@ class FixedPacked final : public nn::PackedMatrix {
   int64_t cols() const override { return L_.cols; }
   int64_t bytes() const override { return size_; }
   std::span<const std::byte> storage() const override {  // what the matvecs read: the copy where they use one
-    if (const fixed::InterleavedRows* c = ready().copy)
+    if (const fixed::InterleavedRows* c = ready().copy())
       return {reinterpret_cast<const std::byte*>(c->data()), size_t(c->bytes())};
-    return {reinterpret_cast<const std::byte*>(e_->data), size_t(size_)};
+    return {reinterpret_cast<const std::byte*>(ready().data()), size_t(size_)};
   }
   std::string format() const override { return L_.name(); }
 
@@ -65,7 +64,7 @@ class FixedPacked final : public nn::PackedMatrix {
 
   void gemm(int64_t N, const float* X, const float* bias, float* Y) const override {
     const int64_t K = L_.cols;
-    const Source& s = ready();
+    const fixed::StoredRows& w = ready();
     // A few rows (a batched decoding step): without AMX, the fused matvec
     // (several inputs at once) beats decoding every weight for the SGEMM
     // (bench_quant_gemv batch/, 124M shapes: one AVX-512 VNNI matvec per row
@@ -76,7 +75,7 @@ class FixedPacked final : public nn::PackedMatrix {
     // faster at 8, 1.7-2.2x at 16; docs/performance.md). The regrouped
     // copy's matvecs beat the AMX tiles up to 8 rows (Emerald Rapids, 124M
     // shapes: 2-4x at 4 rows, 0.9-2.4x at 8; the tiles ahead at 16).
-    const int64_t matvec_rows = s.copy                                 ? kMatvecRowsRegrouped
+    const int64_t matvec_rows = w.copy()                               ? kMatvecRowsRegrouped
                                 : fixed::amx_gemm_available()          ? 2
                                 : fixed::avx512_bf16_gemm_available() ? fixed::kAvx512Bf16MinRows - 1
                                                                       : kMatvecRowsWithoutTiles;
@@ -87,16 +86,16 @@ class FixedPacked final : public nn::PackedMatrix {
         R_->forward_rows(Xr.data(), N);
         X = Xr.data();
       }
-      if (s.copy) s.copy->gemv_rows(N, X, bias, Y);
-      else fixed::gemv_rows(fixed::active_kernels(), L_, e_->data, N, X, bias, Y);
+      if (w.copy()) w.copy()->gemv_rows(N, X, bias, Y);
+      else fixed::gemv_rows(fixed::active_kernels(), L_, w.data(), N, X, bias, Y);
       return;
     }
-    fixed::gemm(L_, s.rows, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T
+    fixed::gemm(L_, w, N, X, bias, Y, R_.get());  // rbe: Y = X W^T = (X R^T) W'^T
   }
 
   void decode_rows(int64_t r0, int64_t r1, float* out) const override {
     if (r0 < 0 || r1 > L_.rows || r0 > r1) throw std::out_of_range(L_.name() + ": decode_rows out of range");
-    const fixed::StoredRows& w = ready().rows;
+    const fixed::StoredRows& w = ready();
     auto decode = [&](int64_t a, int64_t b) {  // rows [a, b), in the original basis
       std::vector<uint8_t> scratch(w.in_place() ? 0 : size_t((b - a) * L_.row_bytes()));
       const uint8_t* rows = w.rows(L_, a, b, scratch.data());
@@ -112,15 +111,12 @@ class FixedPacked final : public nn::PackedMatrix {
   }
 
  private:
-  struct Source {
-    const fixed::InterleavedRows* copy = nullptr;  // where the matvecs use one
-    fixed::StoredRows rows{nullptr};              // the stored layout: e_'s bytes, or rebuilt from the copy
-  };
-  // Made at the first use (gemv may run on several threads at a time): the
-  // regrouped copy where the matvecs use one; then, if this is the only
+  // Where the products read the weights (e_'s bytes, the copy, or both),
+  // settled at the first use (gemv may run on several threads at a time):
+  // the regrouped copy where the matvecs use one; then, if this is the only
   // owner of the tensor, its stored bytes go (the copy holds every byte of
   // them) and everything reads the copy: one copy of the weights in memory.
-  const Source& ready() const {
+  const fixed::StoredRows& ready() const {
     std::call_once(once_, [&] {
       if (interleave_) {
         const bool alone = e_.use_count() == 1;  // nothing else holds the tensor
@@ -132,25 +128,23 @@ class FixedPacked final : public nn::PackedMatrix {
         const bool mapped = e_->keepalive != nullptr;
         const bool own_vector = !e_->owned.empty() && e_->owned.data() == e_->data;
         copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, mapped || (alone && own_vector));
-        if (mapped) io::release_pages(e_->data, uint64_t(e_->size));  // the pages two ranges shared
         if (alone) drop_stored_bytes();
       }
-      source_.copy = copy_.get();
-      source_.rows = e_ ? fixed::StoredRows(e_->data, copy_.get()) : fixed::StoredRows(*copy_);
+      weights_ = e_ ? fixed::StoredRows(e_->data, copy_.get()) : fixed::StoredRows(*copy_);
     });
-    return source_;
+    return weights_;
   }
   void drop_stored_bytes() const {
-    const bool mapped = e_->keepalive != nullptr;  // a file's mapping: its pages went above
+    const bool mapped = e_->keepalive != nullptr;  // a file's mapping: the copy gave its pages back
     e_.reset();
     // glibc keeps freed heap memory mapped: hand the stored bytes back (49
     // calls for the 124M shape, 8 ms in all, once).
     if (!mapped) trim_freed_heap();
   }
   void matvec(const float* x, const float* bias, float* y) const {  // x in the stored basis
-    const Source& s = ready();
-    if (s.copy) s.copy->gemv(x, bias, y);
-    else fixed::gemv(fixed::active_kernels(), L_, e_->data, x, bias, y);
+    const fixed::StoredRows& w = ready();
+    if (w.copy()) w.copy()->gemv(x, bias, y);
+    else fixed::gemv(fixed::active_kernels(), L_, w.data(), x, bias, y);
   }
 
   mutable std::shared_ptr<const EncodedTensor> e_;  // null once the copy stands in for it
@@ -160,7 +154,7 @@ class FixedPacked final : public nn::PackedMatrix {
   const bool interleave_;
   mutable std::once_flag once_;
   mutable std::unique_ptr<fixed::InterleavedRows> copy_;
-  mutable Source source_;
+  mutable fixed::StoredRows weights_{nullptr};
 };
 
 }  // namespace
