@@ -11,12 +11,14 @@
 # comparison with earlier figures.
 # Usage: tests/bench/bandwidth_bar.sh [BUILD_DIR] [RUNS]   (defaults: build, 5)
 # Environment: KV_CACHE=f32|f16 passes --kv-cache (default: rbe-bench's auto, an f16
-# cache for f16 weights and an f32 one for f32).
+# cache for f16 weights and an f32 one for f32); PRESET picks another of rbe-bench's
+# shapes (default 117M, the issue's; 345M, 762M, 1.5B: GPT-2 medium, large, XL).
 set -euo pipefail
 build=${1:-build}
 runs=${2:-5}
 bench=$build/app/rbe-bench
 [[ -x $bench ]] || { echo "missing $bench (build it first)" >&2; exit 1; }
+preset=${PRESET:-117M}
 extra=()
 [[ -n ${KV_CACHE:-} ]] && extra=(--kv-cache "$KV_CACHE")
 out=$(mktemp)
@@ -24,8 +26,8 @@ trap 'rm -f "$out"' EXIT
 
 for ((r = 1; r <= runs; r++)); do
   for dtype in f32 f16; do
-    echo "run $r/$runs: $dtype" >&2
-    "$bench" --preset 117M --dtype "$dtype" --threads 2 --json "${extra[@]}" |
+    echo "run $r/$runs: $preset $dtype" >&2
+    "$bench" --preset "$preset" --dtype "$dtype" --threads 2 --json "${extra[@]}" |
       /usr/bin/python3 -c 'import json, sys; j = json.load(sys.stdin); j["dtype"] = sys.argv[1]; print(json.dumps(j))' "$dtype" >>"$out"
   done
 done

@@ -6,8 +6,9 @@ Usage: make_random_gpt2.py OUT_DIR VOCAB_JSON MERGES_TXT [--seed N]
            [--n-layer L] [--n-embd C] [--n-head H] [--n-positions P] [--shape 124M]
 
 The default shape is 2 layers, 64 wide, 4 heads, 128 positions; --shape 124M
-is GPT-2 small's (12 layers, 768, 12 heads, 1024 positions), for speed.sh.
-The vocabulary is always the real tokenizer's 50257 tokens.
+is GPT-2 small's (12 layers, 768, 12 heads, 1024 positions), and 345M, 762M
+and 1.5B are GPT-2 medium's, large's and XL's (rbe-bench's preset names), for
+speed.sh. The vocabulary is always the real tokenizer's 50257 tokens.
 
 Weights are drawn with larger scales than GPT-2's initialisation so that the
 logits are peaked: greedy decoding then does not hinge on rounding-level ties
@@ -24,16 +25,22 @@ import struct
 import numpy as np
 
 N_LAYER, N_EMBD, N_HEAD, N_POS, VOCAB = 2, 64, 4, 128, 50257
-SHAPES = {"124M": (12, 768, 12, 1024)}  # n_layer, n_embd, n_head, n_positions
+SHAPES = {  # n_layer, n_embd, n_head, n_positions
+    "124M": (12, 768, 12, 1024),
+    "345M": (24, 1024, 16, 1024),
+    "762M": (36, 1280, 20, 1024),
+    "1.5B": (48, 1600, 25, 1024),
+}
 
 
 def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
+    """Writes one tensor at a time (XL's 6 GB of f32 are not copied whole)."""
+    header, offset, arrays = {}, 0, []
     for name, a in tensors.items():
         a = np.ascontiguousarray(a, dtype="<f4")
         header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
-        blobs.append(a.tobytes())
+        arrays.append(a)
     header["__metadata__"] = {"format": "pt"}
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
@@ -41,8 +48,8 @@ def save_safetensors(path, tensors):
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
-        for b in blobs:
-            f.write(b)
+        for a in arrays:
+            f.write(memoryview(a).cast("B"))
     os.replace(tmp, path)
 
 

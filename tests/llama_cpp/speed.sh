@@ -17,8 +17,11 @@
 #
 # Usage: tests/llama_cpp/speed.sh BUILD_DIR [OUT_DIR]
 # Environment (defaults in brackets):
-#   SHAPE    124M (GPT-2 small: 12 layers, 768, 12 heads, 1024 positions) or tiny
-#            (2 layers, 64 wide, 256 positions: proves the script end to end)  [124M]
+#   SHAPE    124M (GPT-2 small: 12 layers, 768, 12 heads, 1024 positions), 345M,
+#            762M or 1.5B (GPT-2 medium, large, XL: 24/36/48 layers, 1024/1280/
+#            1600 wide; OUT_DIR then needs about 3x the f32 model on disk: 19 GB
+#            for 1.5B), or tiny (2 layers, 64 wide, 256 positions: proves the
+#            script end to end)                                                 [124M]
 #   THREADS  thread counts                                                    ["1 2"]
 #   FORMS    forms to run                                  ["f32 f16 q8_0 q4_0 rbe4.25"]
 #   REPEAT   pairs of runs per form and thread count                         [3]
@@ -52,9 +55,9 @@ for f in "$CONVERT" "$BENCH"; do [[ -x $f ]] || { echo "missing $f (build it fir
 [[ -f $DATA/encoder.json ]] || { echo "missing $DATA/encoder.json" >&2; exit 1; }
 [[ -d $HERE/node_modules/node-llama-cpp ]] || (cd "$HERE" && npm i -E node-llama-cpp@3.21.1)
 case $SHAPE in
-  124M) shape_args=(--shape 124M) ;;
+  124M | 345M | 762M | 1.5B) shape_args=(--shape "$SHAPE") ;;
   tiny) shape_args=(--n-layer 2 --n-embd 64 --n-head 4 --n-positions 256) ;;
-  *) echo "SHAPE must be 124M or tiny, not '$SHAPE'" >&2; exit 2 ;;
+  *) echo "SHAPE must be 124M, 345M, 762M, 1.5B or tiny, not '$SHAPE'" >&2; exit 2 ;;
 esac
 for form in $FORMS; do
   case $form in f32 | f16 | q8_0 | q4_0 | rbe4.25) ;; *) echo "unknown form '$form'" >&2; exit 2 ;; esac
