@@ -15,6 +15,7 @@
 #include "codec/fixed_interleaved.h"
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_simd.h"
+#include "tensor/kernels/stream_rows.h"
 
 namespace rbe::codec::fixed {
 namespace {
@@ -140,7 +141,7 @@ void blocks_t(const Layout& L, const uint8_t* copy, int64_t b0, int64_t b1, cons
   const std::array<uint8_t, 16> levels = unsigned_levels(L);  // level + 128, in every 128-bit lane below
   const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(levels.data())));
   constexpr int kStreams = M == 1 ? 4 : 2;  // several inputs: their sums fill the registers
-  const int64_t stride = interleaved_stride(L), h = (b1 - b0) / kStreams;
+  const int64_t stride = interleaved_stride(L), h = kernels::stream_rows(b1 - b0, kStreams, stride);
   if (h > 0)
     for (int s = 0; s < kStreams; ++s) {
       const char* q = reinterpret_cast<const char*>(copy + (b0 + s * h) * stride);

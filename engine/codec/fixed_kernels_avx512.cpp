@@ -16,6 +16,7 @@
 
 #include "codec/fixed_kernels_internal.h"
 #include "codec/fixed_simd.h"
+#include "tensor/kernels/stream_rows.h"
 
 namespace rbe::codec::fixed {
 namespace {
@@ -273,7 +274,7 @@ RBE_VNNI void rows_q8_t(const Layout& L, const uint8_t* data, int64_t r0, int64_
     for (int s = 0; s < n; ++s)
       for (int m = 0; m < M; ++m) out[s][m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[s][m][0], acc[s][m][1]));
   };
-  const int64_t h = (r1 - r0) / kStreams;
+  const int64_t h = kernels::stream_rows(r1 - r0, kStreams, row_bytes);
   if (h > 0)
     for (int s = 0; s < kStreams; ++s) {
       const char* q = reinterpret_cast<const char*>(data + (r0 + s * h) * row_bytes);

@@ -11,6 +11,7 @@
 #include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/gemv_internal.h"
 #include "tensor/kernels/row_chunks.h"
+#include "tensor/kernels/stream_rows.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -125,7 +126,7 @@ void rows_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ld
                        const float* bias, float* y) {
   constexpr int S = 4;
   constexpr int64_t E = 64 / int64_t(sizeof(T));  // weights per line
-  const int64_t h = (r1 - r0) / S;
+  const int64_t h = stream_rows(r1 - r0, S, ldw * int64_t(sizeof(T)));
   const int64_t KE = K / E * E, K8 = K & ~int64_t(7);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];
@@ -153,6 +154,8 @@ void rows_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ld
       y[r] = out[s] + (bias ? bias[r] : 0.f);
     }
   }
+  // Rows that stream_rows left over: as streams (rows_avx2 sums a row in another order).
+  if (r1 - (r0 + S * h) >= S) return rows_avx2_streams(r0 + S * h, r1, K, W, ldw, x, bias, y);
   if (r0 + S * h < r1) rows_avx2(r0 + S * h, r1, K, W, ldw, x, bias, y);
 }
 
@@ -189,7 +192,7 @@ void multi_avx2_m(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, co
 template <class T, int M, int S>
 void multi_avx2_streams(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
                         const float* bias, float* Y, int64_t ldy) {
-  const int64_t h = (r1 - r0) / S;
+  const int64_t h = stream_rows(r1 - r0, S, ldw * int64_t(sizeof(T)));
   const int64_t K8 = K & ~int64_t(7);
   for (int64_t i = 0; i < h; ++i) {
     const T* w[S];

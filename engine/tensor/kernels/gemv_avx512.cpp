@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "tensor/kernels/gemv_internal.h"
+#include "tensor/kernels/stream_rows.h"
 
 namespace rbe::kernels::gemv_detail {
 namespace {
@@ -89,7 +90,7 @@ template <Prefetch P, class T>
 void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* x, const float* bias,
                  float* y) {
   constexpr int S = 4;
-  const int64_t h = (r1 - r0) / S;
+  const int64_t h = stream_rows(r1 - r0, S, ldw * int64_t(sizeof(T)));
   const int64_t K16 = K & ~int64_t(15), K32 = K & ~int64_t(31);
   const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
   if (h > 0)
@@ -125,6 +126,8 @@ void rows_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, con
       y[r] = out[s] + (bias ? bias[r] : 0.f);
     }
   }
+  // Rows that stream_rows left over: as streams (row_dot sums a row's lanes in another order).
+  if (r1 - (r0 + S * h) >= S) return rows_avx512<P, T>(r0 + S * h, r1, K, W, ldw, x, bias, y);
   for (int64_t r = r0 + S * h; r < r1; ++r) y[r] = row_dot<P>(W + r * ldw, K, x) + (bias ? bias[r] : 0.f);
 }
 
@@ -140,7 +143,7 @@ template <Prefetch P, class T, int M, int S>
 void multi_streams_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t ldw, const float* X, int64_t ldx,
                           const float* bias, float* Y, int64_t ldy) {
   static_assert(S * M + S + 1 <= 32, "accumulators, weights and an input must fit the zmm registers");
-  const int64_t h = (r1 - r0) / S;
+  const int64_t h = stream_rows(r1 - r0, S, ldw * int64_t(sizeof(T)));
   const int64_t K16 = K & ~int64_t(15), K32 = K & ~int64_t(31);
   const __mmask16 tail = __mmask16((1u << (K - K16)) - 1);
   if (h > 0)
@@ -183,8 +186,11 @@ void multi_streams_avx512(int64_t r0, int64_t r1, int64_t K, const T* W, int64_t
       for (int m = 0; m < M; ++m) Y[m * ldy + r] = _mm512_reduce_add_ps(acc[s][m]) + (bias ? bias[r] : 0.f);
     }
   }
-  if constexpr (S > 1)
-    if (r0 + S * h < r1) multi_streams_avx512<P, T, M, 1>(r0 + S * h, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+  if constexpr (S > 1) {
+    const int64_t done = r0 + S * h;  // S or more rows left (stream_rows): as streams again
+    if (r1 - done >= S) return multi_streams_avx512<P, T, M, S>(done, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+    if (done < r1) multi_streams_avx512<P, T, M, 1>(done, r1, K, W, ldw, X, ldx, bias, Y, ldy);
+  }
 }
 
 template <Prefetch P, class T>
