@@ -3,7 +3,7 @@
 tokenizer files, for the llama.cpp check (check_gguf.sh).
 
 Usage: make_random_gpt2.py OUT_DIR VOCAB_JSON MERGES_TXT [--seed N]
-           [--n-layer L] [--n-embd C] [--n-head H] [--n-positions P] [--shape 124M]
+           [--n-layer L] [--n-embd C] [--n-head H] [--n-positions P] [--shape 124M|345M|762M|1.5B]
 
 The default shape is 2 layers, 64 wide, 4 heads, 128 positions; --shape 124M
 is GPT-2 small's (12 layers, 768, 12 heads, 1024 positions), and 345M, 762M
