@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tensor/big_alloc.h"
+#include "tensor/kernels/stream_rows.h"
 #include "tensor/kernels/threads.h"
 
 namespace rbe::kernels {
@@ -22,11 +23,12 @@ constexpr int64_t kLine = 64, kPerLine = kLine / int64_t(sizeof(v8u));
 
 // Sums `lines` cache lines as 32-bit words (mod 2^32, so any split of the
 // lines gives the same total) in S equal streams, each prefetching kAhead
-// bytes ahead (0: none) with temporal locality kLocality (3: L1, 2: L2); the
-// lines that do not divide among the streams are read after them.
+// bytes ahead (0: none) with temporal locality kLocality (3: L1, 2: L2),
+// spaced as the kernels space theirs (stream_rows.h); the lines left over
+// are read after them.
 template <int S, int kAhead, int kLocality>
 uint32_t read_lines(const v8u* p, int64_t lines) {
-  const int64_t per = lines / S;  // lines per stream
+  const int64_t per = stream_rows(lines, S, kLine);  // lines per stream
   v8u acc[S][2] = {};
   for (int64_t i = 0; i < per; ++i) {
 #pragma GCC unroll 4
