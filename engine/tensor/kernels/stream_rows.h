@@ -1,6 +1,8 @@
 #pragma once
-// How far apart the streams of a bandwidth-bound row kernel start. The GEMV
-// and packed matvec kernels read a range of rows [r0, r1) as S interleaved
+// How far apart the streams of a bandwidth-bound row kernel start (and those
+// of the read-bandwidth probe's loops that copy the kernels' read pattern,
+// read_bandwidth.cpp). The GEMV and packed matvec kernels read a range of
+// rows [r0, r1) as S interleaved
 // streams, stream s from row r0 + s * h, h rows each; the rows past S * h
 // follow. The pieces row_chunks.h hands out halve, so with rows of a
 // power-of-two size (GPT-2 medium's 1024 columns: 2 KiB of f16, 8 KiB for
