@@ -2,9 +2,8 @@
 // How far apart the streams of a bandwidth-bound row kernel start (and those
 // of the read-bandwidth probe's loops that copy the kernels' read pattern,
 // read_bandwidth.cpp). The GEMV and packed matvec kernels read a range of
-// rows [r0, r1) as S interleaved
-// streams, stream s from row r0 + s * h, h rows each; the rows past S * h
-// follow. The pieces row_chunks.h hands out halve, so with rows of a
+// rows [r0, r1) as S interleaved streams, stream s from row r0 + s * h, h
+// rows each; the rows past S * h follow. The pieces row_chunks.h hands out halve, so with rows of a
 // power-of-two size (GPT-2 medium's 1024 columns: 2 KiB of f16, 8 KiB for
 // the MLP's 4096) the streams started 64-512 KiB apart, and on the Emerald
 // Rapids VM those products read at 0.8 of the speed of the others in the
