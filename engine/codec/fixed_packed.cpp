@@ -128,14 +128,14 @@ class FixedPacked final : public nn::PackedMatrix {
         const bool mapped = e_->keepalive != nullptr;
         const bool own_vector = !e_->owned.empty() && e_->owned.data() == e_->data;
         copy_ = std::make_unique<fixed::InterleavedRows>(L_, e_->data, mapped || (alone && own_vector));
-        if (alone) drop_stored_bytes();
+        if (alone) drop_stored_bytes(mapped);
       }
       weights_ = e_ ? fixed::StoredRows(e_->data, copy_.get()) : fixed::StoredRows(*copy_);
     });
     return weights_;
   }
-  void drop_stored_bytes() const {
-    const bool mapped = e_->keepalive != nullptr;  // a file's mapping: the copy gave its pages back
+  // mapped: a file's mapping, whose pages the copy gave back.
+  void drop_stored_bytes(bool mapped) const {
     e_.reset();
     // glibc keeps freed heap memory mapped: hand the stored bytes back (49
     // calls for the 124M shape, 8 ms in all, once).
