@@ -28,6 +28,31 @@ TEST(Argmax, MatchesScalarReferenceWithTiesNaNsAndInfinities) {
   }));
 }
 
+TEST(Argmax, MatchesScalarReferenceOverLongerRuns) {
+  // Lengths past the four 32-value chains, their 8-value tail and the scalar tail.
+  EXPECT_TRUE(rc::check([] {
+    const std::vector<float> kValues = {-1.f, 0.f, 2.f, 5.f, std::numeric_limits<float>::quiet_NaN(), -INFINITY};
+    const auto n = *rc::gen::inRange<size_t>(0, 400);
+    const auto x = *rc::gen::container<std::vector<float>>(n, rc::gen::elementOf(kValues));
+    RC_ASSERT(rbe::kernels::argmax_f32(x.data(), int64_t(x.size())) == reference_argmax(x));
+  }));
+}
+
+TEST(Argmax, FirstOfEqualMaximaAcrossChains) {
+  std::vector<float> x(100, 0.f);
+  x[99] = 4.f;  // the scalar tail
+  x[90] = 4.f;  // the 8-value tail after the 32-value steps
+  EXPECT_EQ(rbe::kernels::argmax_f32(x.data(), 100), 90);
+  x[57] = 4.f;  // chain 3 of the second step
+  EXPECT_EQ(rbe::kernels::argmax_f32(x.data(), 100), 57);
+  x[41] = 4.f;  // chain 1 of the second step
+  EXPECT_EQ(rbe::kernels::argmax_f32(x.data(), 100), 41);
+  x[30] = 4.f;  // chain 3 of the first step
+  EXPECT_EQ(rbe::kernels::argmax_f32(x.data(), 100), 30);
+  x[50] = 5.f;  // a larger value later wins
+  EXPECT_EQ(rbe::kernels::argmax_f32(x.data(), 100), 50);
+}
+
 TEST(Argmax, FirstOfEqualMaximaAcrossLanesAndTail) {
   std::vector<float> x(50257, 0.f);
   x[50256] = 7.f;  // the tail (50257 = 8 * 6282 + 1)
