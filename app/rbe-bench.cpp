@@ -8,6 +8,7 @@
 //   rbe-bench --preset 117M --compare --threads 2            (f16, q8_0, q4_0, rbe side by side)
 //   rbe-bench --model model.rbe                              (.rbe files run from their packed form)
 //   rbe-bench --preset 117M --dtype f16 --threads 2 --profile (where a token's and a prompt's time goes, step by step)
+//   rbe-bench --preset 345M --dtype f16 --batch 4 --threads 2 (4 sequences decoded together)
 //
 // Generation at batch 1 reads every weight once per token, so its floor is
 // gen_ms_limit = weight bytes read per token / read bandwidth. Counted per
@@ -19,6 +20,9 @@
 // bandwidth is the best of several read-only loops over the model's matrices
 // themselves (tensor/kernels/read_bandwidth.h), every loop read once after
 // every timed token: each loop's median over the tokens, the fastest loop's.
+// With --batch B, B sequences are decoded together: a step gives each of them
+// a token and still reads every weight once, so the limit is per step, and
+// gen_tokens_per_s counts the B tokens of a step.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -67,6 +71,7 @@ struct Args {
   bool compare = false;
   int threads = 0;
   int64_t prompt_tokens = 128, gen_tokens = 64, warmup_tokens = 4, bandwidth_mb = 0;  // 0: the weights per token
+  int64_t batch = 1;  // sequences decoded together
   uint64_t seed = 1;
   bool json = false;
   bool profile = false;
@@ -187,10 +192,13 @@ double pack_random_model(GPT2Model& m, const codec::CodecSettings& s, uint64_t s
   return seconds_since(t0);
 }
 
-int32_t argmax_last(const Tensor& logits) {  // logits [1, T, V]
-  const int64_t V = logits.size(2), T = logits.size(1);
-  const float* p = logits.data<float>() + (T - 1) * V;
-  return int32_t(kernels::argmax_f32(p, V));
+// Each row's greedy pick at its last position: logits [B, T, V] -> B ids.
+std::vector<int32_t> argmax_last(const Tensor& logits) {
+  const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
+  std::vector<int32_t> next(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b)
+    next[size_t(b)] = int32_t(kernels::argmax_f32(logits.data<float>() + (b * T + T - 1) * V, V));
+  return next;
 }
 
 struct BenchModel {
@@ -318,22 +326,22 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   GPT2Model* model = bm.model.get();
   const ModelConfig& cfg = model->config();
   const int threads = kernels::usable_threads();
-  const int64_t P = a.prompt_tokens, W = a.warmup_tokens, G = a.gen_tokens;
+  const int64_t P = a.prompt_tokens, W = a.warmup_tokens, G = a.gen_tokens, B = a.batch;
   if (P + W + G > cfg.n_positions)
     throw std::runtime_error("--prompt-tokens + --gen-tokens + " + std::to_string(W) + " warm-up tokens = " +
                              std::to_string(P + W + G) + " exceed the model's context (n_positions = " +
                              std::to_string(cfg.n_positions) + ")");
   NoGradGuard no_grad;
   std::mt19937 rng(uint32_t(a.seed));
-  std::vector<int32_t> prompt(static_cast<size_t>(P));
+  std::vector<int32_t> prompt(static_cast<size_t>(B * P));  // B different prompts of P tokens
   for (auto& id : prompt) id = int32_t(rng() % uint32_t(cfg.vocab_size));
-  const Tensor ids = Tensor::from_vector(prompt, {1, P});
+  const Tensor ids = Tensor::from_vector(prompt, {B, P});
 
   // Prompt processing: one batched pass, as generate() runs a prompt (logits
   // for the last position only, as llama.cpp computes them); the first run
   // warms up, best of two after it.
   cli::set_kv_cache(*model, a.kv_cache);
-  nn::KVCache cache = model->make_cache(1, P + W + G);
+  nn::KVCache cache = model->make_cache(B, P + W + G);
   double pp_s = 1e30, profiled_pass_s = 0;
   Tensor logits;
   std::vector<op_timer::Entry> pp_steps;
@@ -355,10 +363,11 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
     }
   }
 
-  // Generation: greedy, one token at a time; W warm-up tokens, then G timed
-  // ones, each followed by the bandwidth probe (untimed).
+  // Generation: greedy, one token at a time (a token for each of the B
+  // sequences a step); W warm-up steps, then G timed ones, each followed by
+  // the bandwidth probe (untimed).
   const ModelCosts k = model_costs(*model);
-  int32_t next = argmax_last(logits);
+  std::vector<int32_t> next = argmax_last(logits);
   std::vector<double> ms;
   std::unique_ptr<PairedProbe> probe;
   double rss_before_probe = 0;
@@ -372,7 +381,7 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
       op_timer::set_enabled(true);
     }
     const auto t0 = Clock::now();
-    logits = model->forward_cached(Tensor::from_vector(std::vector<int32_t>{next}, {1, 1}), cache);
+    logits = model->forward_cached(Tensor::from_vector(next, {B, 1}), cache);
     {
       op_timer::Scope timer("argmax");  // the greedy pick, part of every generated token
       next = argmax_last(logits);
@@ -393,9 +402,10 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
   // filled) taken off.
   const double rss = std::max(rss_before_probe, peak_rss_mb() - probe->owned_megabytes());
   const double attn_flops = 4.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(P) * double(P + 1) / 2;
-  const double pp_flops = 2.0 * (k.matmul_params - k.head_params) * double(P) + 2.0 * k.head_params + attn_flops;
-  const double kv_bytes = 2.0 * double(cfg.n_embd) * double(cfg.n_layer) * double(dtype_size(cache.dtype())) *
-                          (double(P + W) + double(G + 1) / 2);
+  const double pp_flops =
+      double(B) * (2.0 * (k.matmul_params - k.head_params) * double(P) + 2.0 * k.head_params + attn_flops);
+  const double kv_bytes = double(B) * 2.0 * double(cfg.n_embd) * double(cfg.n_layer) *
+                          double(dtype_size(cache.dtype())) * (double(P + W) + double(G + 1) / 2);
   const std::string source = bm.source;
 
   nlohmann::json j = {{"model", source},
@@ -413,13 +423,15 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"sgemm_kernel", kernels::sgemm_kernel_name()},
                       {"f16_gemm_kernel", kernels::gemm_f16w_kernel_name(P, cfg.n_embd)},
                       {"f32_gemm_kernel", kernels::gemm_f32w_kernel_name(P, cfg.n_embd)},
+                      {"batch", B},
                       {"prompt_tokens", P},
                       {"gen_tokens", G},
-                      {"pp_tokens_per_s", double(P) / pp_s},
+                      {"pp_tokens_per_s", double(B * P) / pp_s},
                       {"pp_gflops", pp_flops / pp_s / 1e9},
                       {"gen_ms_per_token", gen_median},
                       {"gen_ms_per_token_mean", gen_mean},
                       {"gen_ms_min", sorted.empty() ? 0 : sorted.front()},
+                      {"gen_tokens_per_s", gen_median > 0 ? double(B) * 1e3 / gen_median : 0.0},
                       {"peak_rss_mb", rss},
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
                       {"kv_cache", cache.dtype() == DType::F16 ? "f16" : "f32"},
@@ -472,22 +484,36 @@ void print_table(const nlohmann::json& j) {
               j["sgemm_kernel"].get<std::string>().c_str(), j["f16_gemm_kernel"].get<std::string>().c_str(),
               j["f32_gemm_kernel"].get<std::string>().c_str());
   if (j["encode_seconds"].get<double>() > 0) std::printf("encoding         %10.1f s\n", j["encode_seconds"].get<double>());
-  std::printf("prompt (%4lld)    %10.1f tokens/s  %8.1f GFLOP/s (2*block matrix params*P + causal attention + head once)\n",
-              (long long)j["prompt_tokens"].get<int64_t>(), j["pp_tokens_per_s"].get<double>(),
-              j["pp_gflops"].get<double>());
-  std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n",
-              (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
-              j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
+  const int64_t batch = j["batch"].get<int64_t>();
+  if (batch > 1) {  // B sequences: per step (a token each), and tokens/s across them
+    std::printf("prompt (%lld x %lld) %7.1f tokens/s  %8.1f GFLOP/s (the batch's prompts in one pass)\n",
+                (long long)batch, (long long)j["prompt_tokens"].get<int64_t>(), j["pp_tokens_per_s"].get<double>(),
+                j["pp_gflops"].get<double>());
+    std::printf("generation (%3lld) %10.2f ms/step of %lld tokens (median; mean %.2f, min %.2f): %.1f tokens/s\n",
+                (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(), (long long)batch,
+                j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>(),
+                j["gen_tokens_per_s"].get<double>());
+  } else {
+    std::printf("prompt (%4lld)    %10.1f tokens/s  %8.1f GFLOP/s (2*block matrix params*P + causal attention + head once)\n",
+                (long long)j["prompt_tokens"].get<int64_t>(), j["pp_tokens_per_s"].get<double>(),
+                j["pp_gflops"].get<double>());
+    std::printf("generation (%3lld) %10.2f ms/token (median; mean %.2f, min %.2f)\n",
+                (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
+                j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
+  }
   std::printf("read bandwidth   %10.1f GB/s (fastest loop's median over a read of %s after each timed token, "
               "%.1f-%.1f; %d threads; loop: %s)\n",
               j["bandwidth_gbs"].get<double>(), j["bandwidth_read"].get<std::string>().c_str(),
               j["bandwidth_gbs_min"].get<double>(),
               j["bandwidth_gbs_max"].get<double>(), j["threads"].get<int>(),
               j["bandwidth_method"].get<std::string>().c_str());
-  std::printf("weights/token    %10.1f MB (+ %s KV cache %.1f MB on average)\n",
+  std::printf(batch > 1 ? "weights/step     %10.1f MB (+ %s KV cache %.1f MB on average)\n"
+                        : "weights/token    %10.1f MB (+ %s KV cache %.1f MB on average)\n",
               j["weight_bytes_per_token"].get<double>() / 1e6, j["kv_cache"].get<std::string>().c_str(),
               j["kv_cache_bytes_per_token"].get<double>() / 1e6);
-  std::printf("bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n", j["gen_ms_limit"].get<double>(),
+  std::printf(batch > 1 ? "bandwidth limit  %10.2f ms/step -> efficiency %.0f%%\n"
+                        : "bandwidth limit  %10.2f ms/token -> efficiency %.0f%%\n",
+              j["gen_ms_limit"].get<double>(),
               100 * j["efficiency"].get<double>());
   std::printf("peak RSS         %10.1f MB\n", j["peak_rss_mb"].get<double>());
   if (j.contains("prompt_profile")) {
@@ -500,7 +526,9 @@ void print_table(const nlohmann::json& j) {
                   (long long)st["calls"].get<int64_t>());
   }
   if (j.contains("profile")) {
-    std::printf("\nwhere a generated token's time goes (mean %.2f ms):\n", j["gen_ms_per_token_mean"].get<double>());
+    std::printf(batch > 1 ? "\nwhere a decoding step's time goes (mean %.2f ms; ms/token below is per step):\n"
+                          : "\nwhere a generated token's time goes (mean %.2f ms):\n",
+                j["gen_ms_per_token_mean"].get<double>());
     for (const auto& st : j["profile"]) {
       std::printf("  %-14s %8.3f ms/token  %5.1f%%  (%g calls/token)", st["step"].get<std::string>().c_str(),
                   st["ms_per_token"].get<double>(),
@@ -592,6 +620,11 @@ int main(int argc, char** argv) {
   app.add_option("--gen-tokens", a.gen_tokens, "Generated tokens timed (after 4 warm-up tokens)")
       ->capture_default_str()
       ->check(cli::positive());
+  app.add_option("--batch", a.batch,
+                 "Sequences decoded together (different random prompts): a step gives each a token and reads the "
+                 "weights once; ms/token is then per step, and tokens/s counts the whole batch")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(1), int64_t(64)));
   app.add_option("--kv-cache", a.kv_cache,
                  "KV cache storage: f32 (exact), f16 (half the cache memory and reads; keys and values rounded) or "
                  "auto (f32 for f32 matrices, f16 for f16 or packed ones)")

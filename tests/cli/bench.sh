@@ -79,6 +79,30 @@ assert abs(got - want) < 1e-6 * want, (got, want)
 print("rbe-bench prompt FLOPs OK:", round(got))
 PY
 
+# --batch B: B different prompts decoded together. The prompt pass does B times
+# the work, a step reads the weights once and B times the cache, and tokens/s
+# counts the B tokens of a step. 3 rows run on the held decoding step, 10 on
+# the tensor path.
+for b in 3 10; do
+  python3 - "$b" "$("$BENCH" --preset mini --threads 2 --prompt-tokens 16 --gen-tokens 4 --bandwidth-mb 16 --json)" \
+    "$("$BENCH" --preset mini --threads 2 --prompt-tokens 16 --gen-tokens 4 --bandwidth-mb 16 --batch "$b" --json)" <<'PY'
+import json, sys
+B, one, r = int(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+assert one["batch"] == 1 and r["batch"] == B, (one["batch"], r["batch"])
+assert abs(one["gen_tokens_per_s"] - 1e3 / one["gen_ms_per_token"]) < 1e-9 * one["gen_tokens_per_s"], one
+assert abs(r["gen_tokens_per_s"] - B * 1e3 / r["gen_ms_per_token"]) < 1e-9 * r["gen_tokens_per_s"], r
+assert r["weight_bytes_per_token"] == one["weight_bytes_per_token"], r
+assert abs(r["kv_cache_bytes_per_token"] - B * one["kv_cache_bytes_per_token"]) < 1e-9 * r["kv_cache_bytes_per_token"], r
+C, L, V, P = 256, 2, 65, 16
+want = B * (2 * 12 * C * C * L * P + 2 * V * C + 4 * C * L * P * (P + 1) / 2)
+got = r["pp_gflops"] * 1e9 * B * P / r["pp_tokens_per_s"]
+assert abs(got - want) < 1e-6 * want, (got, want)
+print(f"rbe-bench --batch {B} OK:", round(r["gen_tokens_per_s"]), "tokens/s")
+PY
+done
+"$BENCH" --preset mini --codec q4_0 --threads 2 --prompt-tokens 8 --gen-tokens 2 --batch 4 | grep -q "ms/step of 4 tokens" ||
+  { echo "FAIL: rbe-bench --batch 4 table has no per-step line" >&2; exit 1; }
+
 # --kv-cache f16: the cache bytes read per token halve; the weights' do not.
 python3 - "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 16 --json)" \
   "$("$BENCH" --preset mini --threads 1 --prompt-tokens 16 --gen-tokens 8 --bandwidth-mb 16 --kv-cache f16 --json)" <<'PY'
@@ -178,6 +202,8 @@ rc=0; "$BENCH" --preset mini --kv-cache bf16 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --kv-cache exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --codec q3_k 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --codec exited $rc, want 2" >&2; exit 1; }
+rc=0; "$BENCH" --preset mini --batch 0 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || { echo "FAIL: --batch 0 exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --bpw 4 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: --bpw without --codec exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --codec rbe --bpw 1 2>/dev/null || rc=$?
