@@ -231,14 +231,15 @@ TEST(GemvMulti, F16WeightsAreConvertedExactlyForEveryRow) {
   }
 }
 
-// nn::F::linear with 2..8 input rows (the multi-vector path) equals the GEMM
-// it replaced, f32 and f16 weights, [B, 1, IC] inputs as in batched decoding.
+// nn::F::linear with 2..16 input rows (the multi-vector path: one group up
+// to 8, two from 9) and 17 (the GEMM again) equals the GEMM, f32 and f16
+// weights, [B, 1, IC] inputs as in batched decoding.
 TEST(GemvMulti, LinearForwardMatchesGemmForSmallBatches) {
   NoGradGuard ng;
   const int64_t IC = 97, OC = 301;
   const Tensor w = Tensor::randn({OC, IC}, 7), bias = Tensor::randn({OC}, 8);
   const Tensor wh = w.to(DType::F16);
-  for (int64_t N = 2; N <= 8; ++N) {
+  for (int64_t N = 2; N <= 17; ++N) {
     const Tensor x = Tensor::randn({N, 1, IC}, uint64_t(N));
     for (bool with_bias : {false, true}) {
       const Tensor b = with_bias ? bias : Tensor();

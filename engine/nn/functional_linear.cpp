@@ -19,6 +19,15 @@ namespace {
 // matrices (tests/bench/bench_gemv, token_batch) it beats sgemm / gemm_f16w at
 // every M in 2..8, the most it takes in one pass (docs/performance.md).
 constexpr int64_t kMultiGemvMaxRows = 8;
+// Inference goes on with the GEMV up to 16 rows, in two passes over the
+// weight (kernels::hgemv_multi's even groups): on the Emerald Rapids VM the
+// GEMMs (split AMX tiles, or the SGEMM where there are none) took 1.07-1.4x
+// its time from 9 to 16 rows, and took the lead from 17-20 (f16 weights) or
+// 25-32 (f32) (docs/performance.md, "Batches of 9 to 16"). A training step
+// (graph) keeps 8, so that from 9 rows its numbers stay the SGEMM's on every
+// CPU.
+constexpr int64_t kMultiGemvMaxRowsInference = 16;
+int64_t multi_gemv_max_rows(bool graph) { return graph ? kMultiGemvMaxRows : kMultiGemvMaxRowsInference; }
 
 // Copies bias[OC] into every row of out[N, OC] so that the GEMM can add onto
 // it; returns the GEMM's beta (0 without a bias: out is overwritten).
@@ -80,7 +89,7 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
     kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  if (N <= kMultiGemvMaxRows) {  // batched decoding: still one pass over the weight
+  if (N <= multi_gemv_max_rows(graph)) {  // batched decoding: one or two passes over the weight
     kernels::sgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }
@@ -97,7 +106,7 @@ void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, co
     kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  if (N <= kMultiGemvMaxRows) {
+  if (N <= multi_gemv_max_rows(false)) {
     kernels::hgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }

@@ -280,13 +280,17 @@ void hgemv_impl(const GemvKernels& ks, int64_t N, int64_t K, const uint16_t* W, 
   run_rows(N, K * int64_t(sizeof(uint16_t)), [&](int64_t r0, int64_t r1) { ks.f16(r0, r1, K, W, ldw, x, bias, y); });
 }
 
-// Groups of up to kMultiMaxRows inputs, each streaming W once with the same row
-// chunks as the single-vector product; a group of one is a plain GEMV.
+// Groups of up to kMultiMaxRows inputs, as even as can be (9 as 5 + 4, not
+// 8 + 1: a group of 4 or fewer costs about what one input does, bound by
+// memory, where each input past that adds arithmetic), each streaming W once
+// with the same row chunks as the single-vector product; a group of one is a
+// plain GEMV.
 template <class T, class Single, class Multi>
 void multi_impl(Single single, Multi multi, int64_t M, int64_t N, int64_t K, const T* W, int64_t ldw, const float* X,
                 int64_t ldx, const float* bias, float* Y, int64_t ldy) {
-  for (int64_t m0 = 0; m0 < M; m0 += kMultiMaxRows) {
-    const int64_t mb = std::min(kMultiMaxRows, M - m0);
+  const int64_t groups = (M + kMultiMaxRows - 1) / kMultiMaxRows;
+  for (int64_t g = 0, m0 = 0, mb = 0; g < groups; ++g, m0 += mb) {
+    mb = (M - m0) / (groups - g);
     const float* Xg = X + m0 * ldx;
     float* Yg = Y + m0 * ldy;
     run_rows(N, K * int64_t(sizeof(T)), [&](int64_t r0, int64_t r1) {
