@@ -21,9 +21,9 @@ namespace {
 constexpr int64_t kMultiGemvMaxRows = 8;
 // Inference goes on with the GEMV up to 16 rows, in two passes over the
 // weight (kernels::hgemv_multi's even groups): on the Emerald Rapids VM the
-// GEMMs (split AMX tiles, or the SGEMM where there are none) took 1.07-1.4x
-// its time from 9 to 16 rows, and took the lead from 17-20 (f16 weights) or
-// 25-32 (f32) (docs/performance.md, "Batches of 9 to 16"). A training step
+// split AMX tiles took 1.09-1.62x its time (f16 weights) and 1.17-1.25x
+// (f32) from 9 to 16 rows, and took the lead from 17, where the GEMV needs
+// a third pass (docs/performance.md, "Batches of 9 to 16"). A training step
 // (graph) keeps 8, so that from 9 rows its numbers stay the SGEMM's on every
 // CPU.
 constexpr int64_t kMultiGemvMaxRowsInference = 16;

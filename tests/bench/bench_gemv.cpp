@@ -22,9 +22,12 @@
 //   bench_gemv --benchmark_filter='token_vs_probe/f(32|16)/2/1/'
 // layer_calls/f32|f16/N/stacked: the cost of a call (12 products against one
 // product of the same bytes), below.
-// token_batch/*: the same 49 products for M = 1, 2, 4, 8 input rows (batched
-// decoding) through sgemv_multi / hgemv_multi (method 0) against sgemm /
-// gemm_f16w (method 1) in the same run, default threads. Args: method, M.
+// token_batch/*: the same 49 products for M = 1..32 input rows (batched
+// decoding) through sgemv_multi / hgemv_multi (method 0; from 9 rows in even
+// groups of at most 8) against the GEMM an inference linear layer would run
+// (method 1: gemm_f32w_tiles or sgemm / gemm_f16w, split AMX tiles from 9
+// rows where the CPU has them) in the same run, default threads. Args:
+// method, M.
 //   bench_gemv --benchmark_filter=token_batch --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true
 // chunks_vs_probe/f16: the f16 row kernel over rows of 768, 1536 and 3072
@@ -59,6 +62,7 @@
 #include "tensor/dtype.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_f16.h"
+#include "tensor/kernels/gemm_split.h"
 #include "tensor/kernels/gemv.h"
 #include "tensor/kernels/gemv_internal.h"
 #include "tensor/kernels/read_bandwidth.h"
@@ -200,9 +204,10 @@ void BM_token_batch(benchmark::State& state) {
     for (size_t i = 0; i < mats.size(); ++i) {
       const int64_t N = mats[i].N, K = mats[i].K;
       if (!gemm) product(M, N, K, w[i].get(), x.get(), y.get());
-      else if constexpr (sizeof(T) == 4)
-        rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
-      else rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
+      else if constexpr (sizeof(T) == 4) {
+        if (!rbe::kernels::gemm_f32w_tiles(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N))
+          rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
+      } else rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
     }
     benchmark::DoNotOptimize(y.get());
   }
@@ -486,8 +491,8 @@ BENCHMARK_TEMPLATE(BM_token_gemvs, float)->Name("token_gemvs/f32")->Arg(1)->Arg(
 BENCHMARK_TEMPLATE(BM_token_gemvs, uint16_t)->Name("token_gemvs/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_reads, float)->Name("token_reads/f32")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_token_reads, uint16_t)->Name("token_reads/f16")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_batch, float)->Name("token_batch/f32")->ArgsProduct({{0, 1}, {1, 2, 4, 8, 9, 12, 16, 17, 24, 32}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_token_batch, uint16_t)->Name("token_batch/f16")->ArgsProduct({{0, 1}, {1, 2, 4, 8, 9, 12, 16, 17, 24, 32}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_in_cache, float)->Name("in_cache/f32")->Arg(24)->Arg(384)->Arg(6144)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_in_cache, uint16_t)->Name("in_cache/f16")->Arg(24)->Arg(384)->Arg(6144)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_layer_calls, float)->Name("layer_calls/f32")->ArgsProduct({{768, 3072}, {0, 1}})->Iterations(30)->Unit(benchmark::kMicrosecond)->UseRealTime();
