@@ -29,7 +29,7 @@ namespace rbe::codec {
 namespace {
 
 constexpr int64_t kMatvecRowsWithoutTiles = 16;
-constexpr int64_t kMatvecRowsRegrouped = 8;
+constexpr int64_t kMatvecRowsRegrouped = 12;
 
 // Whether the matvecs of L run on the regrouped copy (fixed_kernels.h).
 bool use_interleaved(const fixed::Layout& L) {
@@ -73,8 +73,9 @@ class FixedPacked final : public nn::PackedMatrix {
     // 0.9-2x at 16); AMX tiles beat both from 3 rows, AVX512-BF16 from 7
     // (on a Zen 4 VM: 1.2-1.3x slower than matvecs at 4 rows, 1.1-1.4x
     // faster at 8, 1.7-2.2x at 16; docs/performance.md). The regrouped
-    // copy's matvecs beat the AMX tiles up to 8 rows (Emerald Rapids, 124M
-    // shapes: 2-4x at 4 rows, 0.9-2.4x at 8; the tiles ahead at 16).
+    // copy's matvecs beat the AMX tiles up to 12 rows (Emerald Rapids, 124M
+    // shapes: 2-4x at 4 rows, 0.9-2.4x at 8; whole 124M steps at 9 and 12
+    // rows 1.1-1.7x faster, q8_0 slower at 16; "Batches of 9 to 16").
     const int64_t matvec_rows = w.copy()                               ? kMatvecRowsRegrouped
                                 : fixed::amx_gemm_available()          ? 2
                                 : fixed::avx512_bf16_gemm_available() ? fixed::kAvx512Bf16MinRows - 1
