@@ -566,11 +566,12 @@ int bench_main(const Args& a) {
     return 0;
   }
   const double f16_ms = rows[0]["gen_ms_per_token"].get<double>(), f16_pp = rows[0]["pp_tokens_per_s"].get<double>();
-  std::printf("%s, %d threads (fixed-rate kernel %s%s, batched %s)\n", rows[0]["model"].get<std::string>().c_str(),
+  std::printf("%s, %d threads (fixed-rate kernel %s%s, batched %s)%s\n", rows[0]["model"].get<std::string>().c_str(),
               rows[0]["threads"].get<int>(), codec::fixed_kernel_name(),
-              codec::fixed_matvecs_regrouped() ? " on rows regrouped by 16" : "", codec::fixed_gemm_kernel_name());
-  std::printf("%-12s %9s %11s %9s %10s %9s %8s %12s %9s\n", "form", "bits/w", "weights MB", "ms/token", "vs f16",
-              "limit ms", "GB/s", "prompt tok/s", "vs f16");
+              codec::fixed_matvecs_regrouped() ? " on rows regrouped by 16" : "", codec::fixed_gemm_kernel_name(),
+              a.batch > 1 ? (", batch " + std::to_string(a.batch) + ": a step gives each sequence a token").c_str() : "");
+  std::printf("%-12s %9s %11s %9s %10s %9s %8s %12s %9s\n", "form", "bits/w", "weights MB",
+              a.batch > 1 ? "ms/step" : "ms/token", "vs f16", "limit ms", "GB/s", "prompt tok/s", "vs f16");
   for (const auto& r : rows) {
     const double ms = r["gen_ms_per_token"].get<double>(), pp = r["pp_tokens_per_s"].get<double>();
     std::printf("%-12s %9.2f %11.1f %9.2f %9.2fx %9.2f %8.1f %12.1f %8.2fx\n", r["form"].get<std::string>().c_str(),
