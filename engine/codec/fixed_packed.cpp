@@ -29,7 +29,11 @@ namespace rbe::codec {
 namespace {
 
 constexpr int64_t kMatvecRowsWithoutTiles = 16;
-constexpr int64_t kMatvecRowsRegrouped = 12;
+// The regrouped copy's matvecs take four inputs a pass, each pass reading
+// every packed byte: up to 16 rows at 5 bits a weight or fewer, up to 12 at
+// more (q8_0's 8.5), where the fourth pass costs more than the tiles.
+constexpr int64_t kMatvecRowsRegrouped = 16, kMatvecRowsRegroupedWide = 12;
+constexpr double kRegroupedWideBits = 5;
 
 // Whether the matvecs of L run on the regrouped copy (fixed_kernels.h).
 bool use_interleaved(const fixed::Layout& L) {
@@ -75,8 +79,11 @@ class FixedPacked final : public nn::PackedMatrix {
     // faster at 8, 1.7-2.2x at 16; docs/performance.md). The regrouped
     // copy's matvecs beat the AMX tiles up to 12 rows (Emerald Rapids, 124M
     // shapes: 2-4x at 4 rows, 0.9-2.4x at 8; whole 124M steps at 9 and 12
-    // rows 1.1-1.7x faster, q8_0 slower at 16; "Batches of 9 to 16").
-    const int64_t matvec_rows = w.copy()                               ? kMatvecRowsRegrouped
+    // rows 1.1-1.7x faster), and up to 16 but for q8_0 ("Batches of 9 to
+    // 16").
+    const int64_t regrouped_rows =
+        L_.bits_per_weight() > kRegroupedWideBits ? kMatvecRowsRegroupedWide : kMatvecRowsRegrouped;
+    const int64_t matvec_rows = w.copy()                               ? regrouped_rows
                                 : fixed::amx_gemm_available()          ? 2
                                 : fixed::avx512_bf16_gemm_available() ? fixed::kAvx512Bf16MinRows - 1
                                                                       : kMatvecRowsWithoutTiles;
