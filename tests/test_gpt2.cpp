@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "models/gpt2.h"
+#include "nn/decode_attention_avx512.h"
 #include "nn/functional.h"
 #include "nn_test_util.h"
 #include "packed_test_util.h"
@@ -244,21 +245,37 @@ TEST(GPT2, ForwardCachedMatchesForward) {
 // GPT-2's head size (64) takes the blocked online-softmax decode kernel: one
 // token at a time over 70 positions (three blocks of 32, so the running
 // maximum is rescaled), both rows of a batch, against the full forward. The
-// weights are scaled up so that the scores spread over tens of units.
+// weights are scaled up so that the scores spread over tens of units. Two
+// heads (taken two at a time) and three (one left alone), with the 8-lane
+// loops and, where the CPU has AVX-512, the 16-lane ones.
 TEST(GPT2, DecodingWithHeadSize64MatchesForward) {
-  ModelConfig c = tiny_config(32, 80, 128, 1, 2);
-  GPT2Model m(c, 5);
-  scale_c_attn(m, 8.f);
-  const int64_t T = 70;
-  std::vector<int32_t> toks;
-  for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 7 + i / 5) % 32));
-  const Tensor full = forward_no_grad(m, ids_of(toks, 2, T));
-  nn::KVCache cache = m.make_cache(2, T);
-  std::vector<Tensor> pieces;
-  auto cols = [&](int64_t t0, int64_t t1) { return columns(toks, 2, T, t0, t1); };
-  pieces.push_back(m.forward_cached(cols(0, 3), cache));
-  for (int64_t t = 3; t < T; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
-  EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), 1e-4f);
+  const bool start_up = nn::detail::decode_attention_avx512();
+  for (bool wide : {false, true}) {
+    nn::detail::set_decode_attention_avx512(wide);
+    if (wide && !nn::detail::decode_attention_avx512()) continue;  // no AVX-512 here
+    for (int64_t heads : {2, 3}) {
+      ModelConfig c = tiny_config(32, 80, 64 * heads, 1, heads);
+      GPT2Model m(c, 5);
+      scale_c_attn(m, 8.f);
+      const int64_t T = 70;
+      std::vector<int32_t> toks;
+      for (int64_t i = 0; i < 2 * T; ++i) toks.push_back(int32_t((i * 7 + i / 5) % 32));
+      const Tensor full = forward_no_grad(m, ids_of(toks, 2, T));
+      for (DType kv : {DType::F32, DType::F16}) {
+        m.set_kv_cache_dtype(kv);
+        nn::KVCache cache = m.make_cache(2, T);
+        std::vector<Tensor> pieces;
+        auto cols = [&](int64_t t0, int64_t t1) { return columns(toks, 2, T, t0, t1); };
+        pieces.push_back(m.forward_cached(cols(0, 3), cache));
+        for (int64_t t = 3; t < T; ++t) pieces.push_back(m.forward_cached(cols(t, t + 1), cache));
+        float scale = 0.f;
+        for (float v : full.to_vector()) scale = std::max(scale, std::fabs(v));
+        EXPECT_LT(max_abs_diff(rbe::concat(pieces, 1), full), kv == DType::F32 ? 1e-4f : 2e-3f * scale)
+            << heads << " heads, " << (wide ? "16" : "8") << " lanes, " << dtype_name(kv) << " cache";
+      }
+    }
+  }
+  nn::detail::set_decode_attention_avx512(start_up);
 }
 
 // A prompt's attention runs in blocks of query rows, each over the keys its

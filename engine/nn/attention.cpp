@@ -1,6 +1,7 @@
 #include "nn/attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -9,8 +10,10 @@
 #include "autodiff/node.h"
 #include "nn/kernel_util.h"
 #include "nn/attention_avx512.h"
+#include "nn/decode_attention_avx512.h"
 #include "nn/pointwise_avx512.h"
 #include "tensor/env_switch.h"
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/op_timer.h"
 
@@ -149,6 +152,17 @@ constexpr int64_t kQueryBlock = 64;
 // Head size 64 on AVX-512: the fused kernel (attention_avx512.h) instead of
 // two SGEMMs and a softmax per block. RBE_PROMPT_ATTENTION=sgemm keeps the
 // SGEMMs (to compare).
+// Decoding's attention in 16-lane vectors (decode_attention_avx512.h) on
+// Intel CPUs with AVX-512: half the instructions of the 8-lane loops. On the
+// Emerald Rapids VM attention over 1000 cached positions took 0.91-0.97 of
+// the time (bench_attention), and 0.92 in 124M tokens at that length; at 160
+// positions no difference stood out (docs/performance.md, "Decode attention
+// in 16 lanes"). Zen 4, which runs a 512-bit operation as two halves and was
+// slower with such a loop (thirtieth session), keeps the 8-lane loops.
+// RBE_DECODE_ATTENTION=avx2 or avx512 forces one.
+std::atomic<bool> g_decode_avx512{pointwise_avx512_usable() && !env_equals("RBE_DECODE_ATTENTION", "avx2") &&
+                                  (!kernels::cpu_is_amd() || env_equals("RBE_DECODE_ATTENTION", "avx512"))};
+
 bool fused_prompt_attention(int64_t hd) {
   static const bool ok = pointwise_avx512_usable() && !env_equals("RBE_PROMPT_ATTENTION", "sgemm");
   return hd == 64 && ok;
@@ -195,6 +209,8 @@ void attend_cached_t(const float* q3, int64_t B, int64_t Tn, int64_t C, KVCache&
         }
         if (nv == 0) {  // a padded query: nothing to attend to
           for (int i = 0; i < g; ++i) std::fill(out[i], out[i] + hd, 0.f);
+        } else if (hd == 64 && decode_attention_avx512()) {
+          decode_heads64_avx512(q, K, V, g, nv, scale, out);
         } else if (g == 2) {
           decode_heads<64, T, 2>(q, K, V, nv, scale, out);
         } else if (hd == 64) {
@@ -265,6 +281,13 @@ void attend_cached(const float* qkv, int64_t B, int64_t Tn, int64_t C, KVCache& 
 }
 
 }  // namespace
+
+namespace detail {
+bool decode_attention_avx512() { return g_decode_avx512.load(std::memory_order_relaxed); }
+void set_decode_attention_avx512(bool on) {
+  g_decode_avx512.store(on && pointwise_avx512_usable(), std::memory_order_relaxed);
+}
+}  // namespace detail
 
 KVCache::KVCache(int64_t n_layer, int64_t batch_, int64_t n_head, int64_t max_length_, int64_t head_dim,
                  DType dtype)
