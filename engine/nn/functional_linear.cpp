@@ -20,14 +20,21 @@ namespace {
 // every M in 2..8, the most it takes in one pass (docs/performance.md).
 constexpr int64_t kMultiGemvMaxRows = 8;
 // Inference goes on with the GEMV up to 16 rows, in two passes over the
-// weight (kernels::hgemv_multi's even groups): on the Emerald Rapids VM the
-// split AMX tiles took 1.09-1.62x its time (f16 weights) and 1.17-1.25x
-// (f32) from 9 to 16 rows, and took the lead from 17, where the GEMV needs
-// a third pass (docs/performance.md, "Batches of 9 to 16"). A training step
+// weight (kernels::hgemv_multi's even groups), where the GEMM it would take
+// instead is slower there (docs/performance.md, "Batches of 9 to 16"): with
+// f16 weights always (on the Emerald Rapids VM the split AMX tiles took
+// 1.09-1.62x its time from 9 to 16 rows, the SGEMM about 3x, AVX2's
+// 1.04-1.8x); with f32 weights only against the split tiles (1.17-1.25x),
+// the SGEMM being about as fast or faster (0.86-0.9x its time at 9 and 12
+// rows, 1.12x at 16; AVX2's 0.55-0.76x). From
+// 17 rows the GEMV needs a third pass and the tiles lead. A training step
 // (graph) keeps 8, so that from 9 rows its numbers stay the SGEMM's on every
 // CPU.
 constexpr int64_t kMultiGemvMaxRowsInference = 16;
-int64_t multi_gemv_max_rows(bool graph) { return graph ? kMultiGemvMaxRows : kMultiGemvMaxRowsInference; }
+int64_t multi_gemv_max_rows_f32(bool graph, int64_t IC) {
+  const bool tiles = !graph && IC % kernels::kSplitTilesDepth == 0 && kernels::gemm_f32w_tiles_usable();
+  return tiles ? kMultiGemvMaxRowsInference : kMultiGemvMaxRows;
+}
 
 // Copies bias[OC] into every row of out[N, OC] so that the GEMM can add onto
 // it; returns the GEMM's beta (0 without a bias: out is overwritten).
@@ -89,7 +96,7 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
     kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  if (N <= multi_gemv_max_rows(graph)) {  // batched decoding: one or two passes over the weight
+  if (N <= multi_gemv_max_rows_f32(graph, IC)) {  // batched decoding: one or two passes over the weight
     kernels::sgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }
@@ -106,7 +113,7 @@ void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, co
     kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  if (N <= multi_gemv_max_rows(false)) {
+  if (N <= kMultiGemvMaxRowsInference) {
     kernels::hgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }
