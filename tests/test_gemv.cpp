@@ -236,31 +236,33 @@ TEST(GemvMulti, F16WeightsAreConvertedExactlyForEveryRow) {
 // weights, [B, 1, IC] inputs as in batched decoding.
 TEST(GemvMulti, LinearForwardMatchesGemmForSmallBatches) {
   NoGradGuard ng;
-  const int64_t IC = 97, OC = 301;
-  const Tensor w = Tensor::randn({OC, IC}, 7), bias = Tensor::randn({OC}, 8);
-  const Tensor wh = w.to(DType::F16);
-  for (int64_t N = 2; N <= 17; ++N) {
-    const Tensor x = Tensor::randn({N, 1, IC}, uint64_t(N));
-    for (bool with_bias : {false, true}) {
-      const Tensor b = with_bias ? bias : Tensor();
-      const Tensor y32 = nn::F::linear(x, w, b), y16 = nn::F::linear(x, wh, b);
-      ASSERT_EQ(y32.shape(), (Shape{N, 1, OC}));
-      ASSERT_EQ(y16.shape(), (Shape{N, 1, OC}));
-      std::vector<float> g32(size_t(N * OC)), g16(size_t(N * OC));
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t o = 0; o < OC; ++o)
-          g32[size_t(n * OC + o)] = g16[size_t(n * OC + o)] = with_bias ? bias.data<float>()[o] : 0.f;
-      const float beta = with_bias ? 1.f : 0.f;
-      kernels::sgemm(false, true, N, OC, IC, 1.f, x.data<float>(), IC, w.data<float>(), IC, beta, g32.data(), OC);
-      kernels::gemm_f16w(N, OC, IC, x.data<float>(), IC, wh.data<uint16_t>(), IC, beta, g16.data(), OC);
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t o = 0; o < OC; ++o) {
-          double mag = with_bias ? std::abs(bias.data<float>()[o]) : 0.0;
-          for (int64_t k = 0; k < IC; ++k) mag += std::abs(double(x.data<float>()[n * IC + k]) * w.data<float>()[o * IC + k]);
-          const size_t i = size_t(n * OC + o);
-          ASSERT_NEAR(y32.data<float>()[i], g32[i], 1e-5 * mag + 1e-6) << "f32 N " << N << " at " << n << "," << o;
-          ASSERT_NEAR(y16.data<float>()[i], g16[i], 2e-5 * mag + 1e-6) << "f16 N " << N << " at " << n << "," << o;
-        }
+  for (const int64_t IC : {97, 128}) {  // 128: f32 weights take the GEMV past 8 rows where there are AMX tiles
+    const int64_t OC = 301;
+    const Tensor w = Tensor::randn({OC, IC}, 7), bias = Tensor::randn({OC}, 8);
+    const Tensor wh = w.to(DType::F16);
+    for (int64_t N = 2; N <= 17; ++N) {
+      const Tensor x = Tensor::randn({N, 1, IC}, uint64_t(N));
+      for (bool with_bias : {false, true}) {
+        const Tensor b = with_bias ? bias : Tensor();
+        const Tensor y32 = nn::F::linear(x, w, b), y16 = nn::F::linear(x, wh, b);
+        ASSERT_EQ(y32.shape(), (Shape{N, 1, OC}));
+        ASSERT_EQ(y16.shape(), (Shape{N, 1, OC}));
+        std::vector<float> g32(size_t(N * OC)), g16(size_t(N * OC));
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t o = 0; o < OC; ++o)
+            g32[size_t(n * OC + o)] = g16[size_t(n * OC + o)] = with_bias ? bias.data<float>()[o] : 0.f;
+        const float beta = with_bias ? 1.f : 0.f;
+        kernels::sgemm(false, true, N, OC, IC, 1.f, x.data<float>(), IC, w.data<float>(), IC, beta, g32.data(), OC);
+        kernels::gemm_f16w(N, OC, IC, x.data<float>(), IC, wh.data<uint16_t>(), IC, beta, g16.data(), OC);
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t o = 0; o < OC; ++o) {
+            double mag = with_bias ? std::abs(bias.data<float>()[o]) : 0.0;
+            for (int64_t k = 0; k < IC; ++k) mag += std::abs(double(x.data<float>()[n * IC + k]) * w.data<float>()[o * IC + k]);
+            const size_t i = size_t(n * OC + o);
+            ASSERT_NEAR(y32.data<float>()[i], g32[i], 1e-5 * mag + 1e-6) << "f32 N " << N << " at " << n << "," << o;
+            ASSERT_NEAR(y16.data<float>()[i], g16[i], 2e-5 * mag + 1e-6) << "f16 N " << N << " at " << n << "," << o;
+          }
+      }
     }
   }
 }
