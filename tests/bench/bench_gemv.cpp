@@ -205,7 +205,8 @@ void BM_token_batch(benchmark::State& state) {
       const int64_t N = mats[i].N, K = mats[i].K;
       if (!gemm) product(M, N, K, w[i].get(), x.get(), y.get());
       else if constexpr (sizeof(T) == 4) {
-        if (!rbe::kernels::gemm_f32w_tiles(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N))
+        if (M < rbe::kernels::kSplitTilesMinRows ||
+            !rbe::kernels::gemm_f32w_tiles(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N))
           rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
       } else rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
     }
