@@ -236,7 +236,7 @@ TEST(GemvMulti, F16WeightsAreConvertedExactlyForEveryRow) {
 // weights, [B, 1, IC] inputs as in batched decoding.
 TEST(GemvMulti, LinearForwardMatchesGemmForSmallBatches) {
   NoGradGuard ng;
-  for (const int64_t IC : {97, 128}) {  // 128: f32 weights take the GEMV past 8 rows where there are AMX tiles
+  for (const int64_t IC : {97, 128}) {  // 128: a depth the AMX tiles take (f16 weights from 17 rows)
     const int64_t OC = 301;
     const Tensor w = Tensor::randn({OC, IC}, 7), bias = Tensor::randn({OC}, 8);
     const Tensor wh = w.to(DType::F16);

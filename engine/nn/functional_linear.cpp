@@ -19,22 +19,17 @@ namespace {
 // matrices (tests/bench/bench_gemv, token_batch) it beats sgemm / gemm_f16w at
 // every M in 2..8, the most it takes in one pass (docs/performance.md).
 constexpr int64_t kMultiGemvMaxRows = 8;
-// Inference goes on with the GEMV up to 16 rows, in two passes over the
-// weight (kernels::hgemv_multi's even groups), where the GEMM it would take
-// instead is slower there (docs/performance.md, "Batches of 9 to 16"): with
-// f16 weights always (on the Emerald Rapids VM the split AMX tiles took
-// 1.09-1.62x its time from 9 to 16 rows, the SGEMM about 3x, AVX2's
-// 1.04-1.8x); with f32 weights only against the split tiles (1.17-1.25x),
-// the SGEMM being about as fast or faster (0.86-0.9x its time at 9 and 12
-// rows, 1.12x at 16; AVX2's 0.55-0.76x). From
-// 17 rows the GEMV needs a third pass and the tiles lead. A training step
-// (graph) keeps 8, so that from 9 rows its numbers stay the SGEMM's on every
-// CPU.
-constexpr int64_t kMultiGemvMaxRowsInference = 16;
-int64_t multi_gemv_max_rows_f32(bool graph, int64_t IC) {
-  const bool tiles = !graph && IC % kernels::kSplitTilesDepth == 0 && kernels::gemm_f32w_tiles_usable();
-  return tiles ? kMultiGemvMaxRowsInference : kMultiGemvMaxRows;
-}
+// With f16 weights inference goes on with the GEMV up to 16 rows, in two
+// passes over the weight (kernels::hgemv_multi's even groups): on the
+// Emerald Rapids VM the split AMX tiles took 1.0-1.6x its time from 9 to 16
+// rows, the SGEMM about 3x, AVX2's 1.04-1.8x; from 17 rows the GEMV needs a
+// third pass and the tiles lead (docs/performance.md, "Batches of 9 to
+// 16"). With f32 weights a second pass reads twice the bytes of an f16
+// model's: the SGEMM, which reads them once, is as fast or faster from 9
+// rows, and the f32 tiles only from 32 (kSplitTilesMinRowsF32). A training
+// step (graph) keeps 8 and the SGEMM, so that its numbers are the same on
+// every CPU.
+constexpr int64_t kMultiGemvMaxRowsF16 = 16;
 
 // Copies bias[OC] into every row of out[N, OC] so that the GEMM can add onto
 // it; returns the GEMM's beta (0 without a bias: out is overwritten).
@@ -96,12 +91,14 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
     kernels::sgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  if (N <= multi_gemv_max_rows_f32(graph, IC)) {  // batched decoding: one or two passes over the weight
+  if (N <= kMultiGemvMaxRows) {  // batched decoding: still one pass over the weight
     kernels::sgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }
   const float beta = fill_rows_with_bias(out, bias, N, OC);
-  if (!graph && kernels::gemm_f32w_tiles(N, OC, IC, inp, IC, weight, IC, beta, out, OC)) return;
+  if (!graph && N >= kernels::kSplitTilesMinRowsF32 &&
+      kernels::gemm_f32w_tiles(N, OC, IC, inp, IC, weight, IC, beta, out, OC))
+    return;
   kernels::sgemm(false, true, N, OC, IC, 1.f, inp, IC, weight, IC, beta, out, OC);
 }
 
@@ -113,7 +110,7 @@ void linear_forward_f16(float* out, const float* inp, const uint16_t* weight, co
     kernels::hgemv(OC, IC, weight, IC, inp, bias, out);
     return;
   }
-  if (N <= kMultiGemvMaxRowsInference) {
+  if (N <= kMultiGemvMaxRowsF16) {  // batched decoding: one or two passes over the weight
     kernels::hgemv_multi(N, OC, IC, weight, IC, inp, IC, bias, out, OC);
     return;
   }

@@ -25,9 +25,9 @@
 // token_batch/*: the same 49 products for M = 1..32 input rows (batched
 // decoding) through sgemv_multi / hgemv_multi (method 0; from 9 rows in even
 // groups of at most 8) against the GEMM an inference linear layer would run
-// (method 1: gemm_f32w_tiles or sgemm / gemm_f16w, split AMX tiles from 9
-// rows where the CPU has them) in the same run, default threads. Args:
-// method, M.
+// (method 1: sgemm, or gemm_f32w_tiles from 32 rows / gemm_f16w, split AMX
+// tiles from 9 rows, where the CPU has them) in the same run, default
+// threads. Args: method, M.
 //   bench_gemv --benchmark_filter=token_batch --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true
 // chunks_vs_probe/f16: the f16 row kernel over rows of 768, 1536 and 3072
@@ -205,7 +205,7 @@ void BM_token_batch(benchmark::State& state) {
       const int64_t N = mats[i].N, K = mats[i].K;
       if (!gemm) product(M, N, K, w[i].get(), x.get(), y.get());
       else if constexpr (sizeof(T) == 4) {
-        if (M < rbe::kernels::kSplitTilesMinRows ||
+        if (M < rbe::kernels::kSplitTilesMinRowsF32 ||
             !rbe::kernels::gemm_f32w_tiles(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N))
           rbe::kernels::sgemm(false, true, M, N, K, 1.f, x.get(), K, w[i].get(), K, 0.f, y.get(), N);
       } else rbe::kernels::gemm_f16w(M, N, K, x.get(), K, w[i].get(), K, 0.f, y.get(), N);

@@ -48,7 +48,7 @@ bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
 }
 
 const char* gemm_f32w_kernel_name(int64_t M, int64_t K) {
-  return M >= kSplitTilesMinRows && K % kSplitTilesDepth == 0 && gemm_f32w_tiles_usable() ? "amx-bf16x6" : "sgemm";
+  return M >= kSplitTilesMinRowsF32 && K % kSplitTilesDepth == 0 && gemm_f32w_tiles_usable() ? "amx-bf16x6" : "sgemm";
 }
 
 }  // namespace rbe::kernels

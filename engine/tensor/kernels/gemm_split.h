@@ -16,10 +16,15 @@
 
 namespace rbe::kernels {
 
-// The fewest rows the linear layers give these products: from 9 rows, where
-// F::linear leaves the multi-GEMV, they beat the SGEMM paths (f16 W 1.9-2.0x
-// at 9 rows, bench_quant_gemv batch/f16/.../9; f32 W 1.03-1.18x).
+// The fewest rows the linear layers give these products: with f16 W from
+// 9 rows, where they beat the SGEMM (1.9-2.0x at 9 rows, bench_quant_gemv
+// batch/f16/.../9; F::linear keeps the multi-GEMV up to 16). With f32 W from
+// 32: the thirty-eighth session's 124M decoding steps took 1.2-1.3x the
+// SGEMM's time at 9-24 rows, the same at 32, 0.94 at 64 (docs/performance.md,
+// "Batches of 9 to 16"), where an earlier measurement had put the tiles
+// 1.03-1.18x ahead at 9 rows.
 constexpr int64_t kSplitTilesMinRows = 9;
+constexpr int64_t kSplitTilesMinRowsF32 = 32;
 // K must be a multiple of this (a tile row's bf16 values, kTileDepth).
 constexpr int64_t kSplitTilesDepth = 32;
 
@@ -32,8 +37,8 @@ bool gemm_f32w_tiles(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
                      float beta, float* C, int64_t ldc);
 
 // What an inference linear layer with f32 weights runs for M rows of depth
-// K (nn/functional_linear.cpp; up to 8 rows the multi-GEMV): "amx-bf16x6"
-// or "sgemm".
+// K (nn/functional_linear.cpp; up to 8 rows the multi-GEMV, from
+// kSplitTilesMinRowsF32 the tiles where usable): "amx-bf16x6" or "sgemm".
 const char* gemm_f32w_kernel_name(int64_t M, int64_t K);
 
 }  // namespace rbe::kernels
