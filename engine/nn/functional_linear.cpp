@@ -24,11 +24,11 @@ constexpr int64_t kMultiGemvMaxRows = 8;
 // Emerald Rapids VM the split AMX tiles took 1.0-1.6x its time from 9 to 16
 // rows, the SGEMM about 3x, AVX2's 1.04-1.8x; from 17 rows the GEMV needs a
 // third pass and the tiles lead (docs/performance.md, "Batches of 9 to
-// 16"). With f32 weights a second pass reads twice the bytes of an f16
-// model's: the SGEMM, which reads them once, is as fast or faster from 9
-// rows, and the f32 tiles only from 32 (kSplitTilesMinRowsF32). A training
-// step (graph) keeps 8 and the SGEMM, so that its numbers are the same on
-// every CPU.
+// 16"). With f32 weights each pass reads twice an f16 pass's bytes, and
+// the SGEMM, which reads them once, is as fast or faster from 9 rows; the
+// f32 tiles come in only from 32 (kSplitTilesMinRowsF32). A training step
+// (graph) takes the SGEMM from 9 rows whatever the CPU, so that its numbers
+// do not depend on it.
 constexpr int64_t kMultiGemvMaxRowsF16 = 16;
 
 // Copies bias[OC] into every row of out[N, OC] so that the GEMM can add onto
