@@ -149,9 +149,6 @@ const float* kv_as_f32(const uint16_t* p, int64_t n, std::vector<float>& buf) {
 // measured alike on 896-token prompts (docs/performance.md).
 constexpr int64_t kQueryBlock = 64;
 
-// Head size 64 on AVX-512: the fused kernel (attention_avx512.h) instead of
-// two SGEMMs and a softmax per block. RBE_PROMPT_ATTENTION=sgemm keeps the
-// SGEMMs (to compare).
 // Decoding's attention in 16-lane vectors (decode_attention_avx512.h) on
 // Intel CPUs with AVX-512: half the instructions of the 8-lane loops. On the
 // Emerald Rapids VM attention over 1000 cached positions took 0.91-0.97 of
@@ -163,6 +160,9 @@ constexpr int64_t kQueryBlock = 64;
 std::atomic<bool> g_decode_avx512{pointwise_avx512_usable() && !env_equals("RBE_DECODE_ATTENTION", "avx2") &&
                                   (!kernels::cpu_is_amd() || env_equals("RBE_DECODE_ATTENTION", "avx512"))};
 
+// Head size 64 on AVX-512: the fused kernel (attention_avx512.h) instead of
+// two SGEMMs and a softmax per block. RBE_PROMPT_ATTENTION=sgemm keeps the
+// SGEMMs (to compare).
 bool fused_prompt_attention(int64_t hd) {
   static const bool ok = pointwise_avx512_usable() && !env_equals("RBE_PROMPT_ATTENTION", "sgemm");
   return hd == 64 && ok;
