@@ -52,7 +52,7 @@ template <int HD, class T, int G>
 void decode_heads(const float* const* q, const T* const* K, const T* const* V, int64_t nv, float scale,
                   float* const* out) {
   constexpr int C = HD / 8;
-  constexpr int64_t kBlock = 32, kAhead = 2048;
+  constexpr int64_t kBlock = kDecodeBlock, kAhead = kDecodeAhead;
   v8f qv[G][C], o[G][C];
   float scores[G][kBlock];
   for (int g = 0; g < G; ++g)

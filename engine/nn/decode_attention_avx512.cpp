@@ -41,7 +41,8 @@ void decode_heads64_avx512(const float* const*, const float* const*, const float
 namespace {
 
 constexpr int kD = 64;
-constexpr int64_t kBlock = 32, kAhead = 2048;  // as decode_heads
+constexpr int64_t kBlock = kDecodeBlock, kAhead = kDecodeAhead;  // as decode_heads
+static_assert(kBlock == 32, "a block's scores are two 16-lane vectors");
 
 inline __m512 load_row16(const float* p) { return _mm512_loadu_ps(p); }
 inline __m512 load_row16(const uint16_t* p) {

@@ -7,6 +7,11 @@
 
 namespace rbe::nn::detail {
 
+// The schedule both decode loops share (attention.cpp's 8-lane decode_heads
+// and these): blocks of kDecodeBlock positions, each key prefetched
+// kDecodeAhead bytes ahead.
+inline constexpr int64_t kDecodeBlock = 32, kDecodeAhead = 2048;
+
 // out[g][0..64) = softmax(scale K[g] q[g]) V[g] over nv >= 1 cached
 // positions (K[g], V[g] row-major [nv, 64]: f16 bits or f32).
 void decode_heads64_avx512(const float* const* q, const uint16_t* const* K, const uint16_t* const* V, int G, int64_t nv,

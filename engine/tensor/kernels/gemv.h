@@ -23,8 +23,9 @@ const char* gemv_kernel_name();
 // W[n*ldw + k] * X[m*ldx + k] (+ bias[n]) for m in [0, M), n in [0, N). Each
 // weight is read once per group of up to 8 inputs (X stays in L1/L2), so M <= 8
 // costs little more than one sgemv; larger M runs in even groups of at most 8
-// (up to 16 that still beats the GEMMs: nn/functional_linear.cpp). ldx >= K,
-// ldy >= N; Y must not alias W, X or bias.
+// (with f16 weights up to 16 rows that still beats the GEMMs:
+// nn/functional_linear.cpp). ldx >= K, ldy >= N; Y must not alias W, X or
+// bias.
 void sgemv_multi(int64_t M, int64_t N, int64_t K, const float* W, int64_t ldw, const float* X, int64_t ldx,
                  const float* bias, float* Y, int64_t ldy);
 void hgemv_multi(int64_t M, int64_t N, int64_t K, const uint16_t* W, int64_t ldw, const float* X, int64_t ldx,
