@@ -43,8 +43,10 @@ int64_t argmax_f32(const float* x, int64_t n) {
   int64_t i = 0;
   if (n < (int64_t(1) << 31)) {  // lane indices are 32-bit
     for (; i + 8 * kChains <= n; i += 8 * kChains) {
-      __builtin_prefetch(x + i + kAhead, 0, 3);  // the step's two lines (a hint: past the end is harmless)
-      __builtin_prefetch(x + i + kAhead + 16, 0, 3);
+      if (i + kAhead + 8 * kChains <= n) {  // the two lines of a step kAhead on, inside x
+        __builtin_prefetch(x + i + kAhead, 0, 3);
+        __builtin_prefetch(x + i + kAhead + 16, 0, 3);
+      }
       for (int c = 0; c < kChains; ++c) {
         step(c, i + 8 * c);
         idx[c] += 8 * kChains;
