@@ -22,7 +22,9 @@ struct SamplingParams {
 };
 
 // Picks the next token from logits[vocab] (modified in place) given the
-// tokens so far (for the repetition penalty).
+// tokens so far (for the repetition penalty): temperature, then top-k, then
+// top-p; NaN or +inf logits give the greedy pick, a -inf logit is never
+// drawn (generate/sample_token.cpp).
 int32_t sample_token(float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
                      const std::vector<int32_t>& history);
 
