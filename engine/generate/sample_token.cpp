@@ -7,23 +7,17 @@
 // of sorting all 50257 of GPT-2's. Against the plain version before
 // (double exponentials, every candidate sorted), per token of the 124M
 // model (4.6 ms in f16): temperature only 398 -> 77 us, top-p 0.9
-// 11.5 ms -> 0.29 ms (docs/performance.md, "Sampling").
+// 11.5 ms -> 0.29 ms (docs/performance.md, "Sampling the next token").
+#include "generate/generate.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <string>
-#include <vector>
-#include <algorithm>
-#include <cstdint>
-#include <functional>
-#include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
-#include "generate/generate.h"
 #include "nn/exp_poly.h"
 #include "tensor/kernels/argmax.h"
 
