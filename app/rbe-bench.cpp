@@ -66,6 +66,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 struct Args {
   std::string model, preset, dtype = "f32", codec, kv_cache = "auto";
+  std::string probe = "paired";  // the bandwidth probe after every timed token, or only after the last
   double bpw = 0;  // 0: the codec's default
   int block_size = 64;
   bool compare = false;
@@ -424,7 +425,8 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
     }
     if (i >= W) {
       ms.push_back(seconds_since(t0) * 1e3);
-      probe->after_token(cache);  // outside every op_timer scope: not a step of the token
+      // outside every op_timer scope: not a step of the token
+      if (a.probe == "paired" || i + 1 == W + G) probe->after_token(cache);
     }
   }
   op_timer::set_enabled(false);
@@ -471,7 +473,8 @@ nlohmann::json bench_one(const Args& a, const std::string& codec_name) {
                       {"peak_rss_mb", rss},
                       {"weight_bytes_per_token", k.weight_bytes_per_token},
                       {"kv_cache", cache.dtype() == DType::F16 ? "f16" : "f32"},
-                      {"kv_cache_bytes_per_token", kv_bytes}};
+                      {"kv_cache_bytes_per_token", kv_bytes},
+                      {"probe", a.probe}};
   probe->report(j);
   j["gen_ms_limit"] = k.weight_bytes_per_token / (j["bandwidth_gbs"].get<double>() * 1e9) * 1e3;
   j["efficiency"] = gen_median > 0 ? j["gen_ms_limit"].get<double>() / gen_median : 0.0;
@@ -537,9 +540,10 @@ void print_table(const nlohmann::json& j) {
                 (long long)j["gen_tokens"].get<int64_t>(), j["gen_ms_per_token"].get<double>(),
                 j["gen_ms_per_token_mean"].get<double>(), j["gen_ms_min"].get<double>());
   }
-  std::printf("read bandwidth   %10.1f GB/s (fastest loop's median over a read of %s after each timed token, "
+  std::printf("read bandwidth   %10.1f GB/s (fastest loop's median over a read of %s %s, "
               "%.1f-%.1f; %d threads; loop: %s)\n",
               j["bandwidth_gbs"].get<double>(), j["bandwidth_read"].get<std::string>().c_str(),
+              j["probe"] == "paired" ? "after each timed token" : "once, after the last timed token",
               j["bandwidth_gbs_min"].get<double>(),
               j["bandwidth_gbs_max"].get<double>(), j["threads"].get<int>(),
               j["bandwidth_method"].get<std::string>().c_str());
@@ -671,6 +675,12 @@ int main(int argc, char** argv) {
                  "Read a buffer of this size (MiB) to measure the read bandwidth (default: the model's own matrices, in place, "
                  "at most their last 1024 MiB)")
       ->check(cli::positive());
+  app.add_option("--probe", a.probe,
+                 "When the bandwidth probe reads: paired (after every timed token, untimed; the limit follows the "
+                 "machine's memory speed token by token) or after (tokens back to back, as generation runs them, "
+                 "and every probe loop once after the last: a diagnostic, its limit from one pass)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"paired", "after"}));
   app.add_option("--seed", a.seed, "Seed of the random prompt (and of a preset's weights)")->capture_default_str();
   app.add_flag("--json", a.json, "Print one JSON object instead of a table");
   app.add_flag("--profile", a.profile,

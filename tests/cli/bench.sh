@@ -115,6 +115,17 @@ assert f16["weight_bytes_per_token"] == f32["weight_bytes_per_token"] and f16["g
 print("rbe-bench --kv-cache OK")
 PY
 
+# --probe after: tokens back to back, the probe's loops once after the last (one rate a loop).
+python3 - "$("$BENCH" --preset mini --threads 1 --prompt-tokens 8 --gen-tokens 6 --probe after --json)" \
+  "$("$BENCH" --preset mini --threads 1 --prompt-tokens 8 --gen-tokens 6 --json)" <<'PY'
+import json, sys
+after, paired = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert after["probe"] == "after" and paired["probe"] == "paired", (after["probe"], paired["probe"])
+assert after["bandwidth_gbs"] > 0 and after["gen_ms_per_token"] > 0 and after["gen_tokens"] == 6
+assert after["bandwidth_gbs_min"] == after["bandwidth_gbs"] == after["bandwidth_gbs_max"], after  # one pass
+print("rbe-bench --probe after OK")
+PY
+
 # --kv-cache auto (the default) follows the matrices: f32 for f32, f16 for f16 or packed.
 for form in "--dtype f32:f32" "--dtype f16:f16" "--codec q8_0:f16"; do
   got=$("$BENCH" --preset mini --threads 1 --prompt-tokens 8 --gen-tokens 2 --bandwidth-mb 16 ${form%%:*} --json |
@@ -202,6 +213,8 @@ rc=0; "$BENCH" --preset mini --kv-cache bf16 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --kv-cache exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --codec q3_k 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: bad --codec exited $rc, want 2" >&2; exit 1; }
+rc=0; "$BENCH" --preset mini --probe sometimes 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || { echo "FAIL: bad --probe exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --batch 0 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || { echo "FAIL: --batch 0 exited $rc, want 2" >&2; exit 1; }
 rc=0; "$BENCH" --preset mini --bpw 4 2>/dev/null || rc=$?
