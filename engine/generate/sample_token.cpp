@@ -186,7 +186,8 @@ int32_t sample_token(float* logits, int64_t vocab, const SamplingParams& params,
     if (!use_top_p) return draw_all(p.data(), vocab, total, rng.uniform());  // the whole vocabulary
   }
   // NaN logits (a broken model) have no order to sort by: the greedy pick.
-  if (has_nan(logits, vocab)) return argmax(logits, vocab);
+  // Without top-k they already made the sum NaN above.
+  if (use_top_k && has_nan(logits, vocab)) return argmax(logits, vocab);
 
   keys.resize(V);
   for (size_t t = 0; t < V; ++t) keys[t] = order_key(logits[t], int32_t(t));
